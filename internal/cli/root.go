@@ -1,0 +1,84 @@
+// Package cli is the clearcutt command tree: it turns flags into stage
+// options, runs the stage packages and renders their results. It is the only
+// place that reads the process environment and prints.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1 // a gate or a check failed
+	ExitUsage   = 2 // bad flags or input
+	ExitRuntime = 3 // the command could not run (tool missing, I/O, network)
+)
+
+// ErrGateFailed marks a completed run whose result is a failure.
+var ErrGateFailed = errors.New("gate failed")
+
+// usageError marks errors caused by the invocation or the input files.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+type globals struct {
+	fleetPath string
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(g.stderr, "clearcutt:", err)
+	var ue usageError
+	switch {
+	case errors.Is(err, ErrGateFailed):
+		return ExitFailed
+	case errors.As(err, &ue):
+		return ExitUsage
+	default:
+		return ExitRuntime
+	}
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "clearcutt",
+		Short:         "Build, gate, publish and verify a hardened base-image fleet",
+		Long:          "clearcutt builds the images declared in clearcutt.yaml as Nix closures, assembles reproducible multi-arch OCI images, checks the tier invariants and publishes them by digest.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.PersistentFlags().StringVarP(&g.fleetPath, "fleet", "f", "clearcutt.yaml", "the fleet file")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newFleetCmd(g))
+	for _, add := range extraCommands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// extraCommands are the stage commands registered by the files that define them.
+var extraCommands []func(*globals) *cobra.Command

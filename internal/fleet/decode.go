@@ -1,0 +1,326 @@
+package fleet
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ErrInvalid is wrapped by every error about the content of a fleet file.
+var ErrInvalid = errors.New("invalid fleet file")
+
+// FieldError is one problem at one place of a fleet file.
+type FieldError struct {
+	File   string
+	Line   int
+	Column int
+	// Path is the field path, e.g. runtimes[1].nix.attribute.
+	Path string
+	Msg  string
+}
+
+func (e FieldError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+	}
+	if e.Path == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Path, e.Msg)
+}
+
+// Errors is every problem found in one file, in file order.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is(err, ErrInvalid) hold.
+func (es Errors) Unwrap() error { return ErrInvalid }
+
+// File is a decoded fleet together with where it came from.
+type File struct {
+	Fleet
+	// Path is the file as given; Dir the directory relative paths resolve against.
+	Path string
+	Dir  string
+	// lines maps a field path to its position, for validation errors.
+	pos map[string]yaml.Node
+}
+
+// Load reads, strictly decodes, defaults and validates a fleet file.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading fleet file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named path in errors), applies defaults and validates.
+func Parse(path string, data []byte) (*File, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, Errors{{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, Errors{{File: path, Line: extra.Line, Column: extra.Column, Msg: "more than one YAML document; a fleet file holds exactly one"}}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, Errors{{File: path, Msg: "empty fleet file"}}
+	}
+	f := &File{Path: path, Dir: dirOf(path), pos: map[string]yaml.Node{}}
+	w := walker{file: path, pos: f.pos}
+	w.walk(doc.Content[0], reflect.TypeOf(Fleet{}), "")
+	if len(w.errs) > 0 {
+		return nil, w.errs
+	}
+	if err := doc.Content[0].Decode(&f.Fleet); err != nil {
+		// The walker checks shapes and scalar kinds first, so this is rare.
+		return nil, Errors{{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)}}
+	}
+	f.Fleet.SetDefaults()
+	if errs := f.Fleet.Validate(); len(errs) > 0 {
+		out := make(Errors, 0, len(errs))
+		for _, e := range errs {
+			fe := FieldError{File: path, Path: e.Path, Msg: e.Msg}
+			if n, ok := f.lookup(e.Path); ok {
+				fe.Line, fe.Column = n.Line, n.Column
+			}
+			out = append(out, fe)
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+		return nil, out
+	}
+	return f, nil
+}
+
+// lookup finds the node of path, or of its nearest ancestor present in the file.
+func (f *File) lookup(path string) (yaml.Node, bool) {
+	for p := path; ; {
+		if n, ok := f.pos[p]; ok {
+			return n, true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			n, ok := f.pos[""]
+			return n, ok
+		}
+		p = p[:i]
+	}
+}
+
+type walker struct {
+	file string
+	pos  map[string]yaml.Node
+	errs Errors
+}
+
+func (w *walker) fail(n *yaml.Node, path, format string, args ...any) {
+	w.errs = append(w.errs, FieldError{File: w.file, Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind == yaml.AliasNode {
+		w.fail(n, path, "YAML aliases are not allowed in a fleet file")
+		return
+	}
+	w.pos[path] = *n
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			w.fail(n, path, "expected a mapping, found %s", describe(n))
+			return
+		}
+		fields := yamlFields(t)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			if seen[k.Value] {
+				w.fail(k, kp, "duplicate field")
+				continue
+			}
+			seen[k.Value] = true
+			f, ok := fields[k.Value]
+			if !ok {
+				w.fail(k, kp, "unknown field %q%s", k.Value, suggest(k.Value, fields))
+				continue
+			}
+			w.walk(v, f.Type, kp)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.fail(n, path, "expected a list, found %s", describe(n))
+			return
+		}
+		for i, c := range n.Content {
+			w.walk(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.fail(n, path, "expected a mapping, found %s", describe(n))
+			return
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			if seen[k.Value] {
+				w.fail(k, kp, "duplicate key")
+				continue
+			}
+			seen[k.Value] = true
+			w.walk(v, t.Elem(), kp)
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			w.fail(n, path, "expected a string, found %s", describe(n))
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			w.fail(n, path, "expected true or false, found %s", describe(n))
+		}
+	case reflect.Int, reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			w.fail(n, path, "expected an integer, found %s", describe(n))
+			return
+		}
+		if _, err := strconv.ParseInt(n.Value, 0, 64); err != nil {
+			w.fail(n, path, "integer out of range: %s", n.Value)
+		}
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!str":
+			return fmt.Sprintf("the string %q", n.Value)
+		}
+		return fmt.Sprintf("%s %s", strings.TrimPrefix(n.Tag, "!!"), n.Value)
+	}
+	return "an unsupported node"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out[name] = f
+	}
+	return out
+}
+
+// suggest names the closest known field when a key looks misspelt.
+func suggest(key string, fields map[string]reflect.StructField) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if d := distance(strings.ToLower(key), strings.ToLower(name)); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return fmt.Sprintf(" (known fields: %s)", strings.Join(names, ", "))
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func yamlErrLine(err error) int {
+	s := err.Error()
+	if i := strings.Index(s, "line "); i >= 0 {
+		rest := s[i+5:]
+		j := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if j > 0 {
+			n, _ := strconv.Atoi(rest[:j])
+			return n
+		}
+	}
+	return 0
+}
+
+func cleanYAMLErr(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	if i := strings.Index(s, "line "); i == 0 {
+		if j := strings.Index(s, ": "); j > 0 {
+			s = s[j+2:]
+		}
+	}
+	return s
+}
+
+func dirOf(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "."
+	}
+	if i == 0 {
+		return "/"
+	}
+	return path[:i]
+}

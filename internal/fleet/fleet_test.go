@@ -1,0 +1,185 @@
+package fleet
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite schemas/fleet.v1alpha1.schema.json")
+
+const schemaFile = "../../schemas/fleet.v1alpha1.schema.json"
+
+func TestSchemaHasNotDrifted(t *testing.T) {
+	got, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(schemaFile, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(schemaFile)
+	if err != nil {
+		t.Fatalf("%v (generate it with: go test ./internal/fleet -run TestSchemaHasNotDrifted -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is out of date with the Go types; regenerate with: go test ./internal/fleet -run TestSchemaHasNotDrifted -update", schemaFile)
+	}
+}
+
+func TestExampleFleetLoads(t *testing.T) {
+	f, err := Load("../../clearcutt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Build.LayerBudget != 40 || f.Build.User.UID != 65532 {
+		t.Fatalf("defaults/values not applied: %+v", f.Build)
+	}
+	images := f.Images()
+	if len(images) == 0 {
+		t.Fatal("no images")
+	}
+	for _, img := range images {
+		if img.Tier == "dev" && img.Deployable {
+			t.Errorf("%s: dev image marked deployable", img.RefName)
+		}
+	}
+	if got, want := len(f.Cells()), len(images)*len(f.Build.Architectures); got != want {
+		t.Fatalf("cells = %d, want %d", got, want)
+	}
+}
+
+// valid is a minimal valid fleet; tests patch lines of it.
+const valid = `apiVersion: clearcutt.dev/v1alpha1
+kind: Fleet
+metadata: {name: t}
+registry: {repository: ghcr.io/acme/images}
+identity:
+  issuer: https://token.actions.githubusercontent.com
+  repository: acme/fleet
+  workflow: .github/workflows/publish.yml
+  ref: refs/heads/main
+build:
+  architectures: [amd64, arm64]
+nix: {flake: nix}
+tiers:
+  distroless: {shell: forbidden, packageManager: forbidden, coreutils: forbidden, deployable: true}
+  slim: {packages: [busybox], shell: required, packageManager: forbidden, coreutils: allowed, deployable: true}
+  dev: {packages: [bashInteractive], shell: required, packageManager: allowed, coreutils: required, credentialHelper: true, deployable: false}
+runtimes:
+  - id: python
+    version: "3.11"
+    nix: {attribute: python3}
+    entrypoint: [/bin/python3]
+`
+
+func TestValidFleet(t *testing.T) {
+	f, err := Parse("clearcutt.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.Image("python", "slim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Repository != "ghcr.io/acme/images/python" || strings.Join(img.Tags, ",") != "3.11-slim,slim" || img.RefName != "python:slim" {
+		t.Fatalf("image = %+v", img)
+	}
+	if f.Identity.WorkflowRepository != "acme/fleet" {
+		t.Fatalf("workflowRepository default = %q", f.Identity.WorkflowRepository)
+	}
+	c := f.Cells()[0]
+	if c.Attribute != "legacyPackages.x86_64-linux.clearcutt.python.distroless.graph" || c.Runner != "ubuntu-24.04" {
+		t.Fatalf("cell = %+v", c)
+	}
+}
+
+func TestFleetErrorsNameFileLineAndField(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		want           []string
+	}{
+		{"unknown field with suggestion", "    entrypoint: [/bin/python3]", "    entrypont: [/bin/python3]",
+			[]string{"clearcutt.yaml:21:5", "runtimes[0].entrypont", `unknown field "entrypont"`, `did you mean "entrypoint"`}},
+		{"wrong type", "  architectures: [amd64, arm64]", "  architectures: amd64",
+			[]string{"clearcutt.yaml:11:18", "build.architectures", "expected a list"}},
+		{"integer expected", "  architectures: [amd64, arm64]", "  architectures: [amd64]\n  layerBudget: many",
+			[]string{"clearcutt.yaml:12:16", "build.layerBudget", "expected an integer"}},
+		{"impossible budget", "  architectures: [amd64, arm64]", "  architectures: [amd64]\n  layerBudget: 1",
+			[]string{"clearcutt.yaml:12:16", "build.layerBudget", "between 2 and 127"}},
+		{"unknown architecture", "  architectures: [amd64, arm64]", "  architectures: [amd64, s390x]",
+			[]string{"clearcutt.yaml:11:26", "build.architectures[1]", `unsupported architecture "s390x"`}},
+		{"distroless with a shell", "distroless: {shell: forbidden", "distroless: {shell: allowed",
+			[]string{"tiers.distroless.shell", "must be forbidden"}},
+		{"deployable dev tier", "credentialHelper: true, deployable: false", "credentialHelper: true, deployable: true",
+			[]string{"tiers.dev.deployable", "build-time only"}},
+		{"base not by digest", "    entrypoint: [/bin/python3]", "    entrypoint: [/bin/python3]\n    base: {image: registry.example/ubi9:latest}",
+			[]string{"clearcutt.yaml:22:19", "runtimes[0].base.image", "pinned by digest"}},
+		{"relative entrypoint", "    entrypoint: [/bin/python3]", "    entrypoint: [python3]",
+			[]string{"runtimes[0].entrypoint[0]", "absolute path"}},
+		{"reserved env", "    entrypoint: [/bin/python3]", "    entrypoint: [/bin/python3]\n    env: {SSL_CERT_FILE: /x}",
+			[]string{"runtimes[0].env.SSL_CERT_FILE", "cannot be overridden"}},
+		{"bad ref", "  ref: refs/heads/main", "  ref: main",
+			[]string{"clearcutt.yaml:9:8", "identity.ref", "full git ref"}},
+		{"unknown tag placeholder", "registry: {repository: ghcr.io/acme/images}", "registry: {repository: ghcr.io/acme/images, tags: [\"{arch}\"]}",
+			[]string{"registry.tags[0]", "unknown placeholder {arch}"}},
+		{"duplicate key", "kind: Fleet", "kind: Fleet\nkind: Fleet",
+			[]string{"clearcutt.yaml:3:1", "duplicate field"}},
+		{"wrong api version", "apiVersion: clearcutt.dev/v1alpha1", "apiVersion: clearcutt.dev/v2",
+			[]string{"clearcutt.yaml:1:13", "apiVersion", `must be "clearcutt.dev/v1alpha1"`}},
+		{"unknown tier name", "  dev: {packages", "  prod: {}\n  dev: {packages",
+			[]string{"tiers.prod", "unknown field"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(valid, c.old) {
+				t.Fatalf("fixture does not contain %q", c.old)
+			}
+			_, err := Parse("clearcutt.yaml", []byte(strings.Replace(valid, c.old, c.new, 1)))
+			if err == nil {
+				t.Fatal("accepted an invalid fleet")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	src := strings.Replace(valid, "  ref: refs/heads/main", "  ref: main", 1)
+	src = strings.Replace(src, "  architectures: [amd64, arm64]", "  architectures: [amd64, mips]", 1)
+	_, err := Parse("f.yaml", []byte(src))
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 2 {
+		t.Fatalf("want 2 errors, got %v", err)
+	}
+	if es[0].Line > es[1].Line {
+		t.Fatalf("errors not in file order: %v", es)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMultipleDocumentsRejected(t *testing.T) {
+	_, err := Parse("f.yaml", []byte(valid+"---\nkind: Fleet\n"))
+	if err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
+		t.Fatalf("err = %v", err)
+	}
+}

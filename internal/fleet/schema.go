@@ -1,0 +1,30 @@
+package fleet
+
+import (
+	"encoding/json"
+
+	"github.com/invopop/jsonschema"
+)
+
+// SchemaID is the $id of the generated JSON Schema.
+const SchemaID = "https://clearcutt.dev/schemas/fleet.v1alpha1.schema.json"
+
+// Schema returns the JSON Schema of clearcutt.yaml, generated from the Go
+// types. schemas/fleet.v1alpha1.schema.json is this output, committed; a test
+// fails when they drift.
+func Schema() ([]byte, error) {
+	r := &jsonschema.Reflector{
+		DoNotReference:             false,
+		RequiredFromJSONSchemaTags: false,
+		ExpandedStruct:             true,
+	}
+	s := r.Reflect(&Fleet{})
+	s.ID = SchemaID
+	s.Title = "ClearCutt fleet"
+	s.Description = "clearcutt.yaml: the fleet a ClearCutt fork builds, gates, signs and publishes."
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,308 @@
+package fleet
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Problem is one semantic error, located by field path.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+// Defaults applied by SetDefaults.
+const (
+	DefaultLayerBudget = 40
+	DefaultUID         = 65532
+	DefaultUserName    = "nonroot"
+	DefaultFlake       = "nix"
+)
+
+// DefaultTags is used when registry.tags is empty.
+var DefaultTags = []string{"{version}-{tier}", "{tier}"}
+
+// AllTiers is the closed set of tiers, in build order.
+var AllTiers = []string{"distroless", "slim", "dev"}
+
+// SetDefaults fills optional fields.
+func (f *Fleet) SetDefaults() {
+	if f.Build.LayerBudget == 0 {
+		f.Build.LayerBudget = DefaultLayerBudget
+	}
+	if f.Build.User.Name == "" {
+		f.Build.User.Name = DefaultUserName
+	}
+	if f.Build.User.UID == 0 {
+		f.Build.User.UID = DefaultUID
+	}
+	if f.Build.User.GID == 0 {
+		f.Build.User.GID = f.Build.User.UID
+	}
+	if f.Nix.Flake == "" {
+		f.Nix.Flake = DefaultFlake
+	}
+	if len(f.Registry.Tags) == 0 {
+		f.Registry.Tags = slices.Clone(DefaultTags)
+	}
+	if f.Identity.WorkflowRepository == "" {
+		f.Identity.WorkflowRepository = f.Identity.Repository
+	}
+	for i := range f.Runtimes {
+		if len(f.Runtimes[i].Tiers) == 0 {
+			f.Runtimes[i].Tiers = slices.Clone(AllTiers)
+		}
+	}
+}
+
+var (
+	reName      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	reID        = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	reRepo      = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
+	reWorkflow  = regexp.MustCompile(`^\.github/workflows/[^/]+\.ya?ml$`)
+	reRef       = regexp.MustCompile(`^refs/(heads|tags)/[^\s]+$`)
+	reAttr      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$`)
+	reEnvKey    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reTag       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	reUser      = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
+	reDigestRef = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+	rePlacehold = regexp.MustCompile(`\{[^}]*\}`)
+)
+
+// reservedEnv are set by the kit in every image and cannot be overridden.
+var reservedEnv = []string{"SSL_CERT_FILE", "PATH"}
+
+// Validate reports every semantic problem; it expects SetDefaults to have run.
+func (f *Fleet) Validate() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if f.APIVersion != APIVersion {
+		add("apiVersion", "must be %q, found %q", APIVersion, f.APIVersion)
+	}
+	if f.Kind != Kind {
+		add("kind", "must be %q, found %q", Kind, f.Kind)
+	}
+	if !reName.MatchString(f.Metadata.Name) {
+		add("metadata.name", "must match %s, found %q", reName, f.Metadata.Name)
+	}
+	if f.Metadata.Source != "" {
+		if u, err := url.Parse(f.Metadata.Source); err != nil || u.Scheme != "https" || u.Host == "" {
+			add("metadata.source", "must be an https URL, found %q", f.Metadata.Source)
+		}
+	}
+
+	if _, err := name.NewRepository(f.Registry.Repository, name.StrictValidation); err != nil || f.Registry.Repository == "" {
+		add("registry.repository", "must be a registry repository such as ghcr.io/acme/images, found %q", f.Registry.Repository)
+	}
+	for i, t := range f.Registry.Tags {
+		p := fmt.Sprintf("registry.tags[%d]", i)
+		for _, ph := range rePlacehold.FindAllString(t, -1) {
+			if ph != "{runtime}" && ph != "{version}" && ph != "{tier}" {
+				add(p, "unknown placeholder %s (known: {runtime}, {version}, {tier})", ph)
+			}
+		}
+		if x := expandTag(t, "r", "1.0", "slim"); !reTag.MatchString(x) {
+			add(p, "expands to %q, which is not a valid tag", x)
+		}
+	}
+
+	id := f.Identity
+	if u, err := url.Parse(id.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+		add("identity.issuer", "must be an https URL, found %q", id.Issuer)
+	}
+	if !reRepo.MatchString(id.Repository) {
+		add("identity.repository", "must be owner/name, found %q", id.Repository)
+	}
+	if !reRepo.MatchString(id.WorkflowRepository) {
+		add("identity.workflowRepository", "must be owner/name, found %q", id.WorkflowRepository)
+	}
+	if !reWorkflow.MatchString(id.Workflow) {
+		add("identity.workflow", "must be a path like .github/workflows/publish.yml, found %q", id.Workflow)
+	}
+	if !reRef.MatchString(id.Ref) {
+		add("identity.ref", "must be a full git ref like refs/heads/main, found %q", id.Ref)
+	}
+
+	b := f.Build
+	if len(b.Architectures) == 0 {
+		add("build.architectures", "must list at least one of amd64, arm64")
+	}
+	seen := map[string]bool{}
+	for i, a := range b.Architectures {
+		p := fmt.Sprintf("build.architectures[%d]", i)
+		if _, ok := nixSystems[a]; !ok {
+			add(p, "unsupported architecture %q (supported: amd64, arm64)", a)
+		}
+		if seen[a] {
+			add(p, "duplicate architecture %q", a)
+		}
+		seen[a] = true
+	}
+	if b.LayerBudget < 2 || b.LayerBudget > 127 {
+		add("build.layerBudget", "must be between 2 and 127, found %d", b.LayerBudget)
+	}
+	if b.SourceDateEpoch < 0 {
+		add("build.sourceDateEpoch", "must not be negative, found %d", b.SourceDateEpoch)
+	}
+	if b.User.UID <= 0 {
+		add("build.user.uid", "must be a non-root uid, found %d", b.User.UID)
+	}
+	if b.User.GID <= 0 {
+		add("build.user.gid", "must be a non-root gid, found %d", b.User.GID)
+	}
+	if !reUser.MatchString(b.User.Name) || b.User.Name == "root" {
+		add("build.user.name", "must be a non-root user name, found %q", b.User.Name)
+	}
+	if strings.TrimSpace(f.Nix.Flake) == "" {
+		add("nix.flake", "must name the fleet flake directory")
+	}
+
+	ps = append(ps, f.validateTiers()...)
+	ps = append(ps, f.validateRuntimes()...)
+	return ps
+}
+
+func (f *Fleet) validateTiers() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, name := range AllTiers {
+		t := f.Tier(name)
+		p := "tiers." + name
+		for field, v := range map[string]Policy{"shell": t.Shell, "packageManager": t.PackageManager, "coreutils": t.Coreutils} {
+			if v != Forbidden && v != Allowed && v != Required {
+				add(p+"."+field, "must be forbidden, allowed or required, found %q", v)
+			}
+		}
+		for i, a := range t.Packages {
+			if !reAttr.MatchString(a) {
+				add(fmt.Sprintf("%s.packages[%d]", p, i), "not a Nix attribute path: %q", a)
+			}
+		}
+		if t.CredentialHelper && name != "dev" {
+			add(p+".credentialHelper", "only the dev tier may carry the credential helper")
+		}
+	}
+	d := f.Tiers.Distroless
+	for field, v := range map[string]Policy{"shell": d.Shell, "packageManager": d.PackageManager, "coreutils": d.Coreutils} {
+		if v != Forbidden && v != "" {
+			add("tiers.distroless."+field, "must be forbidden: a distroless image has no %s", field)
+		}
+	}
+	if len(d.Packages) > 0 {
+		add("tiers.distroless.packages", "must be empty: distroless holds the runtime and CA certificates only")
+	}
+	if f.Tiers.Dev.Deployable {
+		add("tiers.dev.deployable", "must be false: the dev tier is build-time only")
+	}
+	return ps
+}
+
+func (f *Fleet) validateRuntimes() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(f.Runtimes) == 0 {
+		add("runtimes", "must declare at least one runtime")
+	}
+	ids := map[string]int{}
+	for i, r := range f.Runtimes {
+		p := fmt.Sprintf("runtimes[%d]", i)
+		if !reID.MatchString(r.ID) {
+			add(p+".id", "must match %s, found %q", reID, r.ID)
+		} else if j, dup := ids[r.ID]; dup {
+			add(p+".id", "duplicate runtime id %q (also runtimes[%d])", r.ID, j)
+		}
+		ids[r.ID] = i
+		if r.Version == "" || !reTag.MatchString(r.Version) {
+			add(p+".version", "must be a non-empty version usable in a tag, found %q", r.Version)
+		}
+		if !reAttr.MatchString(r.Nix.Attribute) {
+			add(p+".nix.attribute", "not a Nix attribute path: %q", r.Nix.Attribute)
+		}
+		for j, a := range r.Nix.DevPackages {
+			if !reAttr.MatchString(a) {
+				add(fmt.Sprintf("%s.nix.devPackages[%d]", p, j), "not a Nix attribute path: %q", a)
+			}
+		}
+		seenTier := map[string]bool{}
+		for j, t := range r.Tiers {
+			tp := fmt.Sprintf("%s.tiers[%d]", p, j)
+			if !slices.Contains(AllTiers, t) {
+				add(tp, "unknown tier %q (tiers: distroless, slim, dev)", t)
+			}
+			if seenTier[t] {
+				add(tp, "duplicate tier %q", t)
+			}
+			seenTier[t] = true
+		}
+		if len(r.Entrypoint) > 0 && !strings.HasPrefix(r.Entrypoint[0], "/") {
+			add(p+".entrypoint[0]", "must be an absolute path inside the image, found %q", r.Entrypoint[0])
+		}
+		if r.WorkingDir != "" && !strings.HasPrefix(r.WorkingDir, "/") {
+			add(p+".workingDir", "must be absolute, found %q", r.WorkingDir)
+		}
+		for k := range r.Env {
+			if !reEnvKey.MatchString(k) {
+				add(p+".env."+k, "not a valid environment variable name")
+			}
+			if slices.Contains(reservedEnv, k) {
+				add(p+".env."+k, "is set by ClearCutt in every image and cannot be overridden")
+			}
+		}
+		if r.Smoke != nil {
+			if len(r.Smoke.Command) == 0 {
+				add(p+".smoke.command", "must not be empty")
+			}
+			if _, err := regexp.Compile(r.Smoke.Expect); err != nil {
+				add(p+".smoke.expect", "not a regular expression: %v", err)
+			}
+		}
+		if r.Base != nil {
+			if !reDigestRef.MatchString(r.Base.Image) {
+				add(p+".base.image", "must be pinned by digest (REF@sha256:<64 hex>), found %q", r.Base.Image)
+			} else if !strings.HasPrefix(r.Base.Image, "oci:") {
+				if _, err := name.NewDigest(r.Base.Image); err != nil {
+					add(p+".base.image", "not a valid image reference: %v", err)
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// Tier returns the rules of the named tier.
+func (f *Fleet) Tier(name string) Tier {
+	switch name {
+	case "distroless":
+		return f.Tiers.Distroless
+	case "slim":
+		return f.Tiers.Slim
+	case "dev":
+		return f.Tiers.Dev
+	}
+	return Tier{}
+}
+
+// Runtime returns the runtime with the given id.
+func (f *Fleet) Runtime(id string) (Runtime, bool) {
+	for _, r := range f.Runtimes {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Runtime{}, false
+}
+
+func expandTag(tmpl, runtime, version, tier string) string {
+	return strings.NewReplacer("{runtime}", runtime, "{version}", version, "{tier}", tier).Replace(tmpl)
+}
