@@ -1,0 +1,123 @@
+package structure
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	trv0 "github.com/in-toto/attestation/go/predicates/test_result/v0"
+	ita1 "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// PredicateType is the in-toto test-result predicate type.
+const PredicateType = "https://in-toto.io/attestation/test-result/v0.1"
+
+// RulesResourcePrefix names the tier rules in the predicate's
+// configuration: "clearcutt-tier-rules/<tier>".
+const RulesResourcePrefix = "clearcutt-tier-rules/"
+
+// Predicate results.
+const (
+	ResultPassed = "PASSED"
+	ResultWarned = "WARNED"
+	ResultFailed = "FAILED"
+)
+
+// Outcome is the predicate result: FAILED if a check failed, WARNED if a
+// check was skipped or warned, PASSED otherwise.
+func (r Result) Outcome() string {
+	out := ResultPassed
+	for _, c := range r.Checks {
+		switch c.Status {
+		case Failed:
+			return ResultFailed
+		case Skipped, Warned:
+			out = ResultWarned
+		}
+	}
+	return out
+}
+
+// Predicate is the test-result predicate. Its configuration is one
+// resource descriptor for the tier rules: the digest of their canonical
+// JSON, which is also carried as content (media type application/json).
+// Check IDs go to passedTests, warnedTests (skipped or warned) and
+// failedTests.
+func (r Result) Predicate() *trv0.TestResult {
+	p := &trv0.TestResult{
+		Result: r.Outcome(),
+		Configuration: []*ita1.ResourceDescriptor{{
+			Name:      RulesResourcePrefix + r.Tier,
+			Digest:    map[string]string{"sha256": r.Rules.Digest()},
+			Content:   r.Rules.CanonicalJSON(),
+			MediaType: "application/json",
+		}},
+	}
+	for _, c := range r.Checks {
+		switch c.Status {
+		case Passed:
+			p.PassedTests = append(p.PassedTests, c.ID)
+		case Failed:
+			p.FailedTests = append(p.FailedTests, c.ID)
+		default:
+			p.WarnedTests = append(p.WarnedTests, c.ID)
+		}
+	}
+	return p
+}
+
+// Statement is the in-toto Statement v1 whose subject is the tested image
+// (Subject.Name, digest by algorithm) and whose predicate is Predicate.
+func (r Result) Statement() (*ita1.Statement, error) {
+	if r.Subject.Digest.Hex == "" || r.Subject.Digest.Algorithm == "" {
+		return nil, fmt.Errorf("%w: statement subject has no digest", ErrInvalidOptions)
+	}
+	pj, err := protojson.Marshal(r.Predicate())
+	if err != nil {
+		return nil, err
+	}
+	pred := &structpb.Struct{}
+	if err := protojson.Unmarshal(pj, pred); err != nil {
+		return nil, err
+	}
+	st := &ita1.Statement{
+		Type: ita1.StatementTypeUri,
+		Subject: []*ita1.ResourceDescriptor{{
+			Name:   r.Subject.Name,
+			Digest: map[string]string{r.Subject.Digest.Algorithm: r.Subject.Digest.Hex},
+		}},
+		PredicateType: PredicateType,
+		Predicate:     pred,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("test-result statement: %w", err)
+	}
+	return st, nil
+}
+
+// StatementJSON is Statement encoded as JSON with sorted keys and no
+// insignificant whitespace, so the same result always gives the same
+// bytes (protojson output alone is deliberately unstable).
+func (r Result) StatementJSON() ([]byte, error) {
+	st, err := r.Statement()
+	if err != nil {
+		return nil, err
+	}
+	b, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
