@@ -1,0 +1,271 @@
+package closure
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// BuildOptions selects one cell (runtime × tier × system) to build.
+type BuildOptions struct {
+	// FlakeDir is the repository's nix/ directory (flake.nix, flake.lock,
+	// lib/). It is copied to a temporary directory with fleet.json beside
+	// flake.nix; its fixtures/ sub-directory and any fleet.json are not
+	// copied.
+	FlakeDir string
+	// Fleet is written as the staged fleet.json.
+	Fleet *NixFleet
+	// Runtime and Tier name the cell, as in Fleet.
+	Runtime string
+	Tier    string
+	// System is the Nix system: x86_64-linux or aarch64-linux.
+	System string
+	// OverrideNixpkgs replaces the locked nixpkgs input, e.g.
+	// "path:/abs/nix/fixtures" for the offline package set. Empty keeps
+	// nix/flake.lock.
+	OverrideNixpkgs string
+	// Env is the complete environment of the nix process (NIX_CONFIG, PATH,
+	// HOME, ...). The process environment is never consulted; "nix" is
+	// looked up in Env's PATH.
+	Env []string
+	// NixOptions are passed as `--option NAME VALUE`, e.g.
+	// {"extra-platforms": "aarch64-linux"} to build the fixtures' aarch64
+	// cells on an x86_64 host, or {"substituters": ""} to stay offline.
+	NixOptions map[string]string
+	// Nix is the nix binary; empty means "nix" on Env's PATH.
+	Nix string
+	// TempDir holds the staged flake; empty means the system default.
+	TempDir string
+	// Progress receives nix's stderr as it runs (may be nil).
+	Progress io.Writer
+}
+
+// stderrTail is how many lines of nix's stderr an error carries.
+const stderrTail = 25
+
+// attribute returns the flake output attribute of the cell.
+func (o BuildOptions) attribute() string {
+	return fmt.Sprintf("legacyPackages.%s.clearcutt.%s.%s", o.System, o.Runtime, o.Tier)
+}
+
+// Build stages the flake, runs `nix build` for the cell's graph derivation,
+// reads <out>/closure.json and returns the validated manifest (with
+// pruning candidates). The store paths are not registered as GC roots.
+func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
+	if o.FlakeDir == "" || o.Runtime == "" || o.Tier == "" || o.System == "" {
+		return nil, fmt.Errorf("closure.Build: FlakeDir, Runtime, Tier and System are required")
+	}
+	if _, err := archOf(o.System); err != nil {
+		return nil, fmt.Errorf("closure.Build: %w", err)
+	}
+	if o.Fleet == nil {
+		return nil, fmt.Errorf("closure.Build: Fleet is required")
+	}
+	if _, ok := o.Fleet.Runtimes[o.Runtime]; !ok {
+		return nil, fmt.Errorf("%w: runtime %q is not in the fleet (have %s)", ErrFleet, o.Runtime, strings.Join(o.Fleet.RuntimeIDs(), ", "))
+	}
+	nix, err := findNix(o.Nix, o.Env)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(o.FlakeDir, "flake.nix")); err != nil {
+		return nil, fmt.Errorf("closure.Build: %w", err)
+	}
+	staged, err := os.MkdirTemp(o.TempDir, "clearcutt-nix-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staged)
+	if err := stageFlake(o.FlakeDir, staged); err != nil {
+		return nil, fmt.Errorf("staging %s: %w", o.FlakeDir, err)
+	}
+	if err := WriteFleetJSON(filepath.Join(staged, "fleet.json"), o.Fleet); err != nil {
+		return nil, err
+	}
+
+	installable := "path:" + staged + "#" + o.attribute() + ".graph"
+	// Flakes are experimental in the Nix versions Debian ships: enable them
+	// here so the caller's NIX_CONFIG need not.
+	args := []string{"build", installable, "--json", "--no-link", "--no-write-lock-file",
+		"--extra-experimental-features", "nix-command flakes"}
+	if o.OverrideNixpkgs != "" {
+		args = append(args, "--override-input", "nixpkgs", o.OverrideNixpkgs)
+	}
+	names := make([]string, 0, len(o.NixOptions))
+	for k := range o.NixOptions {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		args = append(args, "--option", k, o.NixOptions[k])
+	}
+	out, err := runNix(ctx, nix, args, o.Env, o.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("building %s: %w", o.attribute(), err)
+	}
+	var results []struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(out, &results); err != nil || len(results) != 1 || results[0].Outputs["out"] == "" {
+		return nil, fmt.Errorf("%w: %s: unexpected `nix build --json` output %q", ErrNixBuild, o.attribute(), out)
+	}
+	graphFile := filepath.Join(results[0].Outputs["out"], "closure.json")
+	data, err := os.ReadFile(graphFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGraph, err)
+	}
+	g, err := ParseGraph(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", graphFile, err)
+	}
+	if g.System != o.System || g.Tier != o.Tier {
+		return nil, fmt.Errorf("%s: %w: built %s/%s, asked for %s/%s", graphFile, ErrGraph, g.System, g.Tier, o.System, o.Tier)
+	}
+	src, err := filepath.Abs(o.FlakeDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := g.Manifest(o.Runtime, "path:"+src+"#"+o.attribute())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", graphFile, err)
+	}
+	return m, nil
+}
+
+// findNix resolves the nix binary from explicit, else from env's PATH.
+func findNix(explicit string, env []string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("%w (%s: %v)", ErrNixNotFound, explicit, err)
+		}
+		return explicit, nil
+	}
+	pathVar := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, "nix")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", ErrNixNotFound
+}
+
+// stageFlake copies the flake directory to dst, leaving out fixtures/,
+// fleet.json and result symlinks.
+func stageFlake(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if rel == "." {
+			return nil
+		}
+		top := strings.Split(rel, string(filepath.Separator))[0]
+		if top == "fixtures" || top == "fleet.json" || strings.HasPrefix(top, "result") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&os.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, data, 0o644)
+		}
+		return fmt.Errorf("%s: unsupported file type", p)
+	})
+}
+
+// runNix runs nix, streaming stderr to progress and keeping its tail for
+// the error message.
+func runNix(ctx context.Context, nix string, args, env []string, progress io.Writer) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, nix, args...)
+	cmd.Env = env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	var stdout bytes.Buffer
+	tail := &tailWriter{max: stderrTail}
+	cmd.Stdout = &stdout
+	if progress != nil {
+		cmd.Stderr = io.MultiWriter(tail, progress)
+	} else {
+		cmd.Stderr = tail
+	}
+	err := cmd.Run()
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNixBuild, ctxErr)
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("%w: nix %s: %v\n%s", ErrNixBuild, strings.Join(args, " "), err, tail.String())
+		}
+		return nil, fmt.Errorf("%w: running %s: %v", ErrNixBuild, nix, err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// tailWriter keeps the last max lines written to it.
+type tailWriter struct {
+	mu      sync.Mutex
+	max     int
+	lines   []string
+	partial string
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.partial + string(p)
+	parts := strings.Split(s, "\n")
+	t.partial = parts[len(parts)-1]
+	t.lines = append(t.lines, parts[:len(parts)-1]...)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[len(t.lines)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := t.lines
+	if t.partial != "" {
+		lines = append(append([]string{}, lines...), t.partial)
+	}
+	return strings.Join(lines, "\n")
+}
