@@ -36,6 +36,19 @@ let
     text = "#!${shell}\n" + builtins.readFile credentialHelperScript;
   };
 
+  # Package managers have no place in a deployable image: busybox's dpkg and
+  # rpm applets are configured out of the slim tier's busybox.
+  noPackageManagerApplets = ''
+    CONFIG_DPKG n
+    CONFIG_DPKG_DEB n
+    CONFIG_RPM n
+    CONFIG_RPM2CPIO n
+  '';
+  hardenTool = tier: p:
+    if tier != "dev" && (p.pname or "") == "busybox" && p ? override
+    then p.override { extraConfig = noPackageManagerApplets; }
+    else p;
+
   shellFor = tier: if tier == "distroless" then "/nonexistent" else if tier == "dev" then "/bin/bash" else "/bin/sh";
 
   osRelease = name: tier: ''
@@ -62,8 +75,9 @@ let
         else if tier == "distroless" && packages != [ ] then throw "clearcutt: cell ${name}: the distroless tier takes no tier packages"
         else true;
 
+      tools = map (hardenTool tier) packages;
       helper = if credentialHelper then [ (mkCredentialHelper "${pkgs.bashInteractive}/bin/sh") ] else [ ];
-      binPackages = [ runtime ] ++ packages ++ helper;
+      binPackages = [ runtime ] ++ tools ++ helper;
       shell = shellFor tier;
       home = "/home/${user.name}";
 
@@ -93,6 +107,19 @@ let
             ln -s "$f" "$out/bin/$n"
           done
         done
+        # Time zone data, from the first package that ships it (tzdata).
+        for p in ${concatStringsSep " " (map (p: "${p}") binPackages)}; do
+          if [ -d "$p/share/zoneinfo" ]; then
+            mkdir -p "$out/usr/share"
+            ln -s "$p/share/zoneinfo" "$out/usr/share/zoneinfo"
+            break
+          fi
+        done
+        # The packages placed in this image, one "pname version store-path" per
+        # line: a reference from the root to each, so a runtime without bin/
+        # stays in the closure, and a plain-text inventory for a person.
+        mkdir -p "$out/etc/clearcutt"
+        printf '%s' ${escape (concatStringsSep "" (map (p: "${pnameOf p} ${versionOf p} ${p}\n") binPackages))} > "$out/etc/clearcutt/packages"
         ln -s ${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt "$out/etc/ssl/certs/ca-bundle.crt"
         ln -s ${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt "$out/etc/ssl/certs/ca-certificates.crt"
         printf '%s' ${escape passwd} > "$out/etc/passwd"
@@ -109,10 +136,11 @@ let
         { path = "etc/group"; mode = "0644"; uid = 0; gid = 0; }
         { path = "etc/nsswitch.conf"; mode = "0644"; uid = 0; gid = 0; }
         { path = "etc/os-release"; mode = "0644"; uid = 0; gid = 0; }
+        { path = "etc/clearcutt/packages"; mode = "0644"; uid = 0; gid = 0; }
       ];
       # A package may ask for modes on what it puts in the root (the store
       # cannot hold setuid bits or owners): `clearcuttPermissions`.
-      extraPermissions = concatLists (map (p: p.clearcuttPermissions or [ ]) ([ runtime ] ++ packages));
+      extraPermissions = concatLists (map (p: p.clearcuttPermissions or [ ]) ([ runtime ] ++ tools));
 
       graph = pkgs.runCommand name
         {
@@ -124,7 +152,7 @@ let
           runtime = { path = "${runtime}"; pname = pnameOf runtime; version = versionOf runtime; };
           packages =
             [ (pkgInfo "runtime" runtime) (pkgInfo "cacert" pkgs.cacert) ]
-            ++ map (pkgInfo "tool") packages
+            ++ map (pkgInfo "tool") tools
             ++ map (pkgInfo "credential-helper") helper
             ++ [ { path = "${root}"; pname = "${name}-root"; version = ""; role = "root"; } ];
           permissions = basePermissions ++ extraPermissions;
