@@ -20,7 +20,10 @@ pkgs=(base-files netbase tzdata ca-certificates)
 mkdir -p "$work/root"
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 # Trim documentation and keep the layer small; tzdata keeps UTC and Etc/.
-rm -rf "$work/root/usr/share/doc" "$work/root/usr/share/man" "$work/root/usr/share/lintian" "$work/root/usr/share/bug"
+# Maintainer tooling goes too (update-ca-certificates, motd scripts): they
+# are shell scripts, and a base for a distroless tier holds no scripts.
+rm -rf "$work/root/usr/share/doc" "$work/root/usr/share/man" "$work/root/usr/share/lintian" "$work/root/usr/share/bug" \
+  "$work/root/etc/update-motd.d" "$work/root/usr/sbin" "$work/root/etc/ca-certificates/update.d"
 find "$work/root/usr/share/zoneinfo" -mindepth 1 -maxdepth 1 ! -name UTC ! -name Etc ! -name zone1970.tab ! -name tzdata.zi -exec rm -rf {} +
 mkdir -p "$work/root/etc/ssl/certs"
 # What update-ca-certificates would write at install time.
