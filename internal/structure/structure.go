@@ -50,6 +50,10 @@ type Options struct {
 	// Smoke is the smoke command; nil = none declared (the smoke check is
 	// skipped, never passed).
 	Smoke *Smoke
+	// NoProgram declares an image that starts no program of its own: a base
+	// for binaries added later (the static base). Its entrypoint check is
+	// skipped, and an entrypoint it nevertheless has must still resolve.
+	NoProgram bool
 	// Runc is the path of the runc binary; "" = not available.
 	Runc string
 	// HostArch is the OCI architecture of this machine (amd64, arm64).
@@ -196,7 +200,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 
-	in := &inputs{ix: ix, cfg: cf, rules: rules, want: want, platform: opts.Platform}
+	in := &inputs{ix: ix, cfg: cf, rules: rules, want: want, platform: opts.Platform, noProgram: opts.NoProgram}
 	res := Result{Subject: opts.Subject, Platform: opts.Platform, Tier: opts.Tier, Rules: rules}
 	add := func(c Check) {
 		progress(fmt.Sprintf("%s: %s", c.ID, c.Status))
@@ -233,11 +237,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 
 // inputs is what every static check reads.
 type inputs struct {
-	ix       *index
-	cfg      *v1.ConfigFile
-	rules    TierRules
-	want     userSpec
-	platform string
+	ix        *index
+	cfg       *v1.ConfigFile
+	rules     TierRules
+	want      userSpec
+	platform  string
+	noProgram bool
 }
 
 func envValue(env []string, key string) string {
