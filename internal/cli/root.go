@@ -50,15 +50,7 @@ func Main(args []string) int {
 		return ExitOK
 	}
 	fmt.Fprintln(g.stderr, "clearcutt:", err)
-	var ue usageError
-	switch {
-	case errors.Is(err, ErrGateFailed):
-		return ExitFailed
-	case errors.As(err, &ue):
-		return ExitUsage
-	default:
-		return ExitRuntime
-	}
+	return exitCode(err)
 }
 
 func newRoot(g *globals) *cobra.Command {

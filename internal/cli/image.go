@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/clearcutt/clearcutt/internal/oci"
+)
+
+// openIndex resolves a by-digest reference (oci:DIR@sha256:… or a registry
+// reference) to the image index it names. Relative layout directories are
+// resolved against base (the fleet file's directory for references written
+// in clearcutt.yaml, "" for command-line arguments).
+func openIndex(ctx context.Context, s, base string) (oci.Ref, v1.ImageIndex, error) {
+	ref, err := oci.RequireDigest(s)
+	if err != nil {
+		return oci.Ref{}, nil, usageError{err}
+	}
+	h, _ := ref.Hash()
+	if ref.IsLayout() {
+		dir := ref.Layout
+		if base != "" && !filepath.IsAbs(dir) {
+			dir = filepath.Join(base, dir)
+		}
+		idx, err := oci.ReadLayoutIndex(dir, h)
+		if err != nil {
+			return ref, nil, err
+		}
+		return ref, idx, nil
+	}
+	idx, err := remote.Index(ref.DigestRef(h), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return ref, nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return ref, idx, nil
+}
+
+// hostArch is the OCI architecture of this machine.
+func hostArch() string { return runtime.GOARCH }

@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Sourced by scripts/demo.sh and scripts/test.sh: installs what ClearCutt
+# drives on a fresh Debian machine and sets up the offline Nix configuration.
+
+clearcutt_need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "this script installs Debian packages and runs Nix and runc as root; run it as root" >&2
+    exit 2
+  fi
+}
+
+# clearcutt_install_prereqs installs missing Debian packages (nix-bin,
+# busybox-static, runc, docker-registry, patchelf, shellcheck) and checks Go.
+clearcutt_install_prereqs() {
+  local want=() pkg
+  for pkg in nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || want+=("$pkg")
+  done
+  if [ ${#want[@]} -gt 0 ]; then
+    echo "==> installing ${want[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    if [ -x /usr/local/go/bin/go ]; then
+      export PATH="/usr/local/go/bin:$PATH"
+    else
+      echo "Go 1.26 or newer is required (https://go.dev/dl/, or apt-get install golang-go from backports)" >&2
+      exit 2
+    fi
+  fi
+}
+
+# clearcutt_nix_env configures Nix for offline, daemonless builds: no
+# substituters, flakes on, aarch64 builds on an x86_64 host via
+# extra-platforms (the fixture builders are static x86_64 busybox).
+clearcutt_nix_env() {
+  export NIX_CONFIG='substituters =
+experimental-features = nix-command flakes
+flake-registry =
+extra-platforms = aarch64-linux
+sandbox = true
+warn-dirty = false'
+  export NIX_REMOTE="${NIX_REMOTE:-local}"
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine as root: installs what the
+# tests drive (Nix, runc, Debian's docker-registry, ...), stages the offline
+# Nix fixtures, then runs vet and every Go test with real tools required —
+# a missing tool fails the run instead of skipping tests.
+#
+# Usage: scripts/test.sh [go test flags/packages]   (default: ./...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/prereqs.sh
+clearcutt_need_root
+clearcutt_install_prereqs
+clearcutt_nix_env
+
+echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"
+scripts/nix-fixtures.sh
+
+echo "==> gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './out/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" $unformatted >&2
+  exit 1
+fi
+go vet ./...
+
+echo "==> go test"
+export CLEARCUTT_REQUIRE_TOOLS=1
+if [ $# -eq 0 ]; then set -- ./...; fi
+go test -count=1 -timeout 25m "$@"
