@@ -89,6 +89,14 @@ func nonNil(xs []string) []string {
 	return xs
 }
 
+// flakeDir is nix.flake, relative to the fleet file unless absolute.
+func flakeDir(f *fleet.File) string {
+	if filepath.IsAbs(f.Nix.Flake) {
+		return f.Nix.Flake
+	}
+	return filepath.Join(f.Dir, f.Nix.Flake)
+}
+
 // nixOverride turns --nixpkgs into a flake reference.
 func nixOverride(p string) (string, error) {
 	if p == "" {
@@ -124,7 +132,7 @@ func runBuild(ctx context.Context, g *globals, f *fleet.File, fl buildFlags) (*c
 		logw = g.stderr
 	}
 	m, err := closure.Build(ctx, closure.BuildOptions{
-		FlakeDir:        filepath.Join(f.Dir, f.Nix.Flake),
+		FlakeDir:        flakeDir(f),
 		Fleet:           nixFleetOf(f),
 		Runtime:         fl.runtime,
 		Tier:            fl.tier,

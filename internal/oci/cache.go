@@ -20,7 +20,7 @@ import (
 // layerFormat versions everything that shapes a layer's bytes besides its
 // inputs (tar header format, directory modes, gzip level). Changing any of
 // them must change this string so old cache entries are never reused.
-const layerFormat = "clearcutt-layer/v1 gnu-tar gzip-6 storedir-0755"
+const layerFormat = "clearcutt-layer/v2 gnu-tar gzip-6 storedir-0755 moded-symlinks-copied"
 
 // gzipLevel is fixed: the stdlib compressor is deterministic for a level.
 const gzipLevel = 6

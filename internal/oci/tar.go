@@ -146,15 +146,27 @@ func (s *tarSource) writeRoot(tw *tar.Writer, root string) error {
 			}
 			continue
 		}
-		if err := s.writeEntry(tw, path.Join(root, n), "/"+n, func(img string, h *tar.Header) error {
+		if err := s.writeEntry(tw, path.Join(root, n), "/"+n, func(img string, h *tar.Header) (string, error) {
 			p, ok := perms[img]
 			if !ok {
-				return nil
+				return "", nil
 			}
 			used[img] = true
 			mode, _ := strconv.ParseUint(p.Mode, 8, 12)
+			content := ""
+			if h.Typeflag == tar.TypeSymlink {
+				// A mode on a symlink means nothing: the link is replaced
+				// by a copy of the file it resolves to, carrying the mode,
+				// as NixOS's security wrappers do. Never dropped silently.
+				target, size, err := s.resolveFile(root, path.Join(root, strings.TrimPrefix(img, "/")), h.Linkname)
+				if err != nil {
+					return "", fmt.Errorf("%w: permission for %s: %w", ErrBadManifest, img, err)
+				}
+				h.Typeflag, h.Linkname, h.Size = tar.TypeReg, "", size
+				content = target
+			}
 			h.Mode, h.Uid, h.Gid = int64(mode), p.UID, p.GID
-			return nil
+			return content, nil
 		}); err != nil {
 			return err
 		}
@@ -167,9 +179,46 @@ func (s *tarSource) writeRoot(tw *tar.Writer, root string) error {
 	return nil
 }
 
+// resolveFile follows the symlink at logical path src (whose target is
+// link) to a regular file inside the store, and returns that file's
+// logical path and size. Absolute targets outside the store are image
+// paths, resolved in the root tree.
+func (s *tarSource) resolveFile(root, src, link string) (string, int64, error) {
+	cur := src
+	for hops := 0; hops < 16; hops++ {
+		switch {
+		case !path.IsAbs(link):
+			link = path.Join(path.Dir(cur), link)
+		case !strings.HasPrefix(link, s.storeDir+"/"):
+			link = path.Join(root, link)
+		}
+		if !strings.HasPrefix(link, s.storeDir+"/") || hasDotDot(link) {
+			return "", 0, fmt.Errorf("symlink %s resolves to %s, outside the store", src, link)
+		}
+		fi, err := os.Lstat(s.fsPath(link))
+		if err != nil {
+			return "", 0, fmt.Errorf("symlink %s: %w", src, err)
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			return link, fi.Size(), nil
+		case fi.Mode()&fs.ModeSymlink != 0:
+			cur = link
+			if link, err = os.Readlink(s.fsPath(link)); err != nil {
+				return "", 0, err
+			}
+		default:
+			return "", 0, fmt.Errorf("symlink %s resolves to %s, which is not a regular file", src, link)
+		}
+	}
+	return "", 0, fmt.Errorf("symlink %s: too many levels of links", src)
+}
+
 // writeEntry writes the file at logical path src as image path img, and its
-// children if it is a directory. adjust may rewrite a header.
-func (s *tarSource) writeEntry(tw *tar.Writer, src, img string, adjust func(string, *tar.Header) error) error {
+// children if it is a directory. adjust may rewrite a header; when it turns
+// a symlink into a regular file it returns the logical path whose content
+// the file takes.
+func (s *tarSource) writeEntry(tw *tar.Writer, src, img string, adjust func(string, *tar.Header) (string, error)) error {
 	fsp := s.fsPath(src)
 	fi, err := os.Lstat(fsp)
 	if err != nil {
@@ -207,8 +256,12 @@ func (s *tarSource) writeEntry(tw *tar.Writer, src, img string, adjust func(stri
 		return fmt.Errorf("%s: unsupported file type %v", src, fi.Mode().Type())
 	}
 	if adjust != nil {
-		if err := adjust(img, h); err != nil {
+		content, err := adjust(img, h)
+		if err != nil {
 			return err
+		}
+		if content != "" {
+			fsp = s.fsPath(content)
 		}
 	}
 	if err := tw.WriteHeader(h); err != nil {

@@ -1,0 +1,289 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/testenv"
+)
+
+// needPipelineTools skips or fails unless nix, runc and the fixtures are
+// available, and sets the offline Nix configuration for this test.
+func needPipelineTools(t *testing.T) string {
+	t.Helper()
+	testenv.NeedRoot(t)
+	testenv.Need(t, "nix", "apt-get install nix-bin")
+	testenv.Need(t, "runc", "apt-get install runc")
+	repo := testenv.RepoRoot(t)
+	if _, err := os.Stat(filepath.Join(repo, "nix/fixtures/vendor")); err != nil {
+		if testenv.Required() {
+			t.Fatal("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh (scripts/test.sh does)")
+		}
+		t.Skip("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh")
+	}
+	t.Setenv("NIX_CONFIG", "substituters =\nexperimental-features = nix-command flakes\nflake-registry =\nextra-platforms = aarch64-linux\nsandbox = true")
+	return repo
+}
+
+func pipelineJSON(t *testing.T, wantCode int, args ...string) pipelineReport {
+	t.Helper()
+	code, out, errs := run(t, append(args, "--json")...)
+	if code != wantCode {
+		t.Fatalf("pipeline exit %d, want %d\nstderr: %s\nstdout: %s", code, wantCode, tail(errs, 3000), tail(out, 3000))
+	}
+	var rep pipelineReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("pipeline --json: %v\n%s", err, tail(out, 2000))
+	}
+	return rep
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestPipelineBuildsGatesAndPublishesReproducibly runs the real pipeline on
+// the example fleet (the fleet's own flake against the fixture package set),
+// twice with cold caches: the digests must be equal, the published layout
+// must name every image, the smoke run must have executed on the host
+// architecture, and a registry publish must move tags and re-upload nothing.
+func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
+	repo := needPipelineTools(t)
+	fleetFile := filepath.Join(repo, "clearcutt.yaml")
+	only := []string{"--only", "python", "--only", "static", "--only", "python-debian"}
+	runOnce := func(dir string) pipelineReport {
+		args := append([]string{"-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+			"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:" + filepath.Join(dir, "published")}, only...)
+		return pipelineJSON(t, ExitOK, args...)
+	}
+	d1, d2 := t.TempDir(), t.TempDir()
+	first := runOnce(d1)
+	second := runOnce(d2)
+
+	if !first.Passed || !first.Published {
+		t.Fatalf("first run did not pass and publish: %+v", first)
+	}
+	want := []string{"python:distroless", "python:slim", "python:dev", "static:distroless", "python-debian:distroless"}
+	got := map[string]string{}
+	for _, im := range first.Images {
+		got[im.Image] = im.Digest
+	}
+	for _, w := range want {
+		if got[w] == "" {
+			t.Errorf("image %s missing from the report", w)
+		}
+	}
+	for i, im := range second.Images {
+		if im.Digest != first.Images[i].Digest {
+			t.Errorf("%s: digest %s on the second cold build, %s on the first: the build is not reproducible", im.Image, im.Digest, first.Images[i].Digest)
+		}
+	}
+
+	// The published layout names each index <runtime>:<tier>.
+	p, err := layout.FromPath(filepath.Join(d1, "published"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ii, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, d := range im.Manifests {
+		names[d.Annotations["org.opencontainers.image.ref.name"]] = d.Digest.String()
+	}
+	for _, w := range want {
+		if names[w] != got[w] {
+			t.Errorf("published layout: %s -> %q, want %q", w, names[w], got[w])
+		}
+	}
+
+	// The smoke command really ran on the host architecture, and was
+	// skipped (not passed) on the other.
+	for _, pi := range first.Images {
+		if pi.Image != "python:distroless" {
+			continue
+		}
+		for _, res := range pi.Test.Platforms {
+			c, ok := res.Check("smoke")
+			if !ok {
+				t.Fatalf("%s %s: no smoke check", pi.Image, res.Platform)
+			}
+			host := strings.HasPrefix(res.Platform, "linux/"+hostArch())
+			if host && c.Status != "passed" {
+				t.Errorf("%s %s: smoke %s: %s", pi.Image, res.Platform, c.Status, c.Detail)
+			}
+			if !host && c.Status != "skipped" {
+				t.Errorf("%s %s: smoke on a foreign architecture is %s, want skipped", pi.Image, res.Platform, c.Status)
+			}
+		}
+	}
+	// The overlay image records its base.
+	for _, pi := range first.Images {
+		if pi.Image == "python-debian:distroless" {
+			for _, p := range pi.Assemble.Platforms {
+				if p.BaseDigest == "" {
+					t.Errorf("overlay %s %s: no base digest recorded", pi.Image, p.Arch)
+				}
+			}
+		}
+	}
+
+	// Publish to the real registry process: tags, then an unchanged re-publish.
+	host := ocitest.StartDistribution(t)
+	var distroless pipelineImage
+	for _, pi := range first.Images {
+		if pi.Image == "python:distroless" {
+			distroless = pi
+		}
+	}
+	pub := func() publishReport {
+		code, out, errs := run(t, "-f", fleetFile, "publish", distroless.Reference, "--to", host+"/fleet",
+			"--evidence", filepath.Join(d1, "work", "evidence"), "--json")
+		if code != 0 {
+			t.Fatalf("publish exit %d: %s", code, errs)
+		}
+		var r publishReport
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r1 := pub()
+	if r1.BlobsUploaded == 0 {
+		t.Fatalf("first publish uploaded nothing: %+v", r1)
+	}
+	r2 := pub()
+	if r2.BlobsUploaded != 0 || r2.BytesUploaded != 0 {
+		t.Errorf("unchanged re-publish uploaded %d blobs, %d bytes", r2.BlobsUploaded, r2.BytesUploaded)
+	}
+	for _, tag := range []string{"3.11-distroless", "distroless"} {
+		ref, err := name.ParseReference(host + "/fleet/python:" + tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Head(ref)
+		if err != nil {
+			t.Fatalf("tag %s: %v", tag, err)
+		}
+		if desc.Digest.String() != distroless.Digest {
+			t.Errorf("tag %s -> %s, want %s", tag, desc.Digest, distroless.Digest)
+		}
+	}
+}
+
+const badFleet = `apiVersion: clearcutt.dev/v1alpha1
+kind: Fleet
+metadata: {name: bad}
+registry: {repository: registry.test/bad}
+identity: {issuer: https://token.actions.githubusercontent.com, repository: acme/bad, workflow: .github/workflows/publish.yml, ref: refs/heads/main}
+build: {architectures: [amd64]}
+nix: {flake: FLAKE}
+tiers:
+  distroless: {shell: forbidden, packageManager: forbidden, coreutils: forbidden, deployable: true}
+  slim: {packages: [busybox], shell: required, packageManager: forbidden, coreutils: allowed, deployable: true}
+  dev: {packages: [bashInteractive, coreutils], shell: required, packageManager: allowed, coreutils: required, credentialHelper: true, deployable: false}
+runtimes:
+  - {id: python, version: "3.11", nix: {attribute: python3}, tiers: [distroless], entrypoint: [/bin/python3]}
+  - {id: shelly, version: "1", nix: {attribute: clearcuttBad.shellInDistroless}, tiers: [distroless], entrypoint: [/bin/shelly]}
+  - {id: setuid, version: "1", nix: {attribute: clearcuttBad.setuid}, tiers: [distroless], entrypoint: [/bin/setuid-helper]}
+  - {id: unstripped, version: "1", nix: {attribute: clearcuttBad.unstripped}, tiers: [distroless], entrypoint: [/bin/unstripped-tool]}
+`
+
+// TestPipelineGatesCatchBadFixturesAndPublishNothing builds images the
+// gates must refuse (a shell in a distroless closure, a setuid file, an
+// unstripped binary) next to a good one: each bad image fails with its own
+// check, and nothing at all is published.
+func TestPipelineGatesCatchBadFixturesAndPublishNothing(t *testing.T) {
+	repo := needPipelineTools(t)
+	dir := t.TempDir()
+	fleetFile := filepath.Join(dir, "clearcutt.yaml")
+	writeFile(t, fleetFile, strings.Replace(badFleet, "FLAKE", filepath.Join(repo, "nix"), 1))
+	dest := filepath.Join(dir, "published")
+	rep := pipelineJSON(t, ExitFailed, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+		"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+dest)
+	if rep.Passed || rep.Published {
+		t.Fatalf("report says passed=%v published=%v", rep.Passed, rep.Published)
+	}
+	failed := map[string][]string{}
+	for _, pi := range rep.Images {
+		if pi.Test == nil {
+			t.Fatalf("%s was not tested: %s", pi.Image, pi.Error)
+		}
+		for _, p := range pi.Test.Platforms {
+			for _, c := range p.Checks {
+				if c.Status == "failed" {
+					failed[pi.Image] = append(failed[pi.Image], c.ID)
+				}
+			}
+		}
+		sort.Strings(failed[pi.Image])
+	}
+	wants := map[string]string{"shelly:distroless": "no-shell", "setuid:distroless": "no-setuid", "unstripped:distroless": "stripped"}
+	for img, check := range wants {
+		if !containsString(failed[img], check) {
+			t.Errorf("%s: failed checks %v, want %s among them", img, failed[img], check)
+		}
+	}
+	if len(failed["python:distroless"]) != 0 {
+		t.Errorf("python:distroless failed %v", failed["python:distroless"])
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("the destination %s exists after a failed gate: %v", dest, err)
+	}
+}
+
+// TestPublishRefusesUngatedImage: an assembled image without a passing
+// test result for every platform is never published.
+func TestPublishRefusesUngatedImage(t *testing.T) {
+	repo := needPipelineTools(t)
+	dir := t.TempDir()
+	fleetFile := filepath.Join(repo, "clearcutt.yaml")
+	closures := filepath.Join(dir, "closures")
+	for _, arch := range []string{"amd64", "arm64"} {
+		if code, _, errs := run(t, "-f", fleetFile, "build", "--runtime", "static", "--tier", "distroless", "--arch", arch,
+			"--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--out", closures); code != 0 {
+			t.Fatalf("build %s: %s", arch, errs)
+		}
+	}
+	code, out, errs := run(t, "-f", fleetFile, "assemble", "--runtime", "static", "--tier", "distroless",
+		"--closures", closures, "--stage", filepath.Join(dir, "stage"), "--cache", filepath.Join(dir, "cache"), "--json")
+	if code != 0 {
+		t.Fatalf("assemble: %s", errs)
+	}
+	var ar assembleReport
+	if err := json.Unmarshal([]byte(out), &ar); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "published")
+	code, _, errs = run(t, "-f", fleetFile, "publish", ar.Reference, "--to", "oci:"+dest, "--evidence", filepath.Join(dir, "evidence"))
+	if code != ExitFailed || !strings.Contains(errs, "no passing test result") {
+		t.Fatalf("publish of an untested image: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("destination written for an untested image")
+	}
+	// Once tested, it publishes.
+	if code, _, errs := run(t, "-f", fleetFile, "test", ar.Reference, "--evidence", filepath.Join(dir, "evidence")); code != 0 {
+		t.Fatalf("test: %s", errs)
+	}
+	if code, _, errs := run(t, "-f", fleetFile, "publish", ar.Reference, "--to", "oci:"+dest, "--evidence", filepath.Join(dir, "evidence")); code != 0 {
+		t.Fatalf("publish after test: %s", errs)
+	}
+}
