@@ -115,8 +115,8 @@ type Tier struct {
 
 // Runtime is one image line of the fleet.
 type Runtime struct {
-	ID      string `yaml:"id" json:"id" jsonschema:"pattern=^[a-z][a-z0-9-]*$"`
-	Version string `yaml:"version" json:"version" jsonschema:"minLength=1"`
+	ID      string     `yaml:"id" json:"id" jsonschema:"pattern=^[a-z][a-z0-9-]*$"`
+	Version string     `yaml:"version" json:"version" jsonschema:"minLength=1"`
 	Nix     RuntimeNix `yaml:"nix" json:"nix"`
 	// Tiers lists the tiers built for this runtime (default: all three).
 	Tiers      []string          `yaml:"tiers,omitempty" json:"tiers,omitempty" jsonschema:"uniqueItems=true,enum=distroless,enum=slim,enum=dev"`
