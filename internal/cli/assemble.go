@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -61,7 +62,7 @@ digest. It prints the index digest; later stages take it by digest.`,
 	cmd.Flags().StringVar(&fl.stage, "stage", "out/stage", "staging OCI layout the index is written to")
 	cmd.Flags().StringVar(&fl.cache, "cache", "", "compressed-layer cache (default: the user cache directory)")
 	cmd.Flags().StringVar(&fl.revision, "revision", "", "source revision for org.opencontainers.image.revision (default: git HEAD of the fleet repository)")
-	cmd.Flags().Int64Var(&fl.sourceDateEpoch, "source-date-epoch", -1, "timestamp of every file and of the image (default: build.sourceDateEpoch)")
+	cmd.Flags().Int64Var(&fl.sourceDateEpoch, "source-date-epoch", -1, "timestamp of every file and of the image (default: $SOURCE_DATE_EPOCH, else build.sourceDateEpoch)")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
 	_ = cmd.MarkFlagRequired("runtime")
 	_ = cmd.MarkFlagRequired("tier")
@@ -107,9 +108,9 @@ func runAssemble(ctx context.Context, g *globals, f *fleet.File, fl assembleFlag
 		ms = append(ms, m)
 		candidates = append(candidates, m.PruningCandidates...)
 	}
-	epoch := f.Build.SourceDateEpoch
-	if fl.sourceDateEpoch >= 0 {
-		epoch = fl.sourceDateEpoch
+	epoch, err := sourceDateEpoch(fl.sourceDateEpoch, f)
+	if err != nil {
+		return assembleReport{}, err
 	}
 	cache := fl.cache
 	if cache == "" {
@@ -168,6 +169,23 @@ func runAssemble(ctx context.Context, g *globals, f *fleet.File, fl assembleFlag
 		rep.Platforms = append(rep.Platforms, pr)
 	}
 	return rep, nil
+}
+
+// sourceDateEpoch picks the image timestamp: --source-date-epoch, else the
+// SOURCE_DATE_EPOCH environment variable (reproducible-builds.org), else
+// build.sourceDateEpoch of the fleet.
+func sourceDateEpoch(flag int64, f *fleet.File) (int64, error) {
+	if flag >= 0 {
+		return flag, nil
+	}
+	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, usageError{fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a non-negative integer", v)}
+		}
+		return n, nil
+	}
+	return f.Build.SourceDateEpoch, nil
 }
 
 // imageConfig is the runtime configuration of one image.

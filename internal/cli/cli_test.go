@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/clearcutt/clearcutt/internal/fleet"
 )
 
 // run executes the command tree in-process and returns exit code and output.
@@ -111,5 +113,25 @@ func TestInvocationErrorsExitTwo(t *testing.T) {
 		if code, _, errs := run(t, append([]string{"-f", "../../clearcutt.yaml"}, args...)...); code != ExitUsage {
 			t.Errorf("%v: exit %d (%s), want %d", args, code, errs, ExitUsage)
 		}
+	}
+}
+
+func TestSourceDateEpochPrecedence(t *testing.T) {
+	f := &fleet.File{}
+	f.Build.SourceDateEpoch = 7
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	if n, err := sourceDateEpoch(-1, f); err != nil || n != 7 {
+		t.Fatalf("fleet default: %d, %v", n, err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	if n, err := sourceDateEpoch(-1, f); err != nil || n != 1700000000 {
+		t.Fatalf("env: %d, %v", n, err)
+	}
+	if n, err := sourceDateEpoch(5, f); err != nil || n != 5 {
+		t.Fatalf("flag: %d, %v", n, err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	if _, err := sourceDateEpoch(-1, f); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+		t.Fatalf("bad env: %v", err)
 	}
 }
