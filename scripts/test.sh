@@ -16,11 +16,12 @@ echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"
 scripts/nix-fixtures.sh
 
 echo "==> gofmt, go vet"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './out/*'))
+unformatted=$(find . -name '*.go' -not -path './out/*' -not -path './nix/fixtures/vendor/*' -print0 | xargs -0 gofmt -l)
 if [ -n "$unformatted" ]; then
-  echo "gofmt would change:" $unformatted >&2
+  printf 'gofmt would change:\n%s\n' "$unformatted" >&2
   exit 1
 fi
+shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
 go vet ./...
 
 echo "==> go test"
