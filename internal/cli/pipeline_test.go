@@ -3,15 +3,19 @@ package cli
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
@@ -32,6 +36,15 @@ func needPipelineTools(t *testing.T) string {
 	}
 	t.Setenv("NIX_CONFIG", "substituters =\nexperimental-features = nix-command flakes\nflake-registry =\nextra-platforms = aarch64-linux\nsandbox = true")
 	return repo
+}
+
+func mustHash(t *testing.T, s string) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func pipelineJSON(t *testing.T, wantCode int, args ...string) pipelineReport {
@@ -112,6 +125,48 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 		if names[w] != got[w] {
 			t.Errorf("published layout: %s -> %q, want %q", w, names[w], got[w])
 		}
+	}
+
+	// A store path keeps its layer digest across images: python3, glibc and
+	// cacert are the same bytes in python:distroless and python:slim.
+	layersOf := func(ref string) map[string]string {
+		t.Helper()
+		idx, err := ii.ImageIndex(mustHash(t, names[ref]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imf, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := idx.Image(imf.Manifests[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, l := range m.Layers {
+			if d := l.Annotations[oci.AnnotationLayer]; strings.HasPrefix(d, "/nix/store/") {
+				out[d] = l.Digest.String()
+			}
+		}
+		return out
+	}
+	dl, sl := layersOf("python:distroless"), layersOf("python:slim")
+	shared := 0
+	for p, d := range dl {
+		if sd, ok := sl[p]; ok {
+			shared++
+			if sd != d {
+				t.Errorf("store path %s: layer %s in distroless, %s in slim", p, d, sd)
+			}
+		}
+	}
+	if shared < 3 {
+		t.Errorf("python:distroless and python:slim share %d store-path layers, want at least python3, glibc and cacert", shared)
 	}
 
 	// The smoke command really ran on the host architecture, and was
@@ -286,4 +341,90 @@ func TestPublishRefusesUngatedImage(t *testing.T) {
 	if code, _, errs := run(t, "-f", fleetFile, "publish", ar.Reference, "--to", "oci:"+dest, "--evidence", filepath.Join(dir, "evidence")); code != 0 {
 		t.Fatalf("publish after test: %s", errs)
 	}
+}
+
+// TestOverlayOnBaseMadeFromDebianPackages makes the overlay base from
+// Debian packages (scripts/make-debian-base.sh, as the committed example
+// base was made), points a copy of the example fleet at it by digest, and
+// checks that the overlay image keeps the base layers byte-identical,
+// records the base digest and passes the distroless gates.
+func TestOverlayOnBaseMadeFromDebianPackages(t *testing.T) {
+	repo := needPipelineTools(t)
+	testenv.Need(t, "apt-get", "a Debian machine")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	cmd := exec.Command(filepath.Join(repo, "scripts/make-debian-base.sh"), base)
+	cmd.Env = testenv.CleanEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make-debian-base.sh: %v\n%s", err, out)
+	}
+	digest := strings.TrimSpace(string(out))
+	if _, err := v1.NewHash(digest); err != nil {
+		t.Fatalf("make-debian-base.sh printed %q: %v", digest, err)
+	}
+	example, err := os.ReadFile(filepath.Join(repo, "clearcutt.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := regexp.MustCompile(`oci:nix/fixtures/bases/debian@sha256:[0-9a-f]{64}`).ReplaceAllString(string(example), "oci:"+base+"@"+digest)
+	src = strings.Replace(src, "  flake: nix\n", "  flake: "+filepath.Join(repo, "nix")+"\n", 1)
+	fleetFile := filepath.Join(dir, "clearcutt.yaml")
+	writeFile(t, fleetFile, src)
+	rep := pipelineJSON(t, ExitOK, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+		"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+filepath.Join(dir, "published"),
+		"--only", "python-debian")
+	pi := rep.Images[0]
+
+	baseIdx, err := oci.ReadLayoutIndex(base, mustHash(t, digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, err := oci.ReadLayoutIndex(filepath.Join(dir, "work", "stage"), mustHash(t, pi.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		bimg := imageFor(t, baseIdx, arch)
+		img := imageFor(t, stage, arch)
+		bl, _ := bimg.Layers()
+		il, _ := img.Layers()
+		if len(il) <= len(bl) {
+			t.Fatalf("%s: overlay has %d layers, base %d", arch, len(il), len(bl))
+		}
+		for i := range bl {
+			bd, _ := bl[i].Digest()
+			id, _ := il[i].Digest()
+			if bd != id {
+				t.Errorf("%s: layer %d is %s in the overlay, %s in the base", arch, i, id, bd)
+			}
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd, _ := bimg.Digest()
+		if got := cf.Config.Labels[oci.LabelBaseDigest]; got != bd.String() {
+			t.Errorf("%s: %s = %q, want the platform base digest %s", arch, oci.LabelBaseDigest, got, bd)
+		}
+	}
+}
+
+func imageFor(t *testing.T, idx v1.ImageIndex, arch string) v1.Image {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Platform != nil && d.Platform.Architecture == arch {
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}
+	}
+	t.Fatalf("no %s image in the index", arch)
+	return nil
 }
