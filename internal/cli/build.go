@@ -131,7 +131,16 @@ func runBuild(ctx context.Context, g *globals, f *fleet.File, fl buildFlags) (*c
 	if fl.verbose {
 		logw = g.stderr
 	}
+	if err := os.MkdirAll(fl.out, 0o755); err != nil {
+		return nil, "", err
+	}
+	cell := fmt.Sprintf("%s-%s-%s", fl.runtime, fl.tier, fl.arch)
+	gcroot, err := filepath.Abs(filepath.Join(fl.out, cell+".gcroot"))
+	if err != nil {
+		return nil, "", err
+	}
 	m, err := closure.Build(ctx, closure.BuildOptions{
+		GCRoot:          gcroot,
 		FlakeDir:        flakeDir(f),
 		Fleet:           nixFleetOf(f),
 		Runtime:         fl.runtime,
@@ -147,10 +156,7 @@ func runBuild(ctx context.Context, g *globals, f *fleet.File, fl buildFlags) (*c
 		}
 		return nil, "", fmt.Errorf("build %s-%s-%s: %w", fl.runtime, fl.tier, fl.arch, err)
 	}
-	path := filepath.Join(fl.out, fmt.Sprintf("%s-%s-%s.json", fl.runtime, fl.tier, fl.arch))
-	if err := os.MkdirAll(fl.out, 0o755); err != nil {
-		return nil, "", err
-	}
+	path := filepath.Join(fl.out, cell+".json")
 	if err := m.Write(path); err != nil {
 		return nil, "", err
 	}

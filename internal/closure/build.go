@@ -45,6 +45,10 @@ type BuildOptions struct {
 	Nix string
 	// TempDir holds the staged flake; empty means the system default.
 	TempDir string
+	// GCRoot, when set, is the path of a symlink to the built graph that
+	// Nix registers as an indirect garbage-collector root, so the closure
+	// survives until assembly. Empty builds without a root.
+	GCRoot string
 	// Progress receives nix's stderr as it runs (may be nil).
 	Progress io.Writer
 }
@@ -95,8 +99,16 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 	installable := "path:" + staged + "#" + o.attribute() + ".graph"
 	// Flakes are experimental in the Nix versions Debian ships: enable them
 	// here so the caller's NIX_CONFIG need not.
-	args := []string{"build", installable, "--json", "--no-link", "--no-write-lock-file",
+	args := []string{"build", installable, "--json", "--no-write-lock-file",
 		"--extra-experimental-features", "nix-command flakes"}
+	if o.GCRoot != "" {
+		// An indirect garbage-collector root: the graph references the
+		// root tree, so the whole closure stays in the store until the
+		// link is removed.
+		args = append(args, "--out-link", o.GCRoot)
+	} else {
+		args = append(args, "--no-link")
+	}
 	if o.OverrideNixpkgs != "" {
 		args = append(args, "--override-input", "nixpkgs", o.OverrideNixpkgs)
 	}
