@@ -1,0 +1,96 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// StatementType is the in-toto Statement v1 type.
+const StatementType = "https://in-toto.io/Statement/v1"
+
+// Predicate types of the evidence channels.
+const (
+	PredicateSignature  = "https://sigstore.dev/cosign/sign/v1"
+	PredicateSPDX       = "https://spdx.dev/Document"
+	PredicateTestResult = "https://in-toto.io/attestation/test-result/v0.1"
+	PredicateVulns      = "https://in-toto.io/attestation/vulns/v0.2"
+	PredicateOpenVEX    = "https://openvex.dev/ns/v0.2.0"
+)
+
+// Statement is the part of an in-toto Statement v1 attest checks.
+type Statement struct {
+	Type          string             `json:"_type"`
+	Subject       []StatementSubject `json:"subject"`
+	PredicateType string             `json:"predicateType"`
+	Predicate     json.RawMessage    `json:"predicate"`
+}
+
+// StatementSubject is one subject of a statement.
+type StatementSubject struct {
+	Name   string            `json:"name,omitempty"`
+	Digest map[string]string `json:"digest"`
+}
+
+// ParseStatement decodes an in-toto Statement v1 and checks that it has
+// exactly one subject with a digest, a predicate type and a predicate.
+func ParseStatement(data []byte) (*Statement, error) {
+	var st Statement
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadStatement, err)
+	}
+	switch {
+	case st.Type != StatementType:
+		return nil, fmt.Errorf("%w: _type is %q, want %q", ErrBadStatement, st.Type, StatementType)
+	case len(st.Subject) != 1:
+		return nil, fmt.Errorf("%w: %d subjects, want exactly one", ErrBadStatement, len(st.Subject))
+	case len(st.Subject[0].Digest) == 0:
+		return nil, fmt.Errorf("%w: the subject has no digest", ErrBadStatement)
+	case st.PredicateType == "":
+		return nil, fmt.Errorf("%w: no predicateType", ErrBadStatement)
+	case len(st.Predicate) == 0 || bytes.Equal(bytes.TrimSpace(st.Predicate), []byte("null")):
+		return nil, fmt.Errorf("%w: no predicate", ErrBadStatement)
+	}
+	return &st, nil
+}
+
+// IsAbout reports whether the statement's one subject is digest d.
+func (st *Statement) IsAbout(d v1.Hash) bool {
+	return len(st.Subject) == 1 && len(st.Subject[0].Digest) == 1 && st.Subject[0].Digest[d.Algorithm] == d.Hex
+}
+
+// WrapPredicate builds an in-toto Statement v1 about digest d (named name
+// when not empty) whose predicate is the JSON document predicate.
+func WrapPredicate(name string, d v1.Hash, predicateType string, predicate []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(predicate))
+	dec.UseNumber()
+	var p map[string]any
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%w: predicate is not a JSON object: %v", ErrBadStatement, err)
+	}
+	subj := map[string]any{"digest": map[string]string{d.Algorithm: d.Hex}}
+	if name != "" {
+		subj["name"] = name
+	}
+	return canonicalJSON(map[string]any{
+		"_type":         StatementType,
+		"subject":       []any{subj},
+		"predicateType": predicateType,
+		"predicate":     p,
+	})
+}
+
+// canonicalJSON encodes v with sorted object keys, no insignificant
+// whitespace and no HTML escaping, so equal values give equal bytes.
+func canonicalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+
+	"github.com/clearcutt/clearcutt/internal/attest"
+)
+
+func init() { extraCommands = append(extraCommands, newAttestCmd) }
+
+type attestFlags struct {
+	evidence     string
+	key          string
+	keyless      bool
+	fulcioURL    string
+	rekorURL     string
+	tsaURL       string
+	allowMissing bool
+	asJSON       bool
+}
+
+func newAttestCmd(g *globals) *cobra.Command {
+	var fl attestFlags
+	cmd := &cobra.Command{
+		Use:   "attest IMAGE@sha256:DIGEST",
+		Short: "Sign an image index and its platform images and attach their evidence as Sigstore bundles",
+		Long: `attest signs the index named by digest and each of its platform images (the
+statement cosign v3 signs) and attaches, per platform, the SBOM, test result,
+vulnerability scan and VEX found in EVIDENCE/sha256-<hex>/ as in-toto
+attestations. Every signature is a Sigstore bundle (v0.3) stored next to the
+image as an OCI referrer, the layout cosign v3 writes: in the same OCI layout
+(oci:DIR@sha256:…) or the same registry repository, with the sha256-<hex> tag
+fallback where the registry has no referrers API.
+
+Signing is keyless (Fulcio certificate for the job's OIDC identity, Rekor
+entry) by default in GitHub Actions when the job may request an OIDC token,
+and with a key pair elsewhere: --key PATH, by default
+$XDG_CONFIG_HOME/clearcutt/signing.key, generated on first use. Key
+signatures carry no transparency-log entry.
+
+A platform without its SBOM, test result or vulnerability scan fails the run
+(exit 1) before anything is signed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if fl.keyless && cmd.Flags().Changed("key") {
+				return usageError{errors.New("--key and --keyless are mutually exclusive")}
+			}
+			res, err := runAttest(cmd, g, args[0], fl)
+			if err != nil {
+				return err
+			}
+			if fl.asJSON {
+				return writeJSON(g.stdout, res)
+			}
+			return renderAttest(g, res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.evidence, "evidence", "out/evidence", "directory of per-digest evidence (sha256-<hex>/{sbom.spdx.json,test-result.json,vulns.json,vex.json})")
+	f.StringVar(&fl.key, "key", "", "private key file (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)")
+	f.BoolVar(&fl.keyless, "keyless", false, "sign keyless with Fulcio and Rekor (default in GitHub Actions with id-token: write)")
+	f.StringVar(&fl.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
+	f.StringVar(&fl.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
+	f.StringVar(&fl.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
+	f.BoolVar(&fl.allowMissing, "allow-missing-evidence-unsafe", false, "attach what exists when a platform lacks its SBOM, test result or vulnerability scan")
+	f.BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags) (attest.Result, error) {
+	ctx := cmd.Context()
+	ref, idx, err := openIndex(ctx, refStr, "")
+	if err != nil {
+		return attest.Result{}, err
+	}
+	signer, err := attestSigner(cmd, g, fl)
+	if err != nil {
+		return attest.Result{}, err
+	}
+	store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain, Created: time.Now().UTC().Truncate(time.Second)})
+	if err != nil {
+		return attest.Result{}, usageError{err}
+	}
+	name := ""
+	if !ref.IsLayout() {
+		name = ref.Repo.String()
+	}
+	line := g.progressLine("attest")
+	res, err := attest.Run(ctx, attest.Options{
+		Target:                     attest.Target{Ref: ref, Index: idx, Name: name},
+		Store:                      store,
+		Signer:                     signer,
+		EvidenceDir:                fl.evidence,
+		AllowMissingEvidenceUnsafe: fl.allowMissing,
+		Progress: func(e attest.Event) {
+			line(fmt.Sprintf("%d/%d %s %s", e.N, e.Total, e.Subject, e.PredicateType))
+		},
+	})
+	g.progressDone()
+	switch {
+	case errors.Is(err, attest.ErrMissingEvidence):
+		return res, fmt.Errorf("%w: %w", ErrGateFailed, err)
+	case errors.Is(err, attest.ErrSubjectMismatch), errors.Is(err, attest.ErrBadEvidence), errors.Is(err, attest.ErrBadStatement):
+		return res, usageError{err}
+	case err != nil:
+		return res, err
+	}
+	for _, m := range res.Missing {
+		fmt.Fprintf(g.stderr, "clearcutt: warning: attested without %s (--allow-missing-evidence-unsafe)\n", m)
+	}
+	return res, nil
+}
+
+// attestSigner picks keyless signing (asked for, or the default in a
+// GitHub Actions job that may request an OIDC token) or a key pair.
+func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags) (attest.Signer, error) {
+	reqURL, reqTok := os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), os.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+	inActions := os.Getenv("GITHUB_ACTIONS") == "true" && reqURL != ""
+	if fl.keyless || (inActions && !cmd.Flags().Changed("key")) {
+		if reqURL == "" {
+			return nil, usageError{errors.New("--keyless needs an OIDC token: run in GitHub Actions with permissions id-token: write")}
+		}
+		s, err := attest.NewKeyless(attest.KeylessOptions{
+			FulcioURL: fl.fulcioURL, RekorURL: fl.rekorURL, TSAURL: fl.tsaURL,
+			IDToken: attest.GitHubActionsToken(reqURL, reqTok, nil),
+		})
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return s, nil
+	}
+	path, create := fl.key, false
+	if path == "" {
+		dir := os.Getenv("XDG_CONFIG_HOME")
+		if dir == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, usageError{fmt.Errorf("no --key given and no home directory: %w", err)}
+			}
+			dir = filepath.Join(home, ".config")
+		}
+		path, create = filepath.Join(dir, "clearcutt", "signing.key"), true
+	}
+	s, err := attest.LoadOrCreateKey(path, create)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if s.Created {
+		fmt.Fprintf(g.stderr, "clearcutt: created signing key %s; verifiers need its public key %s\n", s.Path(), s.PublicKeyPath())
+	}
+	return s, nil
+}
+
+func renderAttest(g *globals, r attest.Result) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBJECT\tPREDICATE TYPE\tARTIFACT DIGEST\tTRANSPARENCY")
+	for _, a := range r.Attached {
+		subj := a.Subject.String() + " (index)"
+		if a.Platform != "" {
+			subj = a.Subject.String() + " (" + a.Platform + ")"
+		}
+		tl := "none (key)"
+		if len(a.LogIndexes) > 0 {
+			var xs []string
+			for _, i := range a.LogIndexes {
+				xs = append(xs, fmt.Sprintf("rekor %d", i))
+			}
+			tl = strings.Join(xs, ", ")
+		} else if r.Mode != attest.ModeKey {
+			tl = "none"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", subj, a.PredicateType, a.Artifact, tl)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(g.stdout, "%d bundles stored in %s\n", len(r.Attached), r.Store)
+	return err
+}

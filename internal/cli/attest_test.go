@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/oci"
+)
+
+// attestFixture writes a two-platform index to a layout and its evidence.
+func attestFixture(t *testing.T) (layoutDir string, idx v1.ImageIndex, evidence string) {
+	t.Helper()
+	idx = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(128, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: mutate.MediaType(img, types.OCIManifestSchema1),
+			Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	layoutDir = t.TempDir()
+	if _, err := oci.WriteLayout(context.Background(), layoutDir, idx, "python:distroless"); err != nil {
+		t.Fatal(err)
+	}
+	evidence = t.TempDir()
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		st := func(pt string) []byte {
+			return []byte(fmt.Sprintf(`{"_type":%q,"predicate":{"result":"PASSED"},"predicateType":%q,"subject":[{"digest":{"sha256":%q}}]}`, attest.StatementType, pt, m.Digest.Hex))
+		}
+		for name, data := range map[string][]byte{
+			attest.FileSBOM:       []byte(`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x"}`),
+			attest.FileTestResult: st(attest.PredicateTestResult),
+			attest.FileVulns:      st(attest.PredicateVulns),
+		} {
+			if _, err := writeEvidence(evidence, m.Digest, name, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return layoutDir, idx, evidence
+}
+
+func TestAttestLayoutWithDefaultKey(t *testing.T) {
+	t.Setenv("GITHUB_ACTIONS", "")
+	cfg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", cfg)
+	dir, idx, ev := attestFixture(t)
+	d, _ := idx.Digest()
+	ref := "oci:" + dir + "@" + d.String()
+	code, out, errs := run(t, "attest", ref, "--evidence", ev)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	keyPath := filepath.Join(cfg, "clearcutt", "signing.key")
+	if !strings.Contains(errs, "created signing key "+keyPath) || !strings.Contains(errs, keyPath+".pub") {
+		t.Errorf("no key notice: %q", errs)
+	}
+	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key %v %v", fi, err)
+	}
+	// index + 2 × (signature, SBOM, tests, vulns)
+	if n := strings.Count(out, "none (key)"); n != 9 || !strings.Contains(out, "SUBJECT") || !strings.Contains(out, d.String()+" (index)") {
+		t.Fatalf("table (%d key rows):\n%s", n, out)
+	}
+	// Second run: the key is reused, no notice; JSON output.
+	code, out, errs = run(t, "attest", ref, "--evidence", ev, "--json")
+	if code != ExitOK || strings.Contains(errs, "created signing key") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res attest.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Attached) != 9 || res.Mode != attest.ModeKey {
+		t.Fatalf("json %v: %s", err, out)
+	}
+	store, err := attest.Open(oci.Ref{Layout: dir}, attest.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.List(context.Background(), d)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("index bundles after two runs: %d, %v", len(got), err)
+	}
+}
+
+func TestAttestFailures(t *testing.T) {
+	t.Setenv("GITHUB_ACTIONS", "")
+	dir, idx, ev := attestFixture(t)
+	d, _ := idx.Digest()
+	ref := "oci:" + dir + "@" + d.String()
+	key := filepath.Join(t.TempDir(), "k", "signing.key")
+	if _, err := attest.LoadOrCreateKey(key, true); err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	sbom := attest.EvidencePath(ev, im.Manifests[1].Digest, attest.FileSBOM)
+	if err := os.Remove(sbom); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "attest", ref, "--evidence", ev, "--key", key); code != ExitFailed || !strings.Contains(errs, sbom) {
+		t.Errorf("missing SBOM: exit %d, %s", code, errs)
+	}
+	if code, out, errs := run(t, "attest", ref, "--evidence", ev, "--key", key, "--allow-missing-evidence-unsafe"); code != ExitOK || !strings.Contains(errs, "warning") || strings.Count(out, "none (key)") != 8 {
+		t.Errorf("allowed missing SBOM: exit %d, %s\n%s", code, errs, out)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "attest", ref, "--evidence", ev, "--key", key); code != ExitUsage || !strings.Contains(errs, key) || !strings.Contains(errs, "0644") {
+		t.Errorf("0644 key: exit %d, %s", code, errs)
+	}
+	if code, _, errs := run(t, "attest", ref, "--key", filepath.Join(t.TempDir(), "none")); code != ExitUsage || !strings.Contains(errs, "not found") {
+		t.Errorf("absent --key: exit %d, %s", code, errs)
+	}
+	if code, _, _ := run(t, "attest", "oci:"+dir); code != ExitUsage {
+		t.Errorf("tag-less reference: exit %d", code)
+	}
+	if code, _, errs := run(t, "attest", ref, "--keyless", "--key", key); code != ExitUsage {
+		t.Errorf("--key with --keyless: exit %d %s", code, errs)
+	}
+}
