@@ -1,0 +1,62 @@
+package sigtest_test
+
+import (
+	"context"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
+	"github.com/clearcutt/clearcutt/internal/sigtest"
+)
+
+// TestGitHubCertificate checks that the issued leaf reads back, through
+// sigstore-go's parser, as the Fulcio GitHub-workflow identity.
+func TestGitHubCertificate(t *testing.T) {
+	ss, err := sigtest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sigtest.GitHubIdentity{Repository: "acme/base-images", WorkflowRepository: "clearcutt/clearcutt",
+		Workflow: ".github/workflows/publish.yml", WorkflowRef: "refs/tags/v1.0.0", Ref: "refs/heads/main",
+		SignerDigest: "cccccccccccccccccccccccccccccccccccccccc"}
+	st, err := sigtest.Statement("x", v1.Hash{Algorithm: "sha256", Hex: "00"}, "https://example.com/p", map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := ss.SignStatement(context.Background(), id, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(js); err != nil {
+		t.Fatal(err)
+	}
+	vc, err := b.VerificationContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := certificate.SummarizeCertificate(vc.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{
+		"SAN":                 {sum.SubjectAlternativeName, "https://github.com/clearcutt/clearcutt/.github/workflows/publish.yml@refs/tags/v1.0.0"},
+		"issuer":              {sum.Issuer, sigtest.GitHubIssuer},
+		"BuildSignerURI":      {sum.BuildSignerURI, id.BuildSignerURI()},
+		"BuildSignerDigest":   {sum.BuildSignerDigest, "cccccccccccccccccccccccccccccccccccccccc"},
+		"SourceRepositoryURI": {sum.SourceRepositoryURI, "https://github.com/acme/base-images"},
+		"SourceRepositoryRef": {sum.SourceRepositoryRef, "refs/heads/main"},
+		"RunnerEnvironment":   {sum.RunnerEnvironment, "github-hosted"},
+		"BuildTrigger":        {sum.BuildTrigger, "push"},
+	}
+	for k, v := range want {
+		if v[0] != v[1] {
+			t.Errorf("%s = %q, want %q", k, v[0], v[1])
+		}
+	}
+	if len(b.VerificationMaterial.GetTlogEntries()) != 1 || len(b.VerificationMaterial.GetTimestampVerificationData().GetRfc3161Timestamps()) != 1 {
+		t.Error("bundle lacks its tlog entry or RFC 3161 timestamp")
+	}
+}

@@ -1,0 +1,145 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clearcutt/clearcutt/internal/fleet"
+)
+
+// Provenance generator defaults: slsa-github-generator's container
+// workflow, whose certificate SAN is also the provenance builder id.
+const (
+	DefaultProvenanceSignerURI = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
+	DefaultMaxScanAge          = 24 * time.Hour
+)
+
+// Identity is a keyless signer identity. Empty optional fields are not checked.
+type Identity struct {
+	// Issuer is the OIDC issuer (required).
+	Issuer string `json:"issuer"`
+	// SAN is the exact certificate subject alternative name; for GitHub
+	// workflows the Build Signer URI (required).
+	SAN string `json:"san"`
+	// SourceRepositoryURI and SourceRepositoryRef name the repository and
+	// ref of the run (required for ClearCutt evidence).
+	SourceRepositoryURI string `json:"sourceRepositoryURI"`
+	SourceRepositoryRef string `json:"sourceRepositoryRef,omitempty"`
+	// BuildSignerDigest pins the commit of the signing workflow (optional).
+	BuildSignerDigest string `json:"buildSignerDigest,omitempty"`
+}
+
+func (i Identity) validate(what string) error {
+	switch {
+	case i.Issuer == "":
+		return fmt.Errorf("%w: %s identity has no issuer", ErrInvalidOptions, what)
+	case i.SAN == "":
+		return fmt.Errorf("%w: %s identity has no build signer URI", ErrInvalidOptions, what)
+	case i.SourceRepositoryURI == "":
+		return fmt.Errorf("%w: %s identity has no source repository URI", ErrInvalidOptions, what)
+	}
+	return nil
+}
+
+// Policy says who must have signed what, and how fresh scans must be.
+type Policy struct {
+	// Signer is the identity of ClearCutt's own evidence (signatures, SBOM,
+	// tests, vulnerabilities, VEX).
+	Signer Identity `json:"signer"`
+	// Provenance is the identity of the SLSA provenance generator; its
+	// SourceRepositoryURI is the fleet repository.
+	Provenance Identity `json:"provenance"`
+	// ProvenanceBuilderID, when set, must equal the provenance predicate's
+	// builder id.
+	ProvenanceBuilderID string `json:"provenanceBuilderID,omitempty"`
+	// PublicKey (PEM) switches to key mode: every bundle must verify with
+	// this key, and no certificate identity is involved.
+	PublicKey []byte `json:"-"`
+	// MaxScanAge is how old a vulnerability scan may be (default DefaultMaxScanAge).
+	MaxScanAge time.Duration `json:"maxScanAge"`
+	// RequiredChannels must all be verified for the image to pass
+	// (default: every channel).
+	RequiredChannels []Channel `json:"requiredChannels"`
+}
+
+// FleetPolicyOptions adjusts PolicyFromFleet.
+type FleetPolicyOptions struct {
+	// ProvenanceSignerURI defaults to DefaultProvenanceSignerURI.
+	ProvenanceSignerURI string
+	// BuildSignerDigest pins the signing workflow's commit when set.
+	BuildSignerDigest string
+	MaxScanAge        time.Duration
+	RequiredChannels  []Channel
+}
+
+// PolicyFromFleet derives the exact identities from clearcutt.yaml:
+// Build Signer URI https://github.com/<workflowRepository>/<workflow>@<ref>,
+// Source Repository URI https://github.com/<repository>, Source Repository
+// Ref <ref>. Provenance comes from the generator called by the same run.
+func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
+	if id.Issuer == "" || id.Repository == "" || id.Workflow == "" || id.Ref == "" {
+		return Policy{}, fmt.Errorf("%w: clearcutt.yaml identity needs issuer, repository, workflow and ref", ErrInvalidOptions)
+	}
+	wfRepo := id.WorkflowRepository
+	if wfRepo == "" {
+		wfRepo = id.Repository
+	}
+	repoURI := "https://github.com/" + id.Repository
+	prov := o.ProvenanceSignerURI
+	if prov == "" {
+		prov = DefaultProvenanceSignerURI
+	}
+	p := Policy{
+		Signer: Identity{
+			Issuer:              id.Issuer,
+			SAN:                 "https://github.com/" + wfRepo + "/" + strings.TrimPrefix(id.Workflow, "/") + "@" + id.Ref,
+			SourceRepositoryURI: repoURI,
+			SourceRepositoryRef: id.Ref,
+			BuildSignerDigest:   o.BuildSignerDigest,
+		},
+		Provenance: Identity{
+			Issuer:              id.Issuer,
+			SAN:                 prov,
+			SourceRepositoryURI: repoURI,
+			SourceRepositoryRef: id.Ref,
+		},
+		ProvenanceBuilderID: prov,
+		MaxScanAge:          o.MaxScanAge,
+		RequiredChannels:    o.RequiredChannels,
+	}
+	return p, p.Validate()
+}
+
+// Validate checks that the policy pins enough to be meaningful.
+func (p Policy) Validate() error {
+	if p.MaxScanAge < 0 {
+		return fmt.Errorf("%w: negative maximum scan age", ErrInvalidOptions)
+	}
+	for _, c := range p.RequiredChannels {
+		if !c.valid() {
+			return fmt.Errorf("%w: unknown channel %q", ErrInvalidOptions, c)
+		}
+	}
+	if len(p.PublicKey) > 0 {
+		return nil
+	}
+	if err := p.Signer.validate("signer"); err != nil {
+		return err
+	}
+	return p.Provenance.validate("provenance")
+}
+
+func (p Policy) maxScanAge() time.Duration {
+	if p.MaxScanAge == 0 {
+		return DefaultMaxScanAge
+	}
+	return p.MaxScanAge
+}
+
+func (p Policy) required() []Channel {
+	if len(p.RequiredChannels) == 0 {
+		return AllChannels()
+	}
+	return p.RequiredChannels
+}

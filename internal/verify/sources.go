@@ -1,0 +1,47 @@
+package verify
+
+import (
+	"context"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// StoredBundle is one Sigstore bundle attached to a digest (an OCI
+// referrer, or an entry of the tag-fallback index).
+type StoredBundle struct {
+	// Digest is the artifact manifest that holds the bundle.
+	Digest v1.Hash
+	// PredicateType is what the artifact's annotation claims; verification
+	// relies on the signed statement, never on this.
+	PredicateType string
+	Bundle        []byte
+	Created       time.Time
+}
+
+// BundleSource lists the Sigstore bundles attached to a digest. A digest
+// with none returns an empty list, not an error.
+type BundleSource interface {
+	List(ctx context.Context, subject v1.Hash) ([]StoredBundle, error)
+}
+
+// LegacyLayer is one layer of a cosign legacy `.att` or `.sig` image.
+type LegacyLayer struct {
+	MediaType   string
+	Data        []byte
+	Annotations map[string]string
+}
+
+// LegacySource reads cosign's legacy tags sha256-<hex>.att and .sig of
+// the repository or layout that holds the image. Absent tags give an
+// empty list.
+type LegacySource interface {
+	Attestations(ctx context.Context, subject v1.Hash) ([]LegacyLayer, error)
+}
+
+// Sources is where the evidence of one image is found.
+type Sources struct {
+	Bundles BundleSource
+	// Legacy is optional; provenance written by slsa-github-generator lives there.
+	Legacy LegacySource
+}
