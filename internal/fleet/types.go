@@ -55,8 +55,13 @@ type Identity struct {
 	// WorkflowRepository holds the reusable workflow that signs (the Build
 	// Signer URI names it); defaults to Repository.
 	WorkflowRepository string `yaml:"workflowRepository,omitempty" json:"workflowRepository,omitempty" jsonschema:"pattern=^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$"`
-	// Ref is the git ref the workflow runs from, e.g. refs/heads/main.
+	// Ref is the git ref of the fleet repository that publishes, e.g.
+	// refs/heads/main (the certificate's Source Repository Ref).
 	Ref string `yaml:"ref" json:"ref" jsonschema:"pattern=^refs/(heads|tags)/.+$"`
+	// WorkflowRef is the ref the signing workflow is called at when it is a
+	// reusable workflow in WorkflowRepository (the ref in the Build Signer
+	// URI, e.g. refs/tags/v1.2.0); defaults to Ref.
+	WorkflowRef string `yaml:"workflowRef,omitempty" json:"workflowRef,omitempty" jsonschema:"pattern=^refs/(heads|tags)/.+$"`
 }
 
 // Build holds fleet-wide build settings.

@@ -53,6 +53,9 @@ func (f *Fleet) SetDefaults() {
 	if f.Identity.WorkflowRepository == "" {
 		f.Identity.WorkflowRepository = f.Identity.Repository
 	}
+	if f.Identity.WorkflowRef == "" {
+		f.Identity.WorkflowRef = f.Identity.Ref
+	}
 	for i := range f.Runtimes {
 		if len(f.Runtimes[i].Tiers) == 0 {
 			f.Runtimes[i].Tiers = slices.Clone(AllTiers)
@@ -128,6 +131,9 @@ func (f *Fleet) Validate() []Problem {
 	}
 	if !reRef.MatchString(id.Ref) {
 		add("identity.ref", "must be a full git ref like refs/heads/main, found %q", id.Ref)
+	}
+	if id.WorkflowRef != id.Ref && !reRef.MatchString(id.WorkflowRef) {
+		add("identity.workflowRef", "must be a full git ref like refs/tags/v1.0.0, found %q", id.WorkflowRef)
 	}
 
 	b := f.Build

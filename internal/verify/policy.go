@@ -85,6 +85,10 @@ func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
 	if wfRepo == "" {
 		wfRepo = id.Repository
 	}
+	wfRef := id.WorkflowRef
+	if wfRef == "" {
+		wfRef = id.Ref
+	}
 	repoURI := "https://github.com/" + id.Repository
 	prov := o.ProvenanceSignerURI
 	if prov == "" {
@@ -93,7 +97,7 @@ func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
 	p := Policy{
 		Signer: Identity{
 			Issuer:              id.Issuer,
-			SAN:                 "https://github.com/" + wfRepo + "/" + strings.TrimPrefix(id.Workflow, "/") + "@" + id.Ref,
+			SAN:                 "https://github.com/" + wfRepo + "/" + strings.TrimPrefix(id.Workflow, "/") + "@" + wfRef,
 			SourceRepositoryURI: repoURI,
 			SourceRepositoryRef: id.Ref,
 			BuildSignerDigest:   o.BuildSignerDigest,

@@ -80,3 +80,20 @@ func TestTrustedRoots(t *testing.T) {
 		t.Errorf("absent root: %v", err)
 	}
 }
+
+// A fork calling the kit's reusable workflow at a release tag: the Build
+// Signer URI carries the workflow's ref, the Source Repository Ref the
+// fork's own.
+func TestPolicyFromFleetWorkflowRef(t *testing.T) {
+	p, err := verify.PolicyFromFleet(fleet.Identity{
+		Issuer: "https://token.actions.githubusercontent.com", Repository: "acme/base-images",
+		Workflow: ".github/workflows/publish.yml", WorkflowRepository: "clearcutt/clearcutt",
+		Ref: "refs/heads/main", WorkflowRef: "refs/tags/v1.2.0",
+	}, verify.FleetPolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Signer.SAN != "https://github.com/clearcutt/clearcutt/.github/workflows/publish.yml@refs/tags/v1.2.0" || p.Signer.SourceRepositoryRef != "refs/heads/main" {
+		t.Fatalf("signer = %+v", p.Signer)
+	}
+}
