@@ -190,6 +190,12 @@ func writeEvidence(dir string, d v1.Hash, name string, data []byte) (string, err
 		os.Remove(tmp.Name())
 		return "", err
 	}
+	// Evidence is published next to the image: readable by everyone.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return "", err
