@@ -25,6 +25,15 @@ for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 rm -rf "$work/root/usr/share/doc" "$work/root/usr/share/man" "$work/root/usr/share/lintian" "$work/root/usr/share/bug" \
   "$work/root/etc/update-motd.d" "$work/root/usr/sbin" "$work/root/etc/ca-certificates/update.d"
 find "$work/root/usr/share/zoneinfo" -mindepth 1 -maxdepth 1 ! -name UTC ! -name Etc ! -name zone1970.tab ! -name tzdata.zi -exec rm -rf {} +
+# The dpkg status database, as dpkg would leave it: scanners (syft's dpkg
+# cataloger, grype) find the base's packages through it. The layer is shared
+# by both platforms, so base-files is recorded with the architecture of the
+# package that was unpacked (its files are the same on every architecture).
+mkdir -p "$work/root/var/lib/dpkg"
+for deb in "$work"/*.deb; do
+  dpkg-deb -f "$deb" | awk 'NR==1 { print; print "Status: install ok installed"; next } { print }'
+  echo
+done > "$work/root/var/lib/dpkg/status"
 mkdir -p "$work/root/etc/ssl/certs"
 # What update-ca-certificates would write at install time.
 find "$work/root/usr/share/ca-certificates" -name '*.crt' | LC_ALL=C sort | xargs cat > "$work/root/etc/ssl/certs/ca-certificates.crt"
