@@ -2,9 +2,12 @@
 # The main job, offline, on a fresh Debian machine (as root): installs what is
 # missing, stages the offline Nix fixture package set, then builds every image
 # of the example fleet (clearcutt.yaml) for amd64 and arm64 with the fleet's
-# own Nix code, assembles reproducible OCI images, runs the tier gates (with
-# smoke runs under runc where the host can execute the architecture) and
-# publishes the gated fleet to the OCI layout ./out/oci.
+# own Nix code, assembles reproducible OCI images, runs the gates (tier
+# invariants with smoke runs under runc where the host can execute the
+# architecture; SBOM and a vulnerability scan against the bundled test
+# database, with the fleet's VEX and exceptions), publishes the gated fleet to
+# the OCI layout ./out/oci, signs every image and attaches its evidence with
+# the local key, and verifies every channel of every published image.
 #
 # Usage: scripts/demo.sh            (re-runs reuse the Nix store and layer cache)
 set -euo pipefail
@@ -25,9 +28,14 @@ cc=out/bin/clearcutt
 $cc fleet validate
 $cc fleet plan
 echo
-echo "==> build, assemble, gate and publish the fleet (nixpkgs := nix/fixtures)"
-$cc pipeline --nixpkgs nix/fixtures --work out --cache out/cache --to oci:out/oci
+echo "==> vulnerability database from testdata/vulndb/advisories.yaml"
+$cc vulndb build --advisories testdata/vulndb/advisories.yaml --out out/vulndb
+
+echo
+echo "==> build, gate, publish, sign and verify the fleet (nixpkgs := nix/fixtures)"
+$cc pipeline --nixpkgs nix/fixtures --work out --cache out/cache --db out/vulndb --to oci:out/oci
 
 echo
 echo "The fleet is in the OCI layout out/oci (index.json names each image <runtime>:<tier>)."
-echo "Inspect an image: out/bin/clearcutt test oci:out/oci@<digest>"
+key="${XDG_CONFIG_HOME:-$HOME/.config}/clearcutt/signing.key.pub"
+echo "Verify an image yourself: out/bin/clearcutt verify oci:out/oci@<digest> --key $key"

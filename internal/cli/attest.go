@@ -140,15 +140,11 @@ func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags) (attest.Signer
 	}
 	path, create := fl.key, false
 	if path == "" {
-		dir := os.Getenv("XDG_CONFIG_HOME")
-		if dir == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return nil, usageError{fmt.Errorf("no --key given and no home directory: %w", err)}
-			}
-			dir = filepath.Join(home, ".config")
+		p, err := defaultKeyPath()
+		if err != nil {
+			return nil, usageError{fmt.Errorf("no --key given: %w", err)}
 		}
-		path, create = filepath.Join(dir, "clearcutt", "signing.key"), true
+		path, create = p, true
 	}
 	s, err := attest.LoadOrCreateKey(path, create)
 	if err != nil {
@@ -185,4 +181,17 @@ func renderAttest(g *globals, r attest.Result) error {
 	}
 	_, err := fmt.Fprintf(g.stdout, "%d bundles stored in %s\n", len(r.Attached), r.Store)
 	return err
+}
+
+// defaultKeyPath is the local signing key: $XDG_CONFIG_HOME/clearcutt/signing.key.
+func defaultKeyPath() (string, error) {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no home directory: %w", err)
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "clearcutt", "signing.key"), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -11,37 +12,47 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
 func init() { extraCommands = append(extraCommands, newPipelineCmd) }
 
 type pipelineFlags struct {
-	work    string
-	to      string
-	nixpkgs string
-	only    []string
-	cache   string
-	noSmoke bool
-	asJSON  bool
+	work     string
+	to       string
+	nixpkgs  string
+	only     []string
+	cache    string
+	noSmoke  bool
+	asJSON   bool
+	scan     scanFlags
+	attest   attestFlags
+	noAttest bool
 }
 
 func newPipelineCmd(g *globals) *cobra.Command {
 	var fl pipelineFlags
 	cmd := &cobra.Command{
 		Use:   "pipeline",
-		Short: "Build, assemble, gate and publish every image of the fleet",
-		Long: `pipeline runs build, assemble and test for every image of the fleet (or the
-images named by --only), and publishes them only when every gate of every image
-passed: a failed gate publishes nothing. Work files go under --work
-(closures/, stage/, evidence/); the result goes to --to.`,
+		Short: "Build, gate, publish, sign and verify every image of the fleet",
+		Long: `pipeline runs, for every image of the fleet (or the images named by --only):
+build, assemble, test (tier gates and smoke run), sbom and scan (the
+vulnerability gate against --db). Only when every gate of every image passed
+does it publish them to --to — a failed gate publishes nothing — then sign
+them and attach their evidence (attest) and verify every channel of every
+published image (verify), with the local key (default) or keyless in GitHub
+Actions. Work files go under --work (closures/, stage/, evidence/).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
 			if err != nil {
 				return err
 			}
-			rep, err := runPipeline(cmd.Context(), g, f, fl)
+			rep, err := runPipeline(cmd, g, f, fl)
 			if fl.asJSON {
 				if werr := writeJSON(g.stdout, rep); werr != nil && err == nil {
 					err = werr
@@ -61,6 +72,20 @@ passed: a failed gate publishes nothing. Work files go under --work
 	cmd.Flags().StringVar(&fl.cache, "cache", "", "compressed-layer cache (default: the user cache directory)")
 	cmd.Flags().BoolVar(&fl.noSmoke, "no-smoke", false, "do not execute images (smoke checks are reported as skipped)")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
+	fs := cmd.Flags()
+	fs.StringVar(&fl.scan.db, "db", "", "Grype v6 vulnerability database directory (required; 'clearcutt vulndb build' makes one)")
+	fs.StringVar(&fl.scan.vexDir, "vex-dir", "", "OpenVEX documents (default: vex/ next to the fleet file, if present)")
+	fs.StringVar(&fl.scan.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
+	fs.StringVar(&fl.scan.failOn, "fail-on", "high", "lowest severity that fails the vulnerability gate")
+	fs.BoolVar(&fl.scan.onlyFixable, "only-fixable", false, "fail the vulnerability gate only on findings with a known fix")
+	fs.DurationVar(&fl.scan.maxDBAge, "max-db-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	fs.BoolVar(&fl.scan.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age")
+	fs.StringVar(&fl.attest.key, "key", "", "signing key (default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)")
+	fs.BoolVar(&fl.attest.keyless, "keyless", false, "sign keyless with the job's OIDC identity (the default in GitHub Actions)")
+	fs.StringVar(&fl.attest.fulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio URL for keyless signing")
+	fs.StringVar(&fl.attest.rekorURL, "rekor-url", "https://rekor.sigstore.dev", "Rekor URL for keyless signing")
+	fs.BoolVar(&fl.noAttest, "no-attest-unsafe", false, "publish without signing, attaching evidence or verifying")
+	_ = cmd.MarkFlagRequired("db")
 	return cmd
 }
 
@@ -71,7 +96,12 @@ type pipelineImage struct {
 	Digest    string          `json:"digest,omitempty"`
 	Assemble  *assembleReport `json:"assemble,omitempty"`
 	Test      *testReport     `json:"test,omitempty"`
+	SBOM      *sbomReport     `json:"sbom,omitempty"`
+	Scan      *scanReport     `json:"scan,omitempty"`
 	Publish   *publishReport  `json:"publish,omitempty"`
+	Published string          `json:"published,omitempty"`
+	Attest    *attest.Result  `json:"attest,omitempty"`
+	Verify    *verify.Report  `json:"verify,omitempty"`
 	Error     string          `json:"error,omitempty"`
 }
 
@@ -81,6 +111,7 @@ type pipelineReport struct {
 	Images      []pipelineImage `json:"images"`
 	Passed      bool            `json:"passed"`
 	Published   bool            `json:"published"`
+	Verified    bool            `json:"verified"`
 	Seconds     float64         `json:"seconds"`
 }
 
@@ -96,7 +127,8 @@ func selected(only []string, img fleet.Image) bool {
 	return false
 }
 
-func runPipeline(ctx context.Context, g *globals, f *fleet.File, fl pipelineFlags) (pipelineReport, error) {
+func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags) (pipelineReport, error) {
+	ctx := cmd.Context()
 	start := time.Now()
 	rep := pipelineReport{Fleet: f.Path, Destination: fl.to, Passed: true}
 	var images []fleet.Image
@@ -113,7 +145,7 @@ func runPipeline(ctx context.Context, g *globals, f *fleet.File, fl pipelineFlag
 	evidence := filepath.Join(fl.work, "evidence")
 	total := 0
 	for _, img := range images {
-		total += len(img.Architectures) + 2
+		total += len(img.Architectures) + 4
 	}
 	step := 0
 	say := func(format string, args ...any) {
@@ -144,6 +176,23 @@ func runPipeline(ctx context.Context, g *globals, f *fleet.File, fl pipelineFlag
 			if !tr.Passed {
 				return fmt.Errorf("%w: %s", ErrGateFailed, failedChecks(tr))
 			}
+			say("sbom %s", img.RefName)
+			sr, err := runSBOM(ctx, g, f, ar.Reference, sbomFlags{closures: closures, evidence: evidence, sourceDateEpoch: -1})
+			if err != nil {
+				return err
+			}
+			pi.SBOM = &sr
+			say("scan %s", img.RefName)
+			sf := fl.scan
+			sf.evidence = evidence
+			vr, err := runScan(ctx, g, f, ar.Reference, sf)
+			if err != nil {
+				return err
+			}
+			pi.Scan = &vr
+			if !vr.Pass {
+				return fmt.Errorf("%w: vulnerability gate: %s", ErrGateFailed, scanReasons(vr))
+			}
 			return nil
 		}()
 		if err != nil {
@@ -172,10 +221,81 @@ func runPipeline(ctx context.Context, g *globals, f *fleet.File, fl pipelineFlag
 			return rep, err
 		}
 		pi.Publish = &pr
+		pi.Published = publishedRef(fl.to, pi.Image, pr.Digest)
 	}
 	rep.Published = true
+	if fl.noAttest {
+		fmt.Fprintln(g.stderr, "clearcutt: warning: published without signatures or attached evidence (--no-attest-unsafe)")
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, nil
+	}
+	af := fl.attest
+	af.evidence = evidence
+	vf := verifyFlags{maxScanAge: 24 * time.Hour}
+	if !af.keyless && !inGitHubActions() {
+		key := af.key
+		if key == "" {
+			p, err := defaultKeyPath()
+			if err != nil {
+				return rep, usageError{err}
+			}
+			key = p
+		}
+		vf.key = key + ".pub"
+	}
+	rep.Verified = true
+	for i := range rep.Images {
+		pi := &rep.Images[i]
+		fmt.Fprintf(g.stderr, "attest %s\n", pi.Published)
+		ares, err := runAttest(cmd, g, pi.Published, af)
+		if err != nil {
+			pi.Error = err.Error()
+			rep.Seconds = time.Since(start).Seconds()
+			return rep, err
+		}
+		pi.Attest = &ares
+		fmt.Fprintf(g.stderr, "verify %s\n", pi.Published)
+		vrep, err := runVerify(ctx, g, f, pi.Published, vf)
+		if err != nil {
+			pi.Error = err.Error()
+			rep.Seconds = time.Since(start).Seconds()
+			return rep, err
+		}
+		pi.Verify = &vrep
+		if vrep.ExitCode() != verify.ExitPassed {
+			rep.Verified = false
+			pi.Error = "a required evidence channel is not verified"
+		}
+	}
 	rep.Seconds = time.Since(start).Seconds()
+	if !rep.Verified {
+		return rep, fmt.Errorf("%w: published images failed verification", ErrGateFailed)
+	}
 	return rep, nil
+}
+
+// publishedRef is the by-digest reference of an image published to dest.
+func publishedRef(dest, refName, digest string) string {
+	if strings.HasPrefix(dest, oci.LayoutPrefix) {
+		return dest + "@" + digest
+	}
+	runtime, _, _ := strings.Cut(refName, ":")
+	return strings.TrimSuffix(dest, "/") + "/" + runtime + "@" + digest
+}
+
+// inGitHubActions reports a job that may request an OIDC token.
+func inGitHubActions() bool {
+	return os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
+}
+
+func scanReasons(r scanReport) string {
+	var out []string
+	for _, p := range r.Platforms {
+		for _, reason := range p.Decision.Reasons {
+			out = append(out, p.Platform+": "+reason)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // isBuildProblem reports errors specific to one image (its build or
@@ -199,40 +319,39 @@ func failedChecks(tr testReport) string {
 
 func renderPipeline(g *globals, r pipelineReport) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tINDEX DIGEST\tARCH\tLAYERS\tSIZE\tGATES\tPUBLISHED")
+	fmt.Fprintln(tw, "IMAGE\tINDEX DIGEST\tARCH\tLAYERS\tSIZE\tTESTS\tVULNS (active/suppressed/excepted)\tPUBLISHED\tVERIFIED")
 	for _, pi := range r.Images {
-		gates := "-"
-		if pi.Test != nil {
-			gates = "passed"
-			if !pi.Test.Passed {
-				gates = "FAILED"
-			}
-		}
-		if pi.Error != "" && pi.Test == nil {
-			gates = "ERROR"
-		}
-		pub := "no"
+		pub, ver := "no", "-"
 		if pi.Publish != nil {
 			pub = "yes"
 		}
-		digest := pi.Digest
-		if len(digest) > 19 {
-			digest = digest[:19] + "…"
+		if pi.Verify != nil {
+			ver = "yes"
+			if pi.Verify.ExitCode() != verify.ExitPassed {
+				ver = "NO"
+			}
 		}
 		if pi.Assemble == nil {
-			fmt.Fprintf(tw, "%s\t%s\t\t\t\t%s\t%s\n", pi.Image, "-", gates, pub)
+			fmt.Fprintf(tw, "%s\t-\t\t\t\tERROR\t\t%s\t%s\n", pi.Image, pub, ver)
 			continue
 		}
 		for i, p := range pi.Assemble.Platforms {
-			name, d := pi.Image, digest
+			name, d := pi.Image, shortDigest(pi.Digest)
 			if i > 0 {
 				name, d = "", ""
 			}
-			outcome := gates
+			tests, vulns := "-", "-"
 			if pi.Test != nil && i < len(pi.Test.Platforms) {
-				outcome = strings.ToLower(pi.Test.Platforms[i].Outcome())
+				tests = strings.ToLower(pi.Test.Platforms[i].Outcome())
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", name, d, p.Arch, p.Layers, humanBytes(p.Size), outcome, pub)
+			if pi.Scan != nil && i < len(pi.Scan.Platforms) {
+				c := pi.Scan.Platforms[i].Decision.Counts
+				vulns = fmt.Sprintf("%d/%d/%d", c.Active, c.Suppressed, c.Excepted)
+				if !pi.Scan.Platforms[i].Decision.Pass {
+					vulns += " FAIL"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, d, p.Arch, p.Layers, humanBytes(p.Size), tests, vulns, pub, ver)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -244,8 +363,15 @@ func renderPipeline(g *globals, r pipelineReport) error {
 		}
 	}
 	status := "published to " + r.Destination
-	if !r.Published {
+	switch {
+	case !r.Published:
 		status = "NOT published: a gate failed"
+	case r.Verified:
+		status += ", signed and verified"
+	case r.Images[0].Verify == nil:
+		status += ", not signed"
+	default:
+		status += ", VERIFICATION FAILED"
 	}
 	_, err := fmt.Fprintf(g.stdout, "\n%d images, %s, %.1fs\n", len(r.Images), status, r.Seconds)
 	return err

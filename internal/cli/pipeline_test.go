@@ -35,7 +35,19 @@ func needPipelineTools(t *testing.T) string {
 		t.Skip("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh")
 	}
 	t.Setenv("NIX_CONFIG", "substituters =\nexperimental-features = nix-command flakes\nflake-registry =\nextra-platforms = aarch64-linux\nsandbox = true")
+	// The local signing key is created on first use under XDG_CONFIG_HOME.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	return repo
+}
+
+// testDB builds the vulnerability database of testdata/vulndb with the CLI.
+func testDB(t *testing.T, repo string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "db")
+	if code, _, errs := run(t, "vulndb", "build", "--advisories", filepath.Join(repo, "testdata/vulndb/advisories.yaml"), "--out", dir); code != 0 {
+		t.Fatalf("vulndb build: %s", errs)
+	}
+	return dir
 }
 
 func mustHash(t *testing.T, s string) v1.Hash {
@@ -76,8 +88,9 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 	repo := needPipelineTools(t)
 	fleetFile := filepath.Join(repo, "clearcutt.yaml")
 	only := []string{"--only", "python", "--only", "static", "--only", "python-debian"}
+	db := testDB(t, repo)
 	runOnce := func(dir string) pipelineReport {
-		args := append([]string{"-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+		args := append([]string{"-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", db,
 			"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:" + filepath.Join(dir, "published")}, only...)
 		return pipelineJSON(t, ExitOK, args...)
 	}
@@ -85,8 +98,24 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 	first := runOnce(d1)
 	second := runOnce(d2)
 
-	if !first.Passed || !first.Published {
-		t.Fatalf("first run did not pass and publish: %+v", first)
+	if !first.Passed || !first.Published || !first.Verified {
+		t.Fatalf("first run did not pass, publish and verify: %+v", first)
+	}
+	// Every published image carries verified evidence on every channel the
+	// key mode can have, and reports provenance missing, not verified.
+	for _, im := range first.Images {
+		if im.Verify == nil {
+			t.Fatalf("%s was not verified", im.Image)
+		}
+		for _, c := range im.Verify.Channels {
+			want := "verified"
+			if c.Channel == "provenance" {
+				want = "missing"
+			}
+			if string(c.Status) != want {
+				t.Errorf("%s: channel %s is %s, want %s", im.Image, c.Channel, c.Status, want)
+			}
+		}
 	}
 	want := []string{"python:distroless", "python:slim", "python:dev", "static:distroless", "python-debian:distroless"}
 	got := map[string]string{}
@@ -271,7 +300,8 @@ func TestPipelineGatesCatchBadFixturesAndPublishNothing(t *testing.T) {
 	fleetFile := filepath.Join(dir, "clearcutt.yaml")
 	writeFile(t, fleetFile, strings.Replace(badFleet, "FLAKE", filepath.Join(repo, "nix"), 1))
 	dest := filepath.Join(dir, "published")
-	rep := pipelineJSON(t, ExitFailed, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+	rep := pipelineJSON(t, ExitFailed, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", testDB(t, repo),
+		"--vex-dir", filepath.Join(repo, "vex"), "--exceptions", filepath.Join(repo, "exceptions.yaml"),
 		"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+dest)
 	if rep.Passed || rep.Published {
 		t.Fatalf("report says passed=%v published=%v", rep.Passed, rep.Published)
@@ -371,7 +401,8 @@ func TestOverlayOnBaseMadeFromDebianPackages(t *testing.T) {
 	src = strings.Replace(src, "  flake: nix\n", "  flake: "+filepath.Join(repo, "nix")+"\n", 1)
 	fleetFile := filepath.Join(dir, "clearcutt.yaml")
 	writeFile(t, fleetFile, src)
-	rep := pipelineJSON(t, ExitOK, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+	rep := pipelineJSON(t, ExitOK, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", testDB(t, repo),
+		"--vex-dir", filepath.Join(repo, "vex"), "--exceptions", filepath.Join(repo, "exceptions.yaml"),
 		"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+filepath.Join(dir, "published"),
 		"--only", "python-debian")
 	pi := rep.Images[0]
@@ -427,4 +458,31 @@ func imageFor(t *testing.T, idx v1.ImageIndex, arch string) v1.Image {
 	}
 	t.Fatalf("no %s image in the index", arch)
 	return nil
+}
+
+// TestVulnerabilityGateFailurePublishesNothing: without the fleet's VEX
+// statement and exception, python's high and critical findings fail the
+// vulnerability gate, and nothing reaches the destination.
+func TestVulnerabilityGateFailurePublishesNothing(t *testing.T) {
+	repo := needPipelineTools(t)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "vex")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	noExceptions := filepath.Join(dir, "exceptions.yaml")
+	writeFile(t, noExceptions, "apiVersion: clearcutt.dev/v1alpha1\nkind: VulnerabilityExceptions\nexceptions: []\n")
+	dest := filepath.Join(dir, "published")
+	rep := pipelineJSON(t, ExitFailed, "-f", filepath.Join(repo, "clearcutt.yaml"), "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
+		"--db", testDB(t, repo), "--vex-dir", empty, "--exceptions", noExceptions, "--no-smoke",
+		"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+dest, "--only", "python:distroless")
+	if rep.Published || rep.Images[0].Scan == nil || rep.Images[0].Scan.Pass {
+		t.Fatalf("published=%v scan=%+v", rep.Published, rep.Images[0].Scan)
+	}
+	if !strings.Contains(rep.Images[0].Error, "CVE-2023-45853") {
+		t.Errorf("error does not name the blocking finding: %s", rep.Images[0].Error)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("destination written after a failed vulnerability gate")
+	}
 }

@@ -24,8 +24,8 @@ func TestSBOMOnPipelineImage(t *testing.T) {
 	fleetFile := filepath.Join(repo, "clearcutt.yaml")
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
-	rep := pipelineJSON(t, ExitOK, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"),
-		"--work", work, "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+filepath.Join(dir, "published"),
+	rep := pipelineJSON(t, ExitOK, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", testDB(t, repo),
+		"--no-attest-unsafe", "--work", work, "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+filepath.Join(dir, "published"),
 		"--only", "python:distroless", "--no-smoke")
 	if len(rep.Images) != 1 {
 		t.Fatalf("pipeline built %d images", len(rep.Images))

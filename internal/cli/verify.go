@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/spf13/cobra"
+
+	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/verify"
+)
+
+func init() { extraCommands = append(extraCommands, newVerifyCmd) }
+
+type verifyFlags struct {
+	key                string
+	trustedRoot        string
+	refreshTrustedRoot bool
+	signerDigest       string
+	provenanceSigner   string
+	maxScanAge         time.Duration
+	require            []string
+	withoutSCTUnsafe   bool
+	asJSON             bool
+}
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var fl verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify IMAGE@sha256:DIGEST",
+		Short: "Verify every evidence channel of an image index on its own",
+		Long: `verify fetches the evidence attached to the index named by digest (a registry
+reference or oci:DIR@sha256:…) and verifies each channel independently —
+signature, SBOM per architecture, SLSA provenance, test results, vulnerability
+scan (fresh for every architecture, else pending) and VEX — with sigstore-go.
+
+The identity is taken from clearcutt.yaml: the OIDC issuer, the exact Build
+Signer URI of the publishing workflow, and the Fulcio extensions naming the
+fleet repository and ref (--signer-digest pins the workflow commit too).
+With --key PUBLIC_KEY, bundles are verified against that key instead
+(the local default signer); provenance from slsa-github-generator exists only
+in keyless mode and is then reported but not required.
+
+Exit status: 0 every required channel verified, 1 a required channel failed,
+is missing or pending, 3 verification could not run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := g.loadFleet()
+			if err != nil {
+				return err
+			}
+			rep, err := runVerify(cmd.Context(), g, f, args[0], fl)
+			if err != nil {
+				return err
+			}
+			if fl.asJSON {
+				if err := writeJSON(g.stdout, rep); err != nil {
+					return err
+				}
+			} else if err := renderVerify(g, rep); err != nil {
+				return err
+			}
+			if rep.ExitCode() != verify.ExitPassed {
+				return fmt.Errorf("%w: %s: a required evidence channel is not verified", ErrGateFailed, args[0])
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&fl.key, "key", "", "verify against this public key (PEM) instead of the keyless identity in clearcutt.yaml")
+	fs.StringVar(&fl.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: the public-good root shipped with clearcutt)")
+	fs.BoolVar(&fl.refreshTrustedRoot, "refresh-trusted-root", false, "fetch the current public-good trusted root through TUF (online)")
+	fs.StringVar(&fl.signerDigest, "signer-digest", "", "also pin the Build Signer Digest (the publishing workflow's commit)")
+	fs.StringVar(&fl.provenanceSigner, "provenance-signer", "", "SAN of the SLSA provenance signer (default: slsa-github-generator's container workflow)")
+	fs.DurationVar(&fl.maxScanAge, "max-scan-age", 24*time.Hour, "a vulnerability scan older than this is pending")
+	fs.StringSliceVar(&fl.require, "require", nil, "channels that must verify (default: all; without provenance in key mode)")
+	fs.BoolVar(&fl.withoutSCTUnsafe, "without-sct-unsafe", false, "accept Fulcio certificates without a certificate-transparency timestamp (private CAs)")
+	fs.BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// bundleSource adapts attest's store to what verify reads.
+type bundleSource struct{ s attest.Store }
+
+func (b bundleSource) List(ctx context.Context, d v1.Hash) ([]verify.StoredBundle, error) {
+	stored, err := b.s.List(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]verify.StoredBundle, 0, len(stored))
+	for _, s := range stored {
+		out = append(out, verify.StoredBundle{Digest: s.Digest, PredicateType: s.PredicateType, Bundle: s.Bundle, Created: s.Created})
+	}
+	return out, nil
+}
+
+func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl verifyFlags) (verify.Report, error) {
+	ref, idx, err := openIndex(ctx, refStr, "")
+	if err != nil {
+		return verify.Report{}, err
+	}
+	d, _ := ref.Hash()
+	required, err := parseChannels(fl.require)
+	if err != nil {
+		return verify.Report{}, usageError{err}
+	}
+	policy, err := verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
+		ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
+		MaxScanAge: fl.maxScanAge, RequiredChannels: required,
+	})
+	if err != nil {
+		return verify.Report{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
+	}
+	var trusted root.TrustedMaterial
+	if fl.key != "" {
+		pem, err := os.ReadFile(fl.key)
+		if err != nil {
+			return verify.Report{}, usageError{fmt.Errorf("--key: %w", err)}
+		}
+		policy.PublicKey = pem
+		if len(required) == 0 {
+			policy.RequiredChannels = withoutChannel(verify.AllChannels(), verify.ChannelProvenance)
+		}
+	} else {
+		trusted, err = trustedRoot(ctx, fl)
+		if err != nil {
+			return verify.Report{}, err
+		}
+	}
+	store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain})
+	if err != nil {
+		return verify.Report{}, err
+	}
+	sources := verify.Sources{Bundles: bundleSource{store}}
+	if ref.IsLayout() {
+		sources.Legacy = verify.NewLayoutLegacyReader(ref.Layout)
+	} else {
+		sources.Legacy = verify.NewRegistryLegacyReader(ref.Repo, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	}
+	rep, err := verify.Run(ctx, verify.Options{
+		Image: ref.String(), Index: idx, IndexDigest: d, Sources: sources, Trusted: trusted,
+		Policy: policy, WithoutSCTUnsafe: fl.withoutSCTUnsafe,
+		Progress: g.progressLine("verify " + ref.String()),
+	})
+	g.progressDone()
+	if err != nil {
+		return rep, fmt.Errorf("verify %s: %w", ref, err)
+	}
+	return rep, nil
+}
+
+func trustedRoot(ctx context.Context, fl verifyFlags) (root.TrustedMaterial, error) {
+	switch {
+	case fl.trustedRoot != "" && fl.refreshTrustedRoot:
+		return nil, usageError{fmt.Errorf("--trusted-root and --refresh-trusted-root are exclusive")}
+	case fl.trustedRoot != "":
+		tr, err := verify.LoadTrustedRoot(fl.trustedRoot)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--trusted-root: %w", err)}
+		}
+		return tr, nil
+	case fl.refreshTrustedRoot:
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		path, err := verify.RefreshTrustedRoot(ctx, cache+"/clearcutt/tuf")
+		if err != nil {
+			return nil, fmt.Errorf("refreshing the trusted root: %w", err)
+		}
+		return verify.LoadTrustedRoot(path)
+	}
+	return verify.PublicGoodTrustedRoot()
+}
+
+func parseChannels(names []string) ([]verify.Channel, error) {
+	var out []verify.Channel
+	for _, n := range names {
+		ok := false
+		for _, c := range verify.AllChannels() {
+			if string(c) == n {
+				out, ok = append(out, c), true
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("--require: unknown channel %q (channels: %s)", n, channelNames())
+		}
+	}
+	return out, nil
+}
+
+func channelNames() string {
+	var s []string
+	for _, c := range verify.AllChannels() {
+		s = append(s, string(c))
+	}
+	return strings.Join(s, ", ")
+}
+
+func withoutChannel(cs []verify.Channel, drop verify.Channel) []verify.Channel {
+	var out []verify.Channel
+	for _, c := range cs {
+		if c != drop {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func renderVerify(g *globals, r verify.Report) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	mode := "keyless identity from the fleet file"
+	if r.KeyMode {
+		mode = "public key"
+	}
+	fmt.Fprintf(tw, "%s  (%s)\n", r.Image, mode)
+	fmt.Fprintln(tw, "CHANNEL\tSTATUS\tREQUIRED\tFOR\tSIGNER\tDETAIL")
+	for _, c := range r.Channels {
+		fmt.Fprintf(tw, "%s\t%s\t%t\t\t\t\n", c.Channel, strings.ToUpper(string(c.Status)), c.Required)
+		for _, e := range c.Entries {
+			detail := e.Reason
+			if detail == "" && e.ScanTime != nil {
+				detail = "scanned " + e.ScanTime.UTC().Format(time.RFC3339)
+			}
+			if len(detail) > 90 {
+				detail = detail[:87] + "..."
+			}
+			signer := e.Signer
+			if len(signer) > 60 {
+				signer = "…" + signer[len(signer)-59:]
+			}
+			fmt.Fprintf(tw, "  \t%s\t\t%s %s\t%s\t%s\n", e.Status, e.Arch, shortDigest(e.Digest), signer, detail)
+		}
+	}
+	return tw.Flush()
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19] + "…"
+	}
+	return d
+}
