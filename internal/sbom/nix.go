@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/anchore/packageurl-go"
@@ -66,6 +67,17 @@ func (c *closurePackages) apply(doc *spdx.Document, root spdx.ElementID) int {
 	kept := doc.Packages[:0]
 	for _, p := range doc.Packages {
 		our := c.byHash[nixOutputHash(p)]
+		if our == nil && p.PackageSPDXIdentifier != root {
+			// A binary Syft recognised inside one store path (its binary
+			// classifier: pkg:generic/python@3.11.2 in python3's bin/) is
+			// that store path's package, not a second one: merged, so a
+			// scanner does not report each of its vulnerabilities twice.
+			if o := c.binaryOwner(p); o != nil {
+				renamed[p.PackageSPDXIdentifier] = o.PackageSPDXIdentifier
+				merged++
+				continue
+			}
+		}
 		if our == nil || p.PackageSPDXIdentifier == root {
 			kept = append(kept, p)
 			continue
@@ -95,6 +107,41 @@ func (c *closurePackages) apply(doc *spdx.Document, root spdx.ElementID) int {
 		}
 	}
 	return merged
+}
+
+// storePathRe finds store paths in Syft's sourceInfo text.
+var storePathRe = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}-[^/\s,]+`)
+
+// binaryOwner returns the closure package a Syft generic (binary
+// classifier) package belongs to: every file Syft read it from lies in that
+// one store path, whose package has an upstream identity and the same
+// version. Otherwise nil.
+func (c *closurePackages) binaryOwner(p *spdx.Package) *spdx.Package {
+	purl := ""
+	for _, r := range p.PackageExternalReferences {
+		if r.RefType == "purl" {
+			purl = r.Locator
+		}
+	}
+	if !strings.HasPrefix(purl, "pkg:generic/") {
+		return nil
+	}
+	paths := storePathRe.FindAllString(p.PackageSourceInfo, -1)
+	if len(paths) == 0 {
+		return nil
+	}
+	var owner *spdx.Package
+	for _, sp := range paths {
+		o := c.byPath[sp]
+		if o == nil || (owner != nil && o != owner) {
+			return nil
+		}
+		owner = o
+	}
+	if !c.known[owner.PackageSPDXIdentifier] || owner.PackageVersion != p.PackageVersion {
+		return nil
+	}
+	return owner
 }
 
 func relationship(a spdx.ElementID, typ string, b spdx.ElementID) *spdx.Relationship {
