@@ -92,9 +92,10 @@ func checkTests(v verified) (string, error) {
 }
 
 // vulnsPredicate is the part of a vulns/v0.2 predicate verify reads, plus
-// ClearCutt's gate decision: a top-level "gate" object, and a result
-// annotation "clearcutt.dev/status" whose value "expired-exception" marks
-// a finding covered only by an expired exception.
+// ClearCutt's extensions: an optional top-level "gate" object with the gate
+// decision, and the result annotations internal/scan writes, where
+// "exceptionExpired": true marks a finding covered only by an expired
+// exception.
 type vulnsPredicate struct {
 	Scanner struct {
 		URI     string `json:"uri"`
@@ -118,8 +119,9 @@ type vulnsPredicate struct {
 	} `json:"gate"`
 }
 
-// AnnotationFindingStatus is the vulns result annotation naming a finding's status.
-const AnnotationFindingStatus = "clearcutt.dev/status"
+// AnnotationExceptionExpired is the vulns result annotation internal/scan
+// sets on a finding matched by an exception: true when it has expired.
+const AnnotationExceptionExpired = "exceptionExpired"
 
 type scan struct {
 	v        verified
@@ -158,7 +160,7 @@ func parseScan(v verified) scan {
 	}
 	for _, r := range p.Scanner.Result {
 		for _, a := range r.Annotations {
-			if a[AnnotationFindingStatus] == "expired-exception" {
+			if expired, _ := a[AnnotationExceptionExpired].(bool); expired {
 				s.gateErr = fmt.Errorf("%w: %s is covered only by an expired exception", ErrContent, r.ID)
 			}
 		}

@@ -199,7 +199,7 @@ func TestFailedContent(t *testing.T) {
 	expired := scanAt(time.Now().Add(-time.Hour), true)
 	expired["scanner"].(map[string]any)["result"] = []any{map[string]any{
 		"id": "CVE-2023-40217", "severity": []any{map[string]any{"method": "CVSSv31", "score": "5.3"}},
-		"annotations": []any{map[string]any{verify.AnnotationFindingStatus: "expired-exception"}},
+		"annotations": []any{map[string]any{verify.AnnotationExceptionExpired: true, "status": "active"}},
 	}}
 	for _, tc := range []struct {
 		name      string
