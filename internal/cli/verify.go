@@ -42,6 +42,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 reference or oci:DIR@sha256:…) and verifies each channel independently —
 signature, SBOM per architecture, SLSA provenance, test results, vulnerability
 scan (fresh for every architecture, else pending) and VEX — with sigstore-go.
+It reads Sigstore bundles (OCI referrers, or the sha256-<hex> tag fallback) and
+cosign's legacy sha256-<hex>.sig and .att tags, which slsa-github-generator
+writes provenance to.
 
 The identity is taken from clearcutt.yaml: the OIDC issuer, the exact Build
 Signer URI of the publishing workflow, and the Fulcio extensions naming the

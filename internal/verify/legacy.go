@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// LegacyReader reads cosign's legacy attestation tag sha256-<hex>.att from
+// LegacyReader reads cosign's legacy tags sha256-<hex>.att and .sig from
 // a registry repository or an OCI layout.
 type LegacyReader struct {
 	image func(ctx context.Context, tag string) (v1.Image, error) // nil image, nil error: no such tag

@@ -48,7 +48,7 @@ type Entry struct {
 	Digest string `json:"digest"`
 	Status Status `json:"status"`
 	Reason string `json:"reason,omitempty"`
-	// Source is "bundle" (OCI referrer) or "legacy" (cosign .att tag).
+	// Source is "bundle" (OCI referrer) or "legacy" (cosign .att or .sig tag).
 	Source        string `json:"source,omitempty"`
 	Signer        string `json:"signer,omitempty"`
 	Issuer        string `json:"issuer,omitempty"`

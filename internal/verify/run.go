@@ -139,8 +139,8 @@ func platformTargets(idx v1.ImageIndex) ([]target, error) {
 	return out, nil
 }
 
-// collect verifies every bundle (and, for the index, every legacy
-// attestation) attached to t, grouped by channel.
+// collect verifies every bundle and legacy signature (and, for the index,
+// every legacy attestation) attached to t, grouped by channel.
 func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isIndex bool) (map[Channel]*found, error) {
 	out := map[Channel]*found{}
 	add := func(c Channel) *found {
@@ -179,7 +179,13 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 		v.Source = sourceBundle
 		add(c).ok = append(add(c).ok, v)
 	}
-	if !isIndex || o.Sources.Legacy == nil || sv.keyMode {
+	if o.Sources.Legacy == nil {
+		return out, nil
+	}
+	if err := collectLegacySignatures(ctx, o, sv, t, add(ChannelSignature)); err != nil {
+		return nil, err
+	}
+	if !isIndex || sv.keyMode {
 		return out, nil
 	}
 	layers, err := o.Sources.Legacy.Attestations(ctx, t.digest)

@@ -37,11 +37,14 @@ type LegacyLayer struct {
 // empty list.
 type LegacySource interface {
 	Attestations(ctx context.Context, subject v1.Hash) ([]LegacyLayer, error)
+	Signatures(ctx context.Context, subject v1.Hash) ([]LegacyLayer, error)
 }
 
 // Sources is where the evidence of one image is found.
 type Sources struct {
 	Bundles BundleSource
-	// Legacy is optional; provenance written by slsa-github-generator lives there.
+	// Legacy is optional; provenance written by slsa-github-generator
+	// lives there (.att), and so do signatures made by cosign before
+	// bundles (.sig).
 	Legacy LegacySource
 }
