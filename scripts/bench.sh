@@ -7,6 +7,9 @@
 #   assemble throughput   cold Assemble vs `tar -c | gzip -6` of the same paths
 #   unchanged rebuild     cold Assemble vs Assemble over a filled layer cache
 #   unchanged publish     blobs and bytes uploaded by a second publish (0)
+#   verify                every channel of one image in one process vs the
+#                         equivalent cosign invocations (scripts/install-tools.sh
+#                         installs cosign)
 #
 # Usage: scripts/bench.sh
 #   CLEARCUTT_BENCH_CLOSURE=out/closures/X.json   benchmark another closure
@@ -56,6 +59,13 @@ trap 'rm -f "$raw" "$md"' EXIT
 CLEARCUTT_BENCH_CLOSURE=$closure go test -run '^$' -bench . -benchtime="$benchtime" -count="$count" ./internal/oci | tee "$raw"
 grep -q '^ok' "$raw" || { echo "bench: go test failed" >&2; exit 1; }
 
+echo "==> installing cosign (scripts/install-tools.sh)"
+tools=${CLEARCUTT_TOOLS_DIR:-$(go env GOPATH)/bin}
+scripts/install-tools.sh "$tools"
+echo "==> go test -bench (count $count, benchtime $benchtime) ./internal/verify"
+PATH=$tools:$PATH go test -run '^$' -bench 'VerifyAllChannels|CosignEquivalent' -benchtime="$benchtime" -count="$count" ./internal/verify | tee -a "$raw"
+[ "$(grep -c '^ok' "$raw")" -ge 2 ] || { echo "bench: go test ./internal/verify failed" >&2; exit 1; }
+
 # means prints "<benchmark> <unit> <mean>" for every metric of every
 # benchmark, averaged over the -count runs.
 means() {
@@ -80,6 +90,10 @@ pubc_bytes=$(metric BenchmarkPublishCold bytes-uploaded/op)
 pubu_blobs=$(metric BenchmarkPublishUnchanged blobs-uploaded/op)
 pubu_skipped=$(metric BenchmarkPublishUnchanged blobs-skipped/op)
 pubu_bytes=$(metric BenchmarkPublishUnchanged bytes-uploaded/op)
+ver_ns=$(metric BenchmarkVerifyAllChannels ns/op)
+cos_ns=$(metric BenchmarkCosignEquivalent ns/op)
+cos_inv=$(metric BenchmarkCosignEquivalent invocations/op)
+cosign_version=$(go version -m "$tools/cosign" | awk '$1 == "mod" { print $3 }')
 f1() { awk -v n="$1" 'BEGIN { if (n == "NA") print "NA"; else printf "%.1f", n }'; }
 ms() { awk -v n="$1" 'BEGIN { if (n == "NA") print "NA"; else printf "%.1f ms", n / 1e6 }'; }
 
@@ -113,6 +127,7 @@ the same closure; absolute times depend on the machine, the ratios much less.
 | second publish of an unchanged image: blobs uploaded | **$pubu_blobs** ($pubu_skipped skipped) | first publish: $pubc_blobs blobs |
 | second publish of an unchanged image: bytes uploaded | **$pubu_bytes** | first publish: $pubc_bytes bytes |
 | second publish speed-up (cold ÷ unchanged time) | $(ratio "$pubc_ns" "$pubu_ns")× | $(ms "$pubc_ns") vs $(ms "$pubu_ns") |
+| verify every channel of one image: cosign time ÷ \`clearcutt verify\` time | **$(ratio "$cos_ns" "$ver_ns")×** | $(ms "$cos_ns") for $cos_inv cosign $cosign_version invocations vs $(ms "$ver_ns") in one process |
 
 - **Cold assemble** (\`BenchmarkAssembleCold\`) is \`oci.Assemble\` into an
   empty layer cache: every layer of the closure is written as a
@@ -133,11 +148,26 @@ the same closure; absolute times depend on the machine, the ratios much less.
   that already holds it; the registry answers every blob HEAD, so nothing
   should be uploaded. \`BenchmarkPublishCold\` publishes into an empty registry
   each time, for contrast.
+- **Verify** (\`BenchmarkVerifyAllChannels\`, \`internal/verify\`) runs
+  \`verify.Run\` — the code path of \`clearcutt verify --key\` — on a
+  two-platform index in go-containerregistry's in-process registry (no
+  referrers API, so bundles are found through the \`sha256-<hex>\` tag
+  fallback), signed on every channel with a local key by \`internal/attest\`:
+  the index and platform signatures, then SBOM, tests, vulnerabilities and
+  VEX per platform, all fetched and verified on every iteration. The
+  baseline (\`BenchmarkCosignEquivalent\`) performs the same checks the way
+  docs/audit-guide.md shows them with cosign: \`cosign verify\` for the index
+  and each platform image and one \`cosign verify-attestation --type …\` per
+  predicate type per platform, each a separate process as an auditor's
+  script runs them. Most of the difference is eleven process starts and
+  eleven independent registry walks (cosign v3 fetches every bundle of a
+  digest for each predicate type it checks).
 
 Reproduce: \`scripts/bench.sh\` (as root; about a minute once the closure is
 built). Another closure: \`CLEARCUTT_BENCH_CLOSURE=out/closures/<image>-<arch>.json scripts/bench.sh\`.
 Directly: \`CLEARCUTT_BENCH_CLOSURE=\$PWD/out/closures/python-distroless-amd64.json go test -run '^\$' -bench . ./internal/oci\`.
-Without the variable the benchmarks skip.
+Without the variable the benchmarks skip. The verify figures:
+\`go test -run '^\$' -bench 'VerifyAllChannels|CosignEquivalent' ./internal/verify\` (cosign on PATH).
 
 ## Raw output
 

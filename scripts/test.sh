@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: installs what the
-# tests drive (Nix, runc, Debian's docker-registry, ...), stages the offline
-# Nix fixtures, then runs vet and every Go test with real tools required —
-# a missing tool fails the run instead of skipping tests.
+# tests drive (Nix, runc, Debian's docker-registry, cosign, syft, grype, ...),
+# stages the offline Nix fixtures, then runs vet and every Go test with real
+# tools required — a missing tool fails the run instead of skipping tests.
 #
 # Usage: scripts/test.sh [go test flags/packages]   (default: ./...)
 set -euo pipefail
@@ -23,6 +23,11 @@ if [ -n "$unformatted" ]; then
 fi
 shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
 go vet ./...
+
+echo "==> installing cosign, syft, grype, slsa-verifier for the interoperability tests"
+gobin="$(go env GOPATH)/bin"
+scripts/install-tools.sh "$gobin"
+export PATH="$gobin:$PATH"
 
 echo "==> go test"
 export CLEARCUTT_REQUIRE_TOOLS=1
