@@ -158,18 +158,22 @@ func TestInterop(t *testing.T) {
 		if err := os.WriteFile(vexFile, st.Predicate, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		without := run(t, p.env(), p.home, "grype", "registry:"+p.ref(d), "-o", "json")
-		with := run(t, p.env(), p.home, "grype", "registry:"+p.ref(d), "--vex", vexFile, "-o", "json")
-		if without.code != 0 || with.code != 0 {
-			t.Fatalf("grype registry: without VEX %s\nwith VEX %s", without, with)
-		}
-		active, suppressed := grypeIDs(t, with.stdout, false), grypeIDs(t, with.stdout, true)
-		for _, id := range notAffected {
-			if !slices.Contains(grypeIDs(t, without.stdout, false), id) {
-				t.Errorf("%s is not found without VEX: the check proves nothing", id)
+		// The image (grype matches the image digest as product) and the
+		// SBOM alone (it matches the package purls listed as products).
+		for _, src := range []string{"registry:" + p.ref(d), "sbom:" + p.evidenceFile(d, "sbom.spdx.json")} {
+			without := run(t, p.env(), p.home, "grype", src, "-o", "json")
+			with := run(t, p.env(), p.home, "grype", src, "--vex", vexFile, "-o", "json")
+			if without.code != 0 || with.code != 0 {
+				t.Fatalf("grype %s: without VEX %s\nwith VEX %s", src, without, with)
 			}
-			if slices.Contains(active, id) || !slices.Contains(suppressed, id) {
-				t.Errorf("%s: with the published VEX grype reports active %v, ignored %v", id, active, suppressed)
+			active, suppressed := grypeIDs(t, with.stdout, false), grypeIDs(t, with.stdout, true)
+			for _, id := range notAffected {
+				if !slices.Contains(grypeIDs(t, without.stdout, false), id) {
+					t.Errorf("grype %s: %s is not found without VEX: the check proves nothing", src, id)
+				}
+				if slices.Contains(active, id) || !slices.Contains(suppressed, id) {
+					t.Errorf("grype %s: %s with the published VEX: active %v, ignored %v", src, id, active, suppressed)
+				}
 			}
 		}
 	})

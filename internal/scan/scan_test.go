@@ -187,9 +187,12 @@ func TestVEXSuppressesWithJustification(t *testing.T) {
 		t.Fatalf("applied VEX = %+v", doc)
 	}
 	st := doc.Statements[0]
-	if st.Vulnerability.Name != "CVE-2023-4911" || len(st.Products) != 1 ||
+	// Products: the image with the package as subcomponent, and the
+	// package itself (what an SBOM-only scanner can match).
+	if st.Vulnerability.Name != "CVE-2023-4911" || len(st.Products) != 2 ||
 		st.Products[0].ID != "pkg:oci/python@sha256%3A"+subject.Digest.Hex ||
-		len(st.Products[0].Subcomponents) != 1 || !strings.HasPrefix(st.Products[0].Subcomponents[0].ID, "pkg:nix/glibc@2.36") {
+		len(st.Products[0].Subcomponents) != 1 || !strings.HasPrefix(st.Products[0].Subcomponents[0].ID, "pkg:nix/glibc@2.36") ||
+		st.Products[1].ID != st.Products[0].Subcomponents[0].ID || len(st.Products[1].Subcomponents) != 0 {
 		t.Fatalf("applied statement = %+v", st)
 	}
 	vs, err := res.VEXStatementJSON()

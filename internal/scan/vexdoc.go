@@ -83,6 +83,12 @@ func appliedVEX(docs []vexDoc, res Result, now time.Time) *AppliedVEX {
 				p.Subcomponents = append(p.Subcomponents, openvex.Subcomponent{Component: openvex.Component{ID: sc}})
 			}
 			s.Products = []openvex.Product{p}
+			// The packages are products too: a scanner given only the SBOM
+			// (grype sbom:… --vex) knows no image digest to match, only
+			// package purls.
+			for _, sc := range subs {
+				s.Products = append(s.Products, openvex.Product{Component: openvex.Component{ID: sc}})
+			}
 			out.Doc.Statements = append(out.Doc.Statements, s)
 		}
 		if used {
