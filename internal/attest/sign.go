@@ -8,6 +8,8 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/clearcutt/clearcutt/internal/intoto"
 )
 
 // Signing modes.
@@ -65,7 +67,7 @@ func SignatureStatement(name string, d v1.Hash) ([]byte, error) {
 	if name != "" {
 		subj["name"] = name
 	}
-	return canonicalJSON(map[string]any{
+	return intoto.Canonical(map[string]any{
 		"_type":         StatementType,
 		"subject":       []any{subj},
 		"predicateType": PredicateSignature,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/clearcutt/clearcutt/internal/intoto"
 )
 
 // StatementType is the in-toto Statement v1 type.
@@ -75,22 +77,10 @@ func WrapPredicate(name string, d v1.Hash, predicateType string, predicate []byt
 	if name != "" {
 		subj["name"] = name
 	}
-	return canonicalJSON(map[string]any{
+	return intoto.Canonical(map[string]any{
 		"_type":         StatementType,
 		"subject":       []any{subj},
 		"predicateType": predicateType,
 		"predicate":     p,
 	})
-}
-
-// canonicalJSON encodes v with sorted object keys, no insignificant
-// whitespace and no HTML escaping, so equal values give equal bytes.
-func canonicalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -10,6 +9,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/clearcutt/clearcutt/internal/intoto"
 )
 
 // PredicateType is the in-toto vulnerabilities predicate type.
@@ -115,7 +116,7 @@ func (r Result) StatementJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sortedProtoJSON(st)
+	return intoto.Marshal(st)
 }
 
 // VEXStatementJSON is the in-toto Statement v1 (predicate type
@@ -133,7 +134,7 @@ func (r Result) VEXStatementJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sortedProtoJSON(st)
+	return intoto.Marshal(st)
 }
 
 func (r Result) statement(predicateType string, predicateJSON []byte) (*ita1.Statement, error) {
@@ -157,24 +158,4 @@ func (r Result) statement(predicateType string, predicateJSON []byte) (*ita1.Sta
 		return nil, fmt.Errorf("%s statement: %w", predicateType, err)
 	}
 	return st, nil
-}
-
-// sortedProtoJSON re-encodes a message through encoding/json, which sorts
-// map keys, so equal messages give equal bytes.
-func sortedProtoJSON(st *ita1.Statement) ([]byte, error) {
-	b, err := protojson.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -1,14 +1,14 @@
 package structure
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	trv0 "github.com/in-toto/attestation/go/predicates/test_result/v0"
 	ita1 "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/clearcutt/clearcutt/internal/intoto"
 )
 
 // PredicateType is the in-toto test-result predicate type.
@@ -105,19 +105,5 @@ func (r Result) StatementJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := protojson.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return intoto.Marshal(st)
 }
