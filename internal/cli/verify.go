@@ -22,6 +22,7 @@ import (
 func init() { extraCommands = append(extraCommands, newVerifyCmd) }
 
 type verifyFlags struct {
+	identity           verify.Identity
 	key                string
 	trustedRoot        string
 	refreshTrustedRoot bool
@@ -48,7 +49,9 @@ writes provenance to.
 
 The identity is taken from clearcutt.yaml: the OIDC issuer, the exact Build
 Signer URI of the publishing workflow, and the Fulcio extensions naming the
-fleet repository and ref (--signer-digest pins the workflow commit too).
+fleet repository and ref (--signer-digest pins the workflow commit too);
+--certificate-identity, --certificate-oidc-issuer, --source-repository and
+--source-ref replace single values, exactly (no patterns).
 With --key PUBLIC_KEY, bundles are verified against that key instead
 (the local default signer); provenance from slsa-github-generator exists only
 in keyless mode and is then reported but not required.
@@ -83,6 +86,10 @@ is missing or pending, 3 verification could not run.`,
 	fs.StringVar(&fl.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: the public-good root shipped with clearcutt)")
 	fs.BoolVar(&fl.refreshTrustedRoot, "refresh-trusted-root", false, "fetch the current public-good trusted root through TUF (online)")
 	fs.StringVar(&fl.signerDigest, "signer-digest", "", "also pin the Build Signer Digest (the publishing workflow's commit)")
+	fs.StringVar(&fl.identity.SAN, "certificate-identity", "", "exact Build Signer URI (default: derived from identity in clearcutt.yaml)")
+	fs.StringVar(&fl.identity.Issuer, "certificate-oidc-issuer", "", "OIDC issuer (default: identity.issuer)")
+	fs.StringVar(&fl.identity.SourceRepositoryURI, "source-repository", "", "Source Repository URI, e.g. https://github.com/acme/fleet (default: identity.repository)")
+	fs.StringVar(&fl.identity.SourceRepositoryRef, "source-ref", "", "Source Repository Ref, e.g. refs/heads/main (default: identity.ref)")
 	fs.StringVar(&fl.provenanceSigner, "provenance-signer", "", "SAN of the SLSA provenance signer (default: slsa-github-generator's container workflow)")
 	fs.DurationVar(&fl.maxScanAge, "max-scan-age", 24*time.Hour, "a vulnerability scan older than this is pending")
 	fs.StringSliceVar(&fl.require, "require", nil, "channels that must verify (default: all; without provenance in key mode)")
@@ -122,6 +129,29 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 	})
 	if err != nil {
 		return verify.Report{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
+	}
+	// Flags replace single values of the identity from the fleet file.
+	for _, o := range []struct{ flag, dst *string }{
+		{&fl.identity.SAN, &policy.Signer.SAN},
+		{&fl.identity.Issuer, &policy.Signer.Issuer},
+		{&fl.identity.SourceRepositoryURI, &policy.Signer.SourceRepositoryURI},
+		{&fl.identity.SourceRepositoryRef, &policy.Signer.SourceRepositoryRef},
+	} {
+		if *o.flag != "" {
+			*o.dst = *o.flag
+		}
+	}
+	if fl.identity.Issuer != "" {
+		policy.Provenance.Issuer = fl.identity.Issuer
+	}
+	if fl.identity.SourceRepositoryURI != "" {
+		policy.Provenance.SourceRepositoryURI = fl.identity.SourceRepositoryURI
+	}
+	if fl.identity.SourceRepositoryRef != "" {
+		policy.Provenance.SourceRepositoryRef = fl.identity.SourceRepositoryRef
+	}
+	if err := policy.Validate(); err != nil {
+		return verify.Report{}, usageError{err}
 	}
 	var trusted root.TrustedMaterial
 	if fl.key != "" {

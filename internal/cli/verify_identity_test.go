@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/sigtest"
+)
+
+// The identity flags replace single values of the fleet file's identity,
+// exactly: an index signed keyless by another repository's workflow fails
+// against clearcutt.yaml and passes once the flags name that workflow.
+func TestVerifyIdentityFlags(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	desc, err := oci.WriteLayout(ctx, filepath.Join(dir, "oci"), idx, "python:distroless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := sigtest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := sigtest.GitHubIdentity{Repository: "other/fleet", Workflow: ".github/workflows/release.yml", Ref: "refs/heads/main"}
+	store, err := attest.Open(oci.Ref{Layout: filepath.Join(dir, "oci")}, attest.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgDesc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []v1.Descriptor{desc, *imgDesc} {
+		stmt, err := attest.SignatureStatement("python", d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ss.SignStatement(ctx, signer, stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Attach(ctx, v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, b, attest.PredicateSignature); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(dir, "trusted_root.json")
+	writeFile(t, root, string(ss.TrustedRootJSON()))
+	ref := "oci:" + filepath.Join(dir, "oci") + "@" + desc.Digest.String()
+	base := []string{"-f", "../../clearcutt.yaml", "verify", ref, "--trusted-root", root, "--without-sct-unsafe", "--require", "signature"}
+
+	code, out, errs := run(t, base...)
+	if code != ExitFailed || !strings.Contains(out, "identity") {
+		t.Fatalf("fleet identity: exit %d, want %d\n%s\n%s", code, ExitFailed, out, errs)
+	}
+	flags := []string{"--certificate-identity", signer.BuildSignerURI(), "--source-repository", "https://github.com/other/fleet"}
+	if code, out, errs := run(t, append(base, flags...)...); code != ExitOK {
+		t.Fatalf("identity from flags: exit %d\n%s\n%s", code, out, errs)
+	}
+	// One value still from the fleet file (source repository): fails.
+	if code, _, _ := run(t, append(base, flags[:2]...)...); code != ExitFailed {
+		t.Fatalf("only the SAN replaced: exit %d, want %d", code, ExitFailed)
+	}
+	// A pattern is not an identity.
+	if code, _, _ := run(t, append(base, "--certificate-identity", "https://github.com/other/.*", "--source-repository", "https://github.com/other/fleet")...); code != ExitFailed {
+		t.Fatalf("a regexp identity passed")
+	}
+}
