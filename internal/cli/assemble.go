@@ -22,6 +22,7 @@ func init() { extraCommands = append(extraCommands, newAssembleCmd) }
 
 type assembleFlags struct {
 	runtime, tier   string
+	archs           []string
 	closures        string
 	stage           string
 	cache           string
@@ -39,7 +40,11 @@ func newAssembleCmd(g *globals) *cobra.Command {
 (written by 'clearcutt build'), lays the store paths out in stable layers within
 the fleet's layer budget, and writes one image per architecture plus the index
 over them into the staging layout. The same closures always give the same
-digest. It prints the index digest; later stages take it by digest.`,
+digest. It prints the index digest; later stages take it by digest.
+
+With --arch, only that architecture's closure manifest is read and the index
+holds just its image (a native runner per architecture); the platform image is
+byte-identical to the one assembled together with the other architectures.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
@@ -47,6 +52,7 @@ digest. It prints the index digest; later stages take it by digest.`,
 				return err
 			}
 			res, err := runAssemble(cmd.Context(), g, f, fl)
+			g.report(res)
 			if err != nil {
 				return err
 			}
@@ -58,6 +64,7 @@ digest. It prints the index digest; later stages take it by digest.`,
 	}
 	cmd.Flags().StringVar(&fl.runtime, "runtime", "", "runtime id (required)")
 	cmd.Flags().StringVar(&fl.tier, "tier", "", "tier: distroless, slim or dev (required)")
+	cmd.Flags().StringSliceVar(&fl.archs, "arch", nil, "assemble only these architectures (repeatable; default: every architecture of build.architectures); the index then holds just them, and 'clearcutt index' combines the platform images later")
 	cmd.Flags().StringVar(&fl.closures, "closures", "out/closures", "directory of closure manifests written by 'clearcutt build'")
 	cmd.Flags().StringVar(&fl.stage, "stage", "out/stage", "staging OCI layout the index is written to")
 	cmd.Flags().StringVar(&fl.cache, "cache", "", "compressed-layer cache (default: the user cache directory)")
@@ -96,7 +103,11 @@ func runAssemble(ctx context.Context, g *globals, f *fleet.File, fl assembleFlag
 	rt, _ := f.Runtime(fl.runtime)
 	var ms []*closure.Manifest
 	var candidates []closure.PruningCandidate
-	for _, arch := range img.Architectures {
+	archs, err := selectArchs(img.Architectures, fl.archs)
+	if err != nil {
+		return assembleReport{}, usageError{fmt.Errorf("--arch: %w", err)}
+	}
+	for _, arch := range archs {
 		p := filepath.Join(fl.closures, fmt.Sprintf("%s-%s-%s.json", fl.runtime, fl.tier, arch))
 		m, err := closure.ReadManifest(p)
 		if err != nil {
@@ -169,6 +180,26 @@ func runAssemble(ctx context.Context, g *globals, f *fleet.File, fl assembleFlag
 		rep.Platforms = append(rep.Platforms, pr)
 	}
 	return rep, nil
+}
+
+// selectArchs returns the architectures of the image that are named in
+// want (all of them when want is empty), in the image's order.
+func selectArchs(all, want []string) ([]string, error) {
+	if len(want) == 0 {
+		return all, nil
+	}
+	for _, w := range want {
+		if !containsString(all, w) {
+			return nil, fmt.Errorf("architecture %q is not in build.architectures %v", w, all)
+		}
+	}
+	var out []string
+	for _, a := range all {
+		if containsString(want, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // sourceDateEpoch picks the image timestamp: --source-date-epoch, else the

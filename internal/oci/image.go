@@ -112,8 +112,10 @@ type Result struct {
 	CacheHits, LayersBuilt int
 }
 
-// Assemble builds one image per manifest and the index over them. The same
-// manifests, files and options always give the same index digest.
+// Assemble builds one image per manifest and the index over them (NewIndex).
+// The same manifests, files and options always give the same index digest,
+// and an image's digest does not depend on the other manifests: assembling
+// one architecture alone gives the same platform image.
 func Assemble(ctx context.Context, o AssembleOptions) (Result, error) {
 	if o.CacheDir == "" {
 		return Result{}, errors.New("assemble: CacheDir is required")
@@ -155,7 +157,6 @@ func Assemble(ctx context.Context, o AssembleOptions) (Result, error) {
 	}
 	a := &assembler{o: o, cache: &layerCache{dir: o.CacheDir}}
 	res := Result{}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, m := range ms {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
@@ -164,12 +165,11 @@ func Assemble(ctx context.Context, o AssembleOptions) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("%s/%s/%s: %w", m.Runtime, m.Tier, m.Arch, err)
 		}
-		p := pi.Platform
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: pi.Image, Descriptor: v1.Descriptor{Platform: &p}})
 		res.Images = append(res.Images, pi)
 	}
-	if ann := indexAnnotations(o, base); len(ann) > 0 {
-		idx = mutate.Annotations(idx, ann).(v1.ImageIndex)
+	idx, err := NewIndex(res.Images)
+	if err != nil {
+		return Result{}, err
 	}
 	d, err := idx.Digest()
 	if err != nil {
@@ -344,19 +344,4 @@ func mergeEnv(base, ours []string) []string {
 		out = append(out, e)
 	}
 	return out
-}
-
-// indexAnnotations copies the org.opencontainers.image.* labels (and the
-// base name) onto the index.
-func indexAnnotations(o AssembleOptions, base *resolvedBase) map[string]string {
-	ann := map[string]string{LabelCreated: time.Unix(o.SourceDateEpoch, 0).UTC().Format(time.RFC3339)}
-	for k, v := range o.Config.Labels {
-		if strings.HasPrefix(k, "org.opencontainers.image.") {
-			ann[k] = v
-		}
-	}
-	if base != nil {
-		ann[LabelBaseName] = base.ref.String()
-	}
-	return ann
 }

@@ -71,19 +71,44 @@ func Publish(ctx context.Context, o PublishOptions) (PublishResult, error) {
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("publish: source: %w", err)
 	}
-	if o.Dest.Digest != "" {
-		return PublishResult{}, fmt.Errorf("publish: destination %s must not hold a digest", o.Dest)
-	}
-	if o.Dest.Layout == "" && o.Dest.Repo.RepositoryStr() == "" {
-		return PublishResult{}, fmt.Errorf("%w: publish: destination is empty", ErrBadRef)
+	if err := checkDest(o.Dest); err != nil {
+		return PublishResult{}, err
 	}
 	idx, err := ReadLayoutIndex(o.Source.Layout, d)
 	if err != nil {
 		return PublishResult{}, err
 	}
+	return publishIndex(ctx, o, idx, o.Source.String())
+}
+
+// PublishIndex stores idx, with every image and blob, at o.Dest by digest,
+// with Publish's semantics (tags move only after the index is stored).
+// o.Source is not used: the images are read through idx, wherever they live.
+func PublishIndex(ctx context.Context, idx v1.ImageIndex, o PublishOptions) (PublishResult, error) {
+	if err := checkDest(o.Dest); err != nil {
+		return PublishResult{}, err
+	}
+	return publishIndex(ctx, o, idx, "index")
+}
+
+func checkDest(dest Ref) error {
+	if dest.Digest != "" {
+		return fmt.Errorf("publish: destination %s must not hold a digest", dest)
+	}
+	if dest.Layout == "" && dest.Repo.RepositoryStr() == "" {
+		return fmt.Errorf("%w: publish: destination is empty", ErrBadRef)
+	}
+	return nil
+}
+
+func publishIndex(ctx context.Context, o PublishOptions, idx v1.ImageIndex, what string) (PublishResult, error) {
+	d, err := idx.Digest()
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("publish: %s: %w", what, err)
+	}
 	blobs, plats, err := blobsOf(idx)
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("publish: %s: %w", o.Source, err)
+		return PublishResult{}, fmt.Errorf("publish: %s: %w", what, err)
 	}
 	res := PublishResult{Digest: d, Platforms: plats}
 	if o.Dest.IsLayout() {
