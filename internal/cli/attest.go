@@ -55,6 +55,7 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 				return usageError{errors.New("--key and --keyless are mutually exclusive")}
 			}
 			res, err := runAttest(cmd, g, args[0], fl)
+			g.report(res)
 			if err != nil {
 				return err
 			}

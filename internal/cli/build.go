@@ -42,6 +42,7 @@ printing, image codecs, ...) are reported as pruning candidates, never removed.`
 				return err
 			}
 			m, path, err := runBuild(cmd.Context(), g, f, fl)
+			g.report(buildOutcome{m, path})
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,7 @@ func newFleetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			g.report(f)
 			switch {
 			case asJSON && asMatrix:
 				return usageError{fmt.Errorf("--json and --github-matrix are exclusive")}

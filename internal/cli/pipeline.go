@@ -53,6 +53,7 @@ Actions. Work files go under --work (closures/, stage/, evidence/).`,
 				return err
 			}
 			rep, err := runPipeline(cmd, g, f, fl)
+			g.report(rep)
 			if fl.asJSON {
 				if werr := writeJSON(g.stdout, rep); werr != nil && err == nil {
 					err = werr

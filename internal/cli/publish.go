@@ -41,6 +41,7 @@ must have a passing test result (clearcutt test) in the evidence directory.`,
 				return err
 			}
 			rep, err := runPublish(cmd.Context(), g, f, args[0], fl)
+			g.report(rep)
 			if err != nil {
 				return err
 			}

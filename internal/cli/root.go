@@ -36,13 +36,17 @@ type globals struct {
 	fleetPath string
 	stdout    io.Writer
 	stderr    io.Writer
+	// getenv describes the GitHub Actions job, if any (nil: none).
+	getenv func(string) string
+	// reported is what the running command produced (see report).
+	reported any
 }
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	root := newRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -69,6 +73,7 @@ func newRoot(g *globals) *cobra.Command {
 	for _, add := range extraCommands {
 		root.AddCommand(add(g))
 	}
+	withActions(g, root)
 	return root
 }
 

@@ -52,6 +52,7 @@ not build has no closure manifest: --no-closure writes Syft's findings only.`,
 				return err
 			}
 			rep, err := runSBOM(cmd.Context(), g, f, args[0], fl)
+			g.report(rep)
 			if err != nil {
 				return err
 			}

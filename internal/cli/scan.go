@@ -55,6 +55,7 @@ Exit status 1 means the gate failed.`,
 				return err
 			}
 			rep, err := runScan(cmd.Context(), g, f, args[0], fl)
+			g.report(rep)
 			if err != nil {
 				return err
 			}

@@ -47,6 +47,7 @@ Exit status 1 means a check failed.`,
 				return err
 			}
 			rep, err := runTest(cmd.Context(), g, f, args[0], fl)
+			g.report(rep)
 			if err != nil {
 				return err
 			}

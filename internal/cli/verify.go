@@ -65,6 +65,7 @@ is missing or pending, 3 verification could not run.`,
 				return err
 			}
 			rep, err := runVerify(cmd.Context(), g, f, args[0], fl)
+			g.report(rep)
 			if err != nil {
 				return err
 			}
