@@ -43,3 +43,35 @@ func openIndex(ctx context.Context, s, base string) (oci.Ref, v1.ImageIndex, err
 
 // hostArch is the OCI architecture of this machine.
 func hostArch() string { return runtime.GOARCH }
+
+// platformImage is one platform of an index, with its config.
+type platformImage struct {
+	desc v1.Descriptor
+	img  v1.Image
+	cfg  *v1.ConfigFile
+}
+
+// platformImages reads every platform image of idx (named ref in errors);
+// an entry without a platform is an error.
+func platformImages(ref oci.Ref, idx v1.ImageIndex) ([]platformImage, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	out := make([]platformImage, 0, len(im.Manifests))
+	for _, d := range im.Manifests {
+		if d.Platform == nil {
+			return nil, fmt.Errorf("%s: index entry %s has no platform", ref, d.Digest)
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("%s: platform %s: %w", ref, d.Platform, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("%s: platform %s: config: %w", ref, d.Platform, err)
+		}
+		out = append(out, platformImage{desc: d, img: img, cfg: cf})
+	}
+	return out, nil
+}

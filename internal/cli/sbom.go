@@ -94,25 +94,15 @@ func runSBOM(ctx context.Context, g *globals, f *fleet.File, refStr string, fl s
 	if err != nil {
 		return sbomReport{}, err
 	}
-	im, err := idx.IndexManifest()
+	plats, err := platformImages(ref, idx)
 	if err != nil {
-		return sbomReport{}, fmt.Errorf("%s: %w", ref, err)
+		return sbomReport{}, err
 	}
 	rep := sbomReport{Reference: ref.String()}
 	// Every document is made before any is written: a failing platform
 	// leaves the evidence directory as it was.
-	for _, d := range im.Manifests {
-		if d.Platform == nil {
-			return rep, fmt.Errorf("%s: index entry %s has no platform", ref, d.Digest)
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: %w", ref, d.Platform, err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: config: %w", ref, d.Platform, err)
-		}
+	for _, p := range plats {
+		d, img, cf := p.desc, p.img, p.cfg
 		rtID, tier := cf.Config.Labels[oci.LabelRuntime], cf.Config.Labels[oci.LabelTier]
 		name, err := sbomName(f, ref, rtID, tier, fl.name)
 		if err != nil {
@@ -155,7 +145,7 @@ func runSBOM(ctx context.Context, g *globals, f *fleet.File, refStr string, fl s
 		rep.Platforms = append(rep.Platforms, sbomPlatform{Result: res, Closure: mpath})
 	}
 	for i, p := range rep.Platforms {
-		d := im.Manifests[i].Digest
+		d := plats[i].desc.Digest
 		file, err := writeEvidence(fl.evidence, d, SBOMFile, p.Document)
 		if err != nil {
 			return rep, err

@@ -124,24 +124,14 @@ func runScan(ctx context.Context, g *globals, f *fleet.File, refStr string, fl s
 	if err != nil {
 		return scanReport{}, err
 	}
-	im, err := idx.IndexManifest()
+	plats, err := platformImages(ref, idx)
 	if err != nil {
-		return scanReport{}, fmt.Errorf("%s: %w", ref, err)
+		return scanReport{}, err
 	}
 	rep := scanReport{Reference: ref.String(), Pass: true, VEX: vexPaths, Exceptions: excPath}
 	now := time.Now().UTC()
-	for _, d := range im.Manifests {
-		if d.Platform == nil {
-			return rep, fmt.Errorf("%s: index entry %s has no platform", ref, d.Digest)
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: %w", ref, d.Platform, err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: config: %w", ref, d.Platform, err)
-		}
+	for _, p := range plats {
+		d, cf := p.desc, p.cfg
 		labels := cf.Config.Labels
 		rep.Image = labels[oci.LabelRuntime] + ":" + labels[oci.LabelTier]
 		sbomPath := filepath.Join(fl.evidence, d.Digest.Algorithm+"-"+d.Digest.Hex, "sbom.spdx.json")

@@ -85,9 +85,9 @@ func runTest(ctx context.Context, g *globals, f *fleet.File, refStr string, fl t
 	if err != nil {
 		return testReport{}, err
 	}
-	im, err := idx.IndexManifest()
+	plats, err := platformImages(ref, idx)
 	if err != nil {
-		return testReport{}, fmt.Errorf("%s: %w", ref, err)
+		return testReport{}, err
 	}
 	runc := fl.runc
 	if runc == "" && !fl.noSmoke {
@@ -97,18 +97,8 @@ func runTest(ctx context.Context, g *globals, f *fleet.File, refStr string, fl t
 		runc = ""
 	}
 	rep := testReport{Reference: ref.String(), Passed: true, Statements: map[string]string{}}
-	for _, d := range im.Manifests {
-		if d.Platform == nil {
-			return rep, fmt.Errorf("%s: index entry %s has no platform", ref, d.Digest)
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: %w", ref, d.Platform, err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: config: %w", ref, d.Platform, err)
-		}
+	for _, p := range plats {
+		d, img, cf := p.desc, p.img, p.cfg
 		rtID, tier := cf.Config.Labels[oci.LabelRuntime], cf.Config.Labels[oci.LabelTier]
 		rt, ok := f.Runtime(rtID)
 		if !ok {
