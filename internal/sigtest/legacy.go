@@ -86,39 +86,11 @@ func (s *Sigstore) SignLegacyAttestation(ctx context.Context, id GitHubIdentity,
 		return LegacyAttestation{}, err
 	}
 
-	proposed, err := rekortypes.NewProposedEntry(ctx, intoto.KIND, "0.0.2", rekortypes.ArtifactProperties{
+	rbJSON, err := s.rekorBundleFor(ctx, intoto.KIND, "0.0.2", rekortypes.ArtifactProperties{
 		ArtifactBytes:  env,
 		PublicKeyBytes: [][]byte{certPEM},
 		PKIFormat:      string(pki.X509),
-	})
-	if err != nil {
-		return LegacyAttestation{}, fmt.Errorf("sigtest: intoto entry: %w", err)
-	}
-	impl, err := rekortypes.CreateVersionedEntry(proposed)
-	if err != nil {
-		return LegacyAttestation{}, fmt.Errorf("sigtest: intoto entry: %w", err)
-	}
-	body, err := rekortypes.CanonicalizeEntry(ctx, impl)
-	if err != nil {
-		return LegacyAttestation{}, fmt.Errorf("sigtest: canonical intoto entry: %w", err)
-	}
-	now := time.Now().Unix()
-	const logIndex = 7
-	set, err := s.signEntryTimestamp(body, now, logIndex)
-	if err != nil {
-		return LegacyAttestation{}, err
-	}
-	logID, err := s.vs.RekorLogID()
-	if err != nil {
-		return LegacyAttestation{}, err
-	}
-	var rb rekorBundle
-	rb.SignedEntryTimestamp = set
-	rb.Payload.Body = base64.StdEncoding.EncodeToString(body)
-	rb.Payload.IntegratedTime = now
-	rb.Payload.LogIndex = logIndex
-	rb.Payload.LogID = logID
-	rbJSON, err := json.Marshal(rb)
+	}, 7)
 	if err != nil {
 		return LegacyAttestation{}, err
 	}
@@ -148,4 +120,38 @@ func LegacyAttestationImage(atts ...LegacyAttestation) (v1.Image, error) {
 		}
 	}
 	return img, nil
+}
+
+// rekorBundleFor canonicalises a proposed Rekor entry, signs its entry
+// timestamp with the virtual log and returns cosign's
+// dev.sigstore.cosign/bundle annotation (JSON).
+func (s *Sigstore) rekorBundleFor(ctx context.Context, kind, version string, props rekortypes.ArtifactProperties, logIndex int64) ([]byte, error) {
+	proposed, err := rekortypes.NewProposedEntry(ctx, kind, version, props)
+	if err != nil {
+		return nil, fmt.Errorf("sigtest: %s entry: %w", kind, err)
+	}
+	impl, err := rekortypes.CreateVersionedEntry(proposed)
+	if err != nil {
+		return nil, fmt.Errorf("sigtest: %s entry: %w", kind, err)
+	}
+	body, err := rekortypes.CanonicalizeEntry(ctx, impl)
+	if err != nil {
+		return nil, fmt.Errorf("sigtest: canonical %s entry: %w", kind, err)
+	}
+	now := time.Now().Unix()
+	set, err := s.signEntryTimestamp(body, now, logIndex)
+	if err != nil {
+		return nil, err
+	}
+	logID, err := s.vs.RekorLogID()
+	if err != nil {
+		return nil, err
+	}
+	var rb rekorBundle
+	rb.SignedEntryTimestamp = set
+	rb.Payload.Body = base64.StdEncoding.EncodeToString(body)
+	rb.Payload.IntegratedTime = now
+	rb.Payload.LogIndex = logIndex
+	rb.Payload.LogID = logID
+	return json.Marshal(rb)
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -83,40 +82,12 @@ func (s *Sigstore) SignLegacySignature(ctx context.Context, id GitHubIdentity, p
 	if err != nil {
 		return LegacySignature{}, err
 	}
-	proposed, err := rekortypes.NewProposedEntry(ctx, hashedrekord.KIND, "0.0.1", rekortypes.ArtifactProperties{
+	rbJSON, err := s.rekorBundleFor(ctx, hashedrekord.KIND, "0.0.1", rekortypes.ArtifactProperties{
 		ArtifactHash:   "sha256:" + hex.EncodeToString(sum[:]),
 		SignatureBytes: sig,
 		PublicKeyBytes: [][]byte{certPEM},
 		PKIFormat:      string(pki.X509),
-	})
-	if err != nil {
-		return LegacySignature{}, fmt.Errorf("sigtest: hashedrekord entry: %w", err)
-	}
-	impl, err := rekortypes.CreateVersionedEntry(proposed)
-	if err != nil {
-		return LegacySignature{}, fmt.Errorf("sigtest: hashedrekord entry: %w", err)
-	}
-	body, err := rekortypes.CanonicalizeEntry(ctx, impl)
-	if err != nil {
-		return LegacySignature{}, fmt.Errorf("sigtest: canonical hashedrekord entry: %w", err)
-	}
-	now := time.Now().Unix()
-	const logIndex = 11
-	set, err := s.signEntryTimestamp(body, now, logIndex)
-	if err != nil {
-		return LegacySignature{}, err
-	}
-	logID, err := s.vs.RekorLogID()
-	if err != nil {
-		return LegacySignature{}, err
-	}
-	var rb rekorBundle
-	rb.SignedEntryTimestamp = set
-	rb.Payload.Body = base64.StdEncoding.EncodeToString(body)
-	rb.Payload.IntegratedTime = now
-	rb.Payload.LogIndex = logIndex
-	rb.Payload.LogID = logID
-	rbJSON, err := json.Marshal(rb)
+	}, 11)
 	if err != nil {
 		return LegacySignature{}, err
 	}
