@@ -94,6 +94,24 @@ func renderPlan(w io.Writer, f *fleet.File) error {
 	return err
 }
 
+// emit prints a stage's report, as JSON or with render, and then turns a
+// failed gate (passed false) into ErrGateFailed naming what failed.
+func (g *globals) emit(asJSON bool, rep any, render func() error, passed bool, what string) error {
+	var err error
+	if asJSON {
+		err = writeJSON(g.stdout, rep)
+	} else {
+		err = render()
+	}
+	if err != nil {
+		return err
+	}
+	if !passed {
+		return fmt.Errorf("%w: %s", ErrGateFailed, what)
+	}
+	return nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -59,17 +59,7 @@ Exit status 1 means the gate failed.`,
 			if err != nil {
 				return err
 			}
-			if fl.asJSON {
-				if err := writeJSON(g.stdout, rep); err != nil {
-					return err
-				}
-			} else if err := renderScan(g, rep); err != nil {
-				return err
-			}
-			if !rep.Pass {
-				return fmt.Errorf("%w: %s", ErrGateFailed, rep.Image)
-			}
-			return nil
+			return g.emit(fl.asJSON, rep, func() error { return renderScan(g, rep) }, rep.Pass, rep.Image)
 		},
 	}
 	flags := cmd.Flags()

@@ -51,17 +51,7 @@ Exit status 1 means a check failed.`,
 			if err != nil {
 				return err
 			}
-			if fl.asJSON {
-				if err := writeJSON(g.stdout, rep); err != nil {
-					return err
-				}
-			} else if err := renderTest(g, rep); err != nil {
-				return err
-			}
-			if !rep.Passed {
-				return fmt.Errorf("%w: %s", ErrGateFailed, rep.Image)
-			}
-			return nil
+			return g.emit(fl.asJSON, rep, func() error { return renderTest(g, rep) }, rep.Passed, rep.Image)
 		},
 	}
 	cmd.Flags().StringVar(&fl.evidence, "evidence", "out/evidence", "directory the test-result statements are written to")

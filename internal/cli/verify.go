@@ -69,17 +69,7 @@ is missing or pending, 3 verification could not run.`,
 			if err != nil {
 				return err
 			}
-			if fl.asJSON {
-				if err := writeJSON(g.stdout, rep); err != nil {
-					return err
-				}
-			} else if err := renderVerify(g, rep); err != nil {
-				return err
-			}
-			if rep.ExitCode() != verify.ExitPassed {
-				return fmt.Errorf("%w: %s: a required evidence channel is not verified", ErrGateFailed, args[0])
-			}
-			return nil
+			return g.emit(fl.asJSON, rep, func() error { return renderVerify(g, rep) }, rep.ExitCode() == verify.ExitPassed, args[0]+": a required evidence channel is not verified")
 		},
 	}
 	fs := cmd.Flags()
