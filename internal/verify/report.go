@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -63,6 +64,11 @@ type Entry struct {
 	Rejected int `json:"rejected,omitempty"`
 	// Err is the sentinel-wrapped cause of a non-verified status.
 	Err error `json:"-"`
+	// Predicate is the predicate of the signed statement the status was
+	// decided on, as JSON (nil for plain signatures). It is set only from
+	// evidence whose signature and identity verified, so consumers such as
+	// the catalog read content nobody could have forged.
+	Predicate json.RawMessage `json:"-"`
 }
 
 // ChannelReport is one evidence channel.

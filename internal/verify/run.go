@@ -229,17 +229,11 @@ func evaluate(c Channel, t target, f found, p Policy, now time.Time) Entry {
 	}
 	// Newest signature first: the latest evidence decides.
 	sort.SliceStable(f.ok, func(i, j int) bool { return f.ok[i].SignedAt.After(f.ok[j].SignedAt) })
-	use := func(v verified) {
-		e.Source, e.Signer, e.Issuer, e.PredicateType = v.Source, v.Signer, v.Issuer, v.PredicateType
-		if !v.SignedAt.IsZero() {
-			at := v.SignedAt
-			e.SignedAt = &at
-		}
-	}
+	use := func(v verified) { record(&e, v) }
 	var firstErr error
 	switch c {
 	case ChannelVulnerabilities:
-		return evaluateScans(e, f.ok, p, now, use)
+		return evaluateScans(e, f.ok, p, now)
 	case ChannelTests:
 		use(f.ok[0])
 		reason, err := checkTests(f.ok[0])
@@ -274,7 +268,7 @@ func evaluate(c Channel, t target, f found, p Policy, now time.Time) Entry {
 
 // evaluateScans uses the freshest readable scan: a failing gate fails the
 // channel, a scan older than MaxScanAge leaves it pending.
-func evaluateScans(e Entry, vs []verified, p Policy, now time.Time, use func(verified)) Entry {
+func evaluateScans(e Entry, vs []verified, p Policy, now time.Time) Entry {
 	var best *scan
 	var firstErr error
 	for _, v := range vs {
@@ -290,11 +284,11 @@ func evaluateScans(e Entry, vs []verified, p Policy, now time.Time, use func(ver
 		}
 	}
 	if best == nil {
-		use(vs[0])
+		record(&e, vs[0])
 		e.Status, e.Err, e.Reason = StatusFailed, firstErr, firstErr.Error()
 		return e
 	}
-	use(best.v)
+	record(&e, best.v)
 	at := best.at
 	e.ScanTime, e.DBBuiltAt = &at, best.dbBuilt
 	switch age := now.Sub(best.at); {
@@ -310,4 +304,19 @@ func evaluateScans(e Entry, vs []verified, p Policy, now time.Time, use func(ver
 		e.Reason = e.Err.Error()
 	}
 	return e
+}
+
+// record copies what the entry reports about the evidence it was decided on.
+func record(e *Entry, v verified) {
+	e.Source, e.Signer, e.Issuer, e.PredicateType = v.Source, v.Signer, v.Issuer, v.PredicateType
+	e.SignedAt, e.Predicate = nil, nil
+	if !v.SignedAt.IsZero() {
+		at := v.SignedAt
+		e.SignedAt = &at
+	}
+	if v.Statement != nil && v.PredicateType != PredicateSignature {
+		if js, err := predicateJSON(v); err == nil {
+			e.Predicate = js
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,15 @@ func TestAllChannelsVerified(t *testing.T) {
 	scan := entry(t, rep, verify.ChannelVulnerabilities, "linux/amd64")
 	if scan.ScanTime == nil || scan.DBBuiltAt == nil {
 		t.Errorf("scan entry lacks times: %+v", scan)
+	}
+	if scan.Signer != signerID.BuildSignerURI() || scan.SignedAt == nil {
+		t.Errorf("scan entry lacks its signer: %+v", scan)
+	}
+	if !json.Valid(scan.Predicate) || !strings.Contains(string(scan.Predicate), `"scanner"`) {
+		t.Errorf("scan entry predicate = %s, want the verified vulns predicate", scan.Predicate)
+	}
+	if sig.Predicate != nil {
+		t.Errorf("signature entry carries a predicate: %s", sig.Predicate)
 	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatal(err)
