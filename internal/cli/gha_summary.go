@@ -27,9 +27,17 @@ type stage struct {
 	summary string
 }
 
+// stager is a report that renders its own step outputs and summary for
+// the command keys it belongs to.
+type stager interface {
+	stage(key string) (stage, bool)
+}
+
 // stageOf renders the report of command key; false when there is none.
 func stageOf(key string, rep any) (stage, bool) {
 	switch r := rep.(type) {
+	case stager:
+		return r.stage(key)
 	case buildOutcome:
 		if key == "build" && r.Manifest != nil {
 			return buildStage(r), true

@@ -220,6 +220,7 @@ func TestContractNamesAndDescriptions(t *testing.T) {
 		"build": "manifest closure-size", "assemble": "digest reference", "test": "passed statements",
 		"sbom": "files", "scan": "passed active suppressed excepted", "publish": "digest reference refs", "index": "digest reference refs",
 		"attest": "bundles", "verify": "passed report", "pipeline": "passed published verified", "fleet plan": "matrix",
+		"catalog": "passed catalog images", "rescan": "passed rescanned new-findings", "remediate draft": "branch body changed",
 	}
 	if len(Outputs) != len(want) {
 		t.Fatalf("commands %v", Outputs)

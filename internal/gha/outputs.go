@@ -68,6 +68,21 @@ var Contract = map[string][]Output{
 	"fleet plan": {
 		{"matrix", "the strategy.matrix JSON (the output of --github-matrix)"},
 	},
+	"catalog": {
+		{"passed", "true when every image of the catalog has every required channel verified"},
+		{"catalog", "path of the catalog.json written"},
+		{"images", "number of images in the catalog"},
+	},
+	"rescan": {
+		{"passed", "true when every image was rescanned and no vulnerability gate failed"},
+		{"rescanned", "number of images given a fresh scan attestation"},
+		{"new-findings", "JSON array of finding ids active now that were not active at the previous scan"},
+	},
+	"remediate draft": {
+		{"branch", "the branch the change was committed to"},
+		{"body", "path of the pull-request body (Markdown) written"},
+		{"changed", "true when a change was drafted"},
+	},
 }
 
 // Outputs is Contract by name only: command → output names.

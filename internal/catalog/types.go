@@ -1,0 +1,211 @@
+// Package catalog describes the published fleet as clearcutt verify
+// observes it in the registry: one record per image index, per-architecture
+// facts read from the images themselves, and the status of every evidence
+// channel on its own. Content (package counts, vulnerability findings) is
+// taken only from evidence whose signature and identity verified.
+//
+// The catalog is versioned JSON (APIVersion, schema in
+// schemas/catalog.v1alpha1.schema.json); the static site and the rescan
+// read it, and remediation plans from it.
+package catalog
+
+import "time"
+
+// APIVersion is the catalog format this package reads and writes.
+const APIVersion = "catalog.clearcutt.dev/v1alpha1"
+
+// FileName is the catalog's file name inside a catalog directory.
+const FileName = "catalog.json"
+
+// Status is the state of one evidence channel, as clearcutt verify reports it.
+type Status string
+
+// Channel statuses.
+const (
+	StatusVerified      Status = "verified"
+	StatusFailed        Status = "failed"
+	StatusMissing       Status = "missing"
+	StatusPending       Status = "pending"
+	StatusNotApplicable Status = "not_applicable"
+)
+
+// Channel names, as clearcutt verify names them.
+const (
+	ChannelSignature       = "signature"
+	ChannelSBOM            = "sbom"
+	ChannelProvenance      = "provenance"
+	ChannelTests           = "tests"
+	ChannelVulnerabilities = "vulnerabilities"
+	ChannelVEX             = "vex"
+)
+
+// Catalog is the whole fleet.
+type Catalog struct {
+	APIVersion string `json:"apiVersion"`
+	// GeneratedAt is when the registry was last observed.
+	GeneratedAt time.Time `json:"generatedAt"`
+	Fleet       Fleet     `json:"fleet"`
+	// Images are sorted by runtime, then tier.
+	Images []Image `json:"images"`
+}
+
+// Fleet says who publishes the fleet and how a consumer checks it.
+type Fleet struct {
+	// Name is the fleet's name from clearcutt.yaml.
+	Name string `json:"name"`
+	// Repository is the fleet's source repository, owner/name.
+	Repository string `json:"repository"`
+	// Registry is where the images are published (registry/repository
+	// prefix, or oci:DIR for a local layout).
+	Registry string `json:"registry"`
+	// Identity is what every signature must carry. In key mode it is
+	// empty and PublicKey names the key file verification used.
+	Identity  *Identity `json:"identity,omitempty"`
+	PublicKey string    `json:"publicKey,omitempty"`
+	// ProvenanceBuilderID is the SLSA builder id provenance must name.
+	ProvenanceBuilderID string `json:"provenanceBuilderID,omitempty"`
+	// RequiredChannels are the channels an image needs to pass.
+	RequiredChannels []string `json:"requiredChannels"`
+}
+
+// Identity is a keyless signer identity (exact values, no patterns).
+type Identity struct {
+	Issuer string `json:"issuer"`
+	// BuildSignerURI is the certificate SAN: the signing workflow at its ref.
+	BuildSignerURI      string `json:"buildSignerURI"`
+	SourceRepositoryURI string `json:"sourceRepositoryURI"`
+	SourceRepositoryRef string `json:"sourceRepositoryRef"`
+}
+
+// Image is one published image index (one runtime × tier).
+type Image struct {
+	// Name is <runtime>:<tier>, unique in the catalog.
+	Name    string `json:"name"`
+	Runtime string `json:"runtime"`
+	Version string `json:"version"`
+	Tier    string `json:"tier"`
+	// Reference is the index by digest (repository@sha256:…).
+	Reference   string   `json:"reference"`
+	IndexDigest string   `json:"indexDigest"`
+	Tags        []string `json:"tags"`
+	// VerifiedAt is when clearcutt verify observed the evidence.
+	VerifiedAt time.Time `json:"verifiedAt"`
+	// Status is verified when every required channel is, else the worst
+	// status of a required channel.
+	Status Status `json:"status"`
+	// Channels are the index-level channel results (signature of the
+	// index, provenance), one per channel, in channel order.
+	Channels  []ChannelStatus `json:"channels"`
+	Platforms []Platform      `json:"platforms"`
+	// History is one point per scan or rescan observed, oldest first; it
+	// is carried over from the previous catalog and feeds the trend chart.
+	History []ScanPoint `json:"history"`
+}
+
+// Platform is one architecture's image.
+type Platform struct {
+	// Platform is os/arch[/variant].
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+	// Size is the bytes a pull transfers: manifest, config and compressed layers.
+	Size   int64 `json:"size"`
+	Layers int   `json:"layers"`
+	// Packages is the package count of the verified SBOM (nil: no verified SBOM).
+	Packages *int `json:"packages"`
+	// ClosureSize is the uncompressed size of the files under /nix/store.
+	ClosureSize int64 `json:"closureSize"`
+	// PruningCandidates are paths that ship but are rarely needed at run
+	// time (headers, static libraries, documentation), largest first.
+	PruningCandidates []PruningCandidate `json:"pruningCandidates"`
+	// Channels are this architecture's channel results, one per channel,
+	// in channel order (signature, sbom, provenance, tests,
+	// vulnerabilities, vex); provenance is index-level and repeated here.
+	Channels []ChannelStatus `json:"channels"`
+	// SBOM is the path, relative to the catalog directory, of the verified
+	// SPDX document (empty without a verified SBOM).
+	SBOM string `json:"sbom,omitempty"`
+	// Vulnerabilities summarise the verified scan (nil: no verified or
+	// pending scan to read).
+	Vulnerabilities *Vulnerabilities `json:"vulnerabilities"`
+}
+
+// PruningCandidate is a path that could be dropped from the closure.
+type PruningCandidate struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	Size   int64  `json:"size"`
+}
+
+// ChannelStatus is one channel for one digest.
+type ChannelStatus struct {
+	Channel string `json:"channel"`
+	Status  Status `json:"status"`
+	// Required says whether this channel decides the image's status.
+	Required bool   `json:"required"`
+	Reason   string `json:"reason,omitempty"`
+	// Digest is the subject the evidence is about.
+	Digest        string     `json:"digest"`
+	Signer        string     `json:"signer,omitempty"`
+	Issuer        string     `json:"issuer,omitempty"`
+	PredicateType string     `json:"predicateType,omitempty"`
+	Source        string     `json:"source,omitempty"`
+	SignedAt      *time.Time `json:"signedAt,omitempty"`
+	ScanTime      *time.Time `json:"scanTime,omitempty"`
+	DBBuiltAt     *time.Time `json:"dbBuiltAt,omitempty"`
+}
+
+// Severities counts findings by severity.
+type Severities struct {
+	Critical   int `json:"critical"`
+	High       int `json:"high"`
+	Medium     int `json:"medium"`
+	Low        int `json:"low"`
+	Negligible int `json:"negligible"`
+	Unknown    int `json:"unknown"`
+}
+
+// Vulnerabilities is one architecture's scan: active findings, and those a
+// VEX statement suppressed or an exception covers, counted apart.
+type Vulnerabilities struct {
+	ScanTime   time.Time  `json:"scanTime"`
+	DBBuiltAt  *time.Time `json:"dbBuiltAt,omitempty"`
+	Active     Severities `json:"active"`
+	Suppressed Severities `json:"suppressed"`
+	Excepted   Severities `json:"excepted"`
+	// Findings are every result of the scan, sorted by severity then id.
+	Findings []Finding `json:"findings"`
+}
+
+// Finding is one vulnerability result, as the verified vulns/v0.2
+// predicate records it.
+type Finding struct {
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Severity string   `json:"severity"`
+	Package  string   `json:"package"`
+	Version  string   `json:"version"`
+	Type     string   `json:"type,omitempty"`
+	PURL     string   `json:"purl,omitempty"`
+	// Origin is "base" or "closure".
+	Origin string `json:"origin,omitempty"`
+	// Status is active, suppressed (VEX) or excepted.
+	Status   string   `json:"status"`
+	FixState string   `json:"fixState,omitempty"`
+	FixedIn  []string `json:"fixedIn,omitempty"`
+	// VEXStatus and VEXJustification are set when a VEX statement applied.
+	VEXStatus        string `json:"vexStatus,omitempty"`
+	VEXJustification string `json:"vexJustification,omitempty"`
+	// ExceptionOwner and ExceptionExpires are set when an exception applied.
+	ExceptionOwner   string `json:"exceptionOwner,omitempty"`
+	ExceptionExpires string `json:"exceptionExpires,omitempty"`
+}
+
+// ScanPoint is the image's vulnerability state at one scan: unique finding
+// ids over all architectures, by severity.
+type ScanPoint struct {
+	ScanTime   time.Time  `json:"scanTime"`
+	DBBuiltAt  *time.Time `json:"dbBuiltAt,omitempty"`
+	Active     Severities `json:"active"`
+	Suppressed int        `json:"suppressed"`
+	Excepted   int        `json:"excepted"`
+}
