@@ -62,7 +62,7 @@ func TestIndexCombinesPerArchitectureImages(t *testing.T) {
 		if code, _, errs := run(t, "-f", fleetFile, "test", one.Reference, "--evidence", ev, "--no-smoke"); code != 0 {
 			t.Fatalf("test %s: %s", arch, errs)
 		}
-		if code, _, errs := run(t, "-f", fleetFile, "publish", one.Reference, "--to", host+"/"+arch, "--evidence", ev); code != 0 {
+		if code, _, errs := run(t, "-f", fleetFile, "publish", one.Reference, "--to", host+"/fleet", "--evidence", ev, "--digest-only"); code != 0 {
 			t.Fatalf("publish %s: %s", arch, errs)
 		}
 		// amd64 by its one-platform index, arm64 by its image manifest.
@@ -70,7 +70,18 @@ func TestIndexCombinesPerArchitectureImages(t *testing.T) {
 		if arch == "arm64" {
 			d = one.Platforms[0].Digest
 		}
-		platformRefs = append(platformRefs, host+"/"+arch+"/static@"+d)
+		platformRefs = append(platformRefs, host+"/fleet/static@"+d)
+	}
+	// Published by digest only: stored, but no tag moved.
+	for _, r := range platformRefs {
+		if _, err := remote.Head(mustDigestRef(t, r)); err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+	}
+	for _, tag := range []string{"distroless", "3.11-distroless", "latest"} {
+		if _, err := remote.Head(mustTag(t, host+"/fleet/static:"+tag)); err == nil {
+			t.Fatalf("tag %s moved by a digest-only publish", tag)
+		}
 	}
 
 	index := func(args ...string) (int, indexReport, string) {
@@ -123,7 +134,7 @@ func TestIndexCombinesPerArchitectureImages(t *testing.T) {
 	if code != 0 || len(rep.Missing) != 1 || rep.Missing[0] != "arm64" || len(rep.Platforms) != 1 {
 		t.Fatalf("partial index: exit %d %+v: %s", code, rep, errs)
 	}
-	if want := strings.TrimPrefix(platformRefs[0], host+"/amd64/static@"); rep.Digest != want {
+	if want := strings.TrimPrefix(platformRefs[0], host+"/fleet/static@"); rep.Digest != want {
 		t.Errorf("partial index %s, want the one-platform index %s", rep.Digest, want)
 	}
 
@@ -158,4 +169,13 @@ func mustTag(t *testing.T, s string) name.Tag {
 		t.Fatal(err)
 	}
 	return tag
+}
+
+func mustDigestRef(t *testing.T, s string) name.Digest {
+	t.Helper()
+	r, err := name.NewDigest(s, name.StrictValidation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -17,9 +17,10 @@ import (
 func init() { extraCommands = append(extraCommands, newPublishCmd) }
 
 type publishFlags struct {
-	to       string
-	evidence string
-	asJSON   bool
+	to         string
+	evidence   string
+	digestOnly bool
+	asJSON     bool
 }
 
 func newPublishCmd(g *globals) *cobra.Command {
@@ -33,7 +34,12 @@ index.json entry is named <runtime>:<tier>) or a registry repository prefix
 (--to host/prefix; the image goes to host/prefix/<runtime> and gets the tags of
 registry.tags). The default is the local layout oci:out/oci. Only missing blobs are uploaded, transient errors are
 retried, and tags move only after the whole index is stored. Every platform
-must have a passing test result (clearcutt test) in the evidence directory.`,
+must have a passing test result (clearcutt test) in the evidence directory.
+
+--digest-only stores the index by digest and nothing else: no tag moves and
+no layout name is written. The per-architecture jobs of a fleet publish their
+one-platform indexes this way, and 'clearcutt index' then names and tags the
+combined index.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()
@@ -53,6 +59,7 @@ must have a passing test result (clearcutt test) in the evidence directory.`,
 	}
 	cmd.Flags().StringVar(&fl.to, "to", "oci:out/oci", "destination: oci:DIR, or a registry repository prefix such as ghcr.io/acme/fleet")
 	cmd.Flags().StringVar(&fl.evidence, "evidence", "out/evidence", "directory holding the test-result statements")
+	cmd.Flags().BoolVar(&fl.digestOnly, "digest-only", false, "store by digest only: move no tag and write no layout name")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -107,6 +114,9 @@ func runPublish(ctx context.Context, g *globals, f *fleet.File, src string, fl p
 	}
 	if err != nil {
 		return publishReport{}, usageError{fmt.Errorf("--to: %w", err)}
+	}
+	if fl.digestOnly {
+		opts.Tags, opts.RefName = nil, ""
 	}
 	res, err := oci.Publish(ctx, opts)
 	g.progressDone()
