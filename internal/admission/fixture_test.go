@@ -24,11 +24,14 @@ import (
 
 // evidence says which evidence a fixture image gets, per subject.
 type evidence struct {
-	sbom   bool
-	tests  string // test-result result ("" for none)
-	vulns  bool
-	onIdx  bool // also attach SBOM and tests to the index digest
-	signer *attest.KeySigner
+	sbom  bool
+	tests string // test-result result ("" for none)
+	// failedArch: the platform image of this architecture gets a FAILED
+	// test result instead.
+	failedArch string
+	vulns      bool
+	onIdx      bool // also attach SBOM and tests to the index digest
+	signer     *attest.KeySigner
 	// none: push the image without any bundle.
 	none bool
 }
@@ -84,8 +87,10 @@ func (fx fixture) pushIndex(runtime, tier string, tags ...string) (name.Digest, 
 }
 
 // sign attaches evidence to the index the way `clearcutt attest` does:
-// attest.Run with a key signer, per-platform evidence files and, with
-// ev.onIdx, evidence about the index digest itself.
+// attest.Run with a key signer and per-platform evidence files. attest.Run
+// derives the index SBOM and test result from the platforms' evidence;
+// with ev.onIdx, evidence written for the index digest itself takes their
+// place.
 func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
 	t := fx.t
 	t.Helper()
@@ -99,8 +104,10 @@ func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
 	}
 	d, _ := v1.NewHash(ref.DigestStr())
 	subjects := []v1.Hash{}
+	failed := map[v1.Hash]bool{}
 	for _, m := range im.Manifests {
 		subjects = append(subjects, m.Digest)
+		failed[m.Digest] = ev.failedArch != "" && m.Platform != nil && m.Platform.Architecture == ev.failedArch
 	}
 	if ev.onIdx {
 		subjects = append(subjects, d)
@@ -115,10 +122,17 @@ func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
 			})
 		}
 		if ev.tests != "" {
-			writeStatement(t, attest.EvidencePath(dir, s, attest.FileTestResult), s, admission.PredicateTestResult, map[string]any{
+			pred := map[string]any{
 				"result": ev.tests, "configuration": []any{map[string]any{"name": "tier invariants"}},
 				"passedTests": []string{"nonroot", "no-shell"},
-			})
+			}
+			if failed[s] {
+				pred = map[string]any{
+					"result": "FAILED", "configuration": []any{map[string]any{"name": "tier invariants"}},
+					"passedTests": []string{"nonroot"}, "failedTests": []string{"no-shell"},
+				}
+			}
+			writeStatement(t, attest.EvidencePath(dir, s, attest.FileTestResult), s, admission.PredicateTestResult, pred)
 		}
 		if ev.vulns {
 			writeStatement(t, attest.EvidencePath(dir, s, attest.FileVulns), s, "https://in-toto.io/attestation/vulns/v0.2", map[string]any{

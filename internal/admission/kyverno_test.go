@@ -162,10 +162,15 @@ func TestKyvernoKeyMode(t *testing.T) {
 	fx.sign(noSBOM, idx, evidence{tests: "PASSED", vulns: true, onIdx: true, signer: fleetKey})
 	failed, idx := fx.pushIndex("nodejs", "slim", "20-slim")
 	fx.sign(failed, idx, evidence{sbom: true, tests: "FAILED", vulns: true, onIdx: true, signer: fleetKey})
-	// What `clearcutt attest` stores today: evidence on each platform
-	// image, only the signature on the index.
+	// Evidence for the platform images only, as the pipeline writes it:
+	// attest.Run attaches to the index the SBOM and test result it
+	// derives from them.
 	perPlatform, idx := fx.pushIndex("java", "slim", "17-slim")
 	fx.sign(perPlatform, idx, evidence{sbom: true, tests: "PASSED", vulns: true, signer: fleetKey})
+	// The same, with the arm64 tests FAILED: the derived index test
+	// result is FAILED.
+	armFailed, idx := fx.pushIndex("static", "slim", "1-slim")
+	fx.sign(armFailed, idx, evidence{sbom: true, tests: "PASSED", failedArch: "arm64", vulns: true, signer: fleetKey})
 	dev, idx := fx.pushIndex("python", "dev", "3.11-dev", "dev")
 	fx.sign(dev, idx, full)
 
@@ -187,6 +192,8 @@ func TestKyvernoKeyMode(t *testing.T) {
 		pod{"no-sbom", "prod", noSBOM.String()},
 		pod{"tests-failed", "prod", fx.repo + "/nodejs:20-slim"},
 		pod{"per-platform-evidence", "prod", perPlatform.String()},
+		pod{"per-platform-evidence-tag", "prod", fx.repo + "/java:17-slim"},
+		pod{"per-platform-arm64-failed", "prod", armFailed.String()},
 		pod{"dev-tag-prod", "prod", fx.repo + "/python:dev"},
 		pod{"dev-digest-prod", "prod", dev.String()},
 		pod{"dev-sandbox", "sandbox", fx.repo + "/python:3.11-dev"},
@@ -204,7 +211,12 @@ func TestKyvernoKeyMode(t *testing.T) {
 		// Signed, but an attestation is missing or says FAILED.
 		{"no-sbom", admission.KyvernoRuleEvidence, "fail", "image attestations verification failed"},
 		{"tests-failed", admission.KyvernoRuleEvidence, "fail", "attestation checks failed for " + failed.String() + " and predicate " + admission.PredicateTestResult},
-		{"per-platform-evidence", admission.KyvernoRuleEvidence, "fail", "image attestations verification failed"},
+		// The index SBOM and test result attest.Run derived from the
+		// platforms' evidence admit the index; one FAILED platform makes
+		// the index's test result FAILED.
+		{"per-platform-evidence", admission.KyvernoRuleEvidence, "pass", "@" + perPlatform.DigestStr()},
+		{"per-platform-evidence-tag", admission.KyvernoRuleEvidence, "pass", "@" + perPlatform.DigestStr()},
+		{"per-platform-arm64-failed", admission.KyvernoRuleEvidence, "fail", "attestation checks failed for " + armFailed.String() + " and predicate " + admission.PredicateTestResult},
 		{"dev-tag-prod", admission.KyvernoRuleEvidence, "pass", ""},
 		{"dev-tag-prod", admission.KyvernoRuleTiers, "fail", "dev tier"},
 		{"dev-digest-prod", admission.KyvernoRuleTiers, "fail", "dev tier"},

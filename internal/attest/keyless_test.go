@@ -213,7 +213,9 @@ func TestKeylessSignsWithFulcioAndRekor(t *testing.T) {
 	writeAllEvidence(t, ev, idx)
 	res, err := Run(context.Background(), runOpts(t, idx, store, k, ev))
 	must(t, err)
-	if res.Mode != ModeKeyless || len(res.Attached) != 11 {
+	// index (signature, derived SBOM and tests) + 2 × (signature, SBOM,
+	// tests, vulns, VEX)
+	if res.Mode != ModeKeyless || len(res.Attached) != 13 {
 		t.Fatalf("mode %s, %d attached", res.Mode, len(res.Attached))
 	}
 	if calls != 1 || f.certs != 1 {

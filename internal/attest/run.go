@@ -26,7 +26,8 @@ type Options struct {
 	Signer Signer
 	// EvidenceDir holds <dir>/sha256-<hex>/{sbom.spdx.json, test-result.json,
 	// vulns.json, vex.json} per platform digest (and optionally the index
-	// digest).
+	// digest, whose files take the place of the derived index SBOM and
+	// test result).
 	EvidenceDir string
 	// AllowMissingEvidenceUnsafe attaches what exists instead of failing
 	// when a platform lacks its SBOM, test result or vulnerability scan.
@@ -47,8 +48,13 @@ type Attached struct {
 	// Platform is "os/arch[/variant]", or empty for the index.
 	Platform      string `json:"platform,omitempty"`
 	PredicateType string `json:"predicateType"`
-	// File is the evidence file signed; empty for signatures.
-	File     string  `json:"file,omitempty"`
+	// File is the evidence file signed; empty for signatures and derived
+	// statements.
+	File string `json:"file,omitempty"`
+	// Derived marks a statement about the index that Run derived from the
+	// platforms' evidence (the index SBOM and test result) because the
+	// evidence directory supplied none.
+	Derived  bool    `json:"derived,omitempty"`
 	Artifact v1.Hash `json:"artifact"`
 	// LogIndexes are the bundle's transparency-log indexes (none for key
 	// signatures).
@@ -73,13 +79,19 @@ type job struct {
 	predicate string
 	file      string
 	statement []byte
+	// derived: the statement was derived from the platforms' evidence.
+	derived bool
 }
 
 // Run signs the index and each platform image (cosign v3 signature
 // statements) and attaches, per platform, every evidence statement present
-// in EvidenceDir. All evidence is read and checked before anything is
-// signed: a statement about another digest, an invalid file or (unless
-// allowed) a missing required file fails the run with nothing stored.
+// in EvidenceDir. The index gets the evidence supplied for its own digest
+// and, for the SBOM and test-result channels it has none of, the
+// statements derived from the platforms' (IndexSBOM, IndexTestResult), so
+// that admission controllers checking the digest a Pod names find them.
+// All evidence is read and checked before anything is signed: a statement
+// about another digest, an invalid file or (unless allowed) a missing
+// required file fails the run with nothing stored.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Store == nil || o.Signer == nil || o.Target.Index == nil {
 		return Result{}, fmt.Errorf("attest: a store, a signer and the target index are required")
@@ -109,20 +121,34 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("attest: %s: %w", o.Target.Ref, err)
 	}
 	res := Result{Index: got, Store: o.Store.String(), Mode: o.Signer.Mode()}
-	jobs, err := o.collect(v1.Descriptor{MediaType: mt, Digest: got, Size: size}, "", false, &res)
+	index := v1.Descriptor{MediaType: mt, Digest: got, Size: size}
+	indexJobs, err := o.collect(index, "", false, &res)
 	if err != nil {
 		return Result{}, err
 	}
+	var platformJobs []job
+	var platforms []PlatformEvidence
 	for _, d := range im.Manifests {
 		if d.Platform == nil {
 			return Result{}, fmt.Errorf("attest: %s: index entry %s has no platform", o.Target.Ref, d.Digest)
 		}
-		js, err := o.collect(v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, d.Platform.String(), true, &res)
+		desc := v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+		js, err := o.collect(desc, d.Platform.String(), true, &res)
 		if err != nil {
 			return Result{}, err
 		}
-		jobs = append(jobs, js...)
+		p, err := platformEvidence(desc, d.Platform.String(), js)
+		if err != nil {
+			return Result{}, fmt.Errorf("attest: %w", err)
+		}
+		platformJobs = append(platformJobs, js...)
+		platforms = append(platforms, p)
 	}
+	derived, err := o.deriveIndexEvidence(index, indexJobs, platforms)
+	if err != nil {
+		return Result{}, err
+	}
+	jobs := append(append(indexJobs, derived...), platformJobs...)
 	for i, j := range jobs {
 		b, err := SignStatement(ctx, o.Signer, j.statement)
 		if err != nil {
@@ -134,7 +160,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		logs, _ := TransparencyOf(b)
 		res.Attached = append(res.Attached, Attached{Subject: j.subject.Digest, Platform: j.platform,
-			PredicateType: j.predicate, File: j.file, Artifact: a, LogIndexes: logs})
+			PredicateType: j.predicate, File: j.file, Derived: j.derived, Artifact: a, LogIndexes: logs})
 		if o.Progress != nil {
 			o.Progress(Event{Subject: j.subject.Digest, PredicateType: j.predicate, N: i + 1, Total: len(jobs)})
 		}

@@ -24,7 +24,7 @@ func writeAllEvidence(t *testing.T, dir string, idx v1.ImageIndex) {
 	t.Helper()
 	for _, p := range platforms(t, idx) {
 		files := map[string]string{
-			FileSBOM:       `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"python","packages":[{"name":"zlib","versionInfo":"1.3"}]}`,
+			FileSBOM:       platformSBOM(p.Digest, p.Platform.String(), "2026-01-01T00:00:00Z"),
 			FileTestResult: statementFor(p.Digest, PredicateTestResult),
 			FileVulns:      statementFor(p.Digest, PredicateVulns),
 			FileVEX:        statementFor(p.Digest, PredicateOpenVEX),
@@ -63,18 +63,24 @@ func TestRunAttachesEveryChannelPerPlatform(t *testing.T) {
 	o.Progress = func(Event) { events++ }
 	res, err := Run(ctx, o)
 	must(t, err)
-	// index signature + 2 × (signature, SBOM, tests, vulns, VEX)
-	if len(res.Attached) != 11 || events != 11 || res.Mode != ModeKey || len(res.Missing) != 0 {
+	// index (signature, derived SBOM and tests) + 2 × (signature, SBOM,
+	// tests, vulns, VEX)
+	if len(res.Attached) != 13 || events != 13 || res.Mode != ModeKey || len(res.Missing) != 0 {
 		t.Fatalf("attached %d, events %d, mode %s, missing %v", len(res.Attached), events, res.Mode, res.Missing)
 	}
 	index := descOf(t, idx).Digest
 	got, err := store.List(ctx, index)
 	must(t, err)
-	if len(got) != 1 || got[0].PredicateType != PredicateSignature {
-		t.Fatalf("index referrers %+v", got)
+	onIndex := map[string]bool{}
+	for _, s := range got {
+		pt, err := verifyKeyBundle(t, signer, s.Bundle, index)
+		if err != nil {
+			t.Error(err)
+		}
+		onIndex[pt] = true
 	}
-	if _, err := verifyKeyBundle(t, signer, got[0].Bundle, index); err != nil {
-		t.Error(err)
+	if len(got) != 3 || !onIndex[PredicateSignature] || !onIndex[PredicateSPDX] || !onIndex[PredicateTestResult] {
+		t.Fatalf("index referrers %+v", got)
 	}
 	want := []string{PredicateSignature, PredicateSPDX, PredicateTestResult, PredicateVulns, PredicateOpenVEX}
 	for _, p := range platforms(t, idx) {
@@ -156,7 +162,9 @@ func TestRunMissingEvidenceFails(t *testing.T) {
 	o.AllowMissingEvidenceUnsafe = true
 	res, err := Run(context.Background(), o)
 	must(t, err)
-	if len(res.Missing) != 1 || res.Missing[0] != missing || len(res.Attached) != 9 {
+	// index (signature, derived tests; no SBOM without arm64's) + amd64
+	// (signature, SBOM, tests, vulns) + arm64 (signature, tests, vulns, VEX)
+	if len(res.Missing) != 1 || res.Missing[0] != missing || len(res.Attached) != 10 {
 		t.Fatalf("missing %v, attached %d", res.Missing, len(res.Attached))
 	}
 }

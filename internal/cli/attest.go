@@ -36,7 +36,14 @@ func newAttestCmd(g *globals) *cobra.Command {
 		Long: `attest signs the index named by digest and each of its platform images (the
 statement cosign v3 signs) and attaches, per platform, the SBOM, test result,
 vulnerability scan and VEX found in EVIDENCE/sha256-<hex>/ as in-toto
-attestations. Every signature is a Sigstore bundle (v0.3) stored next to the
+attestations. The index digest, the one a Pod names and admission controllers
+check, also gets an SBOM and a test result: those found in
+EVIDENCE/sha256-<index hex>/, else ones derived from the platforms' (an SPDX
+document listing the platform images and pinning each platform's SBOM by
+SHA256; a test result that is PASSED only when every platform's is), shown
+as "(index, derived)" in the table.
+
+Every signature is a Sigstore bundle (v0.3) stored next to the
 image as an OCI referrer, the layout cosign v3 writes: in the same OCI layout
 (oci:DIR@sha256:…) or the same registry repository, with the sha256-<hex> tag
 fallback where the registry has no referrers API.
@@ -162,6 +169,9 @@ func renderAttest(g *globals, r attest.Result) error {
 	fmt.Fprintln(tw, "SUBJECT\tPREDICATE TYPE\tARTIFACT DIGEST\tTRANSPARENCY")
 	for _, a := range r.Attached {
 		subj := a.Subject.String() + " (index)"
+		if a.Derived {
+			subj = a.Subject.String() + " (index, derived)"
+		}
 		if a.Platform != "" {
 			subj = a.Subject.String() + " (" + a.Platform + ")"
 		}

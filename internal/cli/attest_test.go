@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -42,7 +43,9 @@ func attestFixture(t *testing.T) (layoutDir string, idx v1.ImageIndex, evidence 
 			return []byte(fmt.Sprintf(`{"_type":%q,"predicate":{"result":"PASSED"},"predicateType":%q,"subject":[{"digest":{"sha256":%q}}]}`, attest.StatementType, pt, m.Digest.Hex))
 		}
 		for name, data := range map[string][]byte{
-			attest.FileSBOM:       []byte(`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x"}`),
+			attest.FileSBOM: []byte(fmt.Sprintf(`{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"python@%s",`+
+				`"documentNamespace":"https://clearcutt.dev/spdx/image/python/%s","creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: clearcutt"]}}`,
+				m.Digest, m.Digest.Hex)),
 			attest.FileTestResult: st(attest.PredicateTestResult),
 			attest.FileVulns:      st(attest.PredicateVulns),
 		} {
@@ -72,9 +75,15 @@ func TestAttestLayoutWithDefaultKey(t *testing.T) {
 	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key %v %v", fi, err)
 	}
-	// index + 2 × (signature, SBOM, tests, vulns)
-	if n := strings.Count(out, "none (key)"); n != 9 || !strings.Contains(out, "SUBJECT") || !strings.Contains(out, d.String()+" (index)") {
+	// index (signature, derived SBOM and tests) + 2 × (signature, SBOM,
+	// tests, vulns)
+	if n := strings.Count(out, "none (key)"); n != 11 || !strings.Contains(out, "SUBJECT") || !strings.Contains(out, d.String()+" (index)") {
 		t.Fatalf("table (%d key rows):\n%s", n, out)
+	}
+	for _, pt := range []string{attest.PredicateSPDX, attest.PredicateTestResult} {
+		if !regexp.MustCompile(regexp.QuoteMeta(d.String()+" (index, derived)") + ` +` + regexp.QuoteMeta(pt) + ` `).MatchString(out) {
+			t.Errorf("no derived index %s row:\n%s", pt, out)
+		}
 	}
 	// Second run: the key is reused, no notice; JSON output.
 	code, out, errs = run(t, "attest", ref, "--evidence", ev, "--json")
@@ -82,15 +91,18 @@ func TestAttestLayoutWithDefaultKey(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var res attest.Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Attached) != 9 || res.Mode != attest.ModeKey {
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Attached) != 11 || res.Mode != attest.ModeKey || !res.Attached[1].Derived {
 		t.Fatalf("json %v: %s", err, out)
 	}
 	store, err := attest.Open(oci.Ref{Layout: dir}, attest.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two signatures (ECDSA is randomised); the derived statements are the
+	// same bytes on both runs, and the second run's bundles are new
+	// signatures of them.
 	got, err := store.List(context.Background(), d)
-	if err != nil || len(got) != 2 {
+	if err != nil || len(got) != 6 {
 		t.Fatalf("index bundles after two runs: %d, %v", len(got), err)
 	}
 }
@@ -112,7 +124,9 @@ func TestAttestFailures(t *testing.T) {
 	if code, _, errs := run(t, "attest", ref, "--evidence", ev, "--key", key); code != ExitFailed || !strings.Contains(errs, sbom) {
 		t.Errorf("missing SBOM: exit %d, %s", code, errs)
 	}
-	if code, out, errs := run(t, "attest", ref, "--evidence", ev, "--key", key, "--allow-missing-evidence-unsafe"); code != ExitOK || !strings.Contains(errs, "warning") || strings.Count(out, "none (key)") != 8 {
+	// index (signature, derived tests; no SBOM without the arm64 one) +
+	// 2 × (signature, tests, vulns) + the amd64 SBOM
+	if code, out, errs := run(t, "attest", ref, "--evidence", ev, "--key", key, "--allow-missing-evidence-unsafe"); code != ExitOK || !strings.Contains(errs, "warning") || strings.Count(out, "none (key)") != 9 {
 		t.Errorf("allowed missing SBOM: exit %d, %s\n%s", code, errs, out)
 	}
 	if err := os.Chmod(key, 0o644); err != nil {
