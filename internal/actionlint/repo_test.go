@@ -85,18 +85,25 @@ func TestReadmesAreGenerated(t *testing.T) {
 	}
 }
 
+// TestWorkflowsFollowTheRules checks the workflows and the app-team
+// workflow templates: the rules of CheckWorkflow, and every use of one of
+// the repository's actions names a real action with its real inputs.
 func TestWorkflowsFollowTheRules(t *testing.T) {
-	root := testenv.RepoRoot(t)
+	root, actions := repoActions(t)
 	paths, _ := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.y*ml"))
 	if len(paths) == 0 {
 		t.Fatal("no workflows under .github/workflows")
 	}
-	for _, p := range paths {
+	templates, _ := filepath.Glob(filepath.Join(root, ".github", "workflow-templates", "*.y*ml"))
+	for _, p := range append(paths, templates...) {
 		raw, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, err := range CheckWorkflow(p, raw) {
+			t.Error(err)
+		}
+		for _, err := range CheckLocalUses(p, raw, actions) {
 			t.Error(err)
 		}
 	}
