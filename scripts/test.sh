@@ -21,7 +21,7 @@ if [ -n "$unformatted" ]; then
   printf 'gofmt would change:\n%s\n' "$unformatted" >&2
   exit 1
 fi
-shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
+shellcheck -x scripts/*.sh scripts/lib/*.sh scripts/publish/*.sh .ci/run
 go vet ./...
 
 echo "==> installing cosign, syft, grype, slsa-verifier for the interoperability tests"
