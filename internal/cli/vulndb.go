@@ -73,6 +73,6 @@ which scans compare against their maximum database age.`,
 		},
 	}
 	info.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	cmd.AddCommand(build, info)
+	cmd.AddCommand(build, info, newVulndbFetchCmd(g))
 	return cmd
 }

@@ -1,4 +1,4 @@
-// Package vulndb writes and describes Grype v6 vulnerability databases. A
+// Package vulndb writes, fetches and describes Grype v6 vulnerability databases. A
 // platform team can publish its own advisories for pkg:nix packages (keyed
 // by Nix pname), upstream CPEs and language or distribution ecosystems; the
 // tests and the demo build a small database from testdata/vulndb.

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/vulndb"
+)
+
+type vulndbFetchFlags struct {
+	out, url, caCert   string
+	maxAge             time.Duration
+	allowStale, asHTTP bool
+	asJSON             bool
+}
+
+func newVulndbFetchCmd(g *globals) *cobra.Command {
+	var fl vulndbFetchFlags
+	cmd := &cobra.Command{
+		Use:   "fetch --out DIR [--url LISTING_URL]",
+		Short: "Download the current Grype v6 database for scans",
+		Long: `fetch installs the current Grype v6 vulnerability database in DIR the way
+'grype db update' does: it reads the listing (latest.json) at --url, refuses
+a database built longer ago than --max-age, downloads the archive the listing
+names, checks it against the listing's sha256 checksum, extracts and
+hydrates it and writes grype's import.json. DIR is then what 'clearcutt scan
+--db' and 'clearcutt vulndb info' read.
+
+Everything is prepared in a temporary directory next to DIR and moved into
+place only once it is checked; on failure DIR is left as it was. An existing
+DIR is replaced whole, and only if it holds nothing but a database.
+
+--url takes the listing itself or a distribution root (ROOT/v6/latest.json
+is read then). HTTPS is required; --ca-cert trusts a private mirror's CA.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			line := g.progressLine("vulndb fetch")
+			res, err := vulndb.Fetch(cmd.Context(), vulndb.FetchOptions{
+				ListingURL:       fl.url,
+				Dir:              fl.out,
+				MaxAge:           fl.maxAge,
+				AllowStaleUnsafe: fl.allowStale,
+				CACert:           fl.caCert,
+				AllowHTTPUnsafe:  fl.asHTTP,
+				Progress: func(msg string) {
+					g.progressDone()
+					fmt.Fprintf(g.stderr, "vulndb fetch: %s\n", msg)
+				},
+				Transfer: func(done, total int64) {
+					if total > 0 {
+						line(fmt.Sprintf("downloaded %s of %s", humanBytes(done), humanBytes(total)))
+						return
+					}
+					line("downloaded " + humanBytes(done))
+				},
+			})
+			g.progressDone()
+			if err != nil {
+				if errors.Is(err, vulndb.ErrInvalidFetchOptions) || errors.Is(err, vulndb.ErrNotDBDir) {
+					return usageError{err}
+				}
+				return err
+			}
+			if res.StaleDBAccepted {
+				fmt.Fprintf(g.stderr, "clearcutt: warning: installed a database built %s, older than --max-age %s (--allow-stale-db-unsafe)\n",
+					res.DB.Built.Format(time.RFC3339), fl.maxAge)
+			}
+			g.report(res)
+			return g.emit(fl.asJSON, res, func() error { return renderVulndbFetch(g, res) }, true, res.Dir)
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVar(&fl.out, "out", "", "the database directory to install (created or replaced)")
+	flags.StringVar(&fl.url, "url", vulndb.DefaultListingURL, "the listing (latest.json), or a distribution root holding v6/latest.json")
+	flags.DurationVar(&fl.maxAge, "max-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	flags.BoolVar(&fl.allowStale, "allow-stale-db-unsafe", false, "install a database older than --max-age")
+	flags.StringVar(&fl.caCert, "ca-cert", "", "PEM file of the CAs to trust for --url instead of the system roots")
+	flags.BoolVar(&fl.asHTTP, "allow-http-unsafe", false, "accept a plain-HTTP --url (the checksum is then unauthenticated)")
+	flags.BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func renderVulndbFetch(g *globals, r vulndb.FetchResult) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	stale := ""
+	if r.StaleDBAccepted {
+		stale = " (STALE, accepted unsafely)"
+	}
+	fmt.Fprintf(tw, "database\t%s\n", r.DB.Path)
+	fmt.Fprintf(tw, "built\t%s, %s ago%s\n", r.DB.Built.Format(time.RFC3339), time.Since(r.DB.Built).Round(time.Minute), stale)
+	fmt.Fprintf(tw, "schema\t%s\n", r.DB.SchemaVersion)
+	fmt.Fprintf(tw, "checksum\t%s (archive, matches the listing)\n", r.Checksum)
+	fmt.Fprintf(tw, "source\t%s\n", r.ArchiveURL)
+	fmt.Fprintf(tw, "listing\t%s (status %s)\n", r.ListingURL, r.Status)
+	fmt.Fprintf(tw, "sha256\t%s (database file)\n", r.DB.Digest)
+	if r.Replaced != nil {
+		fmt.Fprintf(tw, "replaced\tthe database built %s\n", r.Replaced.Built.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
