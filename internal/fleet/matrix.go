@@ -48,7 +48,10 @@ type Cell struct {
 	Arch    string `json:"arch"`
 	System  string `json:"system"`
 	Runner  string `json:"runner"`
-	// Repository is the image's registry repository (<registry.repository>/<runtime>).
+	// Registry is the registry repository prefix the fleet publishes to
+	// (registry.repository): the --to of publish and index.
+	Registry string `json:"registry"`
+	// Repository is the image's registry repository (<registry>/<runtime>).
 	Repository string `json:"repository"`
 	// Attribute is the flake attribute path built for this cell.
 	Attribute string `json:"attribute"`
@@ -98,6 +101,7 @@ func (f *Fleet) Cells() []Cell {
 				Arch:       a,
 				System:     sys,
 				Runner:     runners[a],
+				Registry:   f.Registry.Repository,
 				Repository: img.Repository,
 				Attribute:  fmt.Sprintf("legacyPackages.%s.clearcutt.%s.%s.graph", sys, img.Runtime, img.Tier),
 			})
