@@ -75,9 +75,9 @@ type FleetPolicyOptions struct {
 	// BuildSignerDigest pins the signing workflow's commit when set.
 	BuildSignerDigest string
 	// NoRescan trusts the publishing workflow alone, also for scans.
-	NoRescan bool
-	MaxScanAge        time.Duration
-	RequiredChannels  []Channel
+	NoRescan         bool
+	MaxScanAge       time.Duration
+	RequiredChannels []Channel
 }
 
 // PolicyFromFleet derives the exact identities from clearcutt.yaml:
