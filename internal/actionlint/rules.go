@@ -35,7 +35,8 @@ var (
 )
 
 // SigningJobs are the only job ids that may be granted id-token: write, apart
-// from calls of the SLSA generator, which signs under its own identity.
+// from calls of the SLSA generator, which signs under its own identity, and
+// calls of the repository's own reusable workflows.
 var SigningJobs = []string{"attest", "rescan"}
 
 func ruleErr(path, format string, args ...any) error {
@@ -238,8 +239,11 @@ func checkJobPermissions(path, id string, job *yaml.Node) []error {
 	if tok == nil || tok.Value != "write" {
 		return nil
 	}
+	// A job calling one of this repository's reusable workflows grants what
+	// the called workflow's signing jobs need; the called file is checked
+	// on its own.
 	uses := lookup(job, "uses")
-	if slices.Contains(SigningJobs, id) || (uses != nil && slsaGenerator.MatchString(uses.Value)) {
+	if slices.Contains(SigningJobs, id) || (uses != nil && (slsaGenerator.MatchString(uses.Value) || strings.HasPrefix(uses.Value, "./.github/workflows/"))) {
 		return nil
 	}
 	return []error{ruleErr(path, "job %s: id-token: write outside the signing jobs %v", id, SigningJobs)}
