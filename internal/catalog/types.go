@@ -93,8 +93,11 @@ type Image struct {
 	// Status is verified when every required channel is, else the worst
 	// status of a required channel.
 	Status Status `json:"status"`
-	// Channels are the index-level channel results (signature of the
-	// index, provenance), one per channel, in channel order.
+	// Channels are the image-level channel results, one per channel, in
+	// channel order: the status clearcutt verify gives the channel over the
+	// index and every platform, with the details of the entry that decided
+	// it (for provenance, and for the signature unless a platform's is
+	// worse, the index's own).
 	Channels  []ChannelStatus `json:"channels"`
 	Platforms []Platform      `json:"platforms"`
 	// History is one point per scan or rescan observed, oldest first; it
@@ -186,7 +189,8 @@ type Finding struct {
 	Version  string   `json:"version"`
 	Type     string   `json:"type,omitempty"`
 	PURL     string   `json:"purl,omitempty"`
-	// Origin is "base" or "closure".
+	// Origin is "closure" (a Nix store path), "base" (the base of an
+	// overlay image) or "image" (outside the store, no base).
 	Origin string `json:"origin,omitempty"`
 	// Status is active, suppressed (VEX) or excepted.
 	Status   string   `json:"status"`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -72,6 +73,14 @@ is missing or pending, 3 verification could not run.`,
 			return g.emit(fl.asJSON, rep, func() error { return renderVerify(g, rep) }, rep.ExitCode() == verify.ExitPassed, args[0]+": a required evidence channel is not verified")
 		},
 	}
+	addVerifyFlags(cmd, &fl)
+	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// addVerifyFlags registers the identity, trust and policy flags of
+// verification (every flag of verify but --json).
+func addVerifyFlags(cmd *cobra.Command, fl *verifyFlags) {
 	fs := cmd.Flags()
 	fs.StringVar(&fl.key, "key", "", "verify against this public key (PEM) instead of the keyless identity in clearcutt.yaml")
 	fs.StringVar(&fl.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: the public-good root shipped with clearcutt)")
@@ -85,8 +94,6 @@ is missing or pending, 3 verification could not run.`,
 	fs.DurationVar(&fl.maxScanAge, "max-scan-age", 24*time.Hour, "a vulnerability scan older than this is pending")
 	fs.StringSliceVar(&fl.require, "require", nil, "channels that must verify (default: all; without provenance in key mode)")
 	fs.BoolVar(&fl.withoutSCTUnsafe, "without-sct-unsafe", false, "accept Fulcio certificates without a certificate-transparency timestamp (private CAs)")
-	fs.BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
-	return cmd
 }
 
 // bundleSource adapts attest's store to what verify reads.
@@ -109,17 +116,32 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 	if err != nil {
 		return verify.Report{}, err
 	}
-	d, _ := ref.Hash()
+	v, err := newVerifier(ctx, f, fl)
+	if err != nil {
+		return verify.Report{}, err
+	}
+	return v.run(ctx, g, ref, idx)
+}
+
+// verifier is the identity policy and trusted material verification uses,
+// set up once from clearcutt.yaml and the verify flags.
+type verifier struct {
+	policy           verify.Policy
+	trusted          root.TrustedMaterial
+	withoutSCTUnsafe bool
+}
+
+func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, error) {
 	required, err := parseChannels(fl.require)
 	if err != nil {
-		return verify.Report{}, usageError{err}
+		return verifier{}, usageError{err}
 	}
 	policy, err := verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
 		ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
 		MaxScanAge: fl.maxScanAge, RequiredChannels: required,
 	})
 	if err != nil {
-		return verify.Report{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
+		return verifier{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
 	}
 	// Flags replace single values of the identity from the fleet file.
 	for _, o := range []struct{ flag, dst *string }{
@@ -142,24 +164,31 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 		policy.Provenance.SourceRepositoryRef = fl.identity.SourceRepositoryRef
 	}
 	if err := policy.Validate(); err != nil {
-		return verify.Report{}, usageError{err}
+		return verifier{}, usageError{err}
 	}
-	var trusted root.TrustedMaterial
+	v := verifier{withoutSCTUnsafe: fl.withoutSCTUnsafe}
 	if fl.key != "" {
 		pem, err := os.ReadFile(fl.key)
 		if err != nil {
-			return verify.Report{}, usageError{fmt.Errorf("--key: %w", err)}
+			return verifier{}, usageError{fmt.Errorf("--key: %w", err)}
 		}
 		policy.PublicKey = pem
 		if len(required) == 0 {
 			policy.RequiredChannels = withoutChannel(verify.AllChannels(), verify.ChannelProvenance)
 		}
 	} else {
-		trusted, err = trustedRoot(ctx, fl)
+		v.trusted, err = trustedRoot(ctx, fl)
 		if err != nil {
-			return verify.Report{}, err
+			return verifier{}, err
 		}
 	}
+	v.policy = policy
+	return v, nil
+}
+
+// run verifies every channel of the index idx named by ref.
+func (v verifier) run(ctx context.Context, g *globals, ref oci.Ref, idx v1.ImageIndex) (verify.Report, error) {
+	d, _ := ref.Hash()
 	store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain})
 	if err != nil {
 		return verify.Report{}, err
@@ -171,8 +200,8 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 		sources.Legacy = verify.NewRegistryLegacyReader(ref.Repo, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
 	rep, err := verify.Run(ctx, verify.Options{
-		Image: ref.String(), Index: idx, IndexDigest: d, Sources: sources, Trusted: trusted,
-		Policy: policy, WithoutSCTUnsafe: fl.withoutSCTUnsafe,
+		Image: ref.String(), Index: idx, IndexDigest: d, Sources: sources, Trusted: v.trusted,
+		Policy: v.policy, WithoutSCTUnsafe: v.withoutSCTUnsafe,
 		Progress: g.progressLine("verify " + ref.String()),
 	})
 	g.progressDone()

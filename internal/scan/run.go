@@ -108,6 +108,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return res, err
 		}
 		f.Status = gate.Active
+		if st := imageStatement(docs, opts.Subject, f); st != nil && (st.Status == openvex.StatusNotAffected || st.Status == openvex.StatusFixed) {
+			f.Status = gate.Suppressed
+			f.VEX = &VEXApplied{Status: string(st.Status), Justification: string(st.Justification), ImpactStatement: st.ImpactStatement}
+		}
 		res.Findings = append(res.Findings, f)
 	}
 	for _, im := range ignored {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	openvex "github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/clearcutt/clearcutt/internal/vexdoc"
 )
 
 // VEXPredicateType is the predicate type of the applied-VEX statement.
@@ -42,6 +44,40 @@ func findStatement(docs []vexDoc, f Finding) *openvex.Statement {
 	return nil
 }
 
+// subjectProduct is the package URL statements naming an image are
+// matched against: the subject's runtime and digest, its tier as the tag.
+func subjectProduct(s Subject) string {
+	runtime, tier, _ := strings.Cut(s.Name, ":")
+	return vexdoc.SubjectProduct(runtime, tier, s.Digest.Algorithm, s.Digest.Hex)
+}
+
+// statementMatches reports whether st covers vulnerability id in f's
+// package: as a product of its own, or as a subcomponent of the scanned
+// image (a statement naming the whole image covers every package).
+func statementMatches(st *openvex.Statement, id string, f Finding, image string) bool {
+	return st.Matches(id, f.Package.PURL, nil) || st.Matches(id, image, []string{f.Package.PURL})
+}
+
+// imageStatement is the first statement of docs that names the scanned
+// image as its product and covers f, for the findings grype's processor
+// leaves active: it matches image products only against image references
+// it was given, and an SBOM carries none.
+func imageStatement(docs []vexDoc, s Subject, f Finding) *openvex.Statement {
+	if f.Package.PURL == "" {
+		return nil
+	}
+	image := subjectProduct(s)
+	for _, d := range docs {
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
+			if st := d.doc.Matches(id, image, []string{f.Package.PURL}); len(st) > 0 {
+				m := st[0]
+				return &m
+			}
+		}
+	}
+	return nil
+}
+
 // appliedVEX collects, per source statement, the packages of res it
 // covered, and rewrites the statements for the scanned image.
 func appliedVEX(docs []vexDoc, res Result, now time.Time) *AppliedVEX {
@@ -54,6 +90,7 @@ func appliedVEX(docs []vexDoc, res Result, now time.Time) *AppliedVEX {
 		Tooling:   res.Scanner.URI,
 	}, Statements: []openvex.Statement{}}}
 	product := imageComponent(res.Subject)
+	image := subjectProduct(res.Subject)
 	authors := map[string]bool{}
 	for _, d := range docs {
 		used := false
@@ -64,7 +101,7 @@ func appliedVEX(docs []vexDoc, res Result, now time.Time) *AppliedVEX {
 					continue
 				}
 				for _, id := range append([]string{f.ID}, f.Aliases...) {
-					if st.Matches(id, f.Package.PURL, nil) {
+					if statementMatches(&st, id, f, image) {
 						subs = appendUnique(subs, f.Package.PURL)
 					}
 				}

@@ -1,0 +1,465 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/spf13/cobra"
+
+	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/gha"
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/verify"
+)
+
+func init() { extraCommands = append(extraCommands, newCatalogCmd) }
+
+type catalogFlags struct {
+	out    string
+	from   string
+	images string
+	verify verifyFlags
+	asJSON bool
+}
+
+func newCatalogCmd(g *globals) *cobra.Command {
+	var fl catalogFlags
+	cmd := &cobra.Command{
+		Use:   "catalog --out DIR [--from oci:DIR | --images FILE]",
+		Short: "Describe the published fleet, as verification observes it, in DIR/catalog.json",
+		Long: `catalog finds the fleet's images, verifies every evidence channel of each
+exactly as 'clearcutt verify' does, reads each platform image (sizes, layers,
+and from the layers' tar headers the closure size and pruning candidates) and
+writes DIR/catalog.json with the verified SPDX documents as
+DIR/sbom/<platform digest hex>.spdx.json.
+
+The images come from the registry of clearcutt.yaml (each image's tags are
+resolved to a digest once; the tags that point at it are recorded), from an
+OCI layout (--from oci:DIR: every index.json entry named <runtime>:<tier>),
+or from an images file (--images FILE: a JSON object of <runtime>:<tier> to
+REFERENCE@sha256:…, as the publish jobs write it). After that everything is
+by digest.
+
+Package counts, vulnerability counts and findings come only from verified
+evidence. Each image's scan history is carried over from the catalog already
+in DIR, with a point added when its newest scan is newer than the last one.
+catalog.json is replaced atomically, and only when every image could be
+read: a registry error leaves the previous catalog as it was.
+
+Exit status: 0 every image has every required channel verified, 1 the catalog
+was written but an image is not verified, 2 usage, 3 the catalog could not
+be built.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := g.loadFleet()
+			if err != nil {
+				return err
+			}
+			rep, err := runCatalog(cmd.Context(), g, f, fl)
+			g.report(rep)
+			if err != nil {
+				return err
+			}
+			failing := 0
+			for _, im := range rep.Catalog.Images {
+				if im.Status != catalog.StatusVerified {
+					failing++
+				}
+			}
+			return g.emit(fl.asJSON, rep.Catalog, func() error { return renderCatalog(g, rep) }, rep.Passed,
+				fmt.Sprintf("%d of %d images have a required evidence channel that is not verified (%s)", failing, len(rep.Catalog.Images), rep.Path))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&fl.out, "out", "", "catalog directory: catalog.json and sbom/ are written here (required)")
+	fs.StringVar(&fl.from, "from", "", "read the images from this OCI layout (oci:DIR) instead of the registry")
+	fs.StringVar(&fl.images, "images", "", "read the images from this JSON file: {\"<runtime>:<tier>\": \"REFERENCE@sha256:…\"}")
+	addVerifyFlags(cmd, &fl.verify)
+	fs.BoolVar(&fl.asJSON, "json", false, "print the catalog as JSON")
+	_ = cmd.MarkFlagRequired("out")
+	cmd.MarkFlagsMutuallyExclusive("from", "images")
+	return cmd
+}
+
+// catalogReport is what catalog produced: the catalog and where it is.
+type catalogReport struct {
+	Path    string          `json:"path"`
+	Passed  bool            `json:"passed"`
+	Catalog catalog.Catalog `json:"catalog"`
+}
+
+// catalogTarget is one image found, by digest.
+type catalogTarget struct {
+	name    string
+	ref     oci.Ref
+	tags    []string
+	idx     v1.ImageIndex
+	version string
+}
+
+func runCatalog(ctx context.Context, g *globals, f *fleet.File, fl catalogFlags) (catalogReport, error) {
+	rep := catalogReport{Path: filepath.Join(fl.out, catalog.FileName)}
+	prev, err := catalog.Read(fl.out)
+	if err != nil {
+		return rep, usageError{fmt.Errorf("--out: %w", err)}
+	}
+	v, err := newVerifier(ctx, f, fl.verify)
+	if err != nil {
+		return rep, err
+	}
+	var targets []catalogTarget
+	registry := f.Registry.Repository
+	switch {
+	case fl.from != "":
+		registry = fl.from
+		targets, err = layoutTargets(ctx, f, fl.from)
+	case fl.images != "":
+		targets, err = imagesFileTargets(ctx, g, f, fl.images)
+	default:
+		targets, err = registryTargets(ctx, g, f)
+	}
+	if err != nil {
+		return rep, err
+	}
+	var observed []catalog.Observed
+	for i, t := range targets {
+		fmt.Fprintf(g.stderr, "[%d/%d] catalog %s %s\n", i+1, len(targets), t.name, t.ref)
+		vrep, err := v.run(ctx, g, t.ref, t.idx)
+		if err != nil {
+			return rep, err
+		}
+		observed = append(observed, catalog.Observed{Name: t.name, Reference: t.ref.String(), Tags: t.tags,
+			Index: t.idx, Report: vrep, Version: t.version})
+	}
+	res, err := catalog.Build(ctx, catalog.Options{
+		Fleet: catalogFleet(f, v, fl.verify.key, registry), Images: observed, Previous: prev,
+		Progress: g.progressLine("catalog"),
+	})
+	g.progressDone()
+	if err != nil {
+		return rep, err
+	}
+	if err := catalog.Write(fl.out, res); err != nil {
+		return rep, fmt.Errorf("writing the catalog to %s: %w", fl.out, err)
+	}
+	rep.Catalog, rep.Passed = res.Catalog, res.Passed()
+	return rep, nil
+}
+
+// catalogFleet is who publishes the fleet and what verification pinned.
+func catalogFleet(f *fleet.File, v verifier, keyPath, registry string) catalog.Fleet {
+	out := catalog.Fleet{
+		Name: f.Metadata.Name, Repository: f.Identity.Repository, Registry: registry,
+		ProvenanceBuilderID: v.policy.ProvenanceBuilderID, RequiredChannels: []string{},
+	}
+	if len(v.policy.PublicKey) > 0 {
+		out.PublicKey = keyPath
+	} else {
+		s := v.policy.Signer
+		out.Identity = &catalog.Identity{Issuer: s.Issuer, BuildSignerURI: s.SAN,
+			SourceRepositoryURI: s.SourceRepositoryURI, SourceRepositoryRef: s.SourceRepositoryRef}
+	}
+	required := v.policy.RequiredChannels
+	if len(required) == 0 {
+		required = verify.AllChannels()
+	}
+	for _, c := range required {
+		out.RequiredChannels = append(out.RequiredChannels, string(c))
+	}
+	return out
+}
+
+// fleetVersion is the version clearcutt.yaml declares for image name.
+func fleetVersion(f *fleet.File, imageName string) string {
+	for _, img := range f.Images() {
+		if img.RefName == imageName {
+			return img.Version
+		}
+	}
+	return ""
+}
+
+// layoutTargets are the indexes of the layout named <runtime>:<tier>.
+func layoutTargets(ctx context.Context, f *fleet.File, from string) ([]catalogTarget, error) {
+	ref, err := oci.ParseRef(from)
+	if err != nil || !ref.IsLayout() || ref.Digest != "" {
+		return nil, usageError{fmt.Errorf("--from %q: want an OCI layout, oci:DIR (without a digest)", from)}
+	}
+	root, err := layout.ImageIndexFromPath(ref.Layout)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--from %s: %w", from, err)}
+	}
+	im, err := root.IndexManifest()
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--from %s: index.json: %w", from, err)}
+	}
+	var out []catalogTarget
+	seen := map[string]bool{}
+	for _, d := range im.Manifests {
+		n := d.Annotations[oci.AnnotationRefName]
+		if !catalog.ValidName(n) {
+			continue // evidence (sha256-<hex>) and entries that are no fleet image
+		}
+		if seen[n] {
+			return nil, usageError{fmt.Errorf("--from %s: index.json names %s twice", from, n)}
+		}
+		seen[n] = true
+		if !d.MediaType.IsIndex() {
+			return nil, usageError{fmt.Errorf("--from %s: %s (%s) is a %s, not an image index", from, n, d.Digest, d.MediaType)}
+		}
+		r := oci.Ref{Layout: ref.Layout, Digest: d.Digest.String()}
+		_, idx, err := openIndex(ctx, r.String(), "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, catalogTarget{name: n, ref: r, tags: []string{}, idx: idx, version: fleetVersion(f, n)})
+	}
+	if len(out) == 0 {
+		return nil, usageError{fmt.Errorf("--from %s: index.json names no <runtime>:<tier> image", from)}
+	}
+	return out, nil
+}
+
+// imagesFileTargets are the images of an images file; a registry image
+// also gets the tags of clearcutt.yaml that point at its digest.
+func imagesFileTargets(ctx context.Context, g *globals, f *fleet.File, file string) ([]catalogTarget, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--images: %w", err)}
+	}
+	var m map[string]string
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return nil, usageError{fmt.Errorf("--images %s: want a JSON object of <runtime>:<tier> to REFERENCE@sha256:…: %w", file, err)}
+	}
+	if dec.More() {
+		return nil, usageError{fmt.Errorf("--images %s: data after the JSON object", file)}
+	}
+	if len(m) == 0 {
+		return nil, usageError{fmt.Errorf("--images %s: names no image", file)}
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	refs := map[string]oci.Ref{}
+	for _, n := range names {
+		if !catalog.ValidName(n) {
+			return nil, usageError{fmt.Errorf("--images %s: key %q is not <runtime>:<tier>", file, n)}
+		}
+		ref, err := oci.RequireDigest(m[n])
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--images %s: %s: %w", file, n, err)}
+		}
+		refs[n] = ref
+	}
+	var out []catalogTarget
+	for _, n := range names {
+		ref := refs[n]
+		_, idx, err := openIndex(ctx, ref.String(), "")
+		if err != nil {
+			return nil, err
+		}
+		t := catalogTarget{name: n, ref: ref, tags: []string{}, idx: idx, version: fleetVersion(f, n)}
+		if !ref.IsLayout() {
+			for _, img := range f.Images() {
+				if img.RefName != n {
+					continue
+				}
+				d, _ := ref.Hash()
+				resolved, err := resolveTags(ctx, ref.Repo, img.Tags)
+				if err != nil {
+					return nil, err
+				}
+				t.tags = tagsOf(resolved, d)
+				warnOtherTags(g, n, d, resolved)
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// registryTargets resolves the tags of every image of clearcutt.yaml in its
+// registry: the first tag that exists names the digest, and every tag that
+// points at that digest is recorded.
+func registryTargets(ctx context.Context, g *globals, f *fleet.File) ([]catalogTarget, error) {
+	if len(f.Registry.Tags) == 0 {
+		return nil, usageError{fmt.Errorf("%s: registry.tags is empty, so no tag names an image: use --images or --from", f.Path)}
+	}
+	var out []catalogTarget
+	for _, img := range f.Images() {
+		repo, err := name.NewRepository(img.Repository, name.StrictValidation)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s: registry.repository: %s: %w", f.Path, img.Repository, err)}
+		}
+		resolved, err := resolveTags(ctx, repo, img.Tags)
+		if err != nil {
+			return nil, err
+		}
+		if len(resolved) == 0 {
+			return nil, fmt.Errorf("%s: none of its tags (%s) exists in %s: the image is not published", img.RefName, strings.Join(img.Tags, ", "), repo)
+		}
+		d := resolved[0].digest
+		warnOtherTags(g, img.RefName, d, resolved)
+		ref := oci.Ref{Repo: repo, Digest: d.String()}
+		_, idx, err := openIndex(ctx, ref.String(), "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, catalogTarget{name: img.RefName, ref: ref, tags: tagsOf(resolved, d), idx: idx, version: img.Version})
+	}
+	return out, nil
+}
+
+// resolvedTag is a tag and the digest it points at.
+type resolvedTag struct {
+	tag    string
+	digest v1.Hash
+}
+
+// resolveTags resolves each tag of repo, in order. A tag that does not
+// exist is left out; any other registry error is returned.
+func resolveTags(ctx context.Context, repo name.Repository, tags []string) ([]resolvedTag, error) {
+	var out []resolvedTag
+	for _, tag := range tags {
+		desc, err := remote.Head(repo.Tag(tag), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s: %w", repo.Tag(tag), err)
+		}
+		out = append(out, resolvedTag{tag, desc.Digest})
+	}
+	return out, nil
+}
+
+// tagsOf are the resolved tags that point at d.
+func tagsOf(resolved []resolvedTag, d v1.Hash) []string {
+	out := []string{}
+	for _, r := range resolved {
+		if r.digest == d {
+			out = append(out, r.tag)
+		}
+	}
+	return out
+}
+
+func warnOtherTags(g *globals, image string, d v1.Hash, resolved []resolvedTag) {
+	for _, r := range resolved {
+		if r.digest != d {
+			fmt.Fprintf(g.stderr, "clearcutt: warning: %s: tag %s points at %s, not at the catalogued %s\n", image, r.tag, r.digest, d)
+		}
+	}
+}
+
+// catalogIcon marks a status in step summaries.
+func catalogIcon(s catalog.Status) string { return verifyIcon(verify.Status(s)) }
+
+func (r catalogReport) stage(key string) (stage, bool) {
+	if key != "catalog" {
+		return stage{}, false
+	}
+	var md strings.Builder
+	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt catalog: %d images", passIcon(r.Passed), len(r.Catalog.Images))))
+	header := []string{"Image", "Status"}
+	for _, c := range verify.AllChannels() {
+		header = append(header, string(c))
+	}
+	header = append(header, "Vulns (active/suppressed/excepted)")
+	t := gha.Table{Header: header, Limit: -1}
+	for _, im := range r.Catalog.Images {
+		row := []string{im.Name, catalogIcon(im.Status) + " " + string(im.Status)}
+		for _, c := range verify.AllChannels() {
+			cell := ""
+			for _, cs := range im.Channels {
+				if cs.Channel == string(c) {
+					cell = catalogIcon(cs.Status)
+					if !cs.Required {
+						cell += " (not required)"
+					}
+				}
+			}
+			row = append(row, cell)
+		}
+		a, s, e := vulnTotals(im)
+		row = append(row, fmt.Sprintf("%d/%d/%d", a, s, e))
+		t.Rows = append(t.Rows, row)
+	}
+	md.WriteString(t.Markdown())
+	md.WriteString(gha.Paragraph("Written to " + r.Path))
+	return stage{outputs: map[string]string{
+		"passed": strconv.FormatBool(r.Passed), "catalog": r.Path, "images": strconv.Itoa(len(r.Catalog.Images)),
+	}, summary: md.String()}, true
+}
+
+// vulnTotals sums an image's findings over its platforms.
+func vulnTotals(im catalog.Image) (active, suppressed, excepted int) {
+	for _, p := range im.Platforms {
+		if v := p.Vulnerabilities; v != nil {
+			active, suppressed, excepted = active+v.Active.Total(), suppressed+v.Suppressed.Total(), excepted+v.Excepted.Total()
+		}
+	}
+	return
+}
+
+func renderCatalog(g *globals, r catalogReport) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	header := []string{"IMAGE", "VERSION", "STATUS"}
+	for _, c := range verify.AllChannels() {
+		header = append(header, strings.ToUpper(string(c)))
+	}
+	header = append(header, "ARCH", "PACKAGES", "CLOSURE", "VULNS (active/suppressed/excepted)")
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, im := range r.Catalog.Images {
+		for i, p := range im.Platforms {
+			cells := []string{"", "", ""}
+			if i == 0 {
+				cells = []string{im.Name, im.Version, strings.ToUpper(string(im.Status))}
+			}
+			for _, cs := range p.Channels {
+				cells = append(cells, string(cs.Status))
+			}
+			pkgs, vulns := "-", "-"
+			if p.Packages != nil {
+				pkgs = strconv.Itoa(*p.Packages)
+			}
+			if v := p.Vulnerabilities; v != nil {
+				vulns = fmt.Sprintf("%d/%d/%d", v.Active.Total(), v.Suppressed.Total(), v.Excepted.Total())
+			}
+			cells = append(cells, p.Platform, pkgs, humanBytes(p.ClosureSize), vulns)
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	verified := 0
+	for _, im := range r.Catalog.Images {
+		if im.Status == catalog.StatusVerified {
+			verified++
+		}
+	}
+	_, err := fmt.Fprintf(g.stdout, "\n%d images, %d verified; written to %s\n", len(r.Catalog.Images), verified, r.Path)
+	return err
+}

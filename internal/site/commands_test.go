@@ -1,0 +1,230 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"html"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/site/sitetest"
+	"github.com/clearcutt/clearcutt/internal/testenv"
+)
+
+var commandRE = regexp.MustCompile(`(?s)<figure class="cmd">\s*<figcaption>(.*?)</figcaption>\s*<pre><code>(.*?)</code></pre>`)
+
+type pageCommand struct {
+	title, text string
+}
+
+// pageCommands returns the verification commands of a page as a reader
+// copies them.
+func pageCommands(page string) []pageCommand {
+	var out []pageCommand
+	for _, m := range commandRE.FindAllStringSubmatch(page, -1) {
+		out = append(out, pageCommand{html.UnescapeString(m[1]), html.UnescapeString(m[2])})
+	}
+	return out
+}
+
+// argv runs a copied command through bash with the tools replaced by a
+// function that prints the arguments it got.
+func argv(t *testing.T, text string) []string {
+	t.Helper()
+	const stubs = `for tool in clearcutt cosign slsa-verifier; do eval "$tool() { printf '%s\0' $tool \"\$@\"; }"; done` + "\n"
+	cmd := exec.Command("bash", "-c", stubs+text)
+	cmd.Env = testenv.CleanEnv()
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("bash: %v %s\n%s", err, stderr.String(), text)
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+}
+
+func flagValue(args []string, name string) (string, bool) {
+	for i, a := range args {
+		if a == "--"+name && i+1 < len(args) {
+			return args[i+1], true
+		}
+	}
+	return "", false
+}
+
+func TestCommandsCarryTheExactIdentity(t *testing.T) {
+	for _, o := range []sitetest.Options{{}, {Hostile: true}, {KeyMode: true}, {KeyMode: true, Hostile: true}} {
+		_, out, c := buildSite(t, o)
+		f := c.Fleet
+		for _, im := range c.Images {
+			page := readPage(t, out, "images/"+im.Runtime+"-"+im.Tier+".html")
+			repo := strings.TrimSuffix(im.Reference, "@"+im.IndexDigest)
+			digests := map[string]bool{im.IndexDigest: true}
+			for _, p := range im.Platforms {
+				digests[p.Digest] = true
+			}
+			count := map[string]int{}
+			for _, pc := range pageCommands(page) {
+				args := argv(t, pc.text)
+				tool := args[0] + " " + args[1]
+				count[tool]++
+				ref := args[len(args)-1]
+				r, d, _ := strings.Cut(ref, "@")
+				if r != repo || !digests[d] {
+					t.Errorf("%+v %s: %q verifies %s, not this image by digest", o, im.Name, pc.title, ref)
+				}
+				if tool == "clearcutt verify" || tool == "slsa-verifier verify-image" {
+					if d != im.IndexDigest {
+						t.Errorf("%+v %s: %s on %s, want the index", o, im.Name, tool, d)
+					}
+				}
+				for _, a := range args {
+					if strings.Contains(a, "regexp") {
+						t.Errorf("%+v: %s: pin exact values, never patterns", o, a)
+					}
+				}
+				want := map[string]string{}
+				switch {
+				case f.Identity == nil && args[0] == "clearcutt":
+					want["key"] = f.PublicKey
+				case f.Identity == nil:
+					want["key"] = f.PublicKey
+					if !strings.Contains(pc.text, "--insecure-ignore-tlog") {
+						t.Errorf("%+v: key-signed bundles have no tlog entry: %s", o, pc.text)
+					}
+				case args[0] == "clearcutt":
+					want = map[string]string{
+						"certificate-identity": f.Identity.BuildSignerURI, "certificate-oidc-issuer": f.Identity.Issuer,
+						"source-repository": f.Identity.SourceRepositoryURI, "source-ref": f.Identity.SourceRepositoryRef,
+					}
+				case args[0] == "cosign":
+					want = map[string]string{
+						"certificate-identity": f.Identity.BuildSignerURI, "certificate-oidc-issuer": f.Identity.Issuer,
+						"certificate-github-workflow-repository": "acme/fleet", "certificate-github-workflow-ref": f.Identity.SourceRepositoryRef,
+					}
+				case args[0] == "slsa-verifier":
+					want = map[string]string{
+						"source-uri": "github.com/acme/fleet", "builder-id": sitetest.BuilderID,
+						"source-branch": strings.TrimPrefix(f.Identity.SourceRepositoryRef, "refs/heads/"),
+					}
+				}
+				if args[1] == "verify-attestation" {
+					want["type"] = "spdxjson"
+				}
+				for flag, v := range want {
+					if got, ok := flagValue(args, flag); !ok || got != v {
+						t.Errorf("%+v %s: %q: --%s %q, want %q\n%s", o, im.Name, pc.title, flag, got, v, pc.text)
+					}
+				}
+			}
+			wantCount := map[string]int{"clearcutt verify": 1, "cosign verify": 1 + len(im.Platforms), "cosign verify-attestation": len(im.Platforms), "slsa-verifier verify-image": 1}
+			if f.Identity == nil {
+				delete(wantCount, "slsa-verifier verify-image")
+			}
+			for tool, n := range wantCount {
+				if count[tool] != n {
+					t.Errorf("%+v %s: %d %q commands, want %d", o, im.Name, count[tool], tool, n)
+				}
+			}
+		}
+	}
+}
+
+func TestLocalLayoutHasOnlyClearcuttVerify(t *testing.T) {
+	_, out, c := buildSite(t, sitetest.Options{Registry: "oci:/srv/fleet layout"})
+	page := readPage(t, out, "images/python-slim.html")
+	cmds := pageCommands(page)
+	if len(cmds) != 1 {
+		t.Fatalf("a local layout has %d commands, want clearcutt verify only", len(cmds))
+	}
+	if args := argv(t, cmds[0].text); args[len(args)-1] != c.Images[3].Reference {
+		t.Errorf("clearcutt verify %v, want %s", args, c.Images[3].Reference)
+	}
+}
+
+// flagErrors are what cosign and slsa-verifier (cobra) say about bad flags.
+var flagErrors = []string{"unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "required flag", "accepts 1 arg", "unknown command"}
+
+// TestToolsAcceptTheCommands runs the cosign and slsa-verifier commands of
+// the pages with the real tools against a registry port nothing listens on:
+// each must get past its flags and fail for want of the network.
+func TestToolsAcceptTheCommands(t *testing.T) {
+	for _, tool := range []string{"cosign", "slsa-verifier"} {
+		testenv.Need(t, tool, "scripts/install-tools.sh")
+	}
+	for _, o := range []sitetest.Options{{Registry: "127.0.0.1:9/fleet"}, {Registry: "127.0.0.1:9/fleet", KeyMode: true}} {
+		_, out, c := buildSite(t, o)
+		work := t.TempDir()
+		if o.KeyMode {
+			writePublicKey(t, filepath.Join(work, filepath.FromSlash(c.Fleet.PublicKey)))
+		}
+		ran := 0
+		for _, im := range []catalog.Image{c.Images[2]} {
+			for _, pc := range pageCommands(readPage(t, out, "images/"+im.Runtime+"-"+im.Tier+".html")) {
+				if strings.HasPrefix(pc.text, "clearcutt ") {
+					continue
+				}
+				ran++
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				cmd := exec.CommandContext(ctx, "bash", "-c", pc.text)
+				cmd.Dir = work
+				cmd.Env = testenv.CleanEnv("HOME=" + t.TempDir())
+				b, err := cmd.CombinedOutput()
+				cancel()
+				msg := strings.ToLower(string(b))
+				for _, e := range flagErrors {
+					if strings.Contains(msg, e) {
+						t.Errorf("key mode %v: %q: the tool rejects its flags:\n%s\n%s", o.KeyMode, pc.title, pc.text, b)
+					}
+				}
+				network := strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
+					strings.Contains(msg, "dial tcp") || strings.Contains(msg, "network is unreachable")
+				if err == nil || !network {
+					t.Errorf("key mode %v: %q: want a network failure offline, got %v:\n%s", o.KeyMode, pc.title, err, b)
+				}
+			}
+		}
+		if ran < 3 {
+			t.Errorf("key mode %v: ran %d tool commands", o.KeyMode, ran)
+		}
+	}
+}
+
+func writePublicKey(t *testing.T, path string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for _, s := range []string{"", "plain", "it's", `a "b" $(c) ` + "`d`" + ` \e ~f #g *h`, "refs/heads/x;y", "new\nline", "'"} {
+		got := argv(t, "cosign "+shellQuote(s))
+		if len(got) != 2 || got[1] != s {
+			t.Errorf("shellQuote(%q) = %s, read back as %q", s, shellQuote(s), got)
+		}
+	}
+}

@@ -1,0 +1,329 @@
+package site
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clearcutt/clearcutt/internal/catalog"
+)
+
+// pageName is the image page's path inside the site.
+func pageName(im catalog.Image) string { return "images/" + im.Runtime + "-" + im.Tier + ".html" }
+
+// sbomName is where a platform's SBOM is copied inside the site.
+func sbomName(digest string) string {
+	return "sbom/" + strings.TrimPrefix(digest, "sha256:") + ".spdx.json"
+}
+
+// fleetView is the fleet's identity as every page shows it.
+type fleetView struct {
+	catalog.Fleet
+	Title    string
+	Required []string
+}
+
+func newFleetView(f catalog.Fleet) fleetView {
+	v := fleetView{Fleet: f, Title: f.Name}
+	if v.Title == "" {
+		v.Title = f.Repository
+	}
+	for _, ch := range f.RequiredChannels {
+		v.Required = append(v.Required, channelLabel(ch))
+	}
+	return v
+}
+
+// page is what every page template receives.
+type page struct {
+	Title       string
+	Root        string // the site root relative to the page: "" or "../"
+	Fleet       fleetView
+	GeneratedAt time.Time
+	Channels    []string // channel labels, in report order
+}
+
+type indexPage struct {
+	page
+	Images []imageRow
+	Counts []statusCount
+}
+
+type statusCount struct {
+	Status catalog.Status
+	N      int
+}
+
+type imageRow struct {
+	Name, Runtime, Version, Tier string
+	Href                         string
+	Status                       catalog.Status
+	Channels                     []channelCell
+	Vulns                        vulnTotals
+}
+
+// channelCell is one channel of one image in the overview: the worst
+// status over the index and every architecture.
+type channelCell struct {
+	Channel string
+	Status  catalog.Status
+	Detail  string
+}
+
+// vulnTotals counts unique finding ids over the architectures.
+type vulnTotals struct {
+	Scanned                      bool
+	Active, Suppressed, Excepted int
+	ActiveBySeverity             string
+	// Unscanned names the architectures without a scan to read.
+	Unscanned []string
+}
+
+type imagePage struct {
+	page
+	Image     catalog.Image
+	Repo      string
+	Channels  []channelView
+	Commands  []Command
+	KeyMode   bool
+	Local     bool
+	Chart     *chart
+	History   []historyRow
+	Platforms []platformView
+}
+
+type historyRow struct {
+	catalog.ScanPoint
+	Label string
+	Total int
+}
+
+type channelView struct {
+	catalog.ChannelStatus
+	Label string
+}
+
+type platformView struct {
+	P        catalog.Platform
+	Anchor   string
+	Ref      string
+	Channels []channelView
+	SBOMHref string
+	Commands []Command
+}
+
+// statusRank orders statuses from best to worst, as clearcutt verify
+// aggregates them.
+var statusRank = map[catalog.Status]int{
+	catalog.StatusVerified: 1, catalog.StatusNotApplicable: 2, catalog.StatusPending: 3,
+	catalog.StatusMissing: 4, catalog.StatusFailed: 5,
+}
+
+var channelLabels = map[string]string{
+	catalog.ChannelSignature: "Signature", catalog.ChannelSBOM: "SBOM", catalog.ChannelProvenance: "Provenance",
+	catalog.ChannelTests: "Tests", catalog.ChannelVulnerabilities: "Vulnerabilities", catalog.ChannelVEX: "VEX",
+}
+
+func channelLabel(ch string) string {
+	if l, ok := channelLabels[ch]; ok {
+		return l
+	}
+	return ch
+}
+
+func basePage(c *catalog.Catalog, title, root string) page {
+	p := page{Title: title, Root: root, Fleet: newFleetView(c.Fleet), GeneratedAt: c.GeneratedAt}
+	for _, ch := range channels {
+		p.Channels = append(p.Channels, channelLabel(ch))
+	}
+	return p
+}
+
+func newIndexPage(c *catalog.Catalog) indexPage {
+	v := indexPage{page: basePage(c, "Image fleet — "+newFleetView(c.Fleet).Title, "")}
+	counts := map[catalog.Status]int{}
+	for _, im := range c.Images {
+		row := imageRow{
+			Name: im.Name, Runtime: im.Runtime, Version: im.Version, Tier: im.Tier,
+			Href: pageName(im), Status: im.Status, Vulns: totals(im.Platforms),
+		}
+		counts[im.Status]++
+		for _, ch := range channels {
+			row.Channels = append(row.Channels, overviewCell(im, ch))
+		}
+		v.Images = append(v.Images, row)
+	}
+	for _, s := range []catalog.Status{catalog.StatusVerified, catalog.StatusPending, catalog.StatusMissing, catalog.StatusFailed, catalog.StatusNotApplicable} {
+		if counts[s] > 0 {
+			v.Counts = append(v.Counts, statusCount{s, counts[s]})
+		}
+	}
+	return v
+}
+
+// overviewCell is one channel of an image: the worst of the image-level
+// status and every architecture's. A channel the catalog records nowhere
+// is missing.
+func overviewCell(im catalog.Image, ch string) channelCell {
+	cell := channelCell{Channel: channelLabel(ch), Status: catalog.StatusMissing}
+	var details []string
+	found := false
+	add := func(where string, cs []catalog.ChannelStatus) {
+		for _, c := range cs {
+			if c.Channel != ch {
+				continue
+			}
+			if !found || statusRank[c.Status] > statusRank[cell.Status] {
+				cell.Status = c.Status
+			}
+			found = true
+			details = append(details, where+": "+statusLabel(c.Status))
+		}
+	}
+	add("image", im.Channels)
+	for _, p := range im.Platforms {
+		add(p.Platform, p.Channels)
+	}
+	if !found {
+		details = []string{"no evidence recorded"}
+	}
+	cell.Detail = strings.Join(details, "; ")
+	return cell
+}
+
+func totals(ps []catalog.Platform) vulnTotals {
+	var t vulnTotals
+	ids := map[string]map[string]bool{findingActive: {}, findingSuppressed: {}, findingExcepted: {}}
+	var active catalog.Severities
+	for _, p := range ps {
+		if p.Vulnerabilities == nil {
+			t.Unscanned = append(t.Unscanned, p.Platform)
+			continue
+		}
+		t.Scanned = true
+		for _, f := range p.Vulnerabilities.Findings {
+			if ids[f.Status][f.ID] {
+				continue
+			}
+			ids[f.Status][f.ID] = true
+			if f.Status == findingActive {
+				addSeverity(&active, f.Severity)
+			}
+		}
+	}
+	t.Active, t.Suppressed, t.Excepted = len(ids[findingActive]), len(ids[findingSuppressed]), len(ids[findingExcepted])
+	var parts []string
+	for _, sev := range severities {
+		if n := severityCount(active, sev); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	t.ActiveBySeverity = strings.Join(parts, ", ")
+	return t
+}
+
+func addSeverity(s *catalog.Severities, sev string) {
+	switch strings.ToLower(sev) {
+	case "critical":
+		s.Critical++
+	case "high":
+		s.High++
+	case "medium":
+		s.Medium++
+	case "low":
+		s.Low++
+	case "negligible":
+		s.Negligible++
+	default:
+		s.Unknown++
+	}
+}
+
+func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
+	repo, _ := splitRef(im.Reference)
+	s := signerOf(c.Fleet)
+	v := imagePage{
+		page:     basePage(c, im.Name+" — "+newFleetView(c.Fleet).Title, "../"),
+		Image:    im,
+		Repo:     repo,
+		Channels: channelViews(im.Channels),
+		Commands: indexCommands(s, repo, im.IndexDigest),
+		KeyMode:  c.Fleet.Identity == nil,
+		Local:    local(repo),
+		Chart:    newChart("trend", im.Name, im.History),
+	}
+	labels := dateLabels(im.History)
+	for i, h := range im.History {
+		v.History = append(v.History, historyRow{ScanPoint: h, Label: labels[i], Total: severityTotal(h.Active)})
+	}
+	anchors := map[string]int{}
+	for _, p := range im.Platforms {
+		id := "platform-" + anchor(p.Platform)
+		if anchors[id]++; anchors[id] > 1 {
+			id = fmt.Sprintf("%s-%d", id, anchors[id])
+		}
+		pv := platformView{
+			P:        p,
+			Anchor:   id,
+			Ref:      repo + "@" + p.Digest,
+			Channels: channelViews(p.Channels),
+			Commands: platformCommands(s, repo, p.Digest),
+		}
+		if p.SBOM != "" {
+			pv.SBOMHref = "../" + sbomName(p.Digest)
+		}
+		v.Platforms = append(v.Platforms, pv)
+	}
+	return v
+}
+
+func channelViews(cs []catalog.ChannelStatus) []channelView {
+	out := make([]channelView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, channelView{ChannelStatus: c, Label: channelLabel(c.Channel)})
+	}
+	// Channel order, whatever order the catalog lists them in.
+	order := map[string]int{}
+	for i, ch := range channels {
+		order[ch] = i
+	}
+	sort.SliceStable(out, func(i, j int) bool { return order[out[i].Channel] < order[out[j].Channel] })
+	return out
+}
+
+// anchor turns a platform (linux/arm64/v8) into an HTML id fragment.
+func anchor(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// statusLabel is the text a status badge shows.
+func statusLabel(s catalog.Status) string {
+	if s == catalog.StatusNotApplicable {
+		return "not applicable"
+	}
+	return string(s)
+}
+
+// statusSymbol is a glyph that tells the status apart without colour.
+func statusSymbol(s catalog.Status) string {
+	switch s {
+	case catalog.StatusVerified:
+		return "✓"
+	case catalog.StatusFailed:
+		return "✗"
+	case catalog.StatusMissing:
+		return "∅"
+	case catalog.StatusPending:
+		return "…"
+	}
+	return "–"
+}

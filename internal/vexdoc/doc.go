@@ -1,0 +1,19 @@
+// Package vexdoc reads, checks and edits the OpenVEX v0.2.0 documents a
+// fleet keeps in its vex/ directory, the statements clearcutt scan applies
+// to findings and republishes, per image, as the OpenVEX attestation.
+//
+// Parse decodes a document strictly (an unknown field is an error, so a
+// misspelt justification cannot silently vanish) and records the line each
+// statement starts on. Check applies the OpenVEX rules to every statement
+// (status, justification, impact and action statements, UTC timestamps,
+// vulnerability ids, package URLs) and, given the fleet's images, refuses
+// image products (pkg:oci/…) that name no image of the fleet. Conflicts
+// finds statements about the same vulnerability, product and subcomponent
+// that disagree on the status. Upsert, Marshal and WriteFile record a
+// statement: deterministic JSON, version and @id bumped on every change,
+// written atomically.
+//
+// The package uses github.com/openvex/go-vex for the document model and
+// github.com/package-url/packageurl-go (the parser go-vex and its matcher
+// use) for package URLs; it links neither grype nor syft.
+package vexdoc
