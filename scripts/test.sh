@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
 clearcutt_need_root
-clearcutt_install_prereqs
+# chromium: the site tests drive a real headless browser.
+clearcutt_install_prereqs chromium
 clearcutt_nix_env
 
 echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"

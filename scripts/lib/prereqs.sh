@@ -9,11 +9,12 @@ clearcutt_need_root() {
   fi
 }
 
-# clearcutt_install_prereqs installs missing Debian packages (nix-bin,
-# busybox-static, runc, docker-registry, patchelf, shellcheck, jq) and checks Go.
+# clearcutt_install_prereqs [PACKAGE...] installs missing Debian packages
+# (nix-bin, busybox-static, runc, docker-registry, patchelf, shellcheck, jq,
+# git, and the extra PACKAGEs given) and checks Go.
 clearcutt_install_prereqs() {
   local want=() pkg
-  for pkg in nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git; do
+  for pkg in nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || want+=("$pkg")
   done
   if [ ${#want[@]} -gt 0 ]; then
