@@ -1,0 +1,231 @@
+package admission_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clearcutt/clearcutt/internal/admission"
+	"github.com/clearcutt/clearcutt/internal/sigtest"
+)
+
+var update = flag.Bool("update", false, "rewrite deploy/admission from clearcutt.yaml")
+
+// TestDeployedPoliciesHaveNotDrifted: deploy/admission holds what
+// `clearcutt admission --out deploy/admission` generates from the
+// repository's clearcutt.yaml.
+func TestDeployedPoliciesHaveNotDrifted(t *testing.T) {
+	res, err := admission.Generate(loadFleet(t, ""), admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "deploy", "admission")
+	const regen = "regenerate with: go run . admission --out deploy/admission (or go test ./internal/admission -run TestDeployedPoliciesHaveNotDrifted -update)"
+	for _, f := range res.Files {
+		path := filepath.Join(dir, f.Name)
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(f.Content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v; %s", err, regen)
+		}
+		if string(got) != f.Content {
+			t.Errorf("%s is out of date with clearcutt.yaml; %s", path, regen)
+		}
+	}
+}
+
+func TestIdentityComesFromTheFleet(t *testing.T) {
+	f := loadFleet(t, "")
+	f.Identity.Repository = "acme/base-images"
+	f.Identity.WorkflowRepository = "acme/image-kit"
+	f.Identity.Workflow = ".github/workflows/sign.yml"
+	f.Identity.WorkflowRef = "refs/tags/v1.4.0"
+	f.Identity.Ref = "refs/tags/v2026.1"
+	f.Registry.Repository = "registry.example/acme/base"
+	res, err := admission.Generate(f, admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const san = "https://github.com/acme/image-kit/.github/workflows/sign.yml@refs/tags/v1.4.0"
+	if res.Signer != san || res.Issuer != "https://token.actions.githubusercontent.com" || res.Mode != admission.ModeKeyless {
+		t.Fatalf("identity %q / %q (%s)", res.Signer, res.Issuer, res.Mode)
+	}
+	for _, file := range res.Files {
+		for _, want := range []string{
+			"subject: " + san,
+			"registry.example/acme/base/*",
+			admission.ConfigSourceURI("acme/base-images", "refs/tags/v2026.1"),
+		} {
+			if !strings.Contains(file.Content, want) {
+				t.Errorf("%s lacks %q", file.Name, want)
+			}
+		}
+		for _, never := range []string{"subjectRegExp", "issuerRegExp", "clearcutt/clearcutt"} {
+			if strings.Contains(file.Content, never) {
+				t.Errorf("%s contains %q", file.Name, never)
+			}
+		}
+	}
+	ky := res.Files[0].Content
+	for _, want := range []string{"githubWorkflowRepository: acme/base-images", "githubWorkflowRef: refs/tags/v2026.1", "failureAction: Enforce", "failurePolicy: Fail"} {
+		if !strings.Contains(ky, want) {
+			t.Errorf("kyverno policy lacks %q", want)
+		}
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	f := loadFleet(t, "")
+	for _, c := range []struct {
+		profile admission.Profile
+		kyverno []string
+		pc      string
+	}{
+		{admission.ProfileEnforce, []string{"failureAction: Enforce", "failurePolicy: Fail"}, "mode: enforce"},
+		{admission.ProfileAudit, []string{"failureAction: Audit", "failurePolicy: Ignore"}, "mode: warn"},
+	} {
+		res, err := admission.Generate(f, admission.Options{Profile: c.profile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ky, pc := res.Files[0].Content, res.Files[1].Content
+		for _, want := range c.kyverno {
+			if !strings.Contains(ky, want) {
+				t.Errorf("%s: kyverno policy lacks %q", c.profile, want)
+			}
+		}
+		// Every rule carries the action: three rules, three actions.
+		if n := strings.Count(ky, "failureAction: "); n != 3 {
+			t.Errorf("%s: %d failureAction fields, want 3", c.profile, n)
+		}
+		if n := strings.Count(pc, c.pc); n != 4 {
+			t.Errorf("%s: %d of 4 ClusterImagePolicies have %q", c.profile, n, c.pc)
+		}
+	}
+}
+
+func TestKeyMode(t *testing.T) {
+	key, err := sigtest.NewKeySigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := loadFleet(t, "")
+	res, err := admission.Generate(f, admission.Options{Engines: []admission.Engine{admission.EngineKyverno}, PublicKeyPEM: key.PublicKeyPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky := res.Files[0].Content
+	if res.Mode != admission.ModeKey || res.Signer != "" {
+		t.Errorf("mode %s, signer %q", res.Mode, res.Signer)
+	}
+	for _, want := range []string{"publicKeys: |", "BEGIN PUBLIC KEY", "ignoreTlog: true", "ignoreSCT: true"} {
+		if !strings.Contains(ky, want) {
+			t.Errorf("key-mode policy lacks %q", want)
+		}
+	}
+	for _, never := range []string{"keyless:", admission.KyvernoRuleProvenance, "rekor.sigstore.dev"} {
+		if strings.Contains(ky, never) {
+			t.Errorf("key-mode policy contains %q", never)
+		}
+	}
+	_, err = admission.Generate(f, admission.Options{Engines: []admission.Engine{admission.EnginePolicyController}, PublicKeyPEM: key.PublicKeyPEM()})
+	if !errors.Is(err, admission.ErrInvalidOptions) || !strings.Contains(err.Error(), "--engine kyverno") {
+		t.Errorf("policy-controller in key mode: %v", err)
+	}
+}
+
+func TestInvalidOptions(t *testing.T) {
+	f := loadFleet(t, "")
+	for _, c := range []struct {
+		o    admission.Options
+		want string
+	}{
+		{admission.Options{Profile: "strict"}, `unknown profile "strict"`},
+		{admission.Options{Engines: []admission.Engine{"gatekeeper"}}, `unknown engine "gatekeeper"`},
+		{admission.Options{PublicKeyPEM: []byte("not a key")}, "public key"},
+		{admission.Options{ProductionNamespaces: "Prod_Namespace"}, `"Prod_Namespace" is not a namespace name`},
+		{admission.Options{ProductionNamespaces: "env in (prod"}, "production namespaces"},
+		{admission.Options{ProductionNamespaces: "env=prod,env=staging"}, "already required"},
+	} {
+		_, err := admission.Generate(f, c.o)
+		if !errors.Is(err, admission.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
+		}
+	}
+	bad := loadFleet(t, "")
+	bad.Identity.Workflow = ""
+	if _, err := admission.Generate(bad, admission.Options{}); !errors.Is(err, admission.ErrInvalidOptions) || !strings.Contains(err.Error(), "clearcutt.yaml: identity") {
+		t.Errorf("fleet without workflow: %v", err)
+	}
+}
+
+func TestParseNamespaces(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want admission.Namespaces
+	}{
+		{"environment=production", admission.Namespaces{MatchLabels: map[string]string{"environment": "production"}}},
+		{"prod, payments,prod", admission.Namespaces{Names: []string{"prod", "payments"}}},
+		{"tier in (prod, critical),!sandbox,team!=qa,example.com/pci", admission.Namespaces{MatchExpressions: []admission.Requirement{
+			{Key: "tier", Operator: "In", Values: []string{"critical", "prod"}},
+			{Key: "sandbox", Operator: "DoesNotExist"},
+			{Key: "team", Operator: "NotIn", Values: []string{"qa"}},
+			{Key: "example.com/pci", Operator: "Exists"},
+		}}},
+		{"env==prod,tier notin (dev)", admission.Namespaces{MatchLabels: map[string]string{"env": "prod"},
+			MatchExpressions: []admission.Requirement{{Key: "tier", Operator: "NotIn", Values: []string{"dev"}}}}},
+	} {
+		got, err := admission.ParseNamespaces(c.in)
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q: %+v, want %+v", c.in, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", "a=b=c", "env in ()", "-bad=x", "x=y z"} {
+		if _, err := admission.ParseNamespaces(bad); !errors.Is(err, admission.ErrInvalidOptions) {
+			t.Errorf("%q: %v, want an error", bad, err)
+		}
+	}
+}
+
+func TestTierRuleFollowsTheFleet(t *testing.T) {
+	f := loadFleet(t, "")
+	f.Tiers.Slim.Deployable = false
+	res, err := admission.Generate(f, admission.Options{ProductionNamespaces: "prod,payments"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky := res.Files[0].Content
+	for _, want := range []string{"- slim\n", "- dev\n", "ghcr.io/clearcutt/fleet/python:3.11-slim@*", "ghcr.io/clearcutt/fleet/java:dev",
+		"namespaces:\n                - prod\n                - payments"} {
+		if !strings.Contains(ky, want) {
+			t.Errorf("tier rule lacks %q", want)
+		}
+	}
+	if strings.Contains(ky, "distroless@*") {
+		t.Error("a deployable tier is denied")
+	}
+	f.Tiers.Slim.Deployable, f.Tiers.Dev.Deployable = true, true
+	res, err = admission.Generate(f, admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Files[0].Content, admission.KyvernoRuleTiers) || len(res.DeniedTiers) != 0 {
+		t.Error("a tier rule is generated although every tier is deployable")
+	}
+}

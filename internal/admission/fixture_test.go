@@ -1,0 +1,214 @@
+package admission_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/clearcutt/clearcutt/internal/admission"
+	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/oci"
+)
+
+// evidence says which evidence a fixture image gets, per subject.
+type evidence struct {
+	sbom   bool
+	tests  string // test-result result ("" for none)
+	vulns  bool
+	onIdx  bool // also attach SBOM and tests to the index digest
+	signer *attest.KeySigner
+	// none: push the image without any bundle.
+	none bool
+}
+
+// fixture is a registry holding images of a fleet rooted at repo.
+type fixture struct {
+	t    *testing.T
+	repo string // host/fleet
+	dir  string
+}
+
+// pushIndex pushes a two-platform index of runtime in tier, labelled the
+// way ClearCutt's assemble labels images, under each tag and returns its
+// digest reference.
+func (fx fixture) pushIndex(runtime, tier string, tags ...string) (name.Digest, v1.ImageIndex) {
+	t := fx.t
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture = "linux", arch
+		cf.Config.Labels = map[string]string{"dev.clearcutt.runtime": runtime, admission.LabelTier: tier}
+		img, err = mutate.ConfigFile(img, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = mutate.MediaType(mutate.ConfigMediaType(img, types.OCIConfigJSON), types.OCIManifestSchema1)
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := name.NewRepository(fx.repo + "/" + runtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range tags {
+		if err := remote.WriteIndex(repo.Tag(tag), idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return repo.Digest(d.String()), idx
+}
+
+// sign attaches evidence to the index the way `clearcutt attest` does:
+// attest.Run with a key signer, per-platform evidence files and, with
+// ev.onIdx, evidence about the index digest itself.
+func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
+	t := fx.t
+	t.Helper()
+	if ev.none {
+		return
+	}
+	dir := filepath.Join(fx.dir, "evidence", ref.DigestStr())
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := v1.NewHash(ref.DigestStr())
+	subjects := []v1.Hash{}
+	for _, m := range im.Manifests {
+		subjects = append(subjects, m.Digest)
+	}
+	if ev.onIdx {
+		subjects = append(subjects, d)
+	}
+	for _, s := range subjects {
+		if ev.sbom {
+			writeJSON(t, attest.EvidencePath(dir, s, attest.FileSBOM), map[string]any{
+				"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": ref.String(),
+				"dataLicense": "CC0-1.0", "documentNamespace": "https://clearcutt.dev/spdx/image/" + s.Hex,
+				"creationInfo": map[string]any{"created": "2026-01-01T00:00:00Z", "creators": []string{"Tool: clearcutt"}},
+				"packages":     []any{},
+			})
+		}
+		if ev.tests != "" {
+			writeStatement(t, attest.EvidencePath(dir, s, attest.FileTestResult), s, admission.PredicateTestResult, map[string]any{
+				"result": ev.tests, "configuration": []any{map[string]any{"name": "tier invariants"}},
+				"passedTests": []string{"nonroot", "no-shell"},
+			})
+		}
+		if ev.vulns {
+			writeStatement(t, attest.EvidencePath(dir, s, attest.FileVulns), s, "https://in-toto.io/attestation/vulns/v0.2", map[string]any{
+				"scanner": map[string]any{"uri": "pkg:golang/github.com/anchore/grype", "version": "0.121.2", "result": []any{},
+					"db": map[string]any{"lastUpdate": "2026-01-01T00:00:00Z"}},
+				"metadata": map[string]any{"scanStartedOn": "2026-01-01T00:00:00Z", "scanFinishedOn": "2026-01-01T00:00:00Z"},
+			})
+		}
+	}
+	r, err := oci.ParseRef(ref.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := attest.Open(r, attest.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = attest.Run(context.Background(), attest.Options{
+		Target:                     attest.Target{Ref: r, Index: idx, Name: ref.Context().String()},
+		Store:                      store,
+		Signer:                     ev.signer,
+		EvidenceDir:                dir,
+		AllowMissingEvidenceUnsafe: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeStatement(t *testing.T, path string, d v1.Hash, predicateType string, predicate any) {
+	t.Helper()
+	p, err := json.Marshal(predicate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := attest.WrapPredicate("", d, predicateType, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, st)
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, data)
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadFleet reads the repository's clearcutt.yaml with its registry moved
+// to repo.
+func loadFleet(t *testing.T, repo string) *fleet.File {
+	t.Helper()
+	f, err := fleet.Load(filepath.Join("..", "..", "clearcutt.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo != "" {
+		f.Registry.Repository = repo
+	}
+	return f
+}
+
+// newKey creates a ClearCutt signing key pair in dir.
+func newKey(t *testing.T, dir, name string) *attest.KeySigner {
+	t.Helper()
+	k, err := attest.LoadOrCreateKey(filepath.Join(dir, name+".key"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(fmt.Errorf("read %s: %w", path, err))
+	}
+	return data
+}
