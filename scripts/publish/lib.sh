@@ -23,3 +23,19 @@ die() {
 	echo "::error::$*" >&2
 	exit 1
 }
+
+# catalog_remote: the fleet repository's git URL (REMOTE, or
+# $SERVER/$REPOSITORY.git on GitHub).
+catalog_remote() {
+	printf '%s\n' "${REMOTE:-${SERVER:-https://github.com}/${REPOSITORY:?REPOSITORY or REMOTE is required}.git}"
+}
+
+# catalog_git ARGS...: git with GH_TOKEN sent as an HTTP header, never
+# written into a clone's config.
+catalog_git() {
+	if [ -n "${GH_TOKEN:-}" ]; then
+		git -c "http.extraheader=AUTHORIZATION: basic $(printf 'x-access-token:%s' "$GH_TOKEN" | base64 -w0)" "$@"
+	else
+		git "$@"
+	fi
+}

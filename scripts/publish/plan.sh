@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$CLEARCUTT" -f "$CLEARCUTT_FLEET" fleet validate >&2
 legs=$("$CLEARCUTT" -f "$CLEARCUTT_FLEET" fleet plan --github-matrix)
-images=$(jq -c '{include: ([.include[] | {runtime, tier, version, repository}] | unique)}' <<<"$legs")
+images=$(jq -c '{include: ([.include[] | {runtime, tier, version, registry, repository}] | unique)}' <<<"$legs")
 [ "$(jq '.include | length' <<<"$images")" -gt 0 ] || die "$CLEARCUTT_FLEET: the fleet plans no image"
 output legs "$legs"
 output images "$images"

@@ -4,6 +4,7 @@
 // stages through it.
 //
 //	runaction [-outputs FILE] [-skip-build] ACTION_DIR [input=value ...]
+//	runaction -parse-outputs FILE
 //
 // The environment is passed to every step (set GITHUB_ACTIONS=true and the
 // GITHUB_* variables a job has); RUNNER_TEMP must be set. The action's
@@ -28,7 +29,15 @@ import (
 func main() {
 	outputs := flag.String("outputs", "", "write the action's outputs here as a JSON object")
 	skipBuild := flag.Bool("skip-build", false, "reuse $RUNNER_TEMP/clearcutt when it exists")
+	parse := flag.String("parse-outputs", "", "print the $GITHUB_OUTPUT file given as a JSON object, and exit")
 	flag.Parse()
+	if *parse != "" {
+		if err := parseOutputs(*parse); err != nil {
+			fmt.Fprintln(os.Stderr, "runaction:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: runaction [-outputs FILE] [-skip-build] ACTION_DIR [input=value ...]")
 		os.Exit(2)
@@ -85,4 +94,17 @@ func run(outputs string, skipBuild bool, actionDir string, args []string) error 
 		w = f
 	}
 	return json.NewEncoder(w).Encode(out)
+}
+
+func parseOutputs(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	out, err := actionlint.ParseOutputs(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
 }
