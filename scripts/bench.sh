@@ -10,6 +10,8 @@
 #   verify                every channel of one image in one process vs the
 #                         equivalent cosign invocations (scripts/install-tools.sh
 #                         installs cosign)
+#   rescan                matching a synthetic 50-image fleet vs a 1-image
+#                         fleet with real grype (and vs 50 per-image scans)
 #
 # Usage: scripts/bench.sh
 #   CLEARCUTT_BENCH_CLOSURE=out/closures/X.json   benchmark another closure
@@ -65,6 +67,9 @@ scripts/install-tools.sh "$tools"
 echo "==> go test -bench (count $count, benchtime $benchtime) ./internal/verify"
 PATH=$tools:$PATH go test -run '^$' -bench 'VerifyAllChannels|CosignEquivalent' -benchtime="$benchtime" -count="$count" ./internal/verify | tee -a "$raw"
 [ "$(grep -c '^ok' "$raw")" -ge 2 ] || { echo "bench: go test ./internal/verify failed" >&2; exit 1; }
+echo "==> go test -bench (count $count, benchtime $benchtime) ./internal/rescan"
+go test -run '^$' -bench 'Rescan' -benchtime="$benchtime" -count="$count" ./internal/rescan | tee -a "$raw"
+[ "$(grep -c '^ok' "$raw")" -ge 3 ] || { echo "bench: go test ./internal/rescan failed" >&2; exit 1; }
 
 # means prints "<benchmark> <unit> <mean>" for every metric of every
 # benchmark, averaged over the -count runs.
@@ -93,10 +98,22 @@ pubu_bytes=$(metric BenchmarkPublishUnchanged bytes-uploaded/op)
 ver_ns=$(metric BenchmarkVerifyAllChannels ns/op)
 cos_ns=$(metric BenchmarkCosignEquivalent ns/op)
 cos_inv=$(metric BenchmarkCosignEquivalent invocations/op)
+resc1_ns=$(metric BenchmarkRescan/images=1 ns/op)
+resc1_pkgs=$(metric BenchmarkRescan/images=1 packages/op)
+resc50_ns=$(metric BenchmarkRescan/images=50 ns/op)
+resc50_pkgs=$(metric BenchmarkRescan/images=50 packages/op)
+resc50_uniq=$(metric BenchmarkRescan/images=50 unique-packages/op)
+resc50_runs=$(metric BenchmarkRescan/images=50 matcher-runs/op)
+resc1_runs=$(metric BenchmarkRescan/images=1 matcher-runs/op)
+per50_ns=$(metric BenchmarkRescan/images=50/per-image ns/op)
 cosign_version=$(go version -m "$tools/cosign" | awk '$1 == "mod" { print $3 }')
 f1() { awk -v n="$1" 'BEGIN { if (n == "NA") print "NA"; else printf "%.1f", n }'; }
 ms() { awk -v n="$1" 'BEGIN { if (n == "NA") print "NA"; else printf "%.1f ms", n / 1e6 }'; }
+f0() { awk -v n="$1" 'BEGIN { if (n == "NA") print "NA"; else printf "%.0f", n }'; }
 
+benchshared=$(sed -n 's/^\tbenchShared *= *\([0-9]*\)$/\1/p' internal/rescan/bench_test.go)
+benchown=$(sed -n 's/^\tbenchPerImage *= *\([0-9]*\)$/\1/p' internal/rescan/bench_test.go)
+benchpkgs=$((benchshared + benchown))
 closure_size=$(grep -o '"closureSize": *[0-9]*' "$closure" | grep -o '[0-9]*$')
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -128,6 +145,8 @@ the same closure; absolute times depend on the machine, the ratios much less.
 | second publish of an unchanged image: bytes uploaded | **$pubu_bytes** | first publish: $pubc_bytes bytes |
 | second publish speed-up (cold ÷ unchanged time) | $(ratio "$pubc_ns" "$pubu_ns")× | $(ms "$pubc_ns") vs $(ms "$pubu_ns") |
 | verify every channel of one image: cosign time ÷ \`clearcutt verify\` time | **$(ratio "$cos_ns" "$ver_ns")×** | $(ms "$cos_ns") for $cos_inv cosign $cosign_version invocations vs $(ms "$ver_ns") in one process |
+| rescan matching: 50-image fleet time ÷ 1-image fleet time | **$(ratio "$resc50_ns" "$resc1_ns")×** | $(ms "$resc50_ns") vs $(ms "$resc1_ns"); $(f0 "$resc50_pkgs") packages ($(f0 "$resc50_uniq") distinct, $(f0 "$resc50_runs") grype matcher runs) vs $(f0 "$resc1_pkgs") ($(f0 "$resc1_runs") runs) |
+| rescan matching of the 50 images: per-image scans ÷ one deduplicated batch | **$(ratio "$per50_ns" "$resc50_ns")×** | $(ms "$per50_ns") vs $(ms "$resc50_ns") |
 
 - **Cold assemble** (\`BenchmarkAssembleCold\`) is \`oci.Assemble\` into an
   empty layer cache: every layer of the closure is written as a
@@ -162,12 +181,27 @@ the same closure; absolute times depend on the machine, the ratios much less.
   script runs them. Most of the difference is eleven process starts and
   eleven independent registry walks (cosign v3 fetches every bundle of a
   digest for each predicate type it checks).
+- **Rescan** (\`BenchmarkRescan\`, \`internal/rescan\`) measures the part of
+  \`clearcutt rescan\` that grows with the fleet: matching every platform's
+  SBOM against the database with real grype (the test advisories, the
+  fleet's VEX and exceptions) and attributing the findings to each SBOM.
+  Verification, signing and the registry are left out; they cost the same
+  per platform whatever the fleet shares. The fleet is synthetic: SPDX 2.3
+  documents of $benchpkgs packages, $benchshared of them shared by every
+  image (the fixture's vulnerable libraries, interpreter and filler store
+  paths) and $benchown of each image's own. \`images=1\` and \`images=50\`
+  run \`scan.Batch\`, which runs grype's matchers once per distinct package;
+  what still grows with the images is reading each SBOM (grype's SPDX
+  decoder) and assembling its result. \`images=50/per-image\` scans the same
+  50 documents one by one with \`scan.Run\`, as a rescan without
+  deduplication would. Every iteration starts from an empty batch.
 
-Reproduce: \`scripts/bench.sh\` (as root; about a minute once the closure is
+Reproduce: \`scripts/bench.sh\` (as root; about three minutes once the closure is
 built). Another closure: \`CLEARCUTT_BENCH_CLOSURE=out/closures/<image>-<arch>.json scripts/bench.sh\`.
 Directly: \`CLEARCUTT_BENCH_CLOSURE=\$PWD/out/closures/python-distroless-amd64.json go test -run '^\$' -bench . ./internal/oci\`.
 Without the variable the benchmarks skip. The verify figures:
 \`go test -run '^\$' -bench 'VerifyAllChannels|CosignEquivalent' ./internal/verify\` (cosign on PATH).
+The rescan figures: \`go test -run '^\$' -bench Rescan -benchtime=3x ./internal/rescan\`.
 
 ## Raw output
 

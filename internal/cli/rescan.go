@@ -1,0 +1,363 @@
+package cli
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/gha"
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/rescan"
+	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/verify"
+)
+
+func init() { extraCommands = append(extraCommands, newRescanCmd) }
+
+type rescanFlags struct {
+	catalog        string
+	db             string
+	vexDir         string
+	exceptions     string
+	failOn         string
+	onlyFixable    bool
+	maxDBAge       time.Duration
+	allowStaleUnsf bool
+	sign           attestFlags
+	verify         verifyFlags
+	asJSON         bool
+}
+
+// rescanVerifyFlags are the flags of verify the rescan takes, and the name
+// each has here: --key is the signing key, so the verification key is
+// --key-pub. --max-scan-age and --require decide nothing a rescan reads.
+var rescanVerifyFlags = map[string]string{
+	"key": "key-pub", "trusted-root": "trusted-root", "refresh-trusted-root": "refresh-trusted-root",
+	"signer-digest": "signer-digest", "certificate-identity": "certificate-identity",
+	"certificate-oidc-issuer": "certificate-oidc-issuer", "source-repository": "source-repository",
+	"source-ref": "source-ref", "provenance-signer": "provenance-signer", "without-sct-unsafe": "without-sct-unsafe",
+}
+
+func newRescanCmd(g *globals) *cobra.Command {
+	var fl rescanFlags
+	cmd := &cobra.Command{
+		Use:   "rescan --catalog DIR --db DIR",
+		Short: "Match the published fleet's verified SBOMs against today's database and attach signed scan results",
+		Long: `rescan reads DIR/catalog.json (written by 'clearcutt catalog') and, for every
+image in it, by index digest: verifies every platform's SBOM attestation with
+the identity policy of 'clearcutt verify' (the keyless identity of
+clearcutt.yaml, or --key-pub), matches the verified SPDX documents against
+the vulnerability database in --db (refused when older than --max-db-age)
+with the fleet's VEX (--vex-dir) and exceptions (--exceptions) applied as
+'clearcutt scan' applies them, and attaches a freshly signed vulns/v0.2
+statement — and the OpenVEX statement, when VEX applied — to each platform
+digest, in the layout or repository the image lives in.
+
+Grype runs once per distinct package of the fleet: images that share
+packages share the work. Nothing is rebuilt, pushed or retagged; catalog.json
+is not rewritten. An SBOM that is missing or does not verify is never
+rescanned: that platform fails the rescan and keeps its previous scan, which
+verify reports pending once it is older than its maximum scan age.
+
+Signing is as in 'clearcutt attest': keyless in GitHub Actions, else with
+--key (default $XDG_CONFIG_HOME/clearcutt/signing.key, which must exist).
+
+Exit status: 0 every platform was rescanned and passed the gate, 1 a platform
+could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
+(database missing or stale).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fl.sign.keyless && cmd.Flags().Changed("key") {
+				return usageError{errors.New("--key and --keyless are mutually exclusive")}
+			}
+			f, err := g.loadFleet()
+			if err != nil {
+				return err
+			}
+			rep, err := runRescan(cmd, g, f, fl)
+			g.report(rep)
+			if err != nil {
+				return err
+			}
+			return g.emit(fl.asJSON, rep, func() error { return renderRescan(g, rep) }, rep.Passed, rep.failure())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&fl.catalog, "catalog", "", "catalog directory holding catalog.json (required)")
+	fs.StringVar(&fl.db, "db", "", "directory of the Grype v6 vulnerability database (vulnerability.db) (required)")
+	fs.StringVar(&fl.vexDir, "vex-dir", "", "directory of OpenVEX documents (*.json; default: vex/ next to the fleet file, if present)")
+	fs.StringVar(&fl.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
+	fs.StringVar(&fl.failOn, "fail-on", "high", "lowest severity that fails the gate: critical, high, medium, low, negligible or any")
+	fs.BoolVar(&fl.onlyFixable, "only-fixable", false, "fail only on findings with a known fix")
+	fs.DurationVar(&fl.maxDBAge, "max-db-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	fs.BoolVar(&fl.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age (the statements record it)")
+	fs.StringVar(&fl.sign.key, "key", "", "private signing key (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key)")
+	fs.BoolVar(&fl.sign.keyless, "keyless", false, "sign keyless with Fulcio and Rekor (default in GitHub Actions with id-token: write)")
+	fs.StringVar(&fl.sign.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
+	fs.StringVar(&fl.sign.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
+	fs.StringVar(&fl.sign.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
+	// The verification flags are verify's own, so that the two cannot drift.
+	vf := &cobra.Command{}
+	addVerifyFlags(vf, &fl.verify)
+	vf.Flags().VisitAll(func(src *pflag.Flag) {
+		if name, ok := rescanVerifyFlags[src.Name]; ok {
+			c := *src
+			c.Name, c.Shorthand = name, ""
+			if name == "key-pub" {
+				c.Usage = "verify the SBOMs against this public key (PEM) instead of the keyless identity in clearcutt.yaml"
+			}
+			fs.AddFlag(&c)
+		}
+	})
+	fs.BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
+	_ = cmd.MarkFlagRequired("catalog")
+	_ = cmd.MarkFlagRequired("db")
+	return cmd
+}
+
+// rescanReport is rescan's report; it renders the rescan step of a job.
+type rescanReport struct {
+	rescan.Report
+}
+
+func (r rescanReport) failure() string {
+	var notRescanned, gateFailed int
+	for _, im := range r.Images {
+		for _, p := range im.Platforms {
+			switch {
+			case p.Status != rescan.StatusRescanned:
+				notRescanned++
+			case p.Gate != nil && !p.Gate.Pass:
+				gateFailed++
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d platforms not rescanned, %d failed the vulnerability gate", notRescanned, r.Platforms, gateFailed)
+}
+
+func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (rescanReport, error) {
+	ctx := cmd.Context()
+	failOn, ok := gate.ParseSeverity(fl.failOn)
+	if fl.failOn == "any" {
+		failOn, ok = gate.Unknown, true
+	}
+	if !ok || fl.failOn == "unknown" {
+		return rescanReport{}, usageError{fmt.Errorf("--fail-on %q: want critical, high, medium, low, negligible or any", fl.failOn)}
+	}
+	cat, catPath, err := rescan.ReadCatalog(fl.catalog)
+	if err != nil {
+		return rescanReport{}, usageError{fmt.Errorf("--catalog: %w", err)}
+	}
+	vexPaths, err := vexDocuments(f, fl.vexDir)
+	if err != nil {
+		return rescanReport{}, err
+	}
+	exc, _, err := loadExceptions(f, fl.exceptions)
+	if err != nil {
+		return rescanReport{}, err
+	}
+	v, err := newVerifier(ctx, f, fl.verify)
+	if err != nil {
+		return rescanReport{}, err
+	}
+	if err := needSigningKey(cmd, fl.sign); err != nil {
+		return rescanReport{}, err
+	}
+	signer, err := attestSigner(cmd, g, fl.sign)
+	if err != nil {
+		return rescanReport{}, err
+	}
+	if err := signerMatchesPolicy(signer, v.policy); err != nil {
+		return rescanReport{}, err
+	}
+	now := time.Now().UTC()
+	line := g.progressLine("rescan")
+	rep, err := rescan.Run(ctx, rescan.Options{
+		Images: cat.Images,
+		Open: func(ctx context.Context, im catalog.Image) (rescan.Target, error) {
+			ref, idx, err := openIndex(ctx, im.Reference, "")
+			if err != nil {
+				return rescan.Target{}, err
+			}
+			store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain, Created: now.Truncate(time.Second)})
+			if err != nil {
+				return rescan.Target{}, err
+			}
+			return rescan.Target{Index: idx, Store: store}, nil
+		},
+		Verify: func(ctx context.Context, im catalog.Image, t rescan.Target) (verify.Report, error) {
+			ref, err := oci.RequireDigest(im.Reference)
+			if err != nil {
+				return verify.Report{}, err
+			}
+			return v.run(ctx, g, ref, t.Index)
+		},
+		Scan: scan.BatchOptions{DBDir: fl.db, MaxDBAge: fl.maxDBAge, AllowStaleDBUnsafe: fl.allowStaleUnsf,
+			Now: now, VEX: vexPaths, Exceptions: exc},
+		Gate:   gate.Policy{FailOn: failOn, OnlyFixable: fl.onlyFixable, Now: now},
+		Signer: signer,
+		Progress: func(e rescan.Event) {
+			if e.Step == rescan.StepOpen {
+				g.progressDone()
+				fmt.Fprintf(g.stderr, "[%d/%d] rescan %s\n", e.N, e.Total, e.Image)
+				return
+			}
+			line(strings.TrimSpace(e.Image + " " + e.Platform + ": " + e.Step))
+		},
+	})
+	g.progressDone()
+	rep.Catalog = catPath
+	switch {
+	case errors.Is(err, scan.ErrInvalidVEX), errors.Is(err, scan.ErrInvalidOptions):
+		return rescanReport{rep}, usageError{err}
+	case err != nil:
+		return rescanReport{rep}, fmt.Errorf("rescan: %w", err)
+	}
+	return rescanReport{rep}, nil
+}
+
+// needSigningKey refuses to sign rescans with a key created on the spot:
+// verifiers trust the fleet's existing key, so in key mode it must exist.
+func needSigningKey(cmd *cobra.Command, fl attestFlags) error {
+	keyless := fl.keyless || (os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "" && !cmd.Flags().Changed("key"))
+	if keyless {
+		return nil
+	}
+	path := fl.key
+	if path == "" {
+		p, err := defaultKeyPath()
+		if err != nil {
+			return usageError{fmt.Errorf("no --key given: %w", err)}
+		}
+		path = p
+	}
+	if _, err := os.Stat(path); err != nil {
+		return usageError{fmt.Errorf("signing key %s: %w (rescans are signed with the fleet's existing key: pass --key, or sign keyless)", path, err)}
+	}
+	return nil
+}
+
+// signerMatchesPolicy refuses to attach scans that the policy the SBOMs
+// were verified with would reject: a key signature must be by the
+// verification key, and keyless signatures need keyless verification.
+func signerMatchesPolicy(s attest.Signer, p verify.Policy) error {
+	ks, isKey := s.(*attest.KeySigner)
+	switch {
+	case isKey && len(p.PublicKey) == 0:
+		return usageError{fmt.Errorf("signing with the key %s, but verifying keyless: pass its public key as --key-pub, or sign keyless", ks.Path())}
+	case !isKey && len(p.PublicKey) > 0:
+		return usageError{errors.New("signing keyless, but verifying with --key-pub: the new scans would not verify")}
+	case !isKey:
+		return nil
+	}
+	pub, err := attest.ParsePublicKeyPEM(p.PublicKey)
+	if err != nil {
+		return usageError{fmt.Errorf("--key-pub: %w", err)}
+	}
+	if eq, ok := ks.PublicKey().(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(pub) {
+		return usageError{fmt.Errorf("the signing key %s is not the key of --key-pub: the new scans would not verify", ks.Path())}
+	}
+	return nil
+}
+
+func renderRescan(g *globals, r rescanReport) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	stale := ""
+	if r.StaleDBAccepted {
+		stale = " (STALE, accepted unsafely)"
+	}
+	fmt.Fprintf(tw, "%s: database %s built %s%s; %s signing; gate: %s\n", r.Catalog, r.DB.SchemaVersion,
+		r.DB.Built.Format(time.RFC3339), stale, r.Mode, r.Gate)
+	fmt.Fprintf(tw, "matched %d distinct packages once for %d packages in %d SBOMs (%d matcher runs, %d answered from earlier runs)\n",
+		r.Work.UniquePackages, r.Work.Packages, r.Work.Scans, r.Work.Lookups, r.Work.Reused)
+	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tDIGEST\tSTATUS\tACTIVE\tSUPPRESSED\tEXCEPTED\tNEW\tDETAIL")
+	for _, im := range r.Images {
+		for _, p := range im.Platforms {
+			status := string(p.Status)
+			if p.Gate != nil && !p.Gate.Pass {
+				status += " (gate failed)"
+			}
+			detail := p.Reason
+			if detail == "" && p.ScanFinishedOn != nil {
+				detail = "scanned " + p.ScanFinishedOn.Format(time.RFC3339)
+				if p.PreviousScan != nil {
+					detail += ", previous scan " + p.PreviousScan.UTC().Format(time.RFC3339)
+				}
+			}
+			if len(detail) > 100 {
+				detail = detail[:97] + "..."
+			}
+			counts := []string{"-", "-", "-"}
+			if p.Status == rescan.StatusRescanned {
+				counts = []string{strconv.Itoa(p.Active), strconv.Itoa(p.Suppressed), strconv.Itoa(p.Excepted)}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", im.Name, p.Platform, shortDigest(p.Digest), strings.ToUpper(status),
+				counts[0], counts[1], counts[2], orDash(strings.Join(p.NewFindings, ",")), detail)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(g.stdout, "%d of %d images rescanned (%d of %d platforms); new active findings: %s\n",
+		r.Rescanned, len(r.Images), r.Platforms-r.Failed, r.Platforms, orDash(strings.Join(r.NewFindings, ", ")))
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// stage renders the rescan step: outputs passed, rescanned, new-findings.
+func (r rescanReport) stage(key string) (stage, bool) {
+	if key != "rescan" {
+		return stage{}, false
+	}
+	var md strings.Builder
+	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt rescan: %d of %d images rescanned", passIcon(r.Passed), r.Rescanned, len(r.Images))))
+	stale := ""
+	if r.StaleDBAccepted {
+		stale = " — " + gha.IconWarn + " stale database accepted unsafely"
+	}
+	md.WriteString(gha.Paragraph(fmt.Sprintf("Database %s built %s%s. %d distinct packages matched for %d packages in %d SBOMs. Gate: %s.",
+		r.DB.SchemaVersion, r.DB.Built.Format(time.RFC3339), stale, r.Work.UniquePackages, r.Work.Packages, r.Work.Scans, r.Gate)))
+	t := gha.Table{Header: []string{"Image", "Platform", "Digest", "Status", "Active", "Suppressed", "Excepted", "New findings", "Detail"},
+		Code: map[int]bool{2: true}, Limit: -1}
+	for _, im := range r.Images {
+		for _, p := range im.Platforms {
+			icon := passIcon(p.Status == rescan.StatusRescanned && (p.Gate == nil || p.Gate.Pass))
+			counts := []string{"–", "–", "–"}
+			if p.Status == rescan.StatusRescanned {
+				counts = []string{strconv.Itoa(p.Active), strconv.Itoa(p.Suppressed), strconv.Itoa(p.Excepted)}
+			}
+			t.Rows = append(t.Rows, []string{im.Name, p.Platform, p.Digest, icon + " " + string(p.Status),
+				counts[0], counts[1], counts[2], strings.Join(p.NewFindings, ", "), p.Reason})
+		}
+	}
+	md.WriteString(t.Markdown())
+	newIDs := r.NewFindings
+	if newIDs == nil {
+		newIDs = []string{}
+	}
+	return stage{outputs: map[string]string{
+		"passed":       strconv.FormatBool(r.Passed),
+		"rescanned":    strconv.Itoa(r.Rescanned),
+		"new-findings": jsonString(newIDs),
+	}, summary: md.String()}, true
+}
