@@ -16,7 +16,7 @@ import (
 
 // stages are the actions the repository ships: one per CLI command that
 // runs as a stage in a job.
-var stages = []string{"assemble", "attest", "build", "catalog", "index", "publish", "sbom", "scan", "test", "verify"}
+var stages = []string{"assemble", "attest", "build", "catalog", "index", "publish", "rescan", "sbom", "scan", "test", "verify"}
 
 func repoActions(t *testing.T) (string, []*Action) {
 	t.Helper()

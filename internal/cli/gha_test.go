@@ -167,7 +167,7 @@ func fakeReports() map[string]struct {
 		"pipeline": {pipelineReport{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipelineImage{{Image: "python:distroless", Digest: idx.String(),
 			Assemble: &assembleReport{Platforms: []platformReport{{Arch: "amd64", Layers: 7, Size: 10}}}, Test: &test, Publish: &publishReport{}}}},
 			"| Image | Index digest | Arch | Layers | Size | Tests | Vulns (active/suppressed/excepted) | Published | Verified |"},
-		"rescan": {rescanReport{rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
+		"rescan": {rescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
 			"| Image | Platform | Digest | Status | Active | Suppressed | Excepted | New findings | Detail |"},
 		"catalog": {catalogReport{Path: "site/catalog.json", Passed: true, Catalog: catalog.Catalog{Images: []catalog.Image{{Name: "python:distroless", Status: catalog.StatusVerified}}}},
 			"| Image | Status | signature | sbom | provenance | tests | vulnerabilities | vex | Vulns (active/suppressed/excepted) |"},
