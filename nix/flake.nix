@@ -18,6 +18,15 @@
           else f
         else null;
 
+      # The package set the fleet is built from: nixpkgs, with the version
+      # pins of overlays/pins.nix applied. Without pins it is nixpkgs' own
+      # set, unchanged.
+      pins = if builtins.pathExists ./overlays/pins.nix then import ./overlays/pins.nix else { };
+      pkgsFor = system:
+        let base = nixpkgs.legacyPackages.${system}; in
+        if pins == { } then base
+        else base.appendOverlays [ (import ./overlays { inherit pins system; }) ];
+
       mkFleet = pkgs:
         let
           inherit (pkgs) lib;
@@ -52,8 +61,11 @@
       };
 
       # legacyPackages.<system>.clearcutt.<runtime>.<tier> = { root, graph }
-      legacyPackages = forAll (system: {
-        clearcutt = mkFleet nixpkgs.legacyPackages.${system};
-      });
+      # legacyPackages.<system>.pkgs: the package set the cells are built from
+      legacyPackages = forAll (system:
+        let pkgs = pkgsFor system; in {
+          clearcutt = mkFleet pkgs;
+          inherit pkgs;
+        });
     };
 }

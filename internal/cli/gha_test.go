@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearcutt/clearcutt/internal/remediate"
+
 	"github.com/clearcutt/clearcutt/internal/rescan"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
@@ -169,6 +171,10 @@ func fakeReports() map[string]struct {
 			"| Image | Index digest | Arch | Layers | Size | Tests | Vulns (active/suppressed/excepted) | Published | Verified |"},
 		"rescan": {rescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
 			"| Image | Platform | Digest | Status | Active | Suppressed | Excepted | New findings | Detail |"},
+		"remediate draft": {draftReport{Package: "libwebp", Strategy: "lock", Changed: true, File: "nix/flake.lock", Branch: "remediate/libwebp", Body: "out/remediate/pr-body.md",
+			Draft: &remediate.Draft{Images: []remediate.ImageEvidence{{Image: "webp:distroless", Rebuilt: "oci:out/remediate/stage@" + idx.String(),
+				Delta: remediate.Delta{Fixed: []remediate.DeltaFinding{{ID: "CVE-2023-4863", Package: "libwebp"}}}}}}},
+			"| Image | Rebuilt | Fixed | Still active | New |"},
 		"catalog": {catalogReport{Path: "site/catalog.json", Passed: true, Catalog: catalog.Catalog{Images: []catalog.Image{{Name: "python:distroless", Status: catalog.StatusVerified}}}},
 			"| Image | Status | signature | sbom | provenance | tests | vulnerabilities | vex | Vulns (active/suppressed/excepted) |"},
 	}

@@ -1,0 +1,107 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clearcutt/clearcutt/internal/testenv"
+)
+
+// The committed pins file is what RenderPins writes for no pins, so the
+// first draft's diff holds only the new entry.
+func TestCommittedPinsFileIsEmptyRendering(t *testing.T) {
+	committed, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "nix", PinsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := RenderPins(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(committed) != string(empty) {
+		t.Fatalf("nix/%s differs from RenderPins(nil):\n%s\n---\n%s", PinsFile, committed, empty)
+	}
+}
+
+// TestPinsRoundTripThroughNix writes pins, evaluates the file with nix
+// and reads back the same pins.
+func TestPinsRoundTripThroughNix(t *testing.T) {
+	nx, _ := needNix(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pins.nix")
+	if pins, err := nx.ReadPins(ctx, path); err != nil || pins != nil {
+		t.Fatalf("missing file: %v, %v", pins, err)
+	}
+	want := []Pin{
+		{Attribute: "openssl", Flake: "github:NixOS/nixpkgs/0123456789abcdef0123456789abcdef01234567?narHash=sha256-AAAA%2fBB%2bC%3d", Version: "3.0.8", Fixes: []string{"CVE-2023-0286"}},
+		{Attribute: "libwebp", Flake: `path:/tmp/a "quoted" ${dir}?lastModified=0&narHash=sha256-x`, Version: "1.3.2", Fixes: []string{"CVE-2023-4863", "CVE-2023-1999"}},
+	}
+	data, err := RenderPins(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := nx.ReadPins(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := []Pin{want[1], want[0]}
+	if !reflect.DeepEqual(got, sorted) {
+		t.Fatalf("read back %+v\nwant %+v", got, sorted)
+	}
+	// Replacing a pin keeps one entry per attribute.
+	next := WithPin(got, Pin{Attribute: "libwebp", Flake: "path:/x?narHash=sha256-y", Version: "1.3.3", Fixes: []string{"CVE-2099-1"}})
+	if len(next) != 2 || next[0].Version != "1.3.3" || next[1].Attribute != "openssl" {
+		t.Fatalf("WithPin = %+v", next)
+	}
+
+	for name, tc := range map[string]struct{ src, want string }{
+		"unknown field": {`{ a = { flake = "path:/x?narHash=sha256-y"; version = "1"; fixes = [ ]; rev = "x"; }; }`, `unknown field "rev"`},
+		"unlocked":      {`{ a = { flake = "github:NixOS/nixpkgs"; version = "1"; fixes = [ ]; }; }`, "not locked"},
+		"no version":    {`{ a = { flake = "path:/x?narHash=sha256-y"; fixes = [ ]; }; }`, "a: no version"},
+		"nested":        {`{ "a.b" = { flake = "path:/x?narHash=sha256-y"; version = "1"; fixes = [ ]; }; }`, "top-level attribute"},
+		"not a set":     {`[ ]`, "want an attribute set"},
+		"syntax":        {`{ a = ; }`, "syntax error"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "pins.nix")
+			if err := os.WriteFile(p, []byte(tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := nx.ReadPins(ctx, p)
+			if !errors.Is(err, ErrInvalidPins) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ErrInvalidPins naming %s and %q", err, p, tc.want)
+			}
+		})
+	}
+	if _, err := RenderPins([]Pin{{Attribute: "a", Flake: "path:/x", Version: "1"}}); !errors.Is(err, ErrInvalidPins) {
+		t.Fatalf("an unlocked pin renders: %v", err)
+	}
+}
+
+func TestLockedInput(t *testing.T) {
+	lock, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "nix", LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := LockedInput(lock, "nixpkgs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.String() != "github:NixOS/nixpkgs/50ab793786d9de88ee30ec4e4c24fb4236fc2674" || !strings.HasPrefix(n.NarHash, "sha256-") {
+		t.Fatalf("nixpkgs = %+v (%s)", n, n)
+	}
+	if _, err := LockedInput(lock, "flake-utils"); err == nil || !strings.Contains(err.Error(), `no input "flake-utils"`) {
+		t.Fatalf("missing input: %v", err)
+	}
+	if _, err := LockedInput([]byte(`{"nodes": {"root": {"inputs": {"nixpkgs": ["other", "nixpkgs"]}}}, "root": "root", "version": 7}`), "nixpkgs"); err == nil || !strings.Contains(err.Error(), "follows") {
+		t.Fatalf("follows: %v", err)
+	}
+}
