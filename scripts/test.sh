@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
 clearcutt_need_root
-# chromium: the site tests drive a real headless browser.
-clearcutt_install_prereqs chromium
+clearcutt_install_prereqs
+# The site tests drive a real headless browser.
+clearcutt_install_packages chromium
 clearcutt_nix_env
 
 echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"

@@ -16,7 +16,7 @@ import (
 
 // stages are the actions the repository ships: one per CLI command that
 // runs as a stage in a job.
-var stages = []string{"assemble", "attest", "build", "catalog", "index", "publish", "rescan", "sbom", "scan", "test", "verify"}
+var stages = []string{"assemble", "attest", "build", "catalog", "index", "publish", "remediate", "rescan", "sbom", "scan", "test", "verify"}
 
 func repoActions(t *testing.T) (string, []*Action) {
 	t.Helper()
@@ -40,9 +40,9 @@ func repoActions(t *testing.T) (string, []*Action) {
 func TestActionsFollowTheRules(t *testing.T) {
 	_, actions := repoActions(t)
 	for _, a := range actions {
-		contract, ok := gha.Contract[a.Dir]
+		contract, ok := gha.Contract[a.Command()]
 		if !ok {
-			t.Errorf("%s: the CLI has no output contract for %q", a.Path, a.Dir)
+			t.Errorf("%s: the CLI has no output contract for %q", a.Path, a.Command())
 		}
 		for _, err := range CheckAction(a, contract) {
 			t.Error(err)
@@ -149,7 +149,7 @@ func buildCLI(t *testing.T, root string) string {
 
 func helpOf(t *testing.T, cli, command string) map[string]bool {
 	t.Helper()
-	cmd := exec.Command(cli, command, "--help")
+	cmd := exec.Command(cli, append(strings.Fields(command), "--help")...)
 	cmd.Env = testenv.CleanEnv()
 	out, err := cmd.Output()
 	if err != nil {
@@ -168,10 +168,10 @@ func TestActionsPassOnlyRealFlags(t *testing.T) {
 	bash := testenv.Need(t, "bash", "apt-get install bash")
 	for _, a := range actions {
 		t.Run(a.Dir, func(t *testing.T) {
-			help := helpOf(t, cli, a.Dir)
+			help := helpOf(t, cli, a.Command())
 			for _, f := range RunFlags(a) {
 				if !help[f] {
-					t.Errorf("%s passes --%s, which clearcutt %s does not have", a.Path, f, a.Dir)
+					t.Errorf("%s passes --%s, which clearcutt %s does not have", a.Path, f, a.Command())
 				}
 			}
 			env := map[string]string{}
@@ -189,8 +189,9 @@ func TestActionsPassOnlyRealFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stage step failed: %v", err)
 			}
-			if len(argv) < 3 || argv[0] != "-f" || argv[1] != "v-fleet" || argv[2] != a.Dir {
-				t.Fatalf("argv %q does not start with -f v-fleet %s", argv, a.Dir)
+			words := strings.Fields(a.Command())
+			if len(argv) < 2+len(words) || argv[0] != "-f" || argv[1] != "v-fleet" || !slices.Equal(argv[2:2+len(words)], words) {
+				t.Fatalf("argv %q does not start with -f v-fleet %s", argv, a.Command())
 			}
 			for _, in := range a.Inputs {
 				switch {
@@ -215,7 +216,7 @@ func TestActionsPassOnlyRealFlags(t *testing.T) {
 			}
 			for _, f := range argv {
 				if name, ok := strings.CutPrefix(f, "--"); ok && !help[name] {
-					t.Errorf("argv passes --%s, which clearcutt %s does not have", name, a.Dir)
+					t.Errorf("argv passes --%s, which clearcutt %s does not have", name, a.Command())
 				}
 			}
 			// A boolean input that is neither true nor false fails the step

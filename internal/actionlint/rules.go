@@ -140,7 +140,7 @@ func CheckAction(a *Action, contract []gha.Output) []error {
 	if run == nil {
 		return append(errs, ruleErr(p, "no step has id %q", RunStepID))
 	}
-	invocation := fmt.Sprintf(`"$RUNNER_TEMP/clearcutt" -f "$CLEARCUTT_FLEET" %s `, a.Dir)
+	invocation := fmt.Sprintf(`"$RUNNER_TEMP/clearcutt" -f "$CLEARCUTT_FLEET" %s `, a.Command())
 	if !strings.Contains(run.Run, invocation) {
 		errs = append(errs, ruleErr(p, "step %q does not run %s", run.Name, strings.TrimSpace(invocation)))
 	}
@@ -153,10 +153,10 @@ func CheckAction(a *Action, contract []gha.Output) []error {
 func checkOutputs(a *Action, contract []gha.Output) []error {
 	var errs []error
 	if len(contract) == 0 {
-		errs = append(errs, ruleErr(a.Path, "the CLI declares no outputs for command %q", a.Dir))
+		errs = append(errs, ruleErr(a.Path, "the CLI declares no outputs for command %q", a.Command()))
 	}
 	if len(a.Outputs) != len(contract) {
-		errs = append(errs, ruleErr(a.Path, "declares %d outputs, the CLI writes %d for %q", len(a.Outputs), len(contract), a.Dir))
+		errs = append(errs, ruleErr(a.Path, "declares %d outputs, the CLI writes %d for %q", len(a.Outputs), len(contract), a.Command()))
 	}
 	for i, o := range a.Outputs {
 		if i < len(contract) && (o.Name != contract[i].Name || o.Description != contract[i].Description) {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Collect the published indexes: images.json (<runtime>:<tier> → reference by
 # digest) and the matrix of signing and provenance subjects.
 # Env: INDEXES (directory), IMAGES_FILE (where images.json goes), EXPECT (the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Plan a release: validate the fleet, then write the matrix of legs (runtime ×
 # tier × arch, one native runner each) and of images (runtime × tier).
 # Env: CLEARCUTT (the CLI), CLEARCUTT_FLEET. Outputs: legs, images.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # List the platform images of one image from the recorded legs.
 # Env: RUNTIME, TIER, LEGS (directory). Output: platforms (one reference a line).
 set -euo pipefail

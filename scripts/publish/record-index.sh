@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Record one published index for the signing jobs.
 # Env: NAME (<runtime>:<tier>), REFERENCE (repository@sha256:…), INDEXES (directory).
 set -euo pipefail

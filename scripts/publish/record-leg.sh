@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Record one leg's platform image (pushed by digest) for the index job. Job
 # outputs of a matrix overwrite each other, so legs travel as files.
 # Env: RUNTIME, TIER, ARCH, REFERENCE (repository@sha256:…), LEGS (directory).

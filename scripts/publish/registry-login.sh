@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Log docker (whose config clearcutt's registry client reads) in to the
 # registry of REPOSITORY. Env: REPOSITORY, REGISTRY_USERNAME, REGISTRY_PASSWORD.
 set -euo pipefail
