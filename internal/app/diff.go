@@ -1,0 +1,456 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/verify"
+)
+
+// DiffOptions are the inputs of DiffBase.
+type DiffOptions struct {
+	// App names the application index by digest.
+	App      oci.Ref
+	AppIndex v1.ImageIndex
+	// Current is the base the application is on (CurrentBase tells which);
+	// Candidate the base it could move to. Both are named by digest.
+	Current        oci.Ref
+	CurrentIndex   v1.ImageIndex
+	Candidate      oci.Ref
+	CandidateIndex v1.ImageIndex
+	// Verify verifies a base against the fleet identity.
+	Verify Verifier
+}
+
+// PackageChange is one package of an SBOM comparison.
+type PackageChange struct {
+	Name string `json:"name"`
+	// Type is the package URL type (nix, deb, pypi, ...; "" without one).
+	Type   string   `json:"type,omitempty"`
+	Before []string `json:"before,omitempty"`
+	After  []string `json:"after,omitempty"`
+}
+
+// PackageDelta compares the packages of two SBOMs of one platform.
+type PackageDelta struct {
+	Added   []PackageChange `json:"added"`
+	Removed []PackageChange `json:"removed"`
+	Changed []PackageChange `json:"changed"`
+	// Unchanged counts the packages with the same versions.
+	Unchanged int `json:"unchanged"`
+}
+
+// VulnChange is one vulnerability of a package, on the current base
+// (Before*) and the candidate (After*).
+type VulnChange struct {
+	ID       string `json:"id"`
+	Package  string `json:"package"`
+	Severity string `json:"severity,omitempty"`
+	// The versions carrying it and the scan's status (active, suppressed
+	// by VEX, excepted); empty where it is not found.
+	BeforeVersion string `json:"beforeVersion,omitempty"`
+	AfterVersion  string `json:"afterVersion,omitempty"`
+	BeforeStatus  string `json:"beforeStatus,omitempty"`
+	AfterStatus   string `json:"afterStatus,omitempty"`
+}
+
+// VulnDelta compares the vulnerability attestations of two bases of one
+// platform: Fixed are found on the current base only, New on the candidate
+// only, Still on both.
+type VulnDelta struct {
+	Fixed []VulnChange `json:"fixed"`
+	New   []VulnChange `json:"new"`
+	Still []VulnChange `json:"still"`
+}
+
+// PlatformDiff is the comparison of one platform.
+type PlatformDiff struct {
+	Platform        string       `json:"platform"`
+	Current         v1.Hash      `json:"current"`
+	Candidate       v1.Hash      `json:"candidate"`
+	Packages        PackageDelta `json:"packages"`
+	Vulnerabilities VulnDelta    `json:"vulnerabilities"`
+}
+
+// DiffReport is what DiffBase found.
+type DiffReport struct {
+	App       string `json:"app"`
+	Current   Base   `json:"current"`
+	Candidate Base   `json:"candidate"`
+	// SameLine is true when runtime and tier are equal; VersionChanged
+	// when the runtime version label differs (allowed within a line).
+	SameLine       bool `json:"sameLine"`
+	VersionChanged bool `json:"versionChanged"`
+	// CandidateVerified is true when every required channel of the
+	// candidate verified.
+	CandidateVerified bool `json:"candidateVerified"`
+	// Passed is false when the candidate cannot replace the current base
+	// or the comparison could not use verified evidence; Problems say why.
+	Passed    bool           `json:"passed"`
+	Problems  []string       `json:"problems,omitempty"`
+	Platforms []PlatformDiff `json:"platforms"`
+	// CurrentVerification and CandidateVerification are the reports the
+	// evidence was read from.
+	CurrentVerification   verify.Report `json:"currentVerification"`
+	CandidateVerification verify.Report `json:"candidateVerification"`
+}
+
+// CurrentBase returns the base index reference (by digest) an application
+// index was built on: the base.name label, which every platform must agree on.
+func CurrentBase(ref oci.Ref, idx v1.ImageIndex) (string, error) {
+	apps, err := readApp(ref, idx)
+	if err != nil {
+		return "", err
+	}
+	return apps[0].boundary.BaseName, nil
+}
+
+// DiffBase compares the base an application is on with a candidate, per
+// platform of the application: the package delta from the two bases'
+// verified SBOMs and the vulnerability delta from their verified
+// vulnerability attestations. The candidate must verify and be of the same
+// runtime line, with every platform of the application. Only evidence
+// whose signature verified is read. An error means the comparison could
+// not run; a refusal is Passed false with Problems.
+func DiffBase(ctx context.Context, o DiffOptions) (DiffReport, error) {
+	for _, r := range []struct {
+		ref oci.Ref
+		idx v1.ImageIndex
+	}{{o.App, o.AppIndex}, {o.Current, o.CurrentIndex}, {o.Candidate, o.CandidateIndex}} {
+		if err := checkIndexRef(r.ref, r.idx); err != nil {
+			return DiffReport{}, err
+		}
+	}
+	if o.Verify == nil {
+		return DiffReport{}, fmt.Errorf("%w: no verifier", ErrBadOptions)
+	}
+	rep := DiffReport{App: o.App.String(), Platforms: []PlatformDiff{}}
+	apps, err := readApp(o.App, o.AppIndex)
+	if err != nil {
+		return rep, err
+	}
+	if name := apps[0].boundary.BaseName; name != o.Current.String() {
+		return rep, fmt.Errorf("%w: %s is built on %s, not %s", ErrBadOptions, o.App, name, o.Current)
+	}
+	cur, curPlats, err := readBase(o.Current, o.CurrentIndex)
+	if err != nil {
+		return rep, err
+	}
+	cand, candPlats, err := readBase(o.Candidate, o.CandidateIndex)
+	if err != nil {
+		return rep, err
+	}
+	rep.Current, rep.Candidate = cur, cand
+	rep.SameLine = cur.Runtime == cand.Runtime && cur.Tier == cand.Tier
+	rep.VersionChanged = cur.Version != cand.Version
+	if !rep.SameLine {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the candidate is %s, the application is on the %s line", cand.Line(), cur.Line()))
+	}
+	if cur.User != cand.User {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the candidate runs as %s, the application's files are owned by %s", cand.User, cur.User))
+	}
+	if rep.CurrentVerification, err = o.Verify(ctx, o.Current, o.CurrentIndex); err != nil {
+		return rep, err
+	}
+	if rep.CandidateVerification, err = o.Verify(ctx, o.Candidate, o.CandidateIndex); err != nil {
+		return rep, err
+	}
+	rep.CandidateVerified = rep.CandidateVerification.Passed()
+	if !rep.CandidateVerified {
+		rep.Problems = append(rep.Problems, "the candidate is not verified: "+failedChannels(rep.CandidateVerification))
+	}
+	for _, ap := range apps {
+		where := platformString(ap.platform)
+		cp, ok := findPlatform(curPlats, ap.platform)
+		if !ok || cp.digest != ap.boundary.BaseDigest {
+			return rep, fmt.Errorf("%w: %s: platform %s is on base image %s, which %s does not hold", ErrNoBoundary, o.App, where, ap.boundary.BaseDigest, o.Current)
+		}
+		np, ok := findPlatform(candPlats, ap.platform)
+		if !ok {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("the candidate has no %s image", where))
+			continue
+		}
+		if !rep.CandidateVerified || !rep.SameLine {
+			continue
+		}
+		pd := PlatformDiff{Platform: where, Current: cp.digest, Candidate: np.digest}
+		pd.Packages, err = comparePackages(rep.CurrentVerification, rep.CandidateVerification, cp.digest, np.digest)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", where, err))
+			continue
+		}
+		pd.Vulnerabilities, err = compareVulns(rep.CurrentVerification, rep.CandidateVerification, cp.digest, np.digest)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", where, err))
+			continue
+		}
+		rep.Platforms = append(rep.Platforms, pd)
+	}
+	rep.Passed = len(rep.Problems) == 0
+	return rep, nil
+}
+
+// evidence returns the verified predicate of channel c for digest d. A
+// vulnerability scan that is only stale (pending) is still read: its
+// signature verified.
+func evidence(rep verify.Report, c verify.Channel, d v1.Hash, which string) ([]byte, error) {
+	for _, e := range rep.Channel(c).Entries {
+		if e.Digest != d.String() {
+			continue
+		}
+		ok := e.Status == verify.StatusVerified || c == verify.ChannelVulnerabilities && e.Status == verify.StatusPending
+		if !ok || len(e.Predicate) == 0 {
+			reason := e.Reason
+			if reason == "" {
+				reason = string(e.Status)
+			}
+			return nil, fmt.Errorf("the %s's %s of %s is not verified: %s", which, c, d, reason)
+		}
+		return e.Predicate, nil
+	}
+	return nil, fmt.Errorf("the %s has no %s entry for %s", which, c, d)
+}
+
+func comparePackages(cur, cand verify.Report, cd, nd v1.Hash) (PackageDelta, error) {
+	before, err := evidence(cur, verify.ChannelSBOM, cd, "current base")
+	if err != nil {
+		return PackageDelta{}, err
+	}
+	after, err := evidence(cand, verify.ChannelSBOM, nd, "candidate")
+	if err != nil {
+		return PackageDelta{}, err
+	}
+	return DiffSBOMs(before, after)
+}
+
+func compareVulns(cur, cand verify.Report, cd, nd v1.Hash) (VulnDelta, error) {
+	before, err := evidence(cur, verify.ChannelVulnerabilities, cd, "current base")
+	if err != nil {
+		return VulnDelta{}, err
+	}
+	after, err := evidence(cand, verify.ChannelVulnerabilities, nd, "candidate")
+	if err != nil {
+		return VulnDelta{}, err
+	}
+	return DiffVulns(before, after)
+}
+
+type spdxDoc struct {
+	SPDXVersion string `json:"spdxVersion"`
+	Packages    []struct {
+		Name         string `json:"name"`
+		VersionInfo  string `json:"versionInfo"`
+		Purpose      string `json:"primaryPackagePurpose"`
+		ExternalRefs []struct {
+			Type    string `json:"referenceType"`
+			Locator string `json:"referenceLocator"`
+		} `json:"externalRefs"`
+	} `json:"packages"`
+}
+
+// sbomPackages reads an SPDX JSON document into (purl type, name) →
+// versions. The image itself (purpose CONTAINER) is left out: its version
+// is its digest.
+func sbomPackages(which string, data []byte) (map[[2]string][]string, error) {
+	var d spdxDoc
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("%s SBOM: not an SPDX JSON document: %v", which, err)
+	}
+	if !strings.HasPrefix(d.SPDXVersion, "SPDX-2.") {
+		return nil, fmt.Errorf("%s SBOM: spdxVersion %q is not SPDX 2.x", which, d.SPDXVersion)
+	}
+	out := map[[2]string][]string{}
+	for _, p := range d.Packages {
+		if p.Purpose == "CONTAINER" {
+			continue
+		}
+		k := [2]string{"", p.Name}
+		for _, r := range p.ExternalRefs {
+			if r.Type == "purl" {
+				if t, n, ok := purlParts(r.Locator); ok {
+					k = [2]string{t, n}
+					break
+				}
+			}
+		}
+		out[k] = append(out[k], p.VersionInfo)
+	}
+	for k := range out {
+		sort.Strings(out[k])
+	}
+	return out, nil
+}
+
+// purlParts returns the type and name (with namespace) of a package URL.
+func purlParts(purl string) (string, string, bool) {
+	rest, ok := strings.CutPrefix(purl, "pkg:")
+	if !ok {
+		return "", "", false
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[:i]
+	}
+	typ, name, ok := strings.Cut(rest, "/")
+	if !ok || typ == "" || name == "" {
+		return "", "", false
+	}
+	return strings.ToLower(typ), name, true
+}
+
+// DiffSBOMs compares the packages of two SPDX documents: a package (by
+// package URL type and name) is added, removed, or changed when its
+// versions differ.
+func DiffSBOMs(before, after []byte) (PackageDelta, error) {
+	b, err := sbomPackages("the current base's", before)
+	if err != nil {
+		return PackageDelta{}, err
+	}
+	a, err := sbomPackages("the candidate's", after)
+	if err != nil {
+		return PackageDelta{}, err
+	}
+	d := PackageDelta{Added: []PackageChange{}, Removed: []PackageChange{}, Changed: []PackageChange{}}
+	keys := map[[2]string]bool{}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range a {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		c := PackageChange{Type: k[0], Name: k[1], Before: b[k], After: a[k]}
+		switch {
+		case len(c.Before) == 0:
+			d.Added = append(d.Added, c)
+		case len(c.After) == 0:
+			d.Removed = append(d.Removed, c)
+		case strings.Join(c.Before, "\x00") != strings.Join(c.After, "\x00"):
+			d.Changed = append(d.Changed, c)
+		default:
+			d.Unchanged++
+		}
+	}
+	return d, nil
+}
+
+func sortedKeys[V any](m map[[2]string]V) [][2]string {
+	out := make([][2]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i][0] != out[j][0] {
+			return out[i][0] < out[j][0]
+		}
+		return out[i][1] < out[j][1]
+	})
+	return out
+}
+
+// vulnsPredicate is the part of a vulns/v0.2 predicate read here: each
+// result's id, the scanner's severity and the annotations internal/scan
+// writes (package, version, status).
+type vulnsPredicate struct {
+	Scanner *struct {
+		Result []struct {
+			ID       string `json:"id"`
+			Severity []struct {
+				Method string `json:"method"`
+				Score  string `json:"score"`
+			} `json:"severity"`
+			Annotations []map[string]any `json:"annotations"`
+		} `json:"result"`
+	} `json:"scanner"`
+}
+
+type vuln struct {
+	severity, version, status string
+}
+
+func readVulns(which string, data []byte) (map[[2]string]vuln, error) {
+	var p vulnsPredicate
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("%s vulnerability attestation: %v", which, err)
+	}
+	if p.Scanner == nil {
+		return nil, fmt.Errorf("%s vulnerability attestation has no scanner", which)
+	}
+	out := map[[2]string]vuln{}
+	for i, r := range p.Scanner.Result {
+		if r.ID == "" {
+			return nil, fmt.Errorf("%s vulnerability attestation: result %d has no id", which, i)
+		}
+		a := map[string]any{}
+		for _, m := range r.Annotations {
+			for k, v := range m {
+				if _, seen := a[k]; !seen {
+					a[k] = v
+				}
+			}
+		}
+		v := vuln{version: str(a["version"]), status: str(a["status"])}
+		for _, s := range r.Severity {
+			if s.Method == "grype" || v.severity == "" && s.Method != "cvss_vector" {
+				v.severity = s.Score
+			}
+		}
+		k := [2]string{r.ID, str(a["package"])}
+		// One entry per (id, package): an active finding outranks a
+		// suppressed or excepted one of another version.
+		if prev, ok := out[k]; !ok || prev.status != "active" && v.status == "active" {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// DiffVulns compares two vulns/v0.2 predicates by (vulnerability id,
+// package): fixed (before only), new (after only) and still present.
+func DiffVulns(before, after []byte) (VulnDelta, error) {
+	b, err := readVulns("the current base's", before)
+	if err != nil {
+		return VulnDelta{}, err
+	}
+	a, err := readVulns("the candidate's", after)
+	if err != nil {
+		return VulnDelta{}, err
+	}
+	d := VulnDelta{Fixed: []VulnChange{}, New: []VulnChange{}, Still: []VulnChange{}}
+	keys := map[[2]string]bool{}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range a {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		bv, bok := b[k]
+		av, aok := a[k]
+		c := VulnChange{ID: k[0], Package: k[1], Severity: av.severity,
+			BeforeVersion: bv.version, AfterVersion: av.version, BeforeStatus: bv.status, AfterStatus: av.status}
+		switch {
+		case bok && !aok:
+			c.Severity = bv.severity
+			d.Fixed = append(d.Fixed, c)
+		case !bok && aok:
+			d.New = append(d.New, c)
+		default:
+			d.Still = append(d.Still, c)
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,876 @@
+package cli
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/clearcutt/clearcutt/internal/app"
+	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/gha"
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/sigtest"
+	"github.com/clearcutt/clearcutt/internal/testenv"
+	"github.com/clearcutt/clearcutt/internal/vulndb"
+)
+
+// appFleet is what TestAppLifecycle publishes: two versions of the fleet's
+// python:slim base (the second with tzdata added to the slim tier and
+// scanned against a database where CVE-2023-40217 is gone and a tzdata
+// advisory is new), python:dev and static:distroless, signed with the
+// fleet's local key, in a registry process.
+type appFleet struct {
+	repo, fleet, host, dir string
+	// pub is the fleet's public key.
+	pub string
+	// slimV1, slimV2, dev and static are the published bases by digest.
+	slimV1, slimV2, dev, static string
+	// evidence1 and evidence2 are the evidence directories of the two runs.
+	evidence1, evidence2 string
+	db                   string
+}
+
+func publishAppFleet(t *testing.T) *appFleet {
+	t.Helper()
+	repo := needPipelineTools(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	f := &appFleet{repo: repo, fleet: filepath.Join(repo, "clearcutt.yaml"), host: ocitest.StartDistribution(t), dir: t.TempDir()}
+	f.db = testDB(t, repo)
+	fixtures := filepath.Join(repo, "nix/fixtures")
+	published := func(rep pipelineReport, image string) string {
+		t.Helper()
+		for _, im := range rep.Images {
+			if im.Image == image {
+				return im.Published
+			}
+		}
+		t.Fatalf("pipeline published no %s: %+v", image, rep)
+		return ""
+	}
+	f.evidence1 = filepath.Join(f.dir, "w1", "evidence")
+	rep := pipelineJSON(t, ExitOK, "-f", f.fleet, "pipeline", "--nixpkgs", fixtures, "--db", f.db, "--no-smoke",
+		"--only", "python:slim", "--only", "python:dev", "--only", "static",
+		"--work", filepath.Join(f.dir, "w1"), "--cache", filepath.Join(f.dir, "cache"), "--to", f.host+"/fleet")
+	f.slimV1, f.dev, f.static = published(rep, "python:slim"), published(rep, "python:dev"), published(rep, "static:distroless")
+
+	// The next base: the slim tier gains tzdata, and the database of the
+	// day knows CVE-2023-40217 no more and a tzdata advisory newly.
+	src, err := os.ReadFile(f.fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := string(src)
+	for old, repl := range map[string]string{"packages: [busybox]": "packages: [busybox, tzdata]", "  flake: nix\n": "  flake: " + filepath.Join(repo, "nix") + "\n"} {
+		if strings.Count(v2, old) != 1 {
+			t.Fatalf("clearcutt.yaml does not hold %q once: the test's second base cannot be made", old)
+		}
+		v2 = strings.Replace(v2, old, repl, 1)
+	}
+	fleet2 := filepath.Join(f.dir, "clearcutt-v2.yaml")
+	writeFile(t, fleet2, v2)
+	advs, err := vulndb.Load(filepath.Join(repo, "testdata/vulndb/advisories.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	advs.Advisories = slices.DeleteFunc(advs.Advisories, func(a vulndb.Advisory) bool { return a.ID == "CVE-2023-40217" })
+	advs.Advisories = append(advs.Advisories, vulndb.Advisory{ID: "CVE-2099-0001", Severity: "low", Published: "2026-01-01",
+		Description: "A tzdata advisory only the second database knows.",
+		Affected:    []vulndb.Affected{{Ecosystem: "nix", Name: "tzdata", Constraint: "< 2099a", Fixed: "2099a"}}})
+	raw, err := yaml.Marshal(advs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advFile := filepath.Join(f.dir, "advisories-v2.yaml")
+	writeFile(t, advFile, string(raw))
+	db2 := filepath.Join(f.dir, "db2")
+	if code, _, errs := run(t, "vulndb", "build", "--advisories", advFile, "--out", db2); code != 0 {
+		t.Fatalf("vulndb build: %s", errs)
+	}
+	f.evidence2 = filepath.Join(f.dir, "w2", "evidence")
+	rep = pipelineJSON(t, ExitOK, "-f", fleet2, "pipeline", "--nixpkgs", fixtures, "--db", db2, "--no-smoke", "--only", "python:slim",
+		"--vex-dir", filepath.Join(repo, "vex"), "--exceptions", filepath.Join(repo, "exceptions.yaml"),
+		"--work", filepath.Join(f.dir, "w2"), "--cache", filepath.Join(f.dir, "cache"), "--to", f.host+"/fleet")
+	f.slimV2 = published(rep, "python:slim")
+	if f.slimV2 == f.slimV1 {
+		t.Fatalf("both python:slim bases are %s", f.slimV1)
+	}
+	key, err := defaultKeyPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pub = key + attest.PublicKeySuffix
+	return f
+}
+
+// cli runs the CLI with the fleet file and wants exit code want.
+func (f *appFleet) cli(t *testing.T, want int, args ...string) (string, string) {
+	t.Helper()
+	code, out, errs := run(t, append([]string{"-f", f.fleet}, args...)...)
+	if code != want {
+		t.Fatalf("clearcutt %s: exit %d, want %d\nstderr: %s\nstdout: %s", strings.Join(args, " "), code, want, tail(errs, 3000), tail(out, 3000))
+	}
+	return out, errs
+}
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%v\n%s", err, tail(s, 2000))
+	}
+	return v
+}
+
+// registryIndex reads the index a by-digest registry reference names.
+func registryIndex(t *testing.T, ref string) v1.ImageIndex {
+	t.Helper()
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(d)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	return idx
+}
+
+// byArch returns the platform images of idx by architecture.
+func byArch(t *testing.T, idx v1.ImageIndex) map[string]v1.Image {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]v1.Image{}
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[d.Platform.Architecture] = img
+	}
+	return out
+}
+
+func layerDigests(t *testing.T, img v1.Image) []v1.Hash {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.Hash
+	for _, l := range m.Layers {
+		out = append(out, l.Digest)
+	}
+	return out
+}
+
+func configOf(t *testing.T, img v1.Image) *v1.ConfigFile {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf
+}
+
+func digestOf(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tarHeaders lists the entries of a layer.
+func tarHeaders(t *testing.T, l v1.Layer) map[string]*tar.Header {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
+	}
+}
+
+// noManifests asserts that nothing was written to repo.
+func noManifests(t *testing.T, repo string) {
+	t.Helper()
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := remote.List(r); err == nil && len(tags) > 0 {
+		t.Errorf("%s was written: tags %v", repo, tags)
+	}
+}
+
+// copyIndex copies the index named by ref (by digest) to repo, without
+// its referrers, and returns it there by digest.
+func copyIndex(t *testing.T, ref, repo string) string {
+	t.Helper()
+	idx := registryIndex(t, ref)
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.NewDigest(repo + "@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(dst, idx); err != nil {
+		t.Fatal(err)
+	}
+	return dst.String()
+}
+
+// TestAppLifecycle builds an application on a fleet base published by the
+// real pipeline, refuses bases that are unsigned, signed by another key,
+// missing their SBOM, named by tag or of the dev tier, compares the base
+// with the next one, rebases the signed application onto it and refuses
+// rebases that cannot be made, then runs docs/app-teams.md.
+func TestAppLifecycle(t *testing.T) {
+	f := publishAppFleet(t)
+	src := filepath.Join(f.dir, "src")
+	armOnly := filepath.Join(f.dir, "arm64")
+	for p, content := range map[string]string{
+		"src/server.py":         "#!/bin/python3\nprint('hello from the server')\n",
+		"src/conf/app.json":     `{"port": 8080}`,
+		"arm64/native/accel.so": "arm64 only",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(f.dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(f.dir, p), content)
+	}
+	// Host modes and times must not reach the image.
+	if err := os.Chmod(filepath.Join(src, "server.py"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(src, "conf/app.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("conf/app.json", filepath.Join(src, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	buildArgs := func(base, to string, extra ...string) []string {
+		return append([]string{"app", "build", "--base", base, "--key", f.pub, "--artifact", src,
+			"--artifact", "linux/arm64=" + armOnly,
+			"--entrypoint", `["/bin/python3", "/app/server.py"]`, "--workdir", "/app", "--env", "PORT=8080",
+			"--label", "org.opencontainers.image.source=https://github.com/acme/server", "--to", to, "--json"}, extra...)
+	}
+	var built appBuildReport
+
+	t.Run("build", func(t *testing.T) {
+		out, _ := f.cli(t, ExitOK, buildArgs(f.slimV1, f.host+"/apps/server", "--tag", "v1")...)
+		built = decode[appBuildReport](t, out)
+		if !strings.HasPrefix(built.Reference, f.host+"/apps/server@sha256:") || built.Reference != f.host+"/apps/server@"+built.Digest.String() {
+			t.Fatalf("reference %q, digest %s", built.Reference, built.Digest)
+		}
+		if !built.BaseVerification.Passed() || built.Base.Line() != "python:slim" || built.Base.Reference != f.slimV1 {
+			t.Fatalf("base %+v verified=%v", built.Base, built.BaseVerification.Passed())
+		}
+		tag, err := name.NewTag(f.host + "/apps/server:v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc, err := remote.Head(tag); err != nil || desc.Digest != built.Digest {
+			t.Fatalf("tag v1: %v %v, want %s", desc, err, built.Digest)
+		}
+		bases, apps := byArch(t, registryIndex(t, f.slimV1)), byArch(t, registryIndex(t, built.Reference))
+		if len(apps) != 2 || len(bases) != 2 {
+			t.Fatalf("app platforms %d, base platforms %d", len(apps), len(bases))
+		}
+		for arch, img := range apps {
+			base := bases[arch]
+			bl, al := layerDigests(t, base), layerDigests(t, img)
+			wantApp := map[string]int{"amd64": 1, "arm64": 2}[arch]
+			if len(al) != len(bl)+wantApp || !slices.Equal(al[:len(bl)], bl) {
+				t.Fatalf("%s: layers %v are not the base's %v plus %d", arch, al, bl, wantApp)
+			}
+			cf, bcf := configOf(t, img), configOf(t, base)
+			l := cf.Config.Labels
+			for k, want := range map[string]string{
+				oci.LabelBaseDigest:               digestOf(t, base).String(),
+				oci.LabelBaseName:                 f.slimV1,
+				app.LabelBaseLayers:               strconv.Itoa(len(bl)),
+				app.LabelBaseTopLayer:             bcf.RootFS.DiffIDs[len(bl)-1].String(),
+				oci.LabelRuntime:                  "python",
+				oci.LabelTier:                     "slim",
+				"org.opencontainers.image.source": "https://github.com/acme/server",
+				"org.opencontainers.image.title":  "",
+			} {
+				if l[k] != want {
+					t.Errorf("%s: label %s = %q, want %q", arch, k, l[k], want)
+				}
+			}
+			if cf.Config.User != bcf.Config.User || cf.Config.User != "65532:65532" || cf.Config.WorkingDir != "/app" ||
+				!slices.Equal(cf.Config.Entrypoint, []string{"/bin/python3", "/app/server.py"}) || !slices.Contains(cf.Config.Env, "PORT=8080") ||
+				!slices.Contains(cf.Config.Env, "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt") {
+				t.Errorf("%s: config %+v", arch, cf.Config)
+			}
+			if _, err := app.ReadBoundary(cf); err != nil {
+				t.Errorf("%s: %v", arch, err)
+			}
+			layers, err := img.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := tarHeaders(t, layers[len(bl)])
+			for p, want := range map[string]int64{"app/": 0o755, "app/server.py": 0o755, "app/conf/app.json": 0o644, "app/config.json": 0o777} {
+				h := hs[p]
+				if h == nil {
+					t.Fatalf("%s: app layer has no %s: %v", arch, p, hs)
+				}
+				if h.Mode != want || h.Uid != 65532 || h.Gid != 65532 || !h.ModTime.Equal(time.Unix(0, 0)) {
+					t.Errorf("%s: %s mode %o uid %d gid %d mtime %s", arch, p, h.Mode, h.Uid, h.Gid, h.ModTime)
+				}
+			}
+			if hs["app/config.json"].Linkname != "conf/app.json" {
+				t.Errorf("%s: symlink %+v", arch, hs["app/config.json"])
+			}
+			if arch == "arm64" {
+				if hs := tarHeaders(t, layers[len(bl)+1]); hs["app/native/accel.so"] == nil {
+					t.Errorf("arm64: the platform artifact layer holds %v", hs)
+				}
+			}
+		}
+		// The same inputs give the same bytes, whatever the files' times.
+		later := time.Now().Add(time.Hour)
+		if err := os.Chtimes(filepath.Join(src, "server.py"), later, later); err != nil {
+			t.Fatal(err)
+		}
+		out, _ = f.cli(t, ExitOK, buildArgs(f.slimV1, f.host+"/apps/again")...)
+		again := decode[appBuildReport](t, out)
+		if again.Digest != built.Digest {
+			t.Errorf("second build: %s, first %s", again.Digest, built.Digest)
+		}
+		for i, p := range again.Platforms {
+			for j, l := range p.AppLayers {
+				if l.Digest != built.Platforms[i].AppLayers[j].Digest {
+					t.Errorf("%s layer %d: %s, first %s", p.Platform, j, l.Digest, built.Platforms[i].AppLayers[j].Digest)
+				}
+			}
+		}
+	})
+	if built.Reference == "" {
+		t.Fatal("no application image was built")
+	}
+
+	t.Run("refused bases", func(t *testing.T) {
+		other, err := attest.LoadOrCreateKey(filepath.Join(f.dir, "other", "signing.key"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unsigned := copyIndex(t, f.slimV1, f.host+"/unsigned/python")
+		otherKey := copyIndex(t, f.slimV1, f.host+"/otherkey/python")
+		f.cli(t, ExitOK, "attest", otherKey, "--key", other.Path(), "--evidence", f.evidence1)
+		noSBOM := copyIndex(t, f.slimV1, f.host+"/nosbom/python")
+		ev := filepath.Join(f.dir, "evidence-without-sbom")
+		if err := os.CopyFS(ev, os.DirFS(f.evidence1)); err != nil {
+			t.Fatal(err)
+		}
+		sboms, _ := filepath.Glob(filepath.Join(ev, "*", SBOMFile))
+		if len(sboms) == 0 {
+			t.Fatalf("no SBOM in %s", ev)
+		}
+		for _, s := range sboms {
+			if err := os.Remove(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key, _ := defaultKeyPath()
+		f.cli(t, ExitOK, "attest", noSBOM, "--key", key, "--evidence", ev, "--allow-missing-evidence-unsafe")
+
+		for _, c := range []struct {
+			name, base string
+			code       int
+			want       string
+		}{
+			{"unsigned", unsigned, ExitFailed, "signature missing"},
+			{"signed-by-another-key", otherKey, ExitFailed, "signature failed"},
+			{"missing-sbom", noSBOM, ExitFailed, "sbom missing"},
+			{"tag", f.host + "/fleet/python:slim", ExitUsage, "not by digest"},
+			{"dev-tier", f.dev, ExitFailed, "build-time tier"},
+		} {
+			to := f.host + "/refused/" + c.name
+			code, out, errs := run(t, append([]string{"-f", f.fleet}, buildArgs(c.base, to, "--tag", "v1")...)...)
+			if code != c.code || !strings.Contains(errs, c.want) {
+				t.Errorf("%s: exit %d, want %d with %q\nstderr: %s", c.name, code, c.code, c.want, tail(errs, 2000))
+			}
+			if c.code == ExitFailed {
+				if rep := decode[appBuildReport](t, out); rep.Refused == "" || rep.Reference != "" {
+					t.Errorf("%s: report refused=%q reference=%q", c.name, rep.Refused, rep.Reference)
+				}
+			}
+			noManifests(t, to)
+		}
+		// A dev base only with the unsafe flag, which is reported.
+		_, errs := f.cli(t, ExitOK, buildArgs(f.dev, f.host+"/devapp", "--allow-dev-base-unsafe")...)
+		if !strings.Contains(errs, "--allow-dev-base-unsafe") {
+			t.Errorf("no warning for a dev base: %s", errs)
+		}
+	})
+
+	t.Run("diff-base", func(t *testing.T) {
+		out, _ := f.cli(t, ExitOK, "app", "diff-base", built.Reference, "--candidate", f.slimV2, "--key", f.pub, "--json")
+		d := decode[appDiffReport](t, out)
+		if !d.Passed || !d.SameLine || d.VersionChanged || !d.CandidateVerified || d.Current.Reference != f.slimV1 || len(d.Platforms) != 2 {
+			t.Fatalf("diff: passed=%v sameLine=%v versionChanged=%v verified=%v current=%s platforms=%d problems=%v",
+				d.Passed, d.SameLine, d.VersionChanged, d.CandidateVerified, d.Current.Reference, len(d.Platforms), d.Problems)
+		}
+		ids := func(vs []app.VulnChange) []string {
+			var out []string
+			for _, v := range vs {
+				out = append(out, v.ID+" "+v.Package)
+			}
+			return out
+		}
+		for _, p := range d.Platforms {
+			pk := p.Packages
+			if len(pk.Added) != 1 || pk.Added[0].Name != "tzdata" || len(pk.Removed)+len(pk.Changed) != 0 || pk.Unchanged == 0 {
+				t.Errorf("%s: packages %+v", p.Platform, pk)
+			}
+			v := p.Vulnerabilities
+			if !slices.Contains(ids(v.Fixed), "CVE-2023-40217 python3") || !slices.Equal(ids(v.New), []string{"CVE-2099-0001 tzdata"}) ||
+				!slices.Contains(ids(v.Still), "CVE-2023-52426 expat") || slices.Contains(ids(v.Still), "CVE-2023-40217 python3") {
+				t.Errorf("%s: vulnerabilities fixed %v new %v still %v", p.Platform, ids(v.Fixed), ids(v.New), ids(v.Still))
+			}
+			for _, s := range v.Still {
+				if s.ID == "CVE-2023-4911" && (s.BeforeStatus != "suppressed" || s.AfterStatus != "suppressed") {
+					t.Errorf("%s: %+v, want suppressed by VEX on both bases", p.Platform, s)
+				}
+			}
+		}
+		table, _ := f.cli(t, ExitOK, "app", "diff-base", built.Reference, "--candidate", f.slimV2, "--key", f.pub)
+		for _, want := range []string{"same (python:slim)", "+  tzdata", "fixed  CVE-2023-40217", "new    CVE-2099-0001"} {
+			if !strings.Contains(table, want) {
+				t.Errorf("table lacks %q:\n%s", want, table)
+			}
+		}
+		// Another line is refused, and so is a candidate that does not verify.
+		out, _ = f.cli(t, ExitFailed, "app", "diff-base", built.Reference, "--candidate", f.static, "--key", f.pub, "--json")
+		if d := decode[appDiffReport](t, out); d.SameLine || d.Passed || len(d.Platforms) != 0 || !strings.Contains(strings.Join(d.Problems, " "), "static:distroless") {
+			t.Errorf("static candidate: %+v", d.Problems)
+		}
+		unsigned := copyIndex(t, f.slimV2, f.host+"/unsigned2/python")
+		out, _ = f.cli(t, ExitFailed, "app", "diff-base", built.Reference, "--candidate", unsigned, "--key", f.pub, "--json")
+		if d := decode[appDiffReport](t, out); d.CandidateVerified || len(d.Platforms) != 0 {
+			t.Errorf("unsigned candidate: verified=%v platforms=%d", d.CandidateVerified, len(d.Platforms))
+		}
+	})
+
+	// The application team signs its image with its own key.
+	appKey, err := attest.LoadOrCreateKey(filepath.Join(f.dir, "app-team", "signing.key"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appPub := appKey.PublicKeyPath()
+	f.cli(t, ExitOK, "attest", built.Reference, "--key", appKey.Path(), "--evidence", filepath.Join(f.dir, "no-evidence"), "--allow-missing-evidence-unsafe")
+	rebaseArgs := func(appRef, onto, to string, extra ...string) []string {
+		return append([]string{"app", "rebase", appRef, "--onto", onto, "--base-key", f.pub, "--app-key", appPub,
+			"--key", appKey.Path(), "--to", to, "--json"}, extra...)
+	}
+
+	t.Run("rebase", func(t *testing.T) {
+		out, _ := f.cli(t, ExitOK, rebaseArgs(built.Reference, f.slimV2, f.host+"/apps/server", "--tag", "v1-rebased")...)
+		rb := decode[appRebaseReport](t, out)
+		if rb.OldBase != f.slimV1 || rb.NewBase.Reference != f.slimV2 || rb.App != built.Reference || len(rb.Platforms) != 2 {
+			t.Fatalf("rebase: app %s old %s new %s platforms %d", rb.App, rb.OldBase, rb.NewBase.Reference, len(rb.Platforms))
+		}
+		before, after := byArch(t, registryIndex(t, built.Reference)), byArch(t, registryIndex(t, rb.Reference))
+		newBases := byArch(t, registryIndex(t, f.slimV2))
+		for arch, img := range after {
+			bl, al := layerDigests(t, newBases[arch]), layerDigests(t, img)
+			old := before[arch]
+			ol := layerDigests(t, old)
+			k, _ := strconv.Atoi(configOf(t, old).Config.Labels[app.LabelBaseLayers])
+			if !slices.Equal(al[:len(bl)], bl) || !slices.Equal(al[len(bl):], ol[k:]) {
+				t.Errorf("%s: rebased layers %v, want the new base's %v then the app's %v", arch, al, bl, ol[k:])
+			}
+			cf, ocf, bcf := configOf(t, img), configOf(t, old), configOf(t, newBases[arch])
+			if !slices.Equal(cf.RootFS.DiffIDs[len(bl):], ocf.RootFS.DiffIDs[k:]) {
+				t.Errorf("%s: app diff_ids changed", arch)
+			}
+			l := cf.Config.Labels
+			if l[oci.LabelBaseDigest] != digestOf(t, newBases[arch]).String() || l[oci.LabelBaseName] != f.slimV2 ||
+				l[app.LabelBaseLayers] != strconv.Itoa(len(bl)) || l[app.LabelBaseTopLayer] != bcf.RootFS.DiffIDs[len(bl)-1].String() ||
+				l[app.LabelConfig] != ocf.Config.Labels[app.LabelConfig] {
+				t.Errorf("%s: rebased labels %v", arch, l)
+			}
+			if !slices.Equal(cf.Config.Entrypoint, ocf.Config.Entrypoint) || cf.Config.WorkingDir != "/app" || !slices.Contains(cf.Config.Env, "PORT=8080") {
+				t.Errorf("%s: rebased config %+v", arch, cf.Config)
+			}
+		}
+		for _, p := range rb.Platforms {
+			for i, b := range built.Platforms {
+				if b.Platform == p.Platform && (p.Before != b.Digest || !slices.Equal(p.AppLayers, built.Platforms[i].AppLayers)) {
+					t.Errorf("%s: before %s layers %+v, built %s layers %+v", p.Platform, p.Before, p.AppLayers, b.Digest, b.AppLayers)
+				}
+			}
+		}
+		// Rebasing gives the image a build on the new base gives.
+		out, _ = f.cli(t, ExitOK, buildArgs(f.slimV2, f.host+"/apps/direct")...)
+		if direct := decode[appBuildReport](t, out); direct.Digest != rb.Digest {
+			t.Errorf("rebased %s, built on the new base %s", rb.Digest, direct.Digest)
+		}
+		// The rebased image is signed, and its rebase attestation verifies
+		// with cosign against the application key only.
+		f.cli(t, ExitOK, "verify", rb.Reference, "--key", appPub, "--require", "signature")
+		testenv.Need(t, "cosign", "scripts/install-tools.sh")
+		cosign := func(pub string) (string, error) {
+			cmd := exec.Command("cosign", "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", app.PredicateRebase, rb.Reference)
+			cmd.Env = testenv.CleanEnv("HOME="+f.dir, "XDG_CONFIG_HOME="+filepath.Join(f.dir, "cosign"))
+			out, err := cmd.Output()
+			return string(out), err
+		}
+		if _, err := cosign(f.pub); err == nil {
+			t.Error("the rebase attestation verified with the fleet's key")
+		}
+		out, err := cosign(appPub)
+		if err != nil {
+			t.Fatalf("cosign verify-attestation: %v\n%s", err, out)
+		}
+		line, _, _ := strings.Cut(out, "\n")
+		payload, err := base64.StdEncoding.DecodeString(decode[struct{ Payload string }](t, line).Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := decode[struct {
+			PredicateType string `json:"predicateType"`
+			Subject       []struct {
+				Digest map[string]string `json:"digest"`
+			} `json:"subject"`
+			Predicate app.RebasePredicate `json:"predicate"`
+		}](t, string(payload))
+		p := st.Predicate
+		if st.PredicateType != app.PredicateRebase || len(st.Subject) != 1 || "sha256:"+st.Subject[0].Digest["sha256"] != rb.Digest.String() ||
+			p.App != built.Reference || p.OldBase != f.slimV1 || p.NewBase != f.slimV2 || len(p.Platforms) != 2 {
+			t.Fatalf("rebase statement %+v", st)
+		}
+		for i, pp := range p.Platforms {
+			if pp.Before != rb.Platforms[i].Before || pp.After != rb.Platforms[i].After || pp.OldBase != rb.Platforms[i].OldBase ||
+				pp.NewBase != digestOf(t, newBases[strings.Split(pp.Platform, "/")[1]]) || !slices.Equal(pp.AppLayers, rb.Platforms[i].AppLayers) {
+				t.Errorf("attested platform %+v, rebased %+v", pp, rb.Platforms[i])
+			}
+		}
+	})
+
+	t.Run("rebase refused", func(t *testing.T) {
+		// A one-platform base of the line, signed and attested by the fleet.
+		v2 := byArch(t, registryIndex(t, f.slimV2))
+		idx, err := oci.NewIndex([]oci.PlatformImage{{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, Image: v2["amd64"]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := oci.PublishIndex(context.Background(), idx, oci.PublishOptions{Dest: mustRef(t, f.host+"/oneplatform/python")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := defaultKeyPath()
+		f.cli(t, ExitOK, "attest", pr.Refs[0], "--key", key, "--evidence", f.evidence2)
+		f.cli(t, ExitOK, "verify", pr.Refs[0], "--key", f.pub)
+
+		for _, c := range []struct {
+			name string
+			args []string
+			want string
+		}{
+			{"another runtime", rebaseArgs(built.Reference, f.static, ""), "the application is on the python:slim line, the new base is static:distroless"},
+			{"another tier", rebaseArgs(built.Reference, f.dev, "", "--allow-dev-base-unsafe"), "the application is on the python:slim line, the new base is python:dev"},
+			{"dev base", rebaseArgs(built.Reference, f.dev, ""), "build-time tier"},
+			{"missing architecture", rebaseArgs(built.Reference, pr.Refs[0], ""), "has no linux/arm64/v8 image"},
+			{"app signed by another key", append(rebaseArgs(built.Reference, f.slimV2, ""), "--app-key", f.pub), "application image signature not verified"},
+			{"no boundary", append(rebaseArgs(f.slimV1, f.slimV2, ""), "--app-key", f.pub), "image has no app boundary"},
+			{"unsigned new base", rebaseArgs(built.Reference, copyIndex(t, f.slimV2, f.host+"/unsigned3/python"), ""), "new base"},
+		} {
+			to := f.host + "/refused-rebase/" + strings.ReplaceAll(c.name, " ", "-")
+			for i, a := range c.args {
+				if a == "--to" {
+					c.args[i+1] = to
+				}
+			}
+			code, out, errs := run(t, append([]string{"-f", f.fleet}, c.args...)...)
+			if code != ExitFailed || !strings.Contains(errs, c.want) {
+				t.Errorf("%s: exit %d, want %d with %q\nstderr: %s", c.name, code, ExitFailed, c.want, tail(errs, 2000))
+			}
+			if rep := decode[appRebaseReport](t, out); rep.Refused == "" || len(rep.Attached) != 0 {
+				t.Errorf("%s: report refused=%q attached=%d", c.name, rep.Refused, len(rep.Attached))
+			}
+			noManifests(t, to)
+		}
+	})
+
+	t.Run("keyless application identity", func(t *testing.T) {
+		ss, err := sigtest.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := sigtest.GitHubIdentity{Repository: "acme/server", Workflow: ".github/workflows/release.yml", Ref: "refs/heads/main"}
+		ref, err := oci.RequireDigest(built.Reference)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := attest.Open(ref, attest.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := registryIndex(t, built.Reference)
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt, _ := idx.MediaType()
+		size, _ := idx.Size()
+		for _, d := range append([]v1.Descriptor{{MediaType: mt, Digest: built.Digest, Size: size}}, im.Manifests...) {
+			st, err := attest.SignatureStatement(ref.Repo.String(), d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := ss.SignStatement(context.Background(), id, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.Attach(context.Background(), v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, b, attest.PredicateSignature); err != nil {
+				t.Fatal(err)
+			}
+		}
+		root := filepath.Join(f.dir, "trusted_root.json")
+		writeFile(t, root, string(ss.TrustedRootJSON()))
+		args := func(repo string) []string {
+			return []string{"app", "rebase", built.Reference, "--onto", f.slimV2, "--base-key", f.pub, "--key", appKey.Path(),
+				"--app-certificate-identity", id.BuildSignerURI(), "--app-source-repository", repo, "--app-source-ref", "refs/heads/main",
+				"--trusted-root", root, "--without-sct-unsafe", "--to", f.host + "/apps/keyless", "--json"}
+		}
+		out, _ := f.cli(t, ExitOK, args("https://github.com/acme/server")...)
+		if rb := decode[appRebaseReport](t, out); rb.AppVerification.Channel("signature").Entries[0].Signer != id.BuildSignerURI() {
+			t.Errorf("application signer %+v", rb.AppVerification.Channel("signature").Entries[0])
+		}
+		_, errs := f.cli(t, ExitFailed, args("https://github.com/acme/other")...)
+		if !strings.Contains(errs, "application image signature not verified") {
+			t.Errorf("another repository: %s", errs)
+		}
+		_, errs = f.cli(t, ExitUsage, "app", "rebase", built.Reference, "--onto", f.slimV2, "--base-key", f.pub, "--to", f.host+"/apps/x")
+		if !strings.Contains(errs, "--app-key") {
+			t.Errorf("no application signer: %s", errs)
+		}
+	})
+
+	t.Run("docs", func(t *testing.T) { testAppTeamsGuide(t, f) })
+}
+
+func mustRef(t *testing.T, s string) oci.Ref {
+	t.Helper()
+	r, err := oci.ParseRef(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// guideBlockRE opens a command block of docs/app-teams.md.
+var guideBlockRE = regexp.MustCompile("^```sh app=(key|keyless)$")
+
+type appGuideBlock struct {
+	mode, script string
+	line         int
+}
+
+func readAppGuide(t *testing.T, path string) []appGuideBlock {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	var out []appGuideBlock
+	var cur *appGuideBlock
+	sc := bufio.NewScanner(fh)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case cur == nil && strings.HasPrefix(line, "```sh"):
+			m := guideBlockRE.FindStringSubmatch(line)
+			if m == nil {
+				t.Fatalf("%s:%d: a sh block must be marked app=key or app=keyless: %q", path, n, line)
+			}
+			cur = &appGuideBlock{mode: m[1], line: n}
+		case cur != nil && line == "```":
+			out = append(out, *cur)
+			cur = nil
+		case cur != nil:
+			cur.script += line + "\n"
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if cur != nil {
+		t.Fatalf("%s:%d: unterminated block", path, cur.line)
+	}
+	return out
+}
+
+// testAppTeamsGuide runs docs/app-teams.md: app=key blocks in order with
+// bash, in one directory holding the fleet's clearcutt.yaml, vex/ and
+// exceptions.yaml and the application's app/server.py, with a clearcutt
+// binary built from this tree and the application team's own key
+// directory; app=keyless blocks in-process against an unreachable
+// registry, where every flag must be accepted and only the network fail.
+func testAppTeamsGuide(t *testing.T, f *appFleet) {
+	goBin := testenv.Need(t, "go", "the Go toolchain")
+	testenv.Need(t, "jq", "apt-get install jq")
+	testenv.Need(t, "cosign", "scripts/install-tools.sh")
+	blocks := readAppGuide(t, filepath.Join(f.repo, "docs/app-teams.md"))
+	tmp := t.TempDir()
+	bin, home, work := filepath.Join(tmp, "bin"), filepath.Join(tmp, "home"), filepath.Join(tmp, "work")
+	build := exec.Command(goBin, "build", "-o", filepath.Join(bin, "clearcutt"), ".")
+	build.Dir = f.repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.MkdirAll(filepath.Join(work, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(work, "vex"), os.DirFS(filepath.Join(f.repo, "vex"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"clearcutt.yaml", "exceptions.yaml"} {
+		data, err := os.ReadFile(filepath.Join(f.repo, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(work, file), string(data))
+	}
+	writeFile(t, filepath.Join(work, "app", "server.py"), "#!/bin/python3\nprint('hello from the server')\n")
+	if err := os.Chmod(filepath.Join(work, "app", "server.py"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := testenv.CleanEnv(
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+	)
+	fleetPrefix := f.host + "/fleet"
+	digest := func(ref string) string { _, d, _ := strings.Cut(ref, "@"); return d }
+	local := strings.NewReplacer("<fleet>", fleetPrefix, "<base-digest>", digest(f.slimV1), "<candidate-digest>", digest(f.slimV2),
+		"<fleet-pub>", f.pub, "<db>", f.db, "<app-repo>", f.host+"/apps/guide")
+	const unreachable = "127.0.0.1:9"
+	offline := strings.NewReplacer("<fleet>", unreachable+"/fleet", "<base-digest>", digest(f.slimV1), "<candidate-digest>", digest(f.slimV2),
+		"<app-repo>", unreachable+"/apps/guide", "<app-digest>", digest(f.slimV1))
+	placeholder := regexp.MustCompile(`<[a-z][a-z-]*>`)
+	counts := map[string]int{}
+	for _, b := range blocks {
+		counts[b.mode]++
+		switch b.mode {
+		case "key":
+			script := local.Replace(b.script)
+			if ph := placeholder.FindString(script); ph != "" {
+				t.Fatalf("docs/app-teams.md:%d: unknown placeholder %s", b.line, ph)
+			}
+			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+			cmd.Env, cmd.Dir = env, work
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("docs/app-teams.md:%d: %v\n%s\n%s", b.line, err, script, tail(string(out), 4000))
+			}
+		case "keyless":
+			for _, c := range strings.Split(strings.ReplaceAll(b.script, "\\\n", " "), "\n") {
+				args := strings.Fields(offline.Replace(c))
+				if len(args) == 0 {
+					continue
+				}
+				if args[0] != "clearcutt" || slices.Contains(args, "--key") {
+					t.Errorf("docs/app-teams.md:%d: a keyless block runs %q", b.line, c)
+					continue
+				}
+				if ph := placeholder.FindString(strings.Join(args, " ")); ph != "" {
+					t.Fatalf("docs/app-teams.md:%d: unknown placeholder %s", b.line, ph)
+				}
+				code, out, errs := run(t, append([]string{"-f", filepath.Join(work, "clearcutt.yaml")}, args[1:]...)...)
+				if code != ExitRuntime || !strings.Contains(errs, "connection refused") {
+					t.Errorf("docs/app-teams.md:%d: want a network failure offline, got exit %d\n%s\n%s", b.line, code, errs, out)
+				}
+			}
+		}
+	}
+	if counts["key"] < 8 || counts["keyless"] < 3 {
+		t.Errorf("the guide has %v blocks: fewer than expected, is the fence marker intact?", counts)
+	}
+	// The guide's rebase kept the application layers and was attested.
+	data, err := os.ReadFile(filepath.Join(work, "rebase.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := decode[appRebaseReport](t, string(data))
+	if len(rb.Platforms) != 2 || len(rb.Attached) != 4 || rb.NewBase.Reference != f.slimV2 {
+		t.Errorf("the guide's rebase: platforms %d attached %d new base %s", len(rb.Platforms), len(rb.Attached), rb.NewBase.Reference)
+	}
+}
+
+// The GitHub Actions outputs of the app commands are exactly those the
+// contract declares for them, and none while it declares none.
+func TestAppStagesFollowTheContract(t *testing.T) {
+	reports := map[string]stager{
+		"app build": appBuildReport{BuildResult: app.BuildResult{Platforms: []app.Platform{{Platform: "linux/amd64"}}},
+			Reference: "registry.test/app@sha256:" + strings.Repeat("a", 64), Refs: []string{"registry.test/app@sha256:" + strings.Repeat("a", 64)}},
+		"app diff-base": appDiffReport{app.DiffReport{App: "registry.test/app@sha256:" + strings.Repeat("a", 64), Passed: true, SameLine: true}},
+		"app rebase": appRebaseReport{Reference: "registry.test/app@sha256:" + strings.Repeat("b", 64),
+			Refs: []string{"registry.test/app@sha256:" + strings.Repeat("b", 64)}},
+	}
+	for key, r := range reports {
+		st, ok := r.stage(key)
+		want, declared := gha.Outputs[key]
+		if ok != declared {
+			t.Errorf("%s: stage given %v, contract declares it %v", key, ok, declared)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		var got []string
+		for k := range st.outputs {
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		want = slices.Clone(want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || st.summary == "" {
+			t.Errorf("%s: outputs %v, contract %v", key, got, want)
+		}
+		if _, ok := r.stage("verify"); ok {
+			t.Errorf("%s report renders the verify stage", key)
+		}
+	}
+}
