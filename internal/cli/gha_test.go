@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearcutt/clearcutt/internal/app"
+
 	"github.com/clearcutt/clearcutt/internal/remediate"
 
 	"github.com/clearcutt/clearcutt/internal/rescan"
@@ -175,6 +177,14 @@ func fakeReports() map[string]struct {
 			Draft: &remediate.Draft{Images: []remediate.ImageEvidence{{Image: "webp:distroless", Rebuilt: "oci:out/remediate/stage@" + idx.String(),
 				Delta: remediate.Delta{Fixed: []remediate.DeltaFinding{{ID: "CVE-2023-4863", Package: "libwebp"}}}}}}},
 			"| Image | Rebuilt | Fixed | Still active | New |"},
+		"app build": {appBuildReport{BuildResult: app.BuildResult{Digest: idx, Base: app.Base{Reference: "ghcr.io/acme/fleet/python@" + idx.String(), Runtime: "python", Tier: "distroless"},
+			Platforms: []app.Platform{{Platform: "linux/amd64", Digest: amd, BaseDigest: amd, BaseLayers: 7}}}, Reference: "ghcr.io/acme/app@" + idx.String(), Refs: []string{"ghcr.io/acme/app@" + idx.String()}},
+			"| Platform | Digest | Base digest | Base layers | App layers |"},
+		"app diff-base": {appDiffReport{app.DiffReport{App: "ghcr.io/acme/app@" + idx.String(), Passed: true, SameLine: true, Platforms: []app.PlatformDiff{{Platform: "linux/amd64"}}}},
+			"| Platform | Added | Removed | Changed | Fixed | New | Still present |"},
+		"app rebase": {appRebaseReport{RebaseResult: app.RebaseResult{Digest: idx, App: "ghcr.io/acme/app@" + idx.String(), Platforms: []app.RebasedPlatform{{Platform: "linux/amd64", Before: amd, After: amd}}},
+			Reference: "ghcr.io/acme/app@" + idx.String()},
+			"| Platform | Before | After | App layers kept |"},
 		"catalog": {catalogReport{Path: "site/catalog.json", Passed: true, Catalog: catalog.Catalog{Images: []catalog.Image{{Name: "python:distroless", Status: catalog.StatusVerified}}}},
 			"| Image | Status | signature | sbom | provenance | tests | vulnerabilities | vex | Vulns (active/suppressed/excepted) |"},
 	}
