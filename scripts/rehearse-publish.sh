@@ -38,6 +38,8 @@ mkdir -p "$work"/{bin,artifacts,summaries,outputs,jobs}
 trace=$work/trace.tsv
 : >"$trace"
 only=("$@")
+# The commit the run is about, fixed for the whole run as github.sha is.
+sha=$(git rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)
 
 echo "==> tools"
 go build -trimpath -o "$work/bin/clearcutt" .
@@ -96,7 +98,7 @@ job() {
 
 step_env() {
 	env GITHUB_ACTIONS=true CI=true \
-		GITHUB_REPOSITORY=clearcutt/clearcutt GITHUB_SHA="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)" \
+		GITHUB_REPOSITORY=clearcutt/clearcutt GITHUB_SHA="$sha" \
 		GITHUB_REF=refs/heads/main GITHUB_WORKSPACE="$job_dir/ws" RUNNER_TEMP="$job_dir/temp" \
 		GITHUB_STEP_SUMMARY="$work/summaries/$(basename "$job_dir").md" XDG_CONFIG_HOME="$work/config" "$@"
 }
@@ -192,7 +194,7 @@ while read -r leg; do
 	job "image $runtime:$tier $arch"
 	download clearcutt-vulndb ../temp/vulndb
 	action build build fleet=clearcutt.yaml runtime="$runtime" tier="$tier" arch="$arch" nixpkgs="$repo/nix/fixtures"
-	action assemble assemble fleet=clearcutt.yaml runtime="$runtime" tier="$tier" arch="$arch" revision="$(git rev-parse HEAD)" cache="$work/layer-cache"
+	action assemble assemble fleet=clearcutt.yaml runtime="$runtime" tier="$tier" arch="$arch" revision="$sha" cache="$work/layer-cache"
 	reference=$(out assemble reference)
 	action test test fleet=clearcutt.yaml image="$reference" runc="$(command -v runc)"
 	action sbom sbom fleet=clearcutt.yaml image="$reference"
@@ -250,7 +252,7 @@ download clearcutt-images out
 skip script registry-login "the local registry needs no login"
 script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git"
 action catalog catalog fleet=clearcutt.yaml images=out/images.json out=out/catalog-branch/catalog site=out/catalog-branch/site key="$key.pub"
-script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" MESSAGE="rehearsal of $(git rev-parse --short HEAD)"
+script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" MESSAGE="rehearsal of $sha"
 
 echo
 echo "Rehearsal passed: $(jq '.include | length' <<<"$legs") legs, $(jq '.include | length' <<<"$subjects") images signed and verified."
