@@ -2,9 +2,11 @@ package actionlint
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -296,4 +298,43 @@ func runStage(t *testing.T, bash string, a *Action, env map[string]string) ([]st
 		return nil, runErr
 	}
 	return strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00"), nil
+}
+
+// TestWorkflowTemplatesHaveProperties: GitHub lists a workflow template only
+// with its .properties.json (name, description, file patterns that compile).
+func TestWorkflowTemplatesHaveProperties(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	templates, _ := filepath.Glob(filepath.Join(root, ".github", "workflow-templates", "*.yml"))
+	if len(templates) == 0 {
+		t.Fatal("no workflow templates")
+	}
+	for _, tpl := range templates {
+		props := strings.TrimSuffix(tpl, ".yml") + ".properties.json"
+		raw, err := os.ReadFile(props)
+		if err != nil {
+			t.Errorf("%s: %v", tpl, err)
+			continue
+		}
+		var p struct {
+			Name         string   `json:"name"`
+			Description  string   `json:"description"`
+			IconName     string   `json:"iconName"`
+			Categories   []string `json:"categories"`
+			FilePatterns []string `json:"filePatterns"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			t.Errorf("%s: %v", props, err)
+			continue
+		}
+		if p.Name == "" || p.Description == "" {
+			t.Errorf("%s: name and description are required", props)
+		}
+		for _, fp := range p.FilePatterns {
+			if _, err := regexp.Compile(fp); err != nil {
+				t.Errorf("%s: file pattern %q: %v", props, fp, err)
+			}
+		}
+	}
 }

@@ -37,7 +37,7 @@ var (
 // SigningJobs are the only job ids that may be granted id-token: write, apart
 // from calls of the SLSA generator, which signs under its own identity, and
 // calls of the repository's own reusable workflows.
-var SigningJobs = []string{"attest", "rescan"}
+var SigningJobs = []string{"attest", "rescan", "rebase"}
 
 func ruleErr(path, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrRule, path, fmt.Sprintf(format, args...))
