@@ -7,7 +7,8 @@
 # architecture; SBOM and a vulnerability scan against the bundled test
 # database, with the fleet's VEX and exceptions), publishes the gated fleet to
 # the OCI layout ./out/oci, signs every image and attaches its evidence with
-# the local key, and verifies every channel of every published image.
+# the local key, verifies every channel of every published image, and writes
+# the catalog (out/catalog) and its static site (out/site).
 #
 # Usage: scripts/demo.sh            (re-runs reuse the Nix store and layer cache)
 set -euo pipefail
@@ -35,7 +36,12 @@ echo
 echo "==> build, gate, publish, sign and verify the fleet (nixpkgs := nix/fixtures)"
 $cc pipeline --nixpkgs nix/fixtures --work out --cache out/cache --db out/vulndb --to oci:out/oci
 
+key="${XDG_CONFIG_HOME:-$HOME/.config}/clearcutt/signing.key.pub"
+echo
+echo "==> catalog and static site of the published fleet, as verification observes it"
+$cc catalog --from oci:out/oci --key "$key" --out out/catalog --site out/site
+
 echo
 echo "The fleet is in the OCI layout out/oci (index.json names each image <runtime>:<tier>)."
-key="${XDG_CONFIG_HOME:-$HOME/.config}/clearcutt/signing.key.pub"
+echo "Its catalog is out/catalog/catalog.json; open out/site/index.html in a browser."
 echo "Verify an image yourself: out/bin/clearcutt verify oci:out/oci@<digest> --key $key"

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
 clearcutt_need_root
 clearcutt_install_prereqs
+# The site tests drive a real headless browser.
+clearcutt_install_packages chromium
 clearcutt_nix_env
 
 echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"
@@ -21,7 +23,7 @@ if [ -n "$unformatted" ]; then
   printf 'gofmt would change:\n%s\n' "$unformatted" >&2
   exit 1
 fi
-shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
+shellcheck -x scripts/*.sh scripts/lib/*.sh scripts/publish/*.sh .ci/run
 go vet ./...
 
 echo "==> installing cosign, syft, grype, slsa-verifier for the interoperability tests"

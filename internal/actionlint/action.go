@@ -36,6 +36,19 @@ type Action struct {
 	Steps       []Step
 }
 
+// subcommands names the command of an action whose directory is only the
+// first word of it.
+var subcommands = map[string]string{"remediate": "remediate draft"}
+
+// Command is the clearcutt command the action runs ("scan", "remediate
+// draft"): its directory name, or the subcommand that directory stands for.
+func (a *Action) Command() string {
+	if c, ok := subcommands[a.Dir]; ok {
+		return c
+	}
+	return a.Dir
+}
+
 // Input is one declared input.
 type Input struct {
 	Name        string

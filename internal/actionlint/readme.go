@@ -24,7 +24,7 @@ func Readme(a *Action) []byte {
 	fmt.Fprintf(&b, "Runs `clearcutt %s`. The action builds the `clearcutt` CLI from its own checkout "+
 		"(`github.action_path`, not the caller's workspace) with Go set up and cached by actions/setup-go, "+
 		"passes every input to the CLI through an environment variable, and the CLI writes the outputs "+
-		"and a step summary. Relative paths are resolved in the job's working directory.\n\n", a.Dir)
+		"and a step summary. Relative paths are resolved in the job's working directory.\n\n", a.Command())
 
 	b.WriteString(gha.Heading(2, "Usage"))
 	b.WriteString("```yaml\n")

@@ -2,9 +2,11 @@ package actionlint
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +18,7 @@ import (
 
 // stages are the actions the repository ships: one per CLI command that
 // runs as a stage in a job.
-var stages = []string{"assemble", "attest", "build", "index", "publish", "sbom", "scan", "test", "verify"}
+var stages = []string{"assemble", "attest", "build", "catalog", "index", "publish", "remediate", "rescan", "sbom", "scan", "test", "verify"}
 
 func repoActions(t *testing.T) (string, []*Action) {
 	t.Helper()
@@ -40,9 +42,9 @@ func repoActions(t *testing.T) (string, []*Action) {
 func TestActionsFollowTheRules(t *testing.T) {
 	_, actions := repoActions(t)
 	for _, a := range actions {
-		contract, ok := gha.Contract[a.Dir]
+		contract, ok := gha.Contract[a.Command()]
 		if !ok {
-			t.Errorf("%s: the CLI has no output contract for %q", a.Path, a.Dir)
+			t.Errorf("%s: the CLI has no output contract for %q", a.Path, a.Command())
 		}
 		for _, err := range CheckAction(a, contract) {
 			t.Error(err)
@@ -85,18 +87,25 @@ func TestReadmesAreGenerated(t *testing.T) {
 	}
 }
 
+// TestWorkflowsFollowTheRules checks the workflows and the app-team
+// workflow templates: the rules of CheckWorkflow, and every use of one of
+// the repository's actions names a real action with its real inputs.
 func TestWorkflowsFollowTheRules(t *testing.T) {
-	root := testenv.RepoRoot(t)
+	root, actions := repoActions(t)
 	paths, _ := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.y*ml"))
 	if len(paths) == 0 {
 		t.Fatal("no workflows under .github/workflows")
 	}
-	for _, p := range paths {
+	templates, _ := filepath.Glob(filepath.Join(root, ".github", "workflow-templates", "*.y*ml"))
+	for _, p := range append(paths, templates...) {
 		raw, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, err := range CheckWorkflow(p, raw) {
+			t.Error(err)
+		}
+		for _, err := range CheckLocalUses(p, raw, actions) {
 			t.Error(err)
 		}
 	}
@@ -142,7 +151,7 @@ func buildCLI(t *testing.T, root string) string {
 
 func helpOf(t *testing.T, cli, command string) map[string]bool {
 	t.Helper()
-	cmd := exec.Command(cli, command, "--help")
+	cmd := exec.Command(cli, append(strings.Fields(command), "--help")...)
 	cmd.Env = testenv.CleanEnv()
 	out, err := cmd.Output()
 	if err != nil {
@@ -161,10 +170,10 @@ func TestActionsPassOnlyRealFlags(t *testing.T) {
 	bash := testenv.Need(t, "bash", "apt-get install bash")
 	for _, a := range actions {
 		t.Run(a.Dir, func(t *testing.T) {
-			help := helpOf(t, cli, a.Dir)
+			help := helpOf(t, cli, a.Command())
 			for _, f := range RunFlags(a) {
 				if !help[f] {
-					t.Errorf("%s passes --%s, which clearcutt %s does not have", a.Path, f, a.Dir)
+					t.Errorf("%s passes --%s, which clearcutt %s does not have", a.Path, f, a.Command())
 				}
 			}
 			env := map[string]string{}
@@ -182,8 +191,9 @@ func TestActionsPassOnlyRealFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stage step failed: %v", err)
 			}
-			if len(argv) < 3 || argv[0] != "-f" || argv[1] != "v-fleet" || argv[2] != a.Dir {
-				t.Fatalf("argv %q does not start with -f v-fleet %s", argv, a.Dir)
+			words := strings.Fields(a.Command())
+			if len(argv) < 2+len(words) || argv[0] != "-f" || argv[1] != "v-fleet" || !slices.Equal(argv[2:2+len(words)], words) {
+				t.Fatalf("argv %q does not start with -f v-fleet %s", argv, a.Command())
 			}
 			for _, in := range a.Inputs {
 				switch {
@@ -208,7 +218,7 @@ func TestActionsPassOnlyRealFlags(t *testing.T) {
 			}
 			for _, f := range argv {
 				if name, ok := strings.CutPrefix(f, "--"); ok && !help[name] {
-					t.Errorf("argv passes --%s, which clearcutt %s does not have", name, a.Dir)
+					t.Errorf("argv passes --%s, which clearcutt %s does not have", name, a.Command())
 				}
 			}
 			// A boolean input that is neither true nor false fails the step
@@ -288,4 +298,43 @@ func runStage(t *testing.T, bash string, a *Action, env map[string]string) ([]st
 		return nil, runErr
 	}
 	return strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00"), nil
+}
+
+// TestWorkflowTemplatesHaveProperties: GitHub lists a workflow template only
+// with its .properties.json (name, description, file patterns that compile).
+func TestWorkflowTemplatesHaveProperties(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	templates, _ := filepath.Glob(filepath.Join(root, ".github", "workflow-templates", "*.yml"))
+	if len(templates) == 0 {
+		t.Fatal("no workflow templates")
+	}
+	for _, tpl := range templates {
+		props := strings.TrimSuffix(tpl, ".yml") + ".properties.json"
+		raw, err := os.ReadFile(props)
+		if err != nil {
+			t.Errorf("%s: %v", tpl, err)
+			continue
+		}
+		var p struct {
+			Name         string   `json:"name"`
+			Description  string   `json:"description"`
+			IconName     string   `json:"iconName"`
+			Categories   []string `json:"categories"`
+			FilePatterns []string `json:"filePatterns"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			t.Errorf("%s: %v", props, err)
+			continue
+		}
+		if p.Name == "" || p.Description == "" {
+			t.Errorf("%s: name and description are required", props)
+		}
+		for _, fp := range p.FilePatterns {
+			if _, err := regexp.Compile(fp); err != nil {
+				t.Errorf("%s: file pattern %q: %v", props, fp, err)
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,7 +28,16 @@ var (
 	envUse     = regexp.MustCompile(`\$\{?(CLEARCUTT_[A-Z0-9_]+)`)
 	flagUse    = regexp.MustCompile(`(?:^|[\s(])(--[a-z][a-z0-9-]*)`)
 	helpFlag   = regexp.MustCompile(`^\s+(?:-[A-Za-z], )?--([a-z][a-z0-9-]*)`)
+	// slsaGenerator is the one reference that must be a release tag:
+	// slsa-github-generator's reusable workflows verify their own ref and
+	// refuse to run from a commit.
+	slsaGenerator = regexp.MustCompile(`^slsa-framework/slsa-github-generator/\.github/workflows/[\w.-]+\.ya?ml@v\d+\.\d+\.\d+$`)
 )
+
+// SigningJobs are the only job ids that may be granted id-token: write, apart
+// from calls of the SLSA generator, which signs under its own identity, and
+// calls of the repository's own reusable workflows.
+var SigningJobs = []string{"attest", "rescan", "rebase"}
 
 func ruleErr(path, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrRule, path, fmt.Sprintf(format, args...))
@@ -46,6 +56,7 @@ func CheckPinned(path string, raw []byte) []error {
 		ref := strings.Trim(m[1], `"'`)
 		switch {
 		case strings.HasPrefix(ref, "./"):
+		case slsaGenerator.MatchString(ref):
 		case strings.HasPrefix(ref, "docker://"):
 			if !strings.Contains(ref, "@sha256:") {
 				errs = append(errs, ruleErr(path, "line %d: %s is not pinned by digest", i+1, ref))
@@ -129,7 +140,7 @@ func CheckAction(a *Action, contract []gha.Output) []error {
 	if run == nil {
 		return append(errs, ruleErr(p, "no step has id %q", RunStepID))
 	}
-	invocation := fmt.Sprintf(`"$RUNNER_TEMP/clearcutt" -f "$CLEARCUTT_FLEET" %s `, a.Dir)
+	invocation := fmt.Sprintf(`"$RUNNER_TEMP/clearcutt" -f "$CLEARCUTT_FLEET" %s `, a.Command())
 	if !strings.Contains(run.Run, invocation) {
 		errs = append(errs, ruleErr(p, "step %q does not run %s", run.Name, strings.TrimSpace(invocation)))
 	}
@@ -142,10 +153,10 @@ func CheckAction(a *Action, contract []gha.Output) []error {
 func checkOutputs(a *Action, contract []gha.Output) []error {
 	var errs []error
 	if len(contract) == 0 {
-		errs = append(errs, ruleErr(a.Path, "the CLI declares no outputs for command %q", a.Dir))
+		errs = append(errs, ruleErr(a.Path, "the CLI declares no outputs for command %q", a.Command()))
 	}
 	if len(a.Outputs) != len(contract) {
-		errs = append(errs, ruleErr(a.Path, "declares %d outputs, the CLI writes %d for %q", len(a.Outputs), len(contract), a.Dir))
+		errs = append(errs, ruleErr(a.Path, "declares %d outputs, the CLI writes %d for %q", len(a.Outputs), len(contract), a.Command()))
 	}
 	for i, o := range a.Outputs {
 		if i < len(contract) && (o.Name != contract[i].Name || o.Description != contract[i].Description) {
@@ -185,7 +196,8 @@ func HelpFlags(help string) map[string]bool {
 }
 
 // CheckWorkflow checks a workflow file: a top-level permissions: that is
-// empty or scoped (never write-all), pinned uses:, and no expression in any
+// empty or scoped (never write-all), permissions: on every job, id-token:
+// write only in the signing jobs, pinned uses:, and no expression in any
 // run:.
 func CheckWorkflow(path string, raw []byte) []error {
 	errs := CheckPinned(path, raw)
@@ -201,12 +213,40 @@ func CheckWorkflow(path string, raw []byte) []error {
 	case perms.Kind == yaml.ScalarNode && perms.Value != "read-all":
 		errs = append(errs, ruleErr(path, "top-level permissions: %s; want {} or explicit scopes", perms.Value))
 	}
+	if jobs := lookup(top, "jobs"); jobs != nil && jobs.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(jobs.Content); i += 2 {
+			id, job := jobs.Content[i].Value, jobs.Content[i+1]
+			errs = append(errs, checkJobPermissions(path, id, job)...)
+		}
+	}
 	walk(top, func(key string, v *yaml.Node) {
 		if key == "run" && strings.Contains(v.Value, "${{") {
 			errs = append(errs, ruleErr(path, "line %d: run: interpolates an expression; pass it through env:", v.Line))
 		}
 	})
 	return errs
+}
+
+func checkJobPermissions(path, id string, job *yaml.Node) []error {
+	perms := lookup(job, "permissions")
+	if perms == nil {
+		return []error{ruleErr(path, "job %s: no permissions: (want the least it needs, or {})", id)}
+	}
+	if perms.Kind == yaml.ScalarNode {
+		return []error{ruleErr(path, "job %s: permissions: %s; want explicit scopes or {}", id, perms.Value)}
+	}
+	tok := lookup(perms, "id-token")
+	if tok == nil || tok.Value != "write" {
+		return nil
+	}
+	// A job calling one of this repository's reusable workflows grants what
+	// the called workflow's signing jobs need; the called file is checked
+	// on its own.
+	uses := lookup(job, "uses")
+	if slices.Contains(SigningJobs, id) || (uses != nil && (slsaGenerator.MatchString(uses.Value) || strings.HasPrefix(uses.Value, "./.github/workflows/"))) {
+		return nil
+	}
+	return []error{ruleErr(path, "job %s: id-token: write outside the signing jobs %v", id, SigningJobs)}
 }
 
 func lookup(m *yaml.Node, key string) *yaml.Node {
@@ -249,4 +289,63 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// CheckLocalUses checks every step of a workflow that uses one of the
+// repository's actions (./actions/<stage>, or ./.clearcutt/actions/<stage>
+// where a reusable workflow checks ClearCutt out): the action exists, every
+// with: key is one of its inputs, and every required input is given.
+func CheckLocalUses(path string, raw []byte, actions []*Action) []error {
+	byDir := map[string]*Action{}
+	for _, a := range actions {
+		byDir[a.Dir] = a
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) == 0 {
+		return []error{ruleErr(path, "not a YAML document: %v", err)}
+	}
+	var errs []error
+	walk(doc.Content[0], func(key string, v *yaml.Node) {
+		if key != "steps" || v.Kind != yaml.SequenceNode {
+			return
+		}
+		for _, step := range v.Content {
+			uses := lookup(step, "uses")
+			if uses == nil {
+				continue
+			}
+			rel, ok := strings.CutPrefix(uses.Value, "./.clearcutt/")
+			if !ok {
+				rel, ok = strings.CutPrefix(uses.Value, "./")
+			}
+			if !ok {
+				continue
+			}
+			dir, ok := strings.CutPrefix(rel, "actions/")
+			a := byDir[dir]
+			if !ok || a == nil {
+				errs = append(errs, ruleErr(path, "line %d: %s is not an action of this repository", uses.Line, uses.Value))
+				continue
+			}
+			given := map[string]bool{}
+			if with := lookup(step, "with"); with != nil && with.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(with.Content); i += 2 {
+					given[with.Content[i].Value] = true
+				}
+			}
+			declared := map[string]bool{}
+			for _, in := range a.Inputs {
+				declared[in.Name] = true
+				if in.Required && !given[in.Name] {
+					errs = append(errs, ruleErr(path, "line %d: %s: required input %s is not given", uses.Line, uses.Value, in.Name))
+				}
+			}
+			for _, k := range sortedKeys(given) {
+				if !declared[k] {
+					errs = append(errs, ruleErr(path, "line %d: %s has no input %s", uses.Line, uses.Value, k))
+				}
+			}
+		}
+	})
+	return errs
 }

@@ -121,17 +121,33 @@ jobs:
       - run: echo "$X"
         env:
           X: ${{ github.ref }}
+  attest:
+    runs-on: ubuntu-24.04
+    permissions:
+      id-token: write
+    steps:
+      - run: "true"
+  provenance:
+    permissions:
+      id-token: write
+      actions: read
+    uses: slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@v2.1.0
 `
 	if errs := CheckWorkflow("ci.yml", []byte(good)); len(errs) != 0 {
 		t.Fatalf("good workflow rejected: %v", errs)
 	}
 	bad := map[string]string{
-		"no permissions":    strings.Replace(good, "permissions: {}\n", "", 1),
-		"write-all":         strings.Replace(good, "permissions: {}", "permissions: write-all", 1),
-		"expression in run": strings.Replace(good, `echo "$X"`, `echo "${{ github.ref }}"`, 1),
-		"tag pin":           strings.Replace(good, "@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "@v4", 1),
-		"short sha":         strings.Replace(good, "@11bd71901bbe5b1630ceea73d27597364c9af683", "@11bd719", 1),
-		"docker tag":        strings.Replace(good, "./actions/test", "docker://alpine:3", 1),
+		"no permissions":          strings.Replace(good, "permissions: {}\n", "", 1),
+		"write-all":               strings.Replace(good, "permissions: {}", "permissions: write-all", 1),
+		"expression in run":       strings.Replace(good, `echo "$X"`, `echo "${{ github.ref }}"`, 1),
+		"tag pin":                 strings.Replace(good, "@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "@v4", 1),
+		"short sha":               strings.Replace(good, "@11bd71901bbe5b1630ceea73d27597364c9af683", "@11bd719", 1),
+		"docker tag":              strings.Replace(good, "./actions/test", "docker://alpine:3", 1),
+		"job without permissions": strings.Replace(good, "    permissions:\n      contents: read\n", "", 1),
+		"job with write-all":      strings.Replace(good, "    permissions:\n      contents: read\n", "    permissions: write-all\n", 1),
+		"id-token in a build job": strings.Replace(good, "      contents: read\n", "      contents: read\n      id-token: write\n", 1),
+		"generator by branch":     strings.Replace(good, "generator_container_slsa3.yml@v2.1.0", "generator_container_slsa3.yml@main", 1),
+		"other workflow by tag":   strings.Replace(good, "slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@v2.1.0", "acme/wf/.github/workflows/x.yml@v1.0.0", 1),
 	}
 	for name, src := range bad {
 		if errs := CheckWorkflow("ci.yml", []byte(src)); len(errs) == 0 {
@@ -150,5 +166,30 @@ func TestHelpFlags(t *testing.T) {
 	}
 	if len(got) != 3 {
 		t.Errorf("got %v", got)
+	}
+}
+
+func TestCheckLocalUses(t *testing.T) {
+	actions := []*Action{{Dir: "scan", Inputs: []Input{{Name: "image", Required: true}, {Name: "db", Required: true}, {Name: "fail-on"}}}}
+	good := `jobs:
+  j:
+    steps:
+      - uses: ./.clearcutt/actions/scan
+        with: {image: x, db: y}
+      - uses: ./actions/scan
+        with: {image: x, db: y, fail-on: high}
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+`
+	if errs := CheckLocalUses("w.yml", []byte(good), actions); len(errs) != 0 {
+		t.Fatalf("good workflow rejected: %v", errs)
+	}
+	for name, src := range map[string]string{
+		"unknown action": strings.Replace(good, "./actions/scan", "./actions/rescan", 1),
+		"missing input":  strings.Replace(good, "with: {image: x, db: y}", "with: {image: x}", 1),
+		"unknown input":  strings.Replace(good, "fail-on: high", "fail_on: high", 1),
+	} {
+		if errs := CheckLocalUses("w.yml", []byte(src), actions); len(errs) != 1 {
+			t.Errorf("%s: %v, want one error", name, errs)
+		}
 	}
 }

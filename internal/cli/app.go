@@ -357,7 +357,7 @@ func baseLine(b app.Base) string {
 }
 
 func (r appBuildReport) stage(key string) (stage, bool) {
-	if key != "app build" || !contractDeclares(key) || r.Reference == "" {
+	if key != "app build" || r.Reference == "" {
 		return stage{}, false
 	}
 	var md strings.Builder
@@ -369,12 +369,6 @@ func (r appBuildReport) stage(key string) (stage, bool) {
 	}
 	md.WriteString(t.Markdown())
 	return stage{outputs: map[string]string{"digest": r.Digest.String(), "reference": r.Reference, "refs": jsonString(r.Refs)}, summary: md.String()}, true
-}
-
-// contractDeclares reports whether the outputs contract names command key.
-func contractDeclares(key string) bool {
-	_, ok := gha.Outputs[key]
-	return ok
 }
 
 // ---- app diff-base
@@ -533,7 +527,7 @@ func orNone(s string) string {
 }
 
 func (r appDiffReport) stage(key string) (stage, bool) {
-	if key != "app diff-base" || !contractDeclares(key) || r.App == "" {
+	if key != "app diff-base" || r.App == "" {
 		return stage{}, false
 	}
 	var md strings.Builder
@@ -788,7 +782,7 @@ func renderAppRebase(g *globals, r appRebaseReport) error {
 }
 
 func (r appRebaseReport) stage(key string) (stage, bool) {
-	if key != "app rebase" || !contractDeclares(key) || r.Reference == "" {
+	if key != "app rebase" || r.Reference == "" {
 		return stage{}, false
 	}
 	var md strings.Builder

@@ -26,6 +26,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gha"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/site"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -33,6 +34,7 @@ func init() { extraCommands = append(extraCommands, newCatalogCmd) }
 
 type catalogFlags struct {
 	out    string
+	site   string
 	from   string
 	images string
 	verify verifyFlags
@@ -63,6 +65,9 @@ in DIR, with a point added when its newest scan is newer than the last one.
 catalog.json is replaced atomically, and only when every image could be
 read: a registry error leaves the previous catalog as it was.
 
+--site DIR then writes the static site of the new catalog, as 'clearcutt
+site' does.
+
 Exit status: 0 every image has every required channel verified, 1 the catalog
 was written but an image is not verified, 2 usage, 3 the catalog could not
 be built.`,
@@ -73,6 +78,15 @@ be built.`,
 				return err
 			}
 			rep, err := runCatalog(cmd.Context(), g, f, fl)
+			if err == nil && fl.site != "" {
+				// The site shows what was just written, failures included.
+				var res site.Result
+				if res, err = site.Build(site.Options{CatalogDir: fl.out, OutDir: fl.site}); err == nil {
+					rep.Site = &res
+				} else if errors.Is(err, site.ErrNotASite) {
+					err = usageError{fmt.Errorf("--site: %w", err)}
+				}
+			}
 			g.report(rep)
 			if err != nil {
 				return err
@@ -89,6 +103,7 @@ be built.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&fl.out, "out", "", "catalog directory: catalog.json and sbom/ are written here (required)")
+	fs.StringVar(&fl.site, "site", "", "also write the static site of the catalog to this directory (as 'clearcutt site' does)")
 	fs.StringVar(&fl.from, "from", "", "read the images from this OCI layout (oci:DIR) instead of the registry")
 	fs.StringVar(&fl.images, "images", "", "read the images from this JSON file: {\"<runtime>:<tier>\": \"REFERENCE@sha256:…\"}")
 	addVerifyFlags(cmd, &fl.verify)
@@ -103,6 +118,8 @@ type catalogReport struct {
 	Path    string          `json:"path"`
 	Passed  bool            `json:"passed"`
 	Catalog catalog.Catalog `json:"catalog"`
+	// Site is what --site wrote.
+	Site *site.Result `json:"site,omitempty"`
 }
 
 // catalogTarget is one image found, by digest.

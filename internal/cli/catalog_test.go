@@ -382,10 +382,17 @@ func TestCatalogOfPublishedFleet(t *testing.T) {
 				}
 			}
 		}
-		// The table names every image and channel.
-		code, table, errs := run(t, "-f", fleetFile, "catalog", "--from", "oci:"+layoutDir, "--key", pub, "--out", out)
+		// The table names every image and channel; --site writes the site
+		// of the catalog just written.
+		siteDir := filepath.Join(dir, "site")
+		code, table, errs := run(t, "-f", fleetFile, "catalog", "--from", "oci:"+layoutDir, "--key", pub, "--out", out, "--site", siteDir)
 		if code != ExitOK {
 			t.Fatalf("catalog (table): exit %d: %s", code, errs)
+		}
+		for _, page := range []string{"index.html", "images/python-distroless.html", "images/static-distroless.html"} {
+			if _, err := os.Stat(filepath.Join(siteDir, page)); err != nil {
+				t.Errorf("--site: %v", err)
+			}
 		}
 		for _, want := range []string{"python:distroless", "static:distroless", "SIGNATURE", "VULNERABILITIES", "2 images, 2 verified"} {
 			if !strings.Contains(table, want) {

@@ -42,10 +42,13 @@ func TestFleetPlanGitHubMatrix(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, c := range m.Include {
-		for _, k := range []string{"runtime", "tier", "arch", "system", "runner", "attribute"} {
+		for _, k := range []string{"runtime", "tier", "arch", "system", "runner", "registry", "repository", "attribute"} {
 			if c[k] == "" {
 				t.Fatalf("cell %v lacks %s", c, k)
 			}
+		}
+		if c["registry"] != "ghcr.io/clearcutt/fleet" || c["repository"] != c["registry"]+"/"+c["runtime"] {
+			t.Errorf("cell %v: repository %q", c, c["repository"])
 		}
 		seen[c["runtime"]+"/"+c["tier"]+"/"+c["arch"]] = true
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearcutt/clearcutt/internal/app"
+
 	"github.com/clearcutt/clearcutt/internal/remediate"
 
 	"github.com/clearcutt/clearcutt/internal/rescan"
@@ -169,12 +171,20 @@ func fakeReports() map[string]struct {
 		"pipeline": {pipelineReport{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipelineImage{{Image: "python:distroless", Digest: idx.String(),
 			Assemble: &assembleReport{Platforms: []platformReport{{Arch: "amd64", Layers: 7, Size: 10}}}, Test: &test, Publish: &publishReport{}}}},
 			"| Image | Index digest | Arch | Layers | Size | Tests | Vulns (active/suppressed/excepted) | Published | Verified |"},
-		"rescan": {rescanReport{rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
+		"rescan": {rescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
 			"| Image | Platform | Digest | Status | Active | Suppressed | Excepted | New findings | Detail |"},
 		"remediate draft": {draftReport{Package: "libwebp", Strategy: "lock", Changed: true, File: "nix/flake.lock", Branch: "remediate/libwebp", Body: "out/remediate/pr-body.md",
 			Draft: &remediate.Draft{Images: []remediate.ImageEvidence{{Image: "webp:distroless", Rebuilt: "oci:out/remediate/stage@" + idx.String(),
 				Delta: remediate.Delta{Fixed: []remediate.DeltaFinding{{ID: "CVE-2023-4863", Package: "libwebp"}}}}}}},
 			"| Image | Rebuilt | Fixed | Still active | New |"},
+		"app build": {appBuildReport{BuildResult: app.BuildResult{Digest: idx, Base: app.Base{Reference: "ghcr.io/acme/fleet/python@" + idx.String(), Runtime: "python", Tier: "distroless"},
+			Platforms: []app.Platform{{Platform: "linux/amd64", Digest: amd, BaseDigest: amd, BaseLayers: 7}}}, Reference: "ghcr.io/acme/app@" + idx.String(), Refs: []string{"ghcr.io/acme/app@" + idx.String()}},
+			"| Platform | Digest | Base digest | Base layers | App layers |"},
+		"app diff-base": {appDiffReport{app.DiffReport{App: "ghcr.io/acme/app@" + idx.String(), Passed: true, SameLine: true, Platforms: []app.PlatformDiff{{Platform: "linux/amd64"}}}},
+			"| Platform | Added | Removed | Changed | Fixed | New | Still present |"},
+		"app rebase": {appRebaseReport{RebaseResult: app.RebaseResult{Digest: idx, App: "ghcr.io/acme/app@" + idx.String(), Platforms: []app.RebasedPlatform{{Platform: "linux/amd64", Before: amd, After: amd}}},
+			Reference: "ghcr.io/acme/app@" + idx.String()},
+			"| Platform | Before | After | App layers kept |"},
 		"catalog": {catalogReport{Path: "site/catalog.json", Passed: true, Catalog: catalog.Catalog{Images: []catalog.Image{{Name: "python:distroless", Status: catalog.StatusVerified}}}},
 			"| Image | Status | signature | sbom | provenance | tests | vulnerabilities | vex | Vulns (active/suppressed/excepted) |"},
 	}

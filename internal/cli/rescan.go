@@ -23,6 +23,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/site"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -39,6 +40,7 @@ type rescanFlags struct {
 	allowStaleUnsf bool
 	sign           attestFlags
 	verify         verifyFlags
+	site           string
 	asJSON         bool
 }
 
@@ -68,8 +70,10 @@ statement — and the OpenVEX statement, when VEX applied — to each platform
 digest, in the layout or repository the image lives in.
 
 Grype runs once per distinct package of the fleet: images that share
-packages share the work. Nothing is rebuilt, pushed or retagged; catalog.json
-is not rewritten. An SBOM that is missing or does not verify is never
+packages share the work. Nothing is rebuilt, pushed or retagged. Afterwards
+every image is verified again and catalog.json is rewritten from what
+verification observes, as 'clearcutt catalog' writes it (its scan history
+gains a point per rescanned image); --site also rewrites the static site. An SBOM that is missing or does not verify is never
 rescanned: that platform fails the rescan and keeps its previous scan, which
 verify reports pending once it is older than its maximum scan age.
 
@@ -123,6 +127,7 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 			fs.AddFlag(&c)
 		}
 	})
+	fs.StringVar(&fl.site, "site", "", "also rewrite the static site of the updated catalog in this directory")
 	fs.BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
 	_ = cmd.MarkFlagRequired("catalog")
 	_ = cmd.MarkFlagRequired("db")
@@ -132,6 +137,12 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 // rescanReport is rescan's report; it renders the rescan step of a job.
 type rescanReport struct {
 	rescan.Report
+	// CatalogUpdated says catalog.json was rewritten after the rescan;
+	// CatalogError says why it was not.
+	CatalogUpdated bool   `json:"catalogUpdated"`
+	CatalogError   string `json:"catalogError,omitempty"`
+	// Site is what --site wrote.
+	Site *site.Result `json:"site,omitempty"`
 }
 
 func (r rescanReport) failure() string {
@@ -223,11 +234,61 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 	rep.Catalog = catPath
 	switch {
 	case errors.Is(err, scan.ErrInvalidVEX), errors.Is(err, scan.ErrInvalidOptions):
-		return rescanReport{rep}, usageError{err}
+		return rescanReport{Report: rep}, usageError{err}
 	case err != nil:
-		return rescanReport{rep}, fmt.Errorf("rescan: %w", err)
+		return rescanReport{Report: rep}, fmt.Errorf("rescan: %w", err)
 	}
-	return rescanReport{rep}, nil
+	out := rescanReport{Report: rep}
+	if err := updateCatalog(ctx, g, f, fl, cat, v); err != nil {
+		// The previous catalog stays as it was. A rescan that already
+		// failed reports that failure (exit 1); otherwise this is the
+		// error.
+		err = fmt.Errorf("%s was not updated: %w", catPath, err)
+		out.CatalogError = err.Error()
+		if !rep.Passed {
+			fmt.Fprintln(g.stderr, "clearcutt:", err)
+			return out, nil
+		}
+		return out, err
+	}
+	out.CatalogUpdated = true
+	if fl.site != "" {
+		res, err := site.Build(site.Options{CatalogDir: fl.catalog, OutDir: fl.site})
+		if err != nil {
+			return out, fmt.Errorf("--site: %w", err)
+		}
+		out.Site = &res
+	}
+	return out, nil
+}
+
+// updateCatalog re-observes every image of cat, by digest, and rewrites the
+// catalog from what verification sees now (the new scans included). Like
+// 'clearcutt catalog', it writes nothing unless every image could be read.
+func updateCatalog(ctx context.Context, g *globals, f *fleet.File, fl rescanFlags, cat *catalog.Catalog, v verifier) error {
+	var observed []catalog.Observed
+	for i, im := range cat.Images {
+		fmt.Fprintf(g.stderr, "[%d/%d] catalog %s\n", i+1, len(cat.Images), im.Name)
+		ref, idx, err := openIndex(ctx, im.Reference, "")
+		if err != nil {
+			return err
+		}
+		vrep, err := v.run(ctx, g, ref, idx)
+		if err != nil {
+			return err
+		}
+		observed = append(observed, catalog.Observed{Name: im.Name, Reference: ref.String(), Tags: im.Tags,
+			Index: idx, Report: vrep, Version: im.Version})
+	}
+	res, err := catalog.Build(ctx, catalog.Options{
+		Fleet: catalogFleet(f, v, fl.verify.key, cat.Fleet.Registry), Images: observed, Previous: cat,
+		Progress: g.progressLine("catalog"),
+	})
+	g.progressDone()
+	if err != nil {
+		return err
+	}
+	return catalog.Write(fl.catalog, res)
 }
 
 // needSigningKey refuses to sign rescans with a key created on the spot:

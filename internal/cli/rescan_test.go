@@ -225,7 +225,8 @@ func TestRescanPublishedFleet(t *testing.T) {
 		t.Fatalf("build scan: %+v", old)
 	}
 
-	rep := rescanJSON(t, ExitOK, "-f", p.fleetFile, "--catalog", p.catalogDir, "--db", db, "--key-pub", p.pub)
+	siteDir := filepath.Join(t.TempDir(), "site")
+	rep := rescanJSON(t, ExitOK, "-f", p.fleetFile, "--catalog", p.catalogDir, "--db", db, "--key-pub", p.pub, "--site", siteDir)
 	if !rep.Passed || rep.Rescanned != 2 || rep.Platforms != 4 || rep.Failed != 0 || strings.Join(rep.NewFindings, ",") != "CVE-2024-0450" {
 		t.Fatalf("rescan: passed=%v rescanned=%d platforms=%d failed=%d new=%v", rep.Passed, rep.Rescanned, rep.Platforms, rep.Failed, rep.NewFindings)
 	}
@@ -289,6 +290,42 @@ func TestRescanPublishedFleet(t *testing.T) {
 	}
 	if e := verifiedScan(t, p, "python:distroless", "amd64"); !strings.Contains(string(e.Predicate), "CVE-2024-0450") {
 		t.Errorf("the verified scan predicate does not hold CVE-2024-0450: %s", tail(string(e.Predicate), 500))
+	}
+	// The catalog was rewritten from the registry: the rescan is a point
+	// of each image's history and its finding is in the table; the site
+	// shows it.
+	updated, err := catalog.Read(p.catalogDir)
+	if err != nil || updated == nil || len(updated.Images) != 2 {
+		t.Fatalf("catalog after the rescan: %v %+v", err, updated)
+	}
+	for _, im := range updated.Images {
+		// The point is the image's newest scan: the later of its platforms'.
+		newest := *rescanPlatform(t, rep, im.Name, "amd64").ScanFinishedOn
+		if at := *rescanPlatform(t, rep, im.Name, "arm64").ScanFinishedOn; at.After(newest) {
+			newest = at
+		}
+		if n := len(im.History); n == 0 || !im.History[n-1].ScanTime.Equal(newest) {
+			t.Errorf("%s: history %+v, want a last point at the rescan %s", im.Name, im.History, newest)
+		}
+		found := false
+		for _, cp := range im.Platforms {
+			if cp.Vulnerabilities == nil {
+				t.Errorf("%s %s: no vulnerabilities in the catalog", im.Name, cp.Platform)
+				continue
+			}
+			for _, f := range cp.Vulnerabilities.Findings {
+				found = found || f.ID == "CVE-2024-0450"
+			}
+		}
+		if !found {
+			t.Errorf("%s: CVE-2024-0450 is not in the rewritten catalog", im.Name)
+		}
+	}
+	if !rep.CatalogUpdated {
+		t.Error("the report does not say the catalog was updated")
+	}
+	if !siteHasOverview(t, siteDir) {
+		t.Errorf("--site wrote no pages to %s", siteDir)
 	}
 	// Nothing was rebuilt or re-published: the layout names the same image
 	// indexes (only the sha256-<hex> evidence indexes took the new bundles).
@@ -515,7 +552,7 @@ func TestRescanUsageErrors(t *testing.T) {
 // outputs, and passed is false when a platform was not rescanned.
 func TestRescanStageOutputs(t *testing.T) {
 	now := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
-	rep := rescanReport{rescan.Report{Passed: false, Rescanned: 1, Platforms: 2, Failed: 1, NewFindings: []string{"CVE-2024-0450"},
+	rep := rescanReport{Report: rescan.Report{Passed: false, Rescanned: 1, Platforms: 2, Failed: 1, NewFindings: []string{"CVE-2024-0450"},
 		Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{
 			{Platform: "linux/amd64", Digest: hash("amd64").String(), Status: rescan.StatusRescanned, Active: 3, ScanFinishedOn: &now, NewFindings: []string{"CVE-2024-0450"}},
 			{Platform: "linux/arm64", Digest: hash("arm64").String(), Status: rescan.StatusFailed, Reason: "SBOM not verified (missing)", NewFindings: []string{}}}}}}}
@@ -540,4 +577,11 @@ func TestRescanStageOutputs(t *testing.T) {
 	if _, ok := rep.stage("scan"); ok {
 		t.Error("the rescan report renders the scan step")
 	}
+}
+
+// siteHasOverview reports whether dir holds a site whose overview names python:distroless.
+func siteHasOverview(t *testing.T, dir string) bool {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	return err == nil && strings.Contains(string(data), "python:distroless")
 }

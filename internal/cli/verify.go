@@ -32,6 +32,7 @@ type verifyFlags struct {
 	maxScanAge         time.Duration
 	require            []string
 	withoutSCTUnsafe   bool
+	noRescanIdentity   bool
 	asJSON             bool
 }
 
@@ -52,7 +53,10 @@ The identity is taken from clearcutt.yaml: the OIDC issuer, the exact Build
 Signer URI of the publishing workflow, and the Fulcio extensions naming the
 fleet repository and ref (--signer-digest pins the workflow commit too);
 --certificate-identity, --certificate-oidc-issuer, --source-repository and
---source-ref replace single values, exactly (no patterns).
+--source-ref replace single values, exactly (no patterns). Scans and VEX may
+also be signed by the nightly rescan (identity.rescanWorkflow, same repository
+and ref), which is trusted for those two channels only; --no-rescan-identity
+trusts the publishing workflow alone.
 With --key PUBLIC_KEY, bundles are verified against that key instead
 (the local default signer); provenance from slsa-github-generator exists only
 in keyless mode and is then reported but not required.
@@ -94,6 +98,7 @@ func addVerifyFlags(cmd *cobra.Command, fl *verifyFlags) {
 	fs.DurationVar(&fl.maxScanAge, "max-scan-age", 24*time.Hour, "a vulnerability scan older than this is pending")
 	fs.StringSliceVar(&fl.require, "require", nil, "channels that must verify (default: all; without provenance in key mode)")
 	fs.BoolVar(&fl.withoutSCTUnsafe, "without-sct-unsafe", false, "accept Fulcio certificates without a certificate-transparency timestamp (private CAs)")
+	fs.BoolVar(&fl.noRescanIdentity, "no-rescan-identity", false, "trust scans and VEX from the publishing workflow only, not from identity.rescanWorkflow")
 }
 
 // bundleSource adapts attest's store to what verify reads.
@@ -138,7 +143,7 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 	}
 	policy, err := verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
 		ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
-		MaxScanAge: fl.maxScanAge, RequiredChannels: required,
+		MaxScanAge: fl.maxScanAge, RequiredChannels: required, NoRescan: fl.noRescanIdentity,
 	})
 	if err != nil {
 		return verifier{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}

@@ -48,6 +48,11 @@ type Cell struct {
 	Arch    string `json:"arch"`
 	System  string `json:"system"`
 	Runner  string `json:"runner"`
+	// Registry is the registry repository prefix the fleet publishes to
+	// (registry.repository): the --to of publish and index.
+	Registry string `json:"registry"`
+	// Repository is the image's registry repository (<registry>/<runtime>).
+	Repository string `json:"repository"`
 	// Attribute is the flake attribute path built for this cell.
 	Attribute string `json:"attribute"`
 }
@@ -90,13 +95,15 @@ func (f *Fleet) Cells() []Cell {
 		for _, a := range img.Architectures {
 			sys := nixSystems[a]
 			out = append(out, Cell{
-				Runtime:   img.Runtime,
-				Version:   img.Version,
-				Tier:      img.Tier,
-				Arch:      a,
-				System:    sys,
-				Runner:    runners[a],
-				Attribute: fmt.Sprintf("legacyPackages.%s.clearcutt.%s.%s.graph", sys, img.Runtime, img.Tier),
+				Runtime:    img.Runtime,
+				Version:    img.Version,
+				Tier:       img.Tier,
+				Arch:       a,
+				System:     sys,
+				Runner:     runners[a],
+				Registry:   f.Registry.Repository,
+				Repository: img.Repository,
+				Attribute:  fmt.Sprintf("legacyPackages.%s.clearcutt.%s.%s.graph", sys, img.Runtime, img.Tier),
 			})
 		}
 	}

@@ -62,6 +62,11 @@ type Identity struct {
 	// reusable workflow in WorkflowRepository (the ref in the Build Signer
 	// URI, e.g. refs/tags/v1.2.0); defaults to Ref.
 	WorkflowRef string `yaml:"workflowRef,omitempty" json:"workflowRef,omitempty" jsonschema:"pattern=^refs/(heads|tags)/.+$"`
+	// RescanWorkflow is the path, inside WorkflowRepository at WorkflowRef,
+	// of the workflow that attaches fresh vulnerability scans without
+	// rebuilding (default .github/workflows/rescan.yml). Its signatures are
+	// trusted for the vulnerabilities and VEX channels only.
+	RescanWorkflow string `yaml:"rescanWorkflow,omitempty" json:"rescanWorkflow,omitempty" jsonschema:"pattern=^\\.github/workflows/[^/]+\\.ya?ml$"`
 }
 
 // Build holds fleet-wide build settings.

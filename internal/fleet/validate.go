@@ -22,6 +22,8 @@ const (
 	DefaultUID         = 65532
 	DefaultUserName    = "nonroot"
 	DefaultFlake       = "nix"
+	// DefaultRescanWorkflow is the nightly rescan's reusable workflow.
+	DefaultRescanWorkflow = ".github/workflows/rescan.yml"
 )
 
 // DefaultTags is used when registry.tags is empty.
@@ -55,6 +57,9 @@ func (f *Fleet) SetDefaults() {
 	}
 	if f.Identity.WorkflowRef == "" {
 		f.Identity.WorkflowRef = f.Identity.Ref
+	}
+	if f.Identity.RescanWorkflow == "" {
+		f.Identity.RescanWorkflow = DefaultRescanWorkflow
 	}
 	for i := range f.Runtimes {
 		if len(f.Runtimes[i].Tiers) == 0 {
@@ -125,6 +130,12 @@ func (f *Fleet) Validate() []Problem {
 	}
 	if !reRepo.MatchString(id.WorkflowRepository) {
 		add("identity.workflowRepository", "must be owner/name, found %q", id.WorkflowRepository)
+	}
+	if id.RescanWorkflow != "" && !reWorkflow.MatchString(id.RescanWorkflow) {
+		add("identity.rescanWorkflow", "must be a path like .github/workflows/rescan.yml, found %q", id.RescanWorkflow)
+	}
+	if id.RescanWorkflow != "" && id.RescanWorkflow == id.Workflow {
+		add("identity.rescanWorkflow", "must differ from identity.workflow: the rescan identity may sign scans only")
 	}
 	if !reWorkflow.MatchString(id.Workflow) {
 		add("identity.workflow", "must be a path like .github/workflows/publish.yml, found %q", id.Workflow)

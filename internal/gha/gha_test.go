@@ -221,6 +221,7 @@ func TestContractNamesAndDescriptions(t *testing.T) {
 		"sbom": "files", "scan": "passed active suppressed excepted", "publish": "digest reference refs", "index": "digest reference refs",
 		"attest": "bundles", "verify": "passed report", "pipeline": "passed published verified", "fleet plan": "matrix",
 		"catalog": "passed catalog images", "rescan": "passed rescanned new-findings", "remediate draft": "branch body changed",
+		"app build": "digest reference refs", "app diff-base": "passed same-line fixed new", "app rebase": "digest reference refs",
 	}
 	if len(Outputs) != len(want) {
 		t.Fatalf("commands %v", Outputs)

@@ -78,6 +78,22 @@ var Contract = map[string][]Output{
 		{"rescanned", "number of images given a fresh scan attestation"},
 		{"new-findings", "JSON array of finding ids active now that were not active at the previous scan"},
 	},
+	"app build": {
+		{"digest", "digest of the application image index"},
+		{"reference", "the application index by digest (oci:DIR@sha256:… or host/repo@sha256:…)"},
+		{"refs", "JSON array of every reference written (digest and tags)"},
+	},
+	"app diff-base": {
+		{"passed", "true when the candidate base can replace the current one"},
+		{"same-line", "true when the candidate is of the same runtime and tier"},
+		{"fixed", "findings of the current base the candidate no longer has, summed over the platforms"},
+		{"new", "findings the candidate adds, summed over the platforms"},
+	},
+	"app rebase": {
+		{"digest", "digest of the rebased application index"},
+		{"reference", "the rebased index by digest"},
+		{"refs", "JSON array of every reference written (digest and tags)"},
+	},
 	"remediate draft": {
 		{"branch", "the branch the change was committed to"},
 		{"body", "path of the pull-request body (Markdown) written"},

@@ -47,6 +47,11 @@ type Policy struct {
 	// Signer is the identity of ClearCutt's own evidence (signatures, SBOM,
 	// tests, vulnerabilities, VEX).
 	Signer Identity `json:"signer"`
+	// Rescan, when set, is a second identity trusted for the
+	// vulnerabilities and VEX channels only: the nightly rescan workflow,
+	// which attaches fresh scans without rebuilding. It can never sign an
+	// image, its SBOM or its test results.
+	Rescan *Identity `json:"rescan,omitempty"`
 	// Provenance is the identity of the SLSA provenance generator; its
 	// SourceRepositoryURI is the fleet repository.
 	Provenance Identity `json:"provenance"`
@@ -69,8 +74,10 @@ type FleetPolicyOptions struct {
 	ProvenanceSignerURI string
 	// BuildSignerDigest pins the signing workflow's commit when set.
 	BuildSignerDigest string
-	MaxScanAge        time.Duration
-	RequiredChannels  []Channel
+	// NoRescan trusts the publishing workflow alone, also for scans.
+	NoRescan         bool
+	MaxScanAge       time.Duration
+	RequiredChannels []Channel
 }
 
 // PolicyFromFleet derives the exact identities from clearcutt.yaml:
@@ -112,6 +119,14 @@ func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
 		MaxScanAge:          o.MaxScanAge,
 		RequiredChannels:    o.RequiredChannels,
 	}
+	if rw := id.RescanWorkflow; rw != "" && !o.NoRescan {
+		p.Rescan = &Identity{
+			Issuer:              id.Issuer,
+			SAN:                 "https://github.com/" + wfRepo + "/" + strings.TrimPrefix(rw, "/") + "@" + wfRef,
+			SourceRepositoryURI: repoURI,
+			SourceRepositoryRef: id.Ref,
+		}
+	}
 	return p, p.Validate()
 }
 
@@ -131,6 +146,11 @@ func (p Policy) Validate() error {
 	if err := p.Signer.validate("signer"); err != nil {
 		return err
 	}
+	if p.Rescan != nil {
+		if err := p.Rescan.validate("rescan"); err != nil {
+			return err
+		}
+	}
 	return p.Provenance.validate("provenance")
 }
 
@@ -146,4 +166,15 @@ func (p Policy) required() []Channel {
 		return AllChannels()
 	}
 	return p.RequiredChannels
+}
+
+// identities are the identities evidence of channel c may be signed by.
+func (p Policy) identities(c Channel) []Identity {
+	switch {
+	case c == ChannelProvenance:
+		return []Identity{p.Provenance}
+	case (c == ChannelVulnerabilities || c == ChannelVEX) && p.Rescan != nil:
+		return []Identity{p.Signer, *p.Rescan}
+	}
+	return []Identity{p.Signer}
 }

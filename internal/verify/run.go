@@ -149,12 +149,6 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 		}
 		return out[c]
 	}
-	identityFor := func(c Channel) Identity {
-		if c == ChannelProvenance {
-			return o.Policy.Provenance
-		}
-		return o.Policy.Signer
-	}
 	stored, err := o.Sources.Bundles.List(ctx, t.digest)
 	if err != nil {
 		return nil, fmt.Errorf("list evidence of %s: %w", t.digest, err)
@@ -171,7 +165,7 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 		if c == "" {
 			continue // evidence ClearCutt does not verify
 		}
-		v, err := sv.verify(b, identityFor(c), t.digest)
+		v, err := sv.verify(b, o.Policy.identities(c), t.digest)
 		if err != nil {
 			add(c).bad = append(add(c).bad, fmt.Errorf("bundle %s: %w", sb.Digest, err))
 			continue
@@ -202,7 +196,7 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 		if c != ChannelProvenance {
 			continue // the legacy form is read for generator provenance only
 		}
-		v, err := sv.verify(e, identityFor(c), t.digest)
+		v, err := sv.verify(e, o.Policy.identities(c), t.digest)
 		if err != nil {
 			add(c).bad = append(add(c).bad, fmt.Errorf(".att layer %d: %w", i, err))
 			continue

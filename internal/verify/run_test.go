@@ -361,3 +361,56 @@ func TestRunCouldNotRun(t *testing.T) {
 		t.Fatalf("empty policy: %v", err)
 	}
 }
+
+// TestRescanIdentityIsTrustedForScansOnly: the nightly rescan signs under
+// its own workflow; its scans and VEX verify, anything else it signs fails.
+func TestRescanIdentityIsTrustedForScansOnly(t *testing.T) {
+	id := fleetIdentity
+	id.RescanWorkflow = ".github/workflows/rescan.yml"
+	rescanID := signerID
+	rescanID.Workflow = id.RescanWorkflow
+
+	f := newFixture(t)
+	var err error
+	if f.policy, err = verify.PolicyFromFleet(id, verify.FleetPolicyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if f.policy.Rescan == nil || f.policy.Rescan.SAN != rescanID.BuildSignerURI() {
+		t.Fatalf("rescan identity %+v, want SAN %s", f.policy.Rescan, rescanID.BuildSignerURI())
+	}
+	amd64 := f.platforms["amd64"]
+	f.attachAs(rescanID, amd64, amd64, verify.PredicateVulns, scanAt(time.Now().Add(-time.Minute), true))
+	f.attachAs(rescanID, amd64, amd64, verify.PredicateVEX, vexDoc())
+	f.attachAs(rescanID, amd64, amd64, verify.PredicateSBOM, sbomOf(amd64))
+	f.attachAs(rescanID, amd64, amd64, verify.PredicateTestResult, testsPassed())
+	f.attachAs(rescanID, f.indexHash, f.indexHash, verify.PredicateSignature, map[string]any{})
+	rep := f.run()
+	for c, want := range map[verify.Channel]verify.Status{
+		verify.ChannelVulnerabilities: verify.StatusVerified,
+		verify.ChannelVEX:             verify.StatusVerified,
+		verify.ChannelSBOM:            verify.StatusFailed,
+		verify.ChannelTests:           verify.StatusFailed,
+	} {
+		e := entry(t, rep, c, "linux/amd64")
+		if e.Status != want {
+			t.Errorf("%s signed by the rescan workflow: %s (%s), want %s", c, e.Status, e.Reason, want)
+		}
+		if want == verify.StatusVerified && e.Signer != rescanID.BuildSignerURI() {
+			t.Errorf("%s signer %q", c, e.Signer)
+		}
+		if want == verify.StatusFailed && !errors.Is(e.Err, verify.ErrIdentityMismatch) {
+			t.Errorf("%s: %v, want an identity mismatch", c, e.Err)
+		}
+	}
+	if e := entry(t, rep, verify.ChannelSignature, "index"); e.Status != verify.StatusFailed {
+		t.Errorf("index signature by the rescan workflow: %s", e.Status)
+	}
+
+	// Without a rescan identity, its scans are not trusted either.
+	if f.policy, err = verify.PolicyFromFleet(id, verify.FleetPolicyOptions{NoRescan: true}); err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(t, f.run(), verify.ChannelVulnerabilities, "linux/amd64"); e.Status != verify.StatusFailed {
+		t.Errorf("scan by the rescan workflow with NoRescan: %s", e.Status)
+	}
+}

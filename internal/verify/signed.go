@@ -69,7 +69,7 @@ func newSignedVerifier(trusted root.TrustedMaterial, p Policy, withoutSCT bool) 
 // verify accepts entity only through sigstore-go's full policy (identity
 // and artifact digest). When that fails it re-verifies without them, only
 // to name the cause: a bad signature, which identity field, or the digest.
-func (v *signedVerifier) verify(entity sgverify.SignedEntity, want Identity, digest v1.Hash) (verified, error) {
+func (v *signedVerifier) verify(entity sgverify.SignedEntity, wants []Identity, digest v1.Hash) (verified, error) {
 	raw, err := hex.DecodeString(digest.Hex)
 	if err != nil || digest.Algorithm != "sha256" {
 		return verified{}, fmt.Errorf("%w: digest %s is not sha256", ErrInvalidOptions, digest)
@@ -78,15 +78,18 @@ func (v *signedVerifier) verify(entity sgverify.SignedEntity, want Identity, dig
 	if v.keyMode {
 		policyOpts = append(policyOpts, sgverify.WithKey())
 	} else {
-		id, err := certificateIdentity(want)
-		if err != nil {
-			return verified{}, err
+		// Any one of the identities may have signed.
+		for _, want := range wants {
+			id, err := certificateIdentity(want)
+			if err != nil {
+				return verified{}, err
+			}
+			policyOpts = append(policyOpts, sgverify.WithCertificateIdentity(id))
 		}
-		policyOpts = append(policyOpts, sgverify.WithCertificateIdentity(id))
 	}
 	res, err := v.sv.Verify(entity, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", raw), policyOpts...))
 	if err != nil {
-		return verified{}, v.diagnose(entity, want, digest, err)
+		return verified{}, v.diagnose(entity, wants, digest, err)
 	}
 	if res.Statement == nil {
 		return verified{}, fmt.Errorf("%w: not an in-toto statement", ErrSignature)
@@ -108,13 +111,21 @@ func (v *signedVerifier) verify(entity sgverify.SignedEntity, want Identity, dig
 	return out, nil
 }
 
-func (v *signedVerifier) diagnose(entity sgverify.SignedEntity, want Identity, digest v1.Hash, cause error) error {
+func (v *signedVerifier) diagnose(entity sgverify.SignedEntity, wants []Identity, digest v1.Hash, cause error) error {
 	// Diagnosis only: nothing is accepted on this path.
 	res, err := v.sv.Verify(entity, sgverify.NewPolicy(sgverify.WithoutArtifactUnsafe(), sgverify.WithoutIdentitiesUnsafe()))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSignature, err)
 	}
 	if c := res.Signature.Certificate; c != nil && !v.keyMode {
+		// Name the mismatch against the identity with the same SAN, if
+		// any; else against the first.
+		want := wants[0]
+		for _, w := range wants {
+			if w.SAN == c.SubjectAlternativeName {
+				want = w
+			}
+		}
 		if err := compareIdentity(want, *c); err != nil {
 			return err
 		}

@@ -9,11 +9,11 @@ clearcutt_need_root() {
   fi
 }
 
-# clearcutt_install_prereqs installs missing Debian packages (nix-bin,
-# busybox-static, runc, docker-registry, patchelf, shellcheck, jq) and checks Go.
-clearcutt_install_prereqs() {
+# clearcutt_install_packages PACKAGE... installs the Debian packages given
+# that are missing.
+clearcutt_install_packages() {
   local want=() pkg
-  for pkg in nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || want+=("$pkg")
   done
   if [ ${#want[@]} -gt 0 ]; then
@@ -21,6 +21,13 @@ clearcutt_install_prereqs() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
   fi
+}
+
+# clearcutt_install_prereqs installs missing Debian packages (nix-bin,
+# busybox-static, runc, docker-registry, patchelf, shellcheck, jq, git) and
+# checks Go.
+clearcutt_install_prereqs() {
+  clearcutt_install_packages nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git
   if ! command -v go >/dev/null 2>&1; then
     if [ -x /usr/local/go/bin/go ]; then
       export PATH="/usr/local/go/bin:$PATH"
