@@ -213,7 +213,7 @@ while read -r image; do
 	download "clearcutt-leg-$runtime-$tier-*" out
 	script legs platforms RUNTIME="$runtime" TIER="$tier" LEGS=out/legs
 	skip script registry-login "the local registry needs no login"
-	action index index fleet=clearcutt.yaml runtime="$runtime" tier="$tier" platforms="$(out legs platforms)" to="$registry"
+	action index index fleet=clearcutt.yaml runtime="$runtime" tier="$tier" platforms="$(out legs platforms)" to="$registry" digest-only=true
 	script record record-index NAME="$runtime:$tier" REFERENCE="$(out index reference)" INDEXES=out/indexes
 	upload "clearcutt-index-$runtime-$tier" out/indexes
 done < <(jq -c '.include[]' <<<"$images")
@@ -245,6 +245,18 @@ while read -r subject; do
 	job "verify $name"
 	skip script registry-login "the local registry needs no login"
 	action verify verify fleet=clearcutt.yaml image="$ref" key="$key.pub"
+done < <(jq -c '.include[]' <<<"$subjects")
+
+registry=$(jq -r '.include[0].registry' <<<"$legs")
+while read -r subject; do
+	name=$(jq -r .name <<<"$subject")
+	runtime=$(jq -r .runtime <<<"$subject")
+	tier=$(jq -r .tier <<<"$subject")
+	job "tags $name"
+	download "clearcutt-leg-$runtime-$tier-*" out
+	script legs platforms RUNTIME="$runtime" TIER="$tier" LEGS=out/legs
+	skip script registry-login "the local registry needs no login"
+	action tags index fleet=clearcutt.yaml runtime="$runtime" tier="$tier" platforms="$(out legs platforms)" to="$registry" expect-digest="$(jq -r .digest <<<"$subject")"
 done < <(jq -c '.include[]' <<<"$subjects")
 
 job catalog

@@ -2,6 +2,7 @@ package actionlint
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +136,23 @@ func TestRehearsalRunsThePublishWorkflow(t *testing.T) {
 	log, err := exec.Command("git", "--git-dir", filepath.Join(work, "fleet.git"), "ls-tree", "-r", "--name-only", "clearcutt-catalog").CombinedOutput()
 	if err != nil || !strings.Contains(string(log), "catalog/catalog.json") || !strings.Contains(string(log), "site/index.html") {
 		t.Errorf("catalog branch: %v\n%s", err, log)
+	}
+	// The catalog saw the tags the tags job moved, on the verified index.
+	raw, err := exec.Command("git", "--git-dir", filepath.Join(work, "fleet.git"), "show", "clearcutt-catalog:catalog/catalog.json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat struct {
+		Images []struct {
+			Name   string   `json:"name"`
+			Status string   `json:"status"`
+			Tags   []string `json:"tags"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal(raw, &cat); err != nil || len(cat.Images) != 1 {
+		t.Fatalf("catalog: %v %s", err, raw)
+	}
+	if im := cat.Images[0]; im.Name != "static:distroless" || im.Status != "verified" || !slices.Contains(im.Tags, "distroless") {
+		t.Errorf("catalogued %+v, want static:distroless verified and tagged distroless", im)
 	}
 }

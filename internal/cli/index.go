@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,8 @@ type indexFlags struct {
 	to            string
 	evidence      string
 	allowPartial  bool
+	digestOnly    bool
+	expectDigest  string
 	asJSON        bool
 }
 
@@ -39,7 +42,13 @@ architectures must be distinct and cover build.architectures, and every
 platform must have a passing test result in the evidence directory. The index
 is the one 'clearcutt assemble' of all architectures at once would make (same
 digest), and is published like 'clearcutt publish' does: by digest first,
-then the tags of registry.tags (a layout entry is named <runtime>:<tier>).`,
+then the tags of registry.tags (a layout entry is named <runtime>:<tier>).
+
+A release can hold the tags back until the index is signed and verified:
+--digest-only stores the index by digest and moves nothing; running index
+again later with --expect-digest set to that digest moves the tags, and
+refuses, before writing anything, if the platforms now combine into any
+other index.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
@@ -63,6 +72,8 @@ then the tags of registry.tags (a layout entry is named <runtime>:<tier>).`,
 	cmd.Flags().StringVar(&fl.to, "to", "", "destination: oci:DIR, or a registry repository prefix such as ghcr.io/acme/fleet (required)")
 	cmd.Flags().StringVar(&fl.evidence, "evidence", "out/evidence", "directory holding the test-result statements of the platform images")
 	cmd.Flags().BoolVar(&fl.allowPartial, "allow-partial-unsafe", false, "publish an index that lacks some of build.architectures")
+	cmd.Flags().BoolVar(&fl.digestOnly, "digest-only", false, "store the index by digest only: move no tag and write no layout name")
+	cmd.Flags().StringVar(&fl.expectDigest, "expect-digest", "", "refuse, before writing anything, unless the index is this digest (sha256:…)")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
 	for _, n := range []string{"runtime", "tier", "platform", "to"} {
 		_ = cmd.MarkFlagRequired(n)
@@ -130,6 +141,19 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 	if err := requireTestEvidence(idx, fl.evidence); err != nil {
 		return indexReport{}, fmt.Errorf("%w: %w", ErrGateFailed, err)
 	}
+	if fl.expectDigest != "" {
+		want, err := v1.NewHash(fl.expectDigest)
+		if err != nil {
+			return indexReport{}, usageError{fmt.Errorf("--expect-digest: %w", err)}
+		}
+		got, err := idx.Digest()
+		if err != nil {
+			return indexReport{}, err
+		}
+		if got != want {
+			return indexReport{}, fmt.Errorf("%w: %s: the platforms combine into %s, not the expected %s", ErrGateFailed, img.RefName, got, want)
+		}
+	}
 	opts := oci.PublishOptions{RefName: img.RefName, Keychain: authn.DefaultKeychain, Progress: g.progressEvent("index " + img.RefName)}
 	if strings.HasPrefix(fl.to, oci.LayoutPrefix) {
 		opts.Dest, err = oci.ParseRef(fl.to)
@@ -139,6 +163,9 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 	}
 	if err != nil {
 		return indexReport{}, usageError{fmt.Errorf("--to: %w", err)}
+	}
+	if fl.digestOnly {
+		opts.Tags, opts.RefName = nil, ""
 	}
 	res, err := oci.PublishIndex(ctx, idx, opts)
 	g.progressDone()

@@ -102,7 +102,25 @@ func TestIndexCombinesPerArchitectureImages(t *testing.T) {
 		return args
 	}
 
-	code, rep, errs := index(withPlatforms(platformRefs, "--runtime", "static", "--tier", "distroless", "--to", host+"/fleet", "--evidence", ev)...)
+	// A release holds the tags back: first by digest only...
+	code, held, errs := index(withPlatforms(platformRefs, "--runtime", "static", "--tier", "distroless", "--to", host+"/fleet", "--evidence", ev, "--digest-only")...)
+	if code != 0 || held.Digest != both.Digest {
+		t.Fatalf("index --digest-only: exit %d %+v: %s", code, held, errs)
+	}
+	if _, err := remote.Head(mustTag(t, host+"/fleet/static:distroless")); err == nil {
+		t.Fatal("index --digest-only moved a tag")
+	}
+	// ...then, once signed and verified, the tags move to exactly that
+	// digest; another expected digest writes nothing.
+	other := "sha256:" + strings.Repeat("0", 64)
+	code, _, errs = index(withPlatforms(platformRefs, "--runtime", "static", "--tier", "distroless", "--to", host+"/fleet", "--evidence", ev, "--expect-digest", other)...)
+	if code != ExitFailed || !strings.Contains(errs, "not the expected "+other) {
+		t.Fatalf("index --expect-digest (wrong): exit %d: %s", code, errs)
+	}
+	if _, err := remote.Head(mustTag(t, host+"/fleet/static:distroless")); err == nil {
+		t.Fatal("a refused --expect-digest moved a tag")
+	}
+	code, rep, errs := index(withPlatforms(platformRefs, "--runtime", "static", "--tier", "distroless", "--to", host+"/fleet", "--evidence", ev, "--expect-digest", held.Digest)...)
 	if code != 0 {
 		t.Fatalf("index: exit %d: %s", code, errs)
 	}

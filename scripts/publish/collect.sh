@@ -13,7 +13,8 @@ files=("$INDEXES"/*.json)
 images=$(jq -cs 'add' "${files[@]}")
 missing=$(jq -r --argjson have "$images" '.include[] | "\(.runtime):\(.tier)" | select($have[.] == null)' <<<"$EXPECT")
 [ -z "$missing" ] || die "planned images without a published index: $(tr '\n' ' ' <<<"$missing")"
-subjects=$(jq -c '{include: [to_entries[] | {name: .key, image: (.value | split("@")[0]), digest: (.value | split("@")[1])}]}' <<<"$images")
+subjects=$(jq -c '{include: [to_entries[] | {name: .key, runtime: (.key | split(":")[0]), tier: (.key | split(":")[1]),
+	image: (.value | split("@")[0]), digest: (.value | split("@")[1])}]}' <<<"$images")
 jq . <<<"$images" >"$IMAGES_FILE"
 output images "$images"
 output subjects "$subjects"
