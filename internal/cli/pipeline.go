@@ -42,9 +42,10 @@ func newPipelineCmd(g *globals) *cobra.Command {
 		Long: `pipeline runs, for every image of the fleet (or the images named by --only):
 build, assemble, test (tier gates and smoke run), sbom and scan (the
 vulnerability gate against --db). Only when every gate of every image passed
-does it publish them to --to — a failed gate publishes nothing — then sign
-them and attach their evidence (attest) and verify every channel of every
-published image (verify), with the local key (default) or keyless in GitHub
+does it publish them to --to, by digest only — a failed gate publishes
+nothing — then sign them and attach their evidence (attest) and verify every
+channel of every published image (verify); only when every image verified do
+its tags (layout names) move. It signs with the local key (default) or keyless in GitHub
 Actions. Work files go under --work (closures/, stage/, evidence/).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -112,8 +113,11 @@ type pipelineReport struct {
 	Images      []pipelineImage `json:"images"`
 	Passed      bool            `json:"passed"`
 	Published   bool            `json:"published"`
-	Verified    bool            `json:"verified"`
-	Seconds     float64         `json:"seconds"`
+	// Tagged is true once the tags (layout names) moved: after every
+	// published image verified.
+	Tagged   bool    `json:"tagged"`
+	Verified bool    `json:"verified"`
+	Seconds  float64 `json:"seconds"`
 }
 
 func selected(only []string, img fleet.Image) bool {
@@ -212,10 +216,12 @@ func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, fmt.Errorf("%w: nothing was published", ErrGateFailed)
 	}
+	// Unless signing is skipped, the images are published by digest only:
+	// their tags (layout names) move once every one of them verified.
 	for i := range rep.Images {
 		pi := &rep.Images[i]
 		fmt.Fprintf(g.stderr, "publish %s -> %s\n", pi.Image, fl.to)
-		pr, err := runPublish(ctx, g, f, pi.Reference, publishFlags{to: fl.to, evidence: evidence})
+		pr, err := runPublish(ctx, g, f, pi.Reference, publishFlags{to: fl.to, evidence: evidence, digestOnly: !fl.noAttest})
 		if err != nil {
 			pi.Error = err.Error()
 			rep.Seconds = time.Since(start).Seconds()
@@ -227,6 +233,7 @@ func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags
 	rep.Published = true
 	if fl.noAttest {
 		fmt.Fprintln(g.stderr, "clearcutt: warning: published without signatures or attached evidence (--no-attest-unsafe)")
+		rep.Tagged = true
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil
 	}
@@ -268,10 +275,27 @@ func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags
 			pi.Error = "a required evidence channel is not verified"
 		}
 	}
-	rep.Seconds = time.Since(start).Seconds()
 	if !rep.Verified {
-		return rep, fmt.Errorf("%w: published images failed verification", ErrGateFailed)
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, fmt.Errorf("%w: published images failed verification; their tags were not moved", ErrGateFailed)
 	}
+	// Every image verified: move the tags, to the same digests.
+	for i := range rep.Images {
+		pi := &rep.Images[i]
+		fmt.Fprintf(g.stderr, "tag %s\n", pi.Published)
+		pr, err := runPublish(ctx, g, f, pi.Reference, publishFlags{to: fl.to, evidence: evidence})
+		if err == nil && pr.Digest != pi.Publish.Digest {
+			err = fmt.Errorf("%s: tagging published %s, not the verified %s", pi.Image, pr.Digest, pi.Publish.Digest)
+		}
+		if err != nil {
+			pi.Error = err.Error()
+			rep.Seconds = time.Since(start).Seconds()
+			return rep, err
+		}
+		pi.Publish = &pr
+	}
+	rep.Tagged = true
+	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
 }
 
@@ -367,12 +391,16 @@ func renderPipeline(g *globals, r pipelineReport) error {
 	switch {
 	case !r.Published:
 		status = "NOT published: a gate failed"
+	case r.Verified && r.Tagged:
+		status += ", signed, verified and tagged"
 	case r.Verified:
-		status += ", signed and verified"
-	case r.Images[0].Verify == nil:
+		status += " by digest, signed and verified; tags NOT moved"
+	case r.Images[0].Verify == nil && r.Tagged:
 		status += ", not signed"
+	case r.Images[0].Verify == nil:
+		status += " by digest, NOT signed; tags not moved"
 	default:
-		status += ", VERIFICATION FAILED"
+		status += " by digest, VERIFICATION FAILED; tags not moved"
 	}
 	_, err := fmt.Fprintf(g.stdout, "\n%d images, %s, %.1fs\n", len(r.Images), status, r.Seconds)
 	return err

@@ -486,3 +486,41 @@ func TestVulnerabilityGateFailurePublishesNothing(t *testing.T) {
 		t.Errorf("destination written after a failed vulnerability gate")
 	}
 }
+
+// TestPipelineTagsOnlyVerifiedImages: the pipeline publishes by digest and
+// moves the tags (layout names) only after every image verified. When
+// signing fails, the images are stored but nothing names them.
+func TestPipelineTagsOnlyVerifiedImages(t *testing.T) {
+	repo := needPipelineTools(t)
+	fleetFile := filepath.Join(repo, "clearcutt.yaml")
+	db := testDB(t, repo)
+	dir := t.TempDir()
+	common := []string{"-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", db, "--no-smoke",
+		"--only", "static:distroless", "--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache")}
+
+	failed := filepath.Join(dir, "unsigned")
+	code, out, errs := run(t, append(common, "--to", "oci:"+failed, "--key", filepath.Join(dir, "no-such.key"))...)
+	if code == ExitOK {
+		t.Fatalf("pipeline with a missing signing key passed:\n%s", out)
+	}
+	if names := refNames(t, failed); len(names) != 0 {
+		t.Errorf("images named after signing failed: %v\n%s", names, tail(errs, 2000))
+	}
+	// It failed at signing: the image had been stored, by digest.
+	idx, err := layout.ImageIndexFromPath(failed)
+	if err != nil {
+		t.Fatalf("nothing was published before signing failed: %v\n%s", err, tail(errs, 2000))
+	}
+	if m, err := idx.IndexManifest(); err != nil || len(m.Manifests) != 1 {
+		t.Errorf("layout after the failed signing: %v %+v", err, m)
+	}
+
+	signed := filepath.Join(dir, "signed")
+	rep := pipelineJSON(t, ExitOK, append(common, "--to", "oci:"+signed)...)
+	if !rep.Verified || !rep.Tagged || len(rep.Images) != 1 {
+		t.Fatalf("pipeline: verified=%v tagged=%v", rep.Verified, rep.Tagged)
+	}
+	if got := refNames(t, signed)["static:distroless"]; got != rep.Images[0].Digest {
+		t.Errorf("layout name static:distroless -> %q, want the verified %s", got, rep.Images[0].Digest)
+	}
+}
