@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearcutt/clearcutt/internal/actionlint"
 	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/remediate"
 	"github.com/clearcutt/clearcutt/internal/testenv"
@@ -272,6 +273,11 @@ func TestRemediatePlanAndDraft(t *testing.T) {
 		if len(p.NotNeeded) != 1 || p.NotNeeded[0].ID != "CVE-2023-1999" || len(p.NotNeeded[0].Occurrences) != 2 {
 			t.Errorf("not needed = %+v", p.NotNeeded)
 		}
+		// The nightly workflow's step picks the first action in reach.
+		target := runRemediationTarget(t, repo, filepath.Join(base, "clearcutt.yaml"), cat, fixtures, newer)
+		if target["package"] != "libwebp" || target["strategy"] != "lock" {
+			t.Errorf("remediation-target.sh outputs %v, want package libwebp, strategy lock", target)
+		}
 		withKEV := planJSON(t, append(args, "--kev", filepath.Join(td, "kev.json"))...)
 		if a := withKEV.Actions[0]; !a.KEV || !strings.Contains(a.Why, "known exploited: CVE-2023-4863") {
 			t.Errorf("with --kev: %+v", a)
@@ -452,4 +458,37 @@ func TestRemediatePlanAndDraft(t *testing.T) {
 			t.Errorf("plan with another fleet's catalog: exit %d: %s", code, errs)
 		}
 	})
+}
+
+// runRemediationTarget runs scripts/publish/remediation-target.sh, the
+// nightly workflow's step, with a clearcutt built from this tree, and
+// returns the step outputs it wrote.
+func runRemediationTarget(t *testing.T, repo, fleetFile, catalogDir, nixpkgs, newer string) map[string]string {
+	t.Helper()
+	goBin := testenv.Need(t, "go", "the Go toolchain")
+	tmp := t.TempDir()
+	cli := filepath.Join(tmp, "clearcutt")
+	build := exec.Command(goBin, "build", "-o", cli, ".")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	outputs := filepath.Join(tmp, "output")
+	writeFile(t, outputs, "")
+	cmd := exec.Command(filepath.Join(repo, "scripts/publish/remediation-target.sh"))
+	cmd.Env = append(os.Environ(), "CLEARCUTT="+cli, "CLEARCUTT_FLEET="+fleetFile, "CATALOG="+catalogDir,
+		"NEWER="+newer, "NIXPKGS="+nixpkgs, "GITHUB_OUTPUT="+outputs)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("remediation-target.sh: %v\n%s", err, out)
+	}
+	f, err := os.Open(outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := actionlint.ParseOutputs(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

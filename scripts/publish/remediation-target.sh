@@ -4,11 +4,14 @@
 # `clearcutt remediate plan` whose fix is in reach (already in the locked
 # package set, or in the newer one). Outputs: package (empty: nothing to
 # draft), strategy, summary of the plan's first actions.
-# Env: CLEARCUTT (the CLI), CLEARCUTT_FLEET, CATALOG, NEWER, KEV (optional).
+# Env: CLEARCUTT (the CLI), CLEARCUTT_FLEET, CATALOG, NEWER, KEV (optional),
+# NIXPKGS (optional: the package set in place of the locked nixpkgs, as for
+# the offline fixtures).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 args=(-f "$CLEARCUTT_FLEET" remediate plan --catalog "$CATALOG" --newer "$NEWER" --json)
 if [ -n "${KEV:-}" ]; then args+=(--kev "$KEV"); fi
+if [ -n "${NIXPKGS:-}" ]; then args+=(--nixpkgs "$NIXPKGS"); fi
 plan=$("$CLEARCUTT" "${args[@]}")
 target=$(jq -c '[.actions[] | select(.fix == "pinned" or .fix == "newer")][0] // empty' <<<"$plan")
 if [ -z "$target" ]; then
