@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Rehearse .github/workflows/publish.yml on this machine, offline: the same
-# jobs in the same order, each in its own workspace, running the same
-# composite actions (through the real action.yml files, with
-# internal/actionlint/cmd/runaction) and the same scripts/publish steps,
-# with GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and artifacts emulated by files.
+# Rehearse .github/workflows/publish.yml, then rescan.yml, on this machine,
+# offline: the same jobs in the same order, each in its own workspace,
+# running the same composite actions (through the real action.yml files,
+# with internal/actionlint/cmd/runaction) and the same scripts/publish
+# steps, with GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and artifacts emulated by
+# files.
 #
 # What differs from GitHub, and why:
 #   - nixpkgs is the offline fixture package set (nix/fixtures, given to
@@ -266,8 +267,38 @@ script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch
 action catalog catalog fleet=clearcutt.yaml images=out/images.json out=out/catalog-branch/catalog site=out/catalog-branch/site key="$key.pub"
 script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" MESSAGE="rehearsal of $sha"
 
+# The jobs of rescan.yml, the next night: the published fleet against the
+# database again, without rebuilding --------------------------------------
+
+job rescan/rescan
+(cd "$job_dir/ws" && step_env "$work/bin/clearcutt" vulndb build --advisories "$repo/testdata/vulndb/advisories.yaml" --out ../temp/vulndb >/dev/null)
+skip inline "vulndb fetch" "offline: the database is built from testdata/vulndb/advisories.yaml"
+script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git"
+skip script registry-login "the local registry needs no login"
+action rescan rescan fleet=clearcutt.yaml catalog=out/catalog-branch/catalog site=out/catalog-branch/site db="$job_dir/temp/vulndb" key-pub="$key.pub"
+upload clearcutt-catalog out/catalog-branch
+
+job rescan/catalog
+download clearcutt-catalog out/catalog-branch
+script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" MESSAGE="rescan rehearsal of $sha"
+
+job rescan/remediate
+download clearcutt-catalog ../temp/catalog-branch
+(cd "$job_dir/ws" && step_env "$work/bin/clearcutt" vulndb build --advisories "$repo/testdata/vulndb/advisories.yaml" --out ../temp/vulndb >/dev/null)
+skip inline "vulndb fetch" "offline: the database is built from testdata/vulndb/advisories.yaml"
+"$repo/nix/fixtures/revisions/stage.sh" newer "$job_dir/temp/nixpkgs-newer" >/dev/null
+script target remediation-target CLEARCUTT="$work/bin/clearcutt" CLEARCUTT_FLEET=clearcutt.yaml CATALOG="$job_dir/temp/catalog-branch/catalog" \
+	NEWER="$job_dir/temp/nixpkgs-newer" NIXPKGS="$repo/nix/fixtures"
+package=$(out target package)
+if [ -n "$package" ]; then
+	action draft remediate fleet=clearcutt.yaml catalog="$job_dir/temp/catalog-branch/catalog" package="$package" \
+		strategy="$(out target strategy)" newer="$job_dir/temp/nixpkgs-newer" db="$job_dir/temp/vulndb" work="$job_dir/temp/remediate"
+else
+	skip action remediate "no fixable finding in reach (the workflow's step condition)"
+fi
+
 echo
-echo "Rehearsal passed: $(jq '.include | length' <<<"$legs") legs, $(jq '.include | length' <<<"$subjects") images signed and verified."
+echo "Rehearsal passed: $(jq '.include | length' <<<"$legs") legs, $(jq '.include | length' <<<"$subjects") images signed, verified and tagged; rescanned."
 echo "  trace      $trace"
 echo "  summaries  $work/summaries/"
 echo "  catalog    $(git --git-dir="$work/fleet.git" log --oneline -1 clearcutt-catalog)"

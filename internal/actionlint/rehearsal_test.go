@@ -61,13 +61,14 @@ func publishSteps(t *testing.T, path string) (order []string, steps map[string][
 }
 
 // rehearsalSkips are the steps the rehearsal may report skipped: they need
-// GitHub itself (see scripts/rehearse-publish.sh).
-var rehearsalSkips = []workflowStep{{"script", "registry-login"}, {"reusable", "slsa-github-generator"}}
+// GitHub itself (see scripts/rehearse-publish.sh), or the workflow's own
+// condition skips them (remediate, when nothing is fixable).
+var rehearsalSkips = []workflowStep{{"script", "registry-login"}, {"reusable", "slsa-github-generator"}, {"action", "remediate"}}
 
 // TestRehearsalRunsThePublishWorkflow runs scripts/rehearse-publish.sh for
-// one image and checks that every job of publish.yml ran, each with exactly
-// the workflow's steps in the workflow's order, and that the catalog was
-// committed.
+// one image and checks that every job of publish.yml, then of rescan.yml,
+// ran, each with exactly the workflow's steps in the workflow's order, and
+// that the catalog was committed, then updated by the rescan.
 func TestRehearsalRunsThePublishWorkflow(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	testenv.NeedRoot(t)
@@ -78,6 +79,11 @@ func TestRehearsalRunsThePublishWorkflow(t *testing.T) {
 		t.Skip("the rehearsal builds and publishes an image")
 	}
 	order, want := publishSteps(t, filepath.Join(root, ".github", "workflows", "publish.yml"))
+	rescanOrder, rescanWant := publishSteps(t, filepath.Join(root, ".github", "workflows", "rescan.yml"))
+	for _, id := range rescanOrder {
+		order = append(order, "rescan/"+id)
+		want["rescan/"+id] = rescanWant[id]
+	}
 	work := t.TempDir()
 	cmd := exec.Command(filepath.Join(root, "scripts", "rehearse-publish.sh"), "static:distroless")
 	cmd.Dir = root
@@ -144,9 +150,12 @@ func TestRehearsalRunsThePublishWorkflow(t *testing.T) {
 	}
 	var cat struct {
 		Images []struct {
-			Name   string   `json:"name"`
-			Status string   `json:"status"`
-			Tags   []string `json:"tags"`
+			Name    string   `json:"name"`
+			Status  string   `json:"status"`
+			Tags    []string `json:"tags"`
+			History []struct {
+				ScanTime string `json:"scanTime"`
+			} `json:"history"`
 		} `json:"images"`
 	}
 	if err := json.Unmarshal(raw, &cat); err != nil || len(cat.Images) != 1 {
@@ -154,5 +163,14 @@ func TestRehearsalRunsThePublishWorkflow(t *testing.T) {
 	}
 	if im := cat.Images[0]; im.Name != "static:distroless" || im.Status != "verified" || !slices.Contains(im.Tags, "distroless") {
 		t.Errorf("catalogued %+v, want static:distroless verified and tagged distroless", im)
+	}
+	// The rescan added its scan to the image's history and committed the
+	// catalog again.
+	if n := len(cat.Images[0].History); n != 2 {
+		t.Errorf("history has %d points after a publish and a rescan: %+v", n, cat.Images[0].History)
+	}
+	commits, err := exec.Command("git", "--git-dir", filepath.Join(work, "fleet.git"), "rev-list", "--count", "clearcutt-catalog").Output()
+	if err != nil || strings.TrimSpace(string(commits)) != "2" {
+		t.Errorf("catalog branch commits: %s %v, want the publish and the rescan", commits, err)
 	}
 }
