@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -149,7 +150,7 @@ func (c *layerCache) put(key string, write func(io.Writer) error) (*fileLayer, e
 		return nil, err
 	}
 	meta, _ := json.Marshal(cacheMeta{Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size})
-	if err := writeFileAtomic(metaPath, meta, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(metaPath, meta, 0o644); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -166,31 +167,6 @@ func sum(h hash.Hash) v1.Hash {
 type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
-
-// writeFileAtomic writes data to a temporary file beside name and renames it.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
-}
 
 // parsePermKeys normalises permissions for the cache key.
 func parsePermKeys(ps []closure.Permission) []permKey {
