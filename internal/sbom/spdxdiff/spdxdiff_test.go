@@ -42,22 +42,22 @@ func doc(t *testing.T, pkgs map[pkg][]string) []byte {
 func TestDiff(t *testing.T) {
 	before := doc(t, map[pkg][]string{
 		{"registry.test/app", "sha256:aaa", "CONTAINER"}: {"pkg:oci/app@sha256%3Aaaa"},
-		{"libwebp", "1.3.0", ""}:                        {"pkg:nix/libwebp@1.3.0?outputhash=k50a"},
-		{"glibc", "2.36", ""}:                           {"pkg:nix/glibc@2.36"},
-		{"libc6", "2.36-9", ""}:                         {"pkg:deb/debian/libc6@2.36-9?arch=amd64"},
-		{"requests", "2.25.0", ""}:                      {"pkg:PyPI/requests@2.25.0"},
-		{"core", "17.0.0", ""}:                          {"pkg:npm/%40angular/core@17.0.0"},
-		{"loose", "1", ""}:                              nil,
+		{"libwebp", "1.3.0", ""}:                         {"pkg:nix/libwebp@1.3.0?outputhash=k50a"},
+		{"glibc", "2.36", ""}:                            {"pkg:nix/glibc@2.36"},
+		{"libc6", "2.36-9", ""}:                          {"pkg:deb/debian/libc6@2.36-9?arch=amd64"},
+		{"requests", "2.25.0", ""}:                       {"pkg:PyPI/requests@2.25.0"},
+		{"core", "17.0.0", ""}:                           {"pkg:npm/%40angular/core@17.0.0"},
+		{"loose", "1", ""}:                               nil,
 	})
 	after := doc(t, map[pkg][]string{
 		{"registry.test/app", "sha256:bbb", "CONTAINER"}: {"pkg:oci/app@sha256%3Abbb"},
-		{"libwebp", "1.3.2", ""}:                        {"pkg:nix/libwebp@1.3.2?outputhash=0c2d"},
-		{"glibc", "2.36", ""}:                           {"pkg:nix/glibc@2.36"},
-		{"glibc", "2.40", ""}:                           {"pkg:nix/glibc@2.40"},
-		{"libc6", "2.36-9", ""}:                         {"pkg:deb/debian/libc6@2.36-9?arch=arm64"},
-		{"requests", "2.25.0", ""}:                      {"not a purl", "pkg:nix/requests@2.25.0", "pkg:pypi/requests@2.25.0"},
-		{"core", "17.0.0", ""}:                          {"pkg:npm/%40angular/core@17.0.0"},
-		{"loose", "2", ""}:                              nil,
+		{"libwebp", "1.3.2", ""}:                         {"pkg:nix/libwebp@1.3.2?outputhash=0c2d"},
+		{"glibc", "2.36", ""}:                            {"pkg:nix/glibc@2.36"},
+		{"glibc", "2.40", ""}:                            {"pkg:nix/glibc@2.40"},
+		{"libc6", "2.36-9", ""}:                          {"pkg:deb/debian/libc6@2.36-9?arch=arm64"},
+		{"requests", "2.25.0", ""}:                       {"not a purl", "pkg:nix/requests@2.25.0", "pkg:pypi/requests@2.25.0"},
+		{"core", "17.0.0", ""}:                           {"pkg:npm/%40angular/core@17.0.0"},
+		{"loose", "2", ""}:                               nil,
 	})
 	d, err := Diff(before, after, "before", "after")
 	if err != nil {
