@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/sbom/spdxdiff"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -29,22 +29,10 @@ type DiffOptions struct {
 }
 
 // PackageChange is one package of an SBOM comparison.
-type PackageChange struct {
-	Name string `json:"name"`
-	// Type is the package URL type (nix, deb, pypi, ...; "" without one).
-	Type   string   `json:"type,omitempty"`
-	Before []string `json:"before,omitempty"`
-	After  []string `json:"after,omitempty"`
-}
+type PackageChange = spdxdiff.Change
 
 // PackageDelta compares the packages of two SBOMs of one platform.
-type PackageDelta struct {
-	Added   []PackageChange `json:"added"`
-	Removed []PackageChange `json:"removed"`
-	Changed []PackageChange `json:"changed"`
-	// Unchanged counts the packages with the same versions.
-	Unchanged int `json:"unchanged"`
-}
+type PackageDelta = spdxdiff.Delta
 
 // VulnChange is one vulnerability of a package, on the current base
 // (Before*) and the candidate (After*).
@@ -241,105 +229,11 @@ func compareVulns(cur, cand verify.Report, cd, nd v1.Hash) (VulnDelta, error) {
 	return DiffVulns(before, after)
 }
 
-type spdxDoc struct {
-	SPDXVersion string `json:"spdxVersion"`
-	Packages    []struct {
-		Name         string `json:"name"`
-		VersionInfo  string `json:"versionInfo"`
-		Purpose      string `json:"primaryPackagePurpose"`
-		ExternalRefs []struct {
-			Type    string `json:"referenceType"`
-			Locator string `json:"referenceLocator"`
-		} `json:"externalRefs"`
-	} `json:"packages"`
-}
-
-// sbomPackages reads an SPDX JSON document into (purl type, name) →
-// versions. The image itself (purpose CONTAINER) is left out: its version
-// is its digest.
-func sbomPackages(which string, data []byte) (map[[2]string][]string, error) {
-	var d spdxDoc
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("%s SBOM: not an SPDX JSON document: %v", which, err)
-	}
-	if !strings.HasPrefix(d.SPDXVersion, "SPDX-2.") {
-		return nil, fmt.Errorf("%s SBOM: spdxVersion %q is not SPDX 2.x", which, d.SPDXVersion)
-	}
-	out := map[[2]string][]string{}
-	for _, p := range d.Packages {
-		if p.Purpose == "CONTAINER" {
-			continue
-		}
-		k := [2]string{"", p.Name}
-		for _, r := range p.ExternalRefs {
-			if r.Type == "purl" {
-				if t, n, ok := purlParts(r.Locator); ok {
-					k = [2]string{t, n}
-					break
-				}
-			}
-		}
-		out[k] = append(out[k], p.VersionInfo)
-	}
-	for k := range out {
-		sort.Strings(out[k])
-	}
-	return out, nil
-}
-
-// purlParts returns the type and name (with namespace) of a package URL.
-func purlParts(purl string) (string, string, bool) {
-	rest, ok := strings.CutPrefix(purl, "pkg:")
-	if !ok {
-		return "", "", false
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	if i := strings.LastIndex(rest, "@"); i >= 0 {
-		rest = rest[:i]
-	}
-	typ, name, ok := strings.Cut(rest, "/")
-	if !ok || typ == "" || name == "" {
-		return "", "", false
-	}
-	return strings.ToLower(typ), name, true
-}
-
 // DiffSBOMs compares the packages of two SPDX documents: a package (by
 // package URL type and name) is added, removed, or changed when its
 // versions differ.
 func DiffSBOMs(before, after []byte) (PackageDelta, error) {
-	b, err := sbomPackages("the current base's", before)
-	if err != nil {
-		return PackageDelta{}, err
-	}
-	a, err := sbomPackages("the candidate's", after)
-	if err != nil {
-		return PackageDelta{}, err
-	}
-	d := PackageDelta{Added: []PackageChange{}, Removed: []PackageChange{}, Changed: []PackageChange{}}
-	keys := map[[2]string]bool{}
-	for k := range b {
-		keys[k] = true
-	}
-	for k := range a {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		c := PackageChange{Type: k[0], Name: k[1], Before: b[k], After: a[k]}
-		switch {
-		case len(c.Before) == 0:
-			d.Added = append(d.Added, c)
-		case len(c.After) == 0:
-			d.Removed = append(d.Removed, c)
-		case strings.Join(c.Before, "\x00") != strings.Join(c.After, "\x00"):
-			d.Changed = append(d.Changed, c)
-		default:
-			d.Unchanged++
-		}
-	}
-	return d, nil
+	return spdxdiff.Diff(before, after, "the current base's SBOM", "the candidate's SBOM")
 }
 
 func sortedKeys[V any](m map[[2]string]V) [][2]string {

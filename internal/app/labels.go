@@ -201,7 +201,7 @@ func appConfig(base *v1.ConfigFile, c Config, created time.Time, b Boundary) (*v
 	cf := base.DeepCopy()
 	cf.Created = v1.Time{Time: created}
 	cc := &cf.Config
-	cc.Env = mergeEnv(cc.Env, c.Env)
+	cc.Env = oci.MergeEnv(cc.Env, c.Env)
 	if c.Entrypoint != nil {
 		cc.Entrypoint = append([]string(nil), c.Entrypoint...)
 		cc.Cmd = nil
@@ -237,25 +237,4 @@ func appConfig(base *v1.ConfigFile, c Config, created time.Time, b Boundary) (*v
 	labels[LabelConfig] = cl
 	cc.Labels = labels
 	return cf, nil
-}
-
-// mergeEnv returns base with every KEY in ours replaced in place, followed by
-// the keys base did not have, in our order.
-func mergeEnv(base, ours []string) []string {
-	out := append([]string(nil), base...)
-	pos := map[string]int{}
-	for i, e := range out {
-		k, _, _ := strings.Cut(e, "=")
-		pos[k] = i
-	}
-	for _, e := range ours {
-		k, _, _ := strings.Cut(e, "=")
-		if i, ok := pos[k]; ok {
-			out[i] = e
-			continue
-		}
-		pos[k] = len(out)
-		out = append(out, e)
-	}
-	return out
 }

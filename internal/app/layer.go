@@ -2,11 +2,7 @@ package app
 
 import (
 	"archive/tar"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -16,13 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearcutt/clearcutt/internal/oci"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// gzipLevel is fixed: the standard library's compressor gives the same
-// bytes for the same input and level.
-const gzipLevel = 6
 
 // Artifact is one input of Build: a directory (its contents are placed
 // under the destination) or a single file (placed under the destination by
@@ -76,44 +68,13 @@ func (s layerSpec) describe() string {
 	return filepath.Base(filepath.Clean(s.src)) + " -> " + s.dest
 }
 
-// appLayer is a v1.Layer backed by a gzip file whose digest, diff_id and
-// size were computed while writing it.
+// appLayer is an application layer: a gzip file written by
+// oci.WriteLayerFile, with the image paths of its entries.
 type appLayer struct {
-	file   string
-	digest v1.Hash
-	diffID v1.Hash
-	size   int64
+	*oci.FileLayer
 	// paths are the image paths of the layer's non-directory entries.
 	paths []string
 }
-
-var _ v1.Layer = (*appLayer)(nil)
-
-func (l *appLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
-func (l *appLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
-func (l *appLayer) Size() (int64, error)                { return l.size, nil }
-func (l *appLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
-func (l *appLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.file) }
-
-func (l *appLayer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.file)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &readCloser{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r *readCloser) Close() error { return r.close() }
 
 // buildLayer writes the layer of spec into a new file under dir.
 //
@@ -129,47 +90,30 @@ func buildLayer(dir string, s layerSpec) (*appLayer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadArtifact, err)
 	}
-	tmp, err := os.CreateTemp(dir, "app-layer-*.tar.gz")
-	if err != nil {
-		return nil, err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	var paths []string
+	l, err := oci.WriteLayerFile(dir, "app-layer-*.tar.gz", func(out io.Writer) error {
+		w := &tarWriter{tw: tar.NewWriter(out), s: s}
+		if err := w.parents(); err != nil {
+			return err
 		}
-	}()
-	compressed, uncompressed, counter := sha256.New(), sha256.New(), &countWriter{}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(tmp, compressed, counter), gzipLevel)
-	if err != nil {
-		return nil, err
-	}
-	w := &tarWriter{tw: tar.NewWriter(io.MultiWriter(zw, uncompressed)), s: s}
-	if err := w.parents(); err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		err = w.dir(s.src, strings.TrimPrefix(s.dest, "/"))
-	} else {
-		if err = w.header(strings.TrimPrefix(s.dest, "/")+"/", 0o755, tar.TypeDir, true); err == nil {
-			err = w.entry(s.src, path.Join(strings.TrimPrefix(s.dest, "/"), fi.Name()), fi)
+		var err error
+		if fi.IsDir() {
+			err = w.dir(s.src, strings.TrimPrefix(s.dest, "/"))
+		} else {
+			if err = w.header(strings.TrimPrefix(s.dest, "/")+"/", 0o755, tar.TypeDir, true); err == nil {
+				err = w.entry(s.src, path.Join(strings.TrimPrefix(s.dest, "/"), fi.Name()), fi)
+			}
 		}
-	}
+		if err != nil {
+			return err
+		}
+		paths = w.paths
+		return w.tw.Close()
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := w.tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	ok = true
-	return &appLayer{file: tmp.Name(), digest: sum(compressed), diffID: sum(uncompressed), size: counter.n, paths: w.paths}, nil
+	return &appLayer{FileLayer: l, paths: paths}, nil
 }
 
 type tarWriter struct {
@@ -266,14 +210,6 @@ func (w *tarWriter) entry(src, name string, fi fs.FileInfo) error {
 	w.paths = append(w.paths, "/"+name)
 	return nil
 }
-
-func sum(h hash.Hash) v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-}
-
-type countWriter struct{ n int64 }
-
-func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
 
 // cleanDest checks an image directory: absolute, clean, not "/".
 func cleanDest(dest string) (string, error) {

@@ -22,6 +22,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // PublicKeySuffix is appended to the private key path to name the public key.
@@ -95,10 +97,10 @@ func createKey(path string) (*KeySigner, error) {
 	}
 	// The public key first: a private key without its public half is never
 	// left behind, and the private key appears atomically with mode 0600.
-	if err := writeAtomic(path+PublicKeySuffix, pubPEM, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(path+PublicKeySuffix, pubPEM, 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, err
 	}
 	s, err := newKeySigner(k, path)

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 	"github.com/clearcutt/clearcutt/internal/oci"
 )
 
@@ -44,7 +45,7 @@ func (s *layoutStore) writeBlob(d v1.Hash, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(p, data, 0o644)
+	return fsutil.WriteFileAtomic(p, data, 0o644)
 }
 
 func (s *layoutStore) readBlob(d v1.Descriptor) ([]byte, error) {
@@ -171,11 +172,11 @@ func (s *layoutStore) Attach(ctx context.Context, subject v1.Descriptor, bundle 
 		return v1.Hash{}, err
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
-		if err := writeAtomic(filepath.Join(s.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return v1.Hash{}, err
 		}
 	}
-	if err := writeAtomic(filepath.Join(s.dir, "index.json"), out, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, "index.json"), out, 0o644); err != nil {
 		return v1.Hash{}, err
 	}
 	return a.digest, nil

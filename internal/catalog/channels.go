@@ -4,30 +4,11 @@ import (
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
-// rank orders statuses from best to worst, as clearcutt verify aggregates
-// them: verified < not_applicable < pending < missing < failed. An unknown
-// status ranks with failed.
-func rank(s Status) int {
-	switch s {
-	case StatusVerified:
-		return 0
-	case StatusNotApplicable:
-		return 1
-	case StatusPending:
-		return 2
-	case StatusMissing:
-		return 3
-	default:
-		return 4
-	}
-}
-
-// Worst returns the worse of a and b.
+// Worst returns the worse of a and b, as clearcutt verify aggregates
+// statuses: verified < not_applicable < pending < missing < failed. An
+// unknown status ranks with failed; of two alike, a is returned.
 func Worst(a, b Status) Status {
-	if rank(b) > rank(a) {
-		return b
-	}
-	return a
+	return Status(verify.Worst(verify.Status(a), verify.Status(b)))
 }
 
 const indexArch = "index"

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // Read returns the catalog in dir (nil without a catalog.json). A file that
@@ -77,11 +79,11 @@ func Write(dir string, r Result) error {
 		if dir, file := filepath.Split(filepath.FromSlash(rel)); dir != "sbom"+string(filepath.Separator) || !sbomName.MatchString(file) {
 			return fmt.Errorf("%w: SBOM path %q is not sbom/<hex>.spdx.json", ErrInvalid, rel)
 		}
-		if err := writeAtomic(filepath.Join(dir, filepath.FromSlash(rel)), doc); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, filepath.FromSlash(rel)), doc, 0o644); err != nil {
 			return err
 		}
 	}
-	if err := writeAtomic(filepath.Join(dir, FileName), js); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, FileName), js, 0o644); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(filepath.Join(dir, "sbom"))
@@ -94,39 +96,6 @@ func Write(dir string, r Result) error {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// writeAtomic writes data to a temporary file next to path and renames it
-// into place.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return err
 	}
 	return nil
 }

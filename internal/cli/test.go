@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/structure"
 )
@@ -162,26 +163,8 @@ func writeEvidence(dir string, d v1.Hash, name string, data []byte) (string, err
 		return "", err
 	}
 	p := filepath.Join(sub, name)
-	tmp, err := os.CreateTemp(sub, "."+name+".*")
-	if err != nil {
-		return "", err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
 	// Evidence is published next to the image: readable by everyone.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return p, os.Rename(tmp.Name(), p)
+	return p, fsutil.WriteFileAtomic(p, data, 0o644)
 }
 
 // ErrNoTestEvidence: publish found no passing test result for an image.

@@ -89,7 +89,7 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(staged)
-	if err := stageFlake(o.FlakeDir, staged); err != nil {
+	if err := StageFlake(o.FlakeDir, staged); err != nil {
 		return nil, fmt.Errorf("staging %s: %w", o.FlakeDir, err)
 	}
 	if err := WriteFleetJSON(filepath.Join(staged, "fleet.json"), o.Fleet); err != nil {
@@ -179,9 +179,11 @@ func findNix(explicit string, env []string) (string, error) {
 	return "", ErrNixNotFound
 }
 
-// stageFlake copies the flake directory to dst, leaving out fixtures/,
-// fleet.json and result symlinks.
-func stageFlake(src, dst string) error {
+// StageFlake copies the flake directory src into the existing directory
+// dst, leaving out fixtures/, fleet.json and result symlinks: regular files
+// become 0644, directories 0755, symlinks are copied as links, and any other
+// file type is an error.
+func StageFlake(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // FleetSchema is the schema identifier of fleet.json, the fleet as
@@ -133,7 +135,7 @@ func WriteFleetJSON(path string, f *NixFleet) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, data)
+	return fsutil.WriteFileAtomic(path, data, 0o644)
 }
 
 // RuntimeIDs returns the fleet's runtime ids, sorted.

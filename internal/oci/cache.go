@@ -1,19 +1,18 @@
 package oci
 
 import (
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -21,9 +20,6 @@ import (
 // inputs (tar header format, directory modes, gzip level). Changing any of
 // them must change this string so old cache entries are never reused.
 const layerFormat = "clearcutt-layer/v2 gnu-tar gzip-6 storedir-0755 moded-symlinks-copied"
-
-// gzipLevel is fixed: the stdlib compressor is deterministic for a level.
-const gzipLevel = 6
 
 // layerCache stores compressed layers as <key>.tar.gz with a <key>.json
 // sidecar ({digest, diffID, size}). Both are written to a temporary file
@@ -65,7 +61,7 @@ type permKey struct {
 
 // get returns the cached layer for key, or nil on a miss. An entry whose
 // blob does not match its sidecar is removed and reported as a miss.
-func (c *layerCache) get(key string) (*fileLayer, error) {
+func (c *layerCache) get(key string) (*FileLayer, error) {
 	blob, metaPath := c.paths(key)
 	raw, err := os.ReadFile(metaPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -74,7 +70,7 @@ func (c *layerCache) get(key string) (*fileLayer, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := func() (*fileLayer, error) {
+	l, err := func() (*FileLayer, error) {
 		var m cacheMeta
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, err
@@ -100,7 +96,7 @@ func (c *layerCache) get(key string) (*fileLayer, error) {
 		if n != m.Size || hex.EncodeToString(h.Sum(nil)) != d.Hex {
 			return nil, fmt.Errorf("blob %s does not match its digest %s", blob, d)
 		}
-		return &fileLayer{path: blob, digest: d, diffID: diff, size: n}, nil
+		return &FileLayer{path: blob, digest: d, diffID: diff, size: n}, nil
 	}()
 	if err != nil {
 		os.Remove(metaPath)
@@ -111,45 +107,22 @@ func (c *layerCache) get(key string) (*fileLayer, error) {
 }
 
 // put builds a layer by running write into a gzip stream and stores it.
-func (c *layerCache) put(key string, write func(io.Writer) error) (*fileLayer, error) {
+func (c *layerCache) put(key string, write func(io.Writer) error) (*FileLayer, error) {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return nil, err
 	}
 	blob, metaPath := c.paths(key)
-	tmp, err := os.CreateTemp(c.dir, "layer-*.tmp")
+	l, err := WriteLayerFile(c.dir, "layer-*.tmp", write)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	compressed := sha256.New()
-	counter := &countWriter{}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(tmp, compressed, counter), gzipLevel)
-	if err != nil {
-		tmp.Close()
+	if err := os.Rename(l.path, blob); err != nil {
+		os.Remove(l.path)
 		return nil, err
 	}
-	uncompressed := sha256.New()
-	if err := write(io.MultiWriter(zw, uncompressed)); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	l := &fileLayer{path: blob, digest: sum(compressed), diffID: sum(uncompressed), size: counter.n}
-	if err := os.Rename(tmp.Name(), blob); err != nil {
-		return nil, err
-	}
+	l.path = blob
 	meta, _ := json.Marshal(cacheMeta{Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size})
-	if err := writeFileAtomic(metaPath, meta, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(metaPath, meta, 0o644); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -157,39 +130,6 @@ func (c *layerCache) put(key string, write func(io.Writer) error) (*fileLayer, e
 
 func (c *layerCache) paths(key string) (blob, meta string) {
 	return filepath.Join(c.dir, key+".tar.gz"), filepath.Join(c.dir, key+".json")
-}
-
-func sum(h hash.Hash) v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-}
-
-type countWriter struct{ n int64 }
-
-func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
-
-// writeFileAtomic writes data to a temporary file beside name and renames it.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 // parsePermKeys normalises permissions for the cache key.

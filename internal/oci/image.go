@@ -297,7 +297,7 @@ func applyConfig(cf *v1.ConfigFile, o AssembleOptions, m *closure.Manifest, p v1
 	if o.Config.User != "" {
 		c.User = o.Config.User
 	}
-	c.Env = mergeEnv(c.Env, o.Config.Env)
+	c.Env = MergeEnv(c.Env, o.Config.Env)
 	if o.Config.Entrypoint != nil {
 		c.Entrypoint = append([]string(nil), o.Config.Entrypoint...)
 	}
@@ -325,9 +325,9 @@ func applyConfig(cf *v1.ConfigFile, o AssembleOptions, m *closure.Manifest, p v1
 	c.Labels = labels
 }
 
-// mergeEnv returns base with every KEY in ours replaced in place, followed by
+// MergeEnv returns base with every KEY in ours replaced in place, followed by
 // the keys base did not have, in our order.
-func mergeEnv(base, ours []string) []string {
+func MergeEnv(base, ours []string) []string {
 	out := append([]string(nil), base...)
 	pos := map[string]int{}
 	for i, e := range out {

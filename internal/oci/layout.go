@@ -11,6 +11,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // AnnotationRefName is the OCI layout annotation naming an entry of
@@ -32,7 +34,7 @@ func WriteLayout(ctx context.Context, dir string, idx v1.ImageIndex, refName str
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile), 0o644); err != nil {
 		return v1.Descriptor{}, err
 	}
 	if err := layout.Path(dir).WriteIndex(idx); err != nil {
@@ -89,7 +91,7 @@ func updateIndexJSON(dir string, desc v1.Descriptor) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(file, out, 0o644)
+	return fsutil.WriteFileAtomic(file, out, 0o644)
 }
 
 // ReadLayoutIndex returns the index with digest d recorded in the

@@ -84,7 +84,7 @@ func TestWriteLayoutInterruptedKeepsOldIndexJSON(t *testing.T) {
 	before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 
 	// An index whose layer blob cannot be read fails midway through the blobs.
-	broken := &fileLayer{path: filepath.Join(t.TempDir(), "gone.tar.gz"),
+	broken := &FileLayer{path: filepath.Join(t.TempDir(), "gone.tar.gz"),
 		digest: v1.Hash{Algorithm: "sha256", Hex: hexA}, diffID: v1.Hash{Algorithm: "sha256", Hex: hexA}, size: 10}
 	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{Layer: broken})
 	must(t, err)

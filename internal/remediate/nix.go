@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/clearcutt/clearcutt/internal/closure"
 )
 
 // ErrNix: nix could not be run, or failed.
@@ -87,49 +89,11 @@ func (n Nix) Stage(flakeDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := copyFlake(flakeDir, dst); err != nil {
+	if err := closure.StageFlake(flakeDir, dst); err != nil {
 		os.RemoveAll(dst)
 		return "", fmt.Errorf("staging %s: %w", flakeDir, err)
 	}
 	return dst, nil
-}
-
-// copyFlake copies src to dst without fixtures/, fleet.json and result*.
-func copyFlake(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		top := strings.Split(rel, string(filepath.Separator))[0]
-		if top == "fixtures" || top == "fleet.json" || strings.HasPrefix(top, "result") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&os.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, data, 0o644)
-		}
-		return fmt.Errorf("%s: unsupported file type", p)
-	})
 }
 
 // schemeRE starts a flake reference URL (path:, github:, git+https:, ...).

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // Marker is the file that marks a directory as a site written by Build;
@@ -163,9 +165,6 @@ func writeSite(out string, files []File) (err error) {
 // swap moves dir to out, replacing a previous out. If the second rename
 // fails, the previous out is put back.
 func swap(dir, out string) error {
-	if _, err := os.Lstat(out); errors.Is(err, fs.ErrNotExist) {
-		return os.Rename(dir, out)
-	}
 	old, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".old-")
 	if err != nil {
 		return err
@@ -174,12 +173,10 @@ func swap(dir, out string) error {
 	if err := os.Remove(old); err != nil {
 		return err
 	}
-	if err := os.Rename(out, old); err != nil {
-		return err
-	}
-	if err := os.Rename(dir, out); err != nil {
-		if rerr := os.Rename(old, out); rerr != nil {
-			return fmt.Errorf("%w (and restoring the previous site from %s: %v)", err, old, rerr)
+	if err := fsutil.SwapDir(dir, out, old); err != nil {
+		var re *fsutil.RestoreError
+		if errors.As(err, &re) {
+			return fmt.Errorf("%w (and restoring the previous site from %s: %v)", re.Err, old, re.RestoreErr)
 		}
 		return err
 	}

@@ -34,6 +34,15 @@ func (s Status) rank() int {
 	}
 }
 
+// Worst returns the worse of a and b in the aggregation order (a when they
+// rank alike); an unknown status ranks with failed.
+func Worst(a, b Status) Status {
+	if b.rank() > a.rank() {
+		return b
+	}
+	return a
+}
+
 // Exit codes for the CLI.
 const (
 	ExitPassed      = 0 // every required channel verified
@@ -130,9 +139,7 @@ func aggregate(c Channel, required bool, entries []Entry) ChannelReport {
 		cr.Status = StatusMissing
 	}
 	for _, e := range entries {
-		if e.Status.rank() > cr.Status.rank() {
-			cr.Status = e.Status
-		}
+		cr.Status = Worst(cr.Status, e.Status)
 	}
 	return cr
 }

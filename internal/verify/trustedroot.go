@@ -9,6 +9,8 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // publicGoodTrustedRoot is the pinned public-good Sigstore trusted root
@@ -61,19 +63,7 @@ func RefreshTrustedRoot(ctx context.Context, cacheDir string) (string, error) {
 		return "", fmt.Errorf("TUF trusted_root.json: %w", err)
 	}
 	dst := filepath.Join(cacheDir, "trusted_root.json")
-	tmp, err := os.CreateTemp(cacheDir, ".trusted_root-*.json")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(js); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	if err := fsutil.WriteFileAtomic(dst, js, 0o600); err != nil {
 		return "", err
 	}
 	return dst, nil

@@ -22,6 +22,8 @@ import (
 	getter "github.com/hashicorp/go-getter"
 	"github.com/spf13/afero"
 	"github.com/wagoodman/go-progress"
+
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 // Fetch errors. Each is wrapped with the URL, file or directory concerned.
@@ -439,19 +441,11 @@ func stageDB(src, stage, archive string) error {
 // set so that the previous database survives at previous, which the error
 // names.
 func install(stage, dir, previous string, keepTmp *bool) error {
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(stage, dir); err != nil {
-			return fmt.Errorf("vulndb: installing: %w", err)
-		}
-		return nil
-	}
-	if err := os.Rename(dir, previous); err != nil {
-		return fmt.Errorf("vulndb: installing: %w", err)
-	}
-	if err := os.Rename(stage, dir); err != nil {
-		if rerr := os.Rename(previous, dir); rerr != nil {
+	if err := fsutil.SwapDir(stage, dir, previous); err != nil {
+		var re *fsutil.RestoreError
+		if errors.As(err, &re) {
 			*keepTmp = true
-			return fmt.Errorf("vulndb: installing: %w; restoring the previous database failed (%v): it is at %s", err, rerr, previous)
+			return fmt.Errorf("vulndb: installing: %w; restoring the previous database failed (%v): it is at %s", re.Err, re.RestoreErr, previous)
 		}
 		return fmt.Errorf("vulndb: installing: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/clearcutt/clearcutt/internal/actionlint"
+	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
 func main() {
@@ -29,11 +30,7 @@ func run(root string) error {
 	}
 	for _, a := range actions {
 		path := filepath.Join(filepath.Dir(a.Path), actionlint.ReadmeName)
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, actionlint.Readme(a), 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
+		if err := fsutil.WriteFileAtomic(path, actionlint.Readme(a), 0o644); err != nil {
 			return err
 		}
 		fmt.Println(path)
