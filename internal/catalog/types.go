@@ -75,6 +75,9 @@ type Identity struct {
 	BuildSignerURI      string `json:"buildSignerURI"`
 	SourceRepositoryURI string `json:"sourceRepositoryURI"`
 	SourceRepositoryRef string `json:"sourceRepositoryRef"`
+	// RescanSignerURI is the Build Signer URI of the nightly rescan,
+	// trusted for scans and VEX only (empty: none trusted).
+	RescanSignerURI string `json:"rescanSignerURI,omitempty"`
 }
 
 // Image is one published image index (one runtime × tier).

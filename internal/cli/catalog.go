@@ -192,6 +192,9 @@ func catalogFleet(f *fleet.File, v verifier, keyPath, registry string) catalog.F
 		s := v.policy.Signer
 		out.Identity = &catalog.Identity{Issuer: s.Issuer, BuildSignerURI: s.SAN,
 			SourceRepositoryURI: s.SourceRepositoryURI, SourceRepositoryRef: s.SourceRepositoryRef}
+		if r := v.policy.Rescan; r != nil {
+			out.Identity.RescanSignerURI = r.SAN
+		}
 	}
 	required := v.policy.RequiredChannels
 	if len(required) == 0 {

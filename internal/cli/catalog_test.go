@@ -662,6 +662,7 @@ func TestCatalogFleetIdentity(t *testing.T) {
 		BuildSignerURI:      "https://github.com/clearcutt/clearcutt/.github/workflows/publish.yml@refs/heads/main",
 		SourceRepositoryURI: "https://github.com/clearcutt/clearcutt",
 		SourceRepositoryRef: "refs/tags/v1.0.0",
+		RescanSignerURI:     "https://github.com/clearcutt/clearcutt/.github/workflows/rescan.yml@refs/heads/main",
 	}
 	if got.Identity == nil || *got.Identity != *want || got.PublicKey != "" {
 		t.Errorf("keyless fleet identity %+v, want %+v", got.Identity, want)

@@ -136,6 +136,7 @@ func TestSiteVerifyCommandBindsTheIdentity(t *testing.T) {
 				want = map[string]string{
 					"certificate-identity": id.BuildSignerURI, "certificate-oidc-issuer": id.Issuer,
 					"source-repository": id.SourceRepositoryURI, "source-ref": id.SourceRepositoryRef,
+					"rescan-identity": id.RescanSignerURI,
 				}
 			}
 			for flag, v := range want {

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +35,7 @@ type verifyFlags struct {
 	require            []string
 	withoutSCTUnsafe   bool
 	noRescanIdentity   bool
+	rescanIdentity     string
 	asJSON             bool
 }
 
@@ -55,8 +58,13 @@ fleet repository and ref (--signer-digest pins the workflow commit too);
 --certificate-identity, --certificate-oidc-issuer, --source-repository and
 --source-ref replace single values, exactly (no patterns). Scans and VEX may
 also be signed by the nightly rescan (identity.rescanWorkflow, same repository
-and ref), which is trusted for those two channels only; --no-rescan-identity
-trusts the publishing workflow alone.
+and ref), which is trusted for those two channels only; --rescan-identity
+names its Build Signer URI exactly, --no-rescan-identity trusts the
+publishing workflow alone.
+
+Without a fleet file, --key, or all of --certificate-identity,
+--certificate-oidc-issuer, --source-repository and --source-ref, pin
+everything (and only --rescan-identity adds the rescan workflow).
 With --key PUBLIC_KEY, bundles are verified against that key instead
 (the local default signer); provenance from slsa-github-generator exists only
 in keyless mode and is then reported but not required.
@@ -66,7 +74,14 @@ is missing or pending, 3 verification could not run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()
-			if err != nil {
+			switch {
+			case err == nil:
+			case errors.Is(err, fs.ErrNotExist) && fl.standalone():
+				// Everything is pinned by the flags: no fleet file needed.
+				f = nil
+			case errors.Is(err, fs.ErrNotExist):
+				return usageError{fmt.Errorf("%w (without a fleet file, give --key, or all of --certificate-identity, --certificate-oidc-issuer, --source-repository and --source-ref)", err)}
+			default:
 				return err
 			}
 			rep, err := runVerify(cmd.Context(), g, f, args[0], fl)
@@ -99,6 +114,7 @@ func addVerifyFlags(cmd *cobra.Command, fl *verifyFlags) {
 	fs.StringSliceVar(&fl.require, "require", nil, "channels that must verify (default: all; without provenance in key mode)")
 	fs.BoolVar(&fl.withoutSCTUnsafe, "without-sct-unsafe", false, "accept Fulcio certificates without a certificate-transparency timestamp (private CAs)")
 	fs.BoolVar(&fl.noRescanIdentity, "no-rescan-identity", false, "trust scans and VEX from the publishing workflow only, not from identity.rescanWorkflow")
+	fs.StringVar(&fl.rescanIdentity, "rescan-identity", "", "exact Build Signer URI of the rescan workflow, trusted for scans and VEX only (default: derived from identity.rescanWorkflow)")
 }
 
 // bundleSource adapts attest's store to what verify reads.
@@ -128,6 +144,13 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 	return v.run(ctx, g, ref, idx)
 }
 
+// standalone reports whether the flags pin everything verification needs
+// without clearcutt.yaml: a public key, or the whole keyless identity.
+func (fl verifyFlags) standalone() bool {
+	id := fl.identity
+	return fl.key != "" || (id.SAN != "" && id.Issuer != "" && id.SourceRepositoryURI != "" && id.SourceRepositoryRef != "")
+}
+
 // verifier is the identity policy and trusted material verification uses,
 // set up once from clearcutt.yaml and the verify flags.
 type verifier struct {
@@ -141,12 +164,29 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 	if err != nil {
 		return verifier{}, usageError{err}
 	}
-	policy, err := verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
-		ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
-		MaxScanAge: fl.maxScanAge, RequiredChannels: required, NoRescan: fl.noRescanIdentity,
-	})
-	if err != nil {
-		return verifier{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
+	var policy verify.Policy
+	if f != nil {
+		policy, err = verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
+			ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
+			MaxScanAge: fl.maxScanAge, RequiredChannels: required, NoRescan: fl.noRescanIdentity,
+		})
+		if err != nil {
+			return verifier{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
+		}
+	} else {
+		// No fleet file: the flags name every value (standalone), and
+		// nothing else is trusted — no rescan identity.
+		prov := fl.provenanceSigner
+		if prov == "" {
+			prov = verify.DefaultProvenanceSignerURI
+		}
+		policy = verify.Policy{
+			Signer:              verify.Identity{BuildSignerDigest: fl.signerDigest},
+			Provenance:          verify.Identity{SAN: prov},
+			ProvenanceBuilderID: prov,
+			MaxScanAge:          fl.maxScanAge,
+			RequiredChannels:    required,
+		}
 	}
 	// Flags replace single values of the identity from the fleet file.
 	for _, o := range []struct{ flag, dst *string }{
@@ -168,8 +208,18 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 	if fl.identity.SourceRepositoryRef != "" {
 		policy.Provenance.SourceRepositoryRef = fl.identity.SourceRepositoryRef
 	}
-	if err := policy.Validate(); err != nil {
-		return verifier{}, usageError{err}
+	switch {
+	case fl.rescanIdentity != "" && fl.noRescanIdentity:
+		return verifier{}, usageError{errors.New("--rescan-identity and --no-rescan-identity are exclusive")}
+	case fl.rescanIdentity != "":
+		// Same issuer, repository and ref as the publishing workflow.
+		policy.Rescan = &verify.Identity{Issuer: policy.Signer.Issuer, SAN: fl.rescanIdentity,
+			SourceRepositoryURI: policy.Signer.SourceRepositoryURI, SourceRepositoryRef: policy.Signer.SourceRepositoryRef}
+	case policy.Rescan != nil:
+		// A derived rescan identity follows the values the flags replaced.
+		policy.Rescan.Issuer = policy.Signer.Issuer
+		policy.Rescan.SourceRepositoryURI = policy.Signer.SourceRepositoryURI
+		policy.Rescan.SourceRepositoryRef = policy.Signer.SourceRepositoryRef
 	}
 	v := verifier{withoutSCTUnsafe: fl.withoutSCTUnsafe}
 	if fl.key != "" {
@@ -186,6 +236,9 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 		if err != nil {
 			return verifier{}, err
 		}
+	}
+	if err := policy.Validate(); err != nil {
+		return verifier{}, usageError{err}
 	}
 	v.policy = policy
 	return v, nil

@@ -79,4 +79,57 @@ func TestVerifyIdentityFlags(t *testing.T) {
 	if code, _, _ := run(t, append(base, "--certificate-identity", "https://github.com/other/.*", "--source-repository", "https://github.com/other/fleet")...); code != ExitFailed {
 		t.Fatalf("a regexp identity passed")
 	}
+
+	// Without a fleet file (a consumer with no checkout), the flags must pin
+	// the whole identity; then nothing else is needed.
+	noFleet := []string{"-f", filepath.Join(dir, "no-such", "clearcutt.yaml"), "verify", ref, "--trusted-root", root, "--without-sct-unsafe", "--require", "signature"}
+	whole := append(append([]string{}, flags...), "--certificate-oidc-issuer", sigtest.GitHubIssuer, "--source-ref", "refs/heads/main")
+	if code, out, errs := run(t, append(noFleet, whole...)...); code != ExitOK {
+		t.Fatalf("no fleet file, whole identity: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs := run(t, append(noFleet, whole[:len(whole)-2]...)...); code != ExitUsage || !strings.Contains(errs, "--source-ref") {
+		t.Fatalf("no fleet file, no --source-ref: exit %d, want %d naming the missing flag: %s", code, ExitUsage, errs)
+	}
+	wrongRef := append(append([]string{}, whole[:len(whole)-1]...), "refs/heads/other")
+	if code, _, _ := run(t, append(noFleet, wrongRef...)...); code != ExitFailed {
+		t.Fatalf("no fleet file, another ref: exit %d, want %d", code, ExitFailed)
+	}
+}
+
+// TestVerifierRescanIdentity: --rescan-identity adds the rescan workflow,
+// exactly, with the publishing workflow's issuer, repository and ref; it
+// and --no-rescan-identity exclude each other; without a fleet file and
+// without the flag, no rescan workflow is trusted.
+func TestVerifierRescanIdentity(t *testing.T) {
+	ss, err := sigtest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "trusted_root.json")
+	writeFile(t, root, string(ss.TrustedRootJSON()))
+	fl := verifyFlags{trustedRoot: root}
+	fl.identity.SAN = "https://github.com/acme/fleet/.github/workflows/publish.yml@refs/heads/main"
+	fl.identity.Issuer = sigtest.GitHubIssuer
+	fl.identity.SourceRepositoryURI = "https://github.com/acme/fleet"
+	fl.identity.SourceRepositoryRef = "refs/heads/main"
+
+	v, err := newVerifier(context.Background(), nil, fl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.policy.Rescan != nil {
+		t.Errorf("standalone without --rescan-identity trusts %+v", v.policy.Rescan)
+	}
+	fl.rescanIdentity = "https://github.com/acme/fleet/.github/workflows/rescan.yml@refs/heads/main"
+	if v, err = newVerifier(context.Background(), nil, fl); err != nil {
+		t.Fatal(err)
+	}
+	if r := v.policy.Rescan; r == nil || r.SAN != fl.rescanIdentity || r.Issuer != sigtest.GitHubIssuer ||
+		r.SourceRepositoryURI != "https://github.com/acme/fleet" || r.SourceRepositoryRef != "refs/heads/main" {
+		t.Errorf("rescan identity %+v", r)
+	}
+	fl.noRescanIdentity = true
+	if _, err := newVerifier(context.Background(), nil, fl); err == nil || !strings.Contains(err.Error(), "exclusive") {
+		t.Errorf("--rescan-identity with --no-rescan-identity: %v", err)
+	}
 }

@@ -206,6 +206,16 @@ func TestVerifyKeyModeOnRegistryProcess(t *testing.T) {
 		}
 	})
 
+	t.Run("the key alone needs no fleet file", func(t *testing.T) {
+		rep := verifyJSON(t, ExitOK, "-f", filepath.Join(dir, "no-such.yaml"), published, "--key", pub)
+		if !rep.KeyMode || rep.Digest != indexDigest.String() {
+			t.Fatalf("report keyMode=%v digest=%s", rep.KeyMode, rep.Digest)
+		}
+		if code, _, errs := run(t, "-f", filepath.Join(dir, "no-such.yaml"), "verify", published); code != ExitUsage || !strings.Contains(errs, "without a fleet file") {
+			t.Fatalf("no fleet file, no key: exit %d: %s", code, errs)
+		}
+	})
+
 	t.Run("another key fails the signature channel", func(t *testing.T) {
 		other, err := sigtest.NewKeySigner()
 		if err != nil {

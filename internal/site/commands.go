@@ -105,6 +105,9 @@ func indexCommands(s signer, repo, digest string) []Command {
 			[]string{"--certificate-oidc-issuer", s.id.Issuer},
 			[]string{"--source-repository", s.id.SourceRepositoryURI},
 			[]string{"--source-ref", s.id.SourceRepositoryRef})
+		if s.id.RescanSignerURI != "" {
+			cc.Argv = append(cc.Argv, []string{"--rescan-identity", s.id.RescanSignerURI})
+		}
 	}
 	cc.Argv = append(cc.Argv, []string{ref})
 	out := []Command{cc}

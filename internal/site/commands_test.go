@@ -108,6 +108,7 @@ func TestCommandsCarryTheExactIdentity(t *testing.T) {
 					want = map[string]string{
 						"certificate-identity": f.Identity.BuildSignerURI, "certificate-oidc-issuer": f.Identity.Issuer,
 						"source-repository": f.Identity.SourceRepositoryURI, "source-ref": f.Identity.SourceRepositoryRef,
+						"rescan-identity": f.Identity.RescanSignerURI,
 					}
 				case args[0] == "cosign":
 					want = map[string]string{

@@ -39,6 +39,7 @@ var Identity = catalog.Identity{
 	BuildSignerURI:      "https://github.com/clearcutt/clearcutt/.github/workflows/publish.yml@refs/tags/v1.4.0",
 	SourceRepositoryURI: "https://github.com/acme/fleet",
 	SourceRepositoryRef: "refs/heads/main",
+	RescanSignerURI:     "https://github.com/clearcutt/clearcutt/.github/workflows/rescan.yml@refs/tags/v1.4.0",
 }
 
 // BuilderID is the SLSA builder of the example fleet's provenance.
