@@ -2,7 +2,6 @@ package cli
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -700,49 +699,6 @@ func mustRef(t *testing.T, s string) oci.Ref {
 	return r
 }
 
-// guideBlockRE opens a command block of docs/app-teams.md.
-var guideBlockRE = regexp.MustCompile("^```sh app=(key|keyless)$")
-
-type appGuideBlock struct {
-	mode, script string
-	line         int
-}
-
-func readAppGuide(t *testing.T, path string) []appGuideBlock {
-	t.Helper()
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	var out []appGuideBlock
-	var cur *appGuideBlock
-	sc := bufio.NewScanner(fh)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case cur == nil && strings.HasPrefix(line, "```sh"):
-			m := guideBlockRE.FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("%s:%d: a sh block must be marked app=key or app=keyless: %q", path, n, line)
-			}
-			cur = &appGuideBlock{mode: m[1], line: n}
-		case cur != nil && line == "```":
-			out = append(out, *cur)
-			cur = nil
-		case cur != nil:
-			cur.script += line + "\n"
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if cur != nil {
-		t.Fatalf("%s:%d: unterminated block", path, cur.line)
-	}
-	return out
-}
-
 // testAppTeamsGuide runs docs/app-teams.md: app=key blocks in order with
 // bash, in one directory holding the fleet's clearcutt.yaml, vex/ and
 // exceptions.yaml and the application's app/server.py, with a clearcutt
@@ -753,7 +709,7 @@ func testAppTeamsGuide(t *testing.T, f *appFleet) {
 	goBin := testenv.Need(t, "go", "the Go toolchain")
 	testenv.Need(t, "jq", "apt-get install jq")
 	testenv.Need(t, "cosign", "scripts/install-tools.sh")
-	blocks := readAppGuide(t, filepath.Join(f.repo, "docs/app-teams.md"))
+	blocks := testenv.DocBlocks(t, filepath.Join(f.repo, "docs/app-teams.md"), "app", "key", "keyless")
 	tmp := t.TempDir()
 	bin, home, work := filepath.Join(tmp, "bin"), filepath.Join(tmp, "home"), filepath.Join(tmp, "work")
 	build := exec.Command(goBin, "build", "-o", filepath.Join(bin, "clearcutt"), ".")
@@ -792,35 +748,35 @@ func testAppTeamsGuide(t *testing.T, f *appFleet) {
 	placeholder := regexp.MustCompile(`<[a-z][a-z-]*>`)
 	counts := map[string]int{}
 	for _, b := range blocks {
-		counts[b.mode]++
-		switch b.mode {
+		counts[b.Mode]++
+		switch b.Mode {
 		case "key":
-			script := local.Replace(b.script)
+			script := local.Replace(b.Script)
 			if ph := placeholder.FindString(script); ph != "" {
-				t.Fatalf("docs/app-teams.md:%d: unknown placeholder %s", b.line, ph)
+				t.Fatalf("docs/app-teams.md:%d: unknown placeholder %s", b.Line, ph)
 			}
 			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 			cmd.Env, cmd.Dir = env, work
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("docs/app-teams.md:%d: %v\n%s\n%s", b.line, err, script, tail(string(out), 4000))
+				t.Fatalf("docs/app-teams.md:%d: %v\n%s\n%s", b.Line, err, script, tail(string(out), 4000))
 			}
 		case "keyless":
-			for _, c := range strings.Split(strings.ReplaceAll(b.script, "\\\n", " "), "\n") {
+			for _, c := range strings.Split(strings.ReplaceAll(b.Script, "\\\n", " "), "\n") {
 				args := strings.Fields(offline.Replace(c))
 				if len(args) == 0 {
 					continue
 				}
 				if args[0] != "clearcutt" || slices.Contains(args, "--key") {
-					t.Errorf("docs/app-teams.md:%d: a keyless block runs %q", b.line, c)
+					t.Errorf("docs/app-teams.md:%d: a keyless block runs %q", b.Line, c)
 					continue
 				}
 				if ph := placeholder.FindString(strings.Join(args, " ")); ph != "" {
-					t.Fatalf("docs/app-teams.md:%d: unknown placeholder %s", b.line, ph)
+					t.Fatalf("docs/app-teams.md:%d: unknown placeholder %s", b.Line, ph)
 				}
 				code, out, errs := run(t, append([]string{"-f", filepath.Join(work, "clearcutt.yaml")}, args[1:]...)...)
 				if code != ExitRuntime || !strings.Contains(errs, "connection refused") {
-					t.Errorf("docs/app-teams.md:%d: want a network failure offline, got exit %d\n%s\n%s", b.line, code, errs, out)
+					t.Errorf("docs/app-teams.md:%d: want a network failure offline, got exit %d\n%s\n%s", b.Line, code, errs, out)
 				}
 			}
 		}

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,56 +9,11 @@ import (
 	"testing"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/testenv"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
-// guideBlock is one fenced command block of docs/audit-guide.md, opened
-// with ```sh audit=MODE.
-type guideBlock struct {
-	mode   string // key, keyless or slsa
-	line   int
-	script string
-}
-
-var (
-	fenceRE       = regexp.MustCompile("^```sh audit=(key|keyless|slsa)$")
-	placeholderRE = regexp.MustCompile(`<[a-z][a-z-]*>`)
-)
-
-func readGuide(t *testing.T, path string) []guideBlock {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []guideBlock
-	var cur *guideBlock
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case cur == nil && strings.HasPrefix(line, "```sh"):
-			m := fenceRE.FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("%s:%d: a sh block must be marked audit=key, audit=keyless or audit=slsa: %q", path, n, line)
-			}
-			cur = &guideBlock{mode: m[1], line: n}
-		case cur != nil && line == "```":
-			out = append(out, *cur)
-			cur = nil
-		case cur != nil:
-			cur.script += line + "\n"
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if cur != nil {
-		t.Fatalf("%s:%d: unterminated block", path, cur.line)
-	}
-	return out
-}
+var placeholderRE = regexp.MustCompile(`<[a-z][a-z-]*>`)
 
 // commands splits a block into commands: lines joined at trailing
 // backslashes, then split into words (the guide uses no quoting inside
@@ -92,7 +46,7 @@ func flagValue(args []string, name string) (string, bool) {
 // against the published image; keyless and slsa blocks for their flags and
 // pinned identity (they need GitHub OIDC and the public-good Sigstore).
 func testAuditGuide(t *testing.T, p *published) {
-	blocks := readGuide(t, filepath.Join(p.repo, "docs/audit-guide.md"))
+	blocks := testenv.DocBlocks(t, filepath.Join(p.repo, "docs/audit-guide.md"), "audit", "key", "keyless", "slsa")
 	f, err := fleet.Load(p.fleet)
 	if err != nil {
 		t.Fatal(err)
@@ -120,22 +74,22 @@ func testAuditGuide(t *testing.T, p *published) {
 
 	counts := map[string]int{}
 	for _, b := range blocks {
-		counts[b.mode]++
-		switch b.mode {
+		counts[b.Mode]++
+		switch b.Mode {
 		case "key":
-			script := local.Replace(b.script)
+			script := local.Replace(b.Script)
 			if ph := placeholderRE.FindString(script); ph != "" {
-				t.Errorf("line %d: unknown placeholder %s", b.line, ph)
+				t.Errorf("line %d: unknown placeholder %s", b.Line, ph)
 				continue
 			}
 			r := run(t, p.env(), work, "bash", "-euo", "pipefail", "-c", script)
 			if r.code != 0 || strings.TrimSpace(r.stdout) == "" && !strings.Contains(script, ">") {
-				t.Errorf("docs/audit-guide.md:%d:\n%s%s", b.line, script, r)
+				t.Errorf("docs/audit-guide.md:%d:\n%s%s", b.Line, script, r)
 			}
 		case "keyless", "slsa":
-			for _, args := range commands(b.script) {
-				checkIdentity(t, b.line, args, f.Identity, policy)
-				checkAccepted(t, p, work, b.line, args, offline)
+			for _, args := range commands(b.Script) {
+				checkIdentity(t, b.Line, args, f.Identity, policy)
+				checkAccepted(t, p, work, b.Line, args, offline)
 			}
 		}
 	}
