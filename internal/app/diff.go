@@ -2,12 +2,13 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/sbom/spdxdiff"
 	"github.com/clearcutt/clearcutt/internal/verify"
@@ -250,66 +251,28 @@ func sortedKeys[V any](m map[[2]string]V) [][2]string {
 	return out
 }
 
-// vulnsPredicate is the part of a vulns/v0.2 predicate read here: each
-// result's id, the scanner's severity and the annotations internal/scan
-// writes (package, version, status).
-type vulnsPredicate struct {
-	Scanner *struct {
-		Result []struct {
-			ID       string `json:"id"`
-			Severity []struct {
-				Method string `json:"method"`
-				Score  string `json:"score"`
-			} `json:"severity"`
-			Annotations []map[string]any `json:"annotations"`
-		} `json:"result"`
-	} `json:"scanner"`
-}
-
 type vuln struct {
 	severity, version, status string
 }
 
+// readVulns reads a verified vulns/v0.2 predicate as the catalog does, one
+// entry per (vulnerability id, package).
 func readVulns(which string, data []byte) (map[[2]string]vuln, error) {
-	var p vulnsPredicate
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("%s vulnerability attestation: %v", which, err)
-	}
-	if p.Scanner == nil {
-		return nil, fmt.Errorf("%s vulnerability attestation has no scanner", which)
+	v, err := catalog.ReadVulnerabilities(data, time.Time{}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s vulnerability attestation: %w", which, err)
 	}
 	out := map[[2]string]vuln{}
-	for i, r := range p.Scanner.Result {
-		if r.ID == "" {
-			return nil, fmt.Errorf("%s vulnerability attestation: result %d has no id", which, i)
-		}
-		a := map[string]any{}
-		for _, m := range r.Annotations {
-			for k, v := range m {
-				if _, seen := a[k]; !seen {
-					a[k] = v
-				}
-			}
-		}
-		v := vuln{version: str(a["version"]), status: str(a["status"])}
-		for _, s := range r.Severity {
-			if s.Method == "grype" || v.severity == "" && s.Method != "cvss_vector" {
-				v.severity = s.Score
-			}
-		}
-		k := [2]string{r.ID, str(a["package"])}
-		// One entry per (id, package): an active finding outranks a
-		// suppressed or excepted one of another version.
-		if prev, ok := out[k]; !ok || prev.status != "active" && v.status == "active" {
-			out[k] = v
+	for _, f := range v.Findings {
+		k := [2]string{f.ID, f.Package}
+		n := vuln{severity: f.Severity, version: f.Version, status: f.Status}
+		// An active finding outranks a suppressed or excepted one of
+		// another version.
+		if prev, ok := out[k]; !ok || prev.status != "active" && n.status == "active" {
+			out[k] = n
 		}
 	}
 	return out, nil
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
 }
 
 // DiffVulns compares two vulns/v0.2 predicates by (vulnerability id,

@@ -298,7 +298,7 @@ func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms 
 	// A scan whose time verify could read has a predicate from verified
 	// evidence, whether it is verified, pending or failed its gate.
 	if e, ok := entry(obs.Report, verify.ChannelVulnerabilities, p.Digest); ok && e.Predicate != nil && e.ScanTime != nil {
-		v, err := readVulnerabilities(e.Predicate, e.ScanTime.UTC(), e.DBBuiltAt)
+		v, err := ReadVulnerabilities(e.Predicate, e.ScanTime.UTC(), e.DBBuiltAt)
 		if err != nil {
 			return Platform{}, nil, err
 		}

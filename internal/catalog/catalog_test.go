@@ -562,3 +562,15 @@ func TestPruningCandidatesAreCapped(t *testing.T) {
 		t.Errorf("closure size %d, want %d", total, want)
 	}
 }
+
+func TestReadVulnerabilitiesRefusesAPredicateWithoutScanner(t *testing.T) {
+	for _, p := range []string{`{}`, `{"scanner": null}`, `not json`} {
+		if _, err := ReadVulnerabilities([]byte(p), time.Now(), nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", p, err)
+		}
+	}
+	v, err := ReadVulnerabilities([]byte(`{"scanner": {"result": [{"id": "CVE-1", "severity": [{"method": "grype", "score": "High"}], "annotations": [{"package": "p", "status": "suppressed"}]}]}}`), time.Now(), nil)
+	if err != nil || len(v.Findings) != 1 || v.Suppressed.High != 1 || v.Active.Total() != 0 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}

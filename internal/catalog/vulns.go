@@ -66,7 +66,7 @@ func (c Severities) Total() int {
 // each result's id, its severities (the scanner's own under method
 // "grype") and the annotations internal/scan writes.
 type vulnsPredicate struct {
-	Scanner struct {
+	Scanner *struct {
 		Result []struct {
 			ID       string `json:"id"`
 			Severity []struct {
@@ -78,14 +78,17 @@ type vulnsPredicate struct {
 	} `json:"scanner"`
 }
 
-// readVulnerabilities summarises a verified vulns/v0.2 predicate. Every
+// ReadVulnerabilities summarises a verified vulns/v0.2 predicate. Every
 // result is kept: a finding a VEX statement suppressed or an exception
 // covers is counted apart, and a status the catalog does not know counts
-// as active.
-func readVulnerabilities(predicate []byte, scanTime time.Time, dbBuilt *time.Time) (*Vulnerabilities, error) {
+// as active. A predicate without a scanner is refused.
+func ReadVulnerabilities(predicate []byte, scanTime time.Time, dbBuilt *time.Time) (*Vulnerabilities, error) {
 	var p vulnsPredicate
 	if err := json.Unmarshal(predicate, &p); err != nil {
 		return nil, fmt.Errorf("%w: vulnerability predicate: %v", ErrInvalid, err)
+	}
+	if p.Scanner == nil {
+		return nil, fmt.Errorf("%w: vulnerability predicate has no scanner", ErrInvalid)
 	}
 	v := &Vulnerabilities{ScanTime: scanTime, DBBuiltAt: dbBuilt, Findings: []Finding{}}
 	for i, r := range p.Scanner.Result {
