@@ -33,8 +33,8 @@ if [ -f "$vendor/.stamp" ] && [ "$(cat "$vendor/.stamp")" = "$stamp" ]; then
 	exit 0
 fi
 
-export NIX_CONFIG="substituters =
-experimental-features = nix-command flakes"
+NIX_CONFIG=$(cat "$fixtures/nix.conf")
+export NIX_CONFIG
 
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	dpkg --add-architecture arm64

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
 clearcutt_need_root
 clearcutt_install_prereqs
-# The site tests drive a real headless browser.
-clearcutt_install_packages chromium
+# The site tests drive a real headless browser; the stripped-names test
+# compiles C.
+clearcutt_install_packages chromium gcc libc6-dev
 clearcutt_nix_env
 
 echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"

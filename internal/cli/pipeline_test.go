@@ -34,7 +34,7 @@ func needPipelineTools(t *testing.T) string {
 		}
 		t.Skip("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh")
 	}
-	t.Setenv("NIX_CONFIG", "substituters =\nexperimental-features = nix-command flakes\nflake-registry =\nextra-platforms = aarch64-linux\nsandbox = true")
+	t.Setenv("NIX_CONFIG", testenv.NixConfig(t))
 	// The local signing key is created on first use under XDG_CONFIG_HOME.
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	return repo

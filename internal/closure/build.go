@@ -1,18 +1,16 @@
 package closure
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
+
+	"github.com/clearcutt/clearcutt/internal/nixcmd"
 )
 
 // BuildOptions selects one cell (runtime × tier × system) to build.
@@ -53,9 +51,6 @@ type BuildOptions struct {
 	Progress io.Writer
 }
 
-// stderrTail is how many lines of nix's stderr an error carries.
-const stderrTail = 25
-
 // attribute returns the flake output attribute of the cell.
 func (o BuildOptions) attribute() string {
 	return fmt.Sprintf("legacyPackages.%s.clearcutt.%s.%s", o.System, o.Runtime, o.Tier)
@@ -77,8 +72,8 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 	if _, ok := o.Fleet.Runtimes[o.Runtime]; !ok {
 		return nil, fmt.Errorf("%w: runtime %q is not in the fleet (have %s)", ErrFleet, o.Runtime, strings.Join(o.Fleet.RuntimeIDs(), ", "))
 	}
-	nix, err := findNix(o.Nix, o.Env)
-	if err != nil {
+	nix := nixcmd.Nix{Bin: o.Nix, Env: o.Env, Options: o.NixOptions}
+	if _, err := nix.Path(); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(o.FlakeDir, "flake.nix")); err != nil {
@@ -97,10 +92,7 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 	}
 
 	installable := "path:" + staged + "#" + o.attribute() + ".graph"
-	// Flakes are experimental in the Nix versions Debian ships: enable them
-	// here so the caller's NIX_CONFIG need not.
-	args := []string{"build", installable, "--json", "--no-write-lock-file",
-		"--extra-experimental-features", "nix-command flakes"}
+	args := []string{"build", installable, "--json", "--no-write-lock-file"}
 	if o.GCRoot != "" {
 		// An indirect garbage-collector root: the graph references the
 		// root tree, so the whole closure stays in the store until the
@@ -112,17 +104,19 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 	if o.OverrideNixpkgs != "" {
 		args = append(args, "--override-input", "nixpkgs", o.OverrideNixpkgs)
 	}
-	names := make([]string, 0, len(o.NixOptions))
-	for k := range o.NixOptions {
-		names = append(names, k)
+	if o.Progress != nil {
+		if host, err := nix.HostOptions(ctx); err == nil {
+			for _, a := range host {
+				fmt.Fprintf(o.Progress, "clearcutt: %s (--option %s %q)\n", a.Reason, a.Name, a.Value)
+			}
+		}
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		args = append(args, "--option", k, o.NixOptions[k])
-	}
-	out, err := runNix(ctx, nix, args, o.Env, o.Progress)
+	out, err := nix.Run(ctx, "", o.Progress, args...)
 	if err != nil {
-		return nil, fmt.Errorf("building %s: %w", o.attribute(), err)
+		if errors.Is(err, nixcmd.ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: building %s: %w", ErrNixBuild, o.attribute(), err)
 	}
 	var results []struct {
 		Outputs map[string]string `json:"outputs"`
@@ -151,32 +145,6 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", graphFile, err)
 	}
 	return m, nil
-}
-
-// findNix resolves the nix binary from explicit, else from env's PATH.
-func findNix(explicit string, env []string) (string, error) {
-	if explicit != "" {
-		if _, err := os.Stat(explicit); err != nil {
-			return "", fmt.Errorf("%w (%s: %v)", ErrNixNotFound, explicit, err)
-		}
-		return explicit, nil
-	}
-	pathVar := ""
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		if dir == "" {
-			continue
-		}
-		p := filepath.Join(dir, "nix")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", ErrNixNotFound
 }
 
 // StageFlake copies the flake directory src into the existing directory
@@ -221,65 +189,4 @@ func StageFlake(src, dst string) error {
 		}
 		return fmt.Errorf("%s: unsupported file type", p)
 	})
-}
-
-// runNix runs nix, streaming stderr to progress and keeping its tail for
-// the error message.
-func runNix(ctx context.Context, nix string, args, env []string, progress io.Writer) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, nix, args...)
-	cmd.Env = env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
-	var stdout bytes.Buffer
-	tail := &tailWriter{max: stderrTail}
-	cmd.Stdout = &stdout
-	if progress != nil {
-		cmd.Stderr = io.MultiWriter(tail, progress)
-	} else {
-		cmd.Stderr = tail
-	}
-	err := cmd.Run()
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNixBuild, ctxErr)
-	}
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("%w: nix %s: %v\n%s", ErrNixBuild, strings.Join(args, " "), err, tail.String())
-		}
-		return nil, fmt.Errorf("%w: running %s: %v", ErrNixBuild, nix, err)
-	}
-	return stdout.Bytes(), nil
-}
-
-// tailWriter keeps the last max lines written to it.
-type tailWriter struct {
-	mu      sync.Mutex
-	max     int
-	lines   []string
-	partial string
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.partial + string(p)
-	parts := strings.Split(s, "\n")
-	t.partial = parts[len(parts)-1]
-	t.lines = append(t.lines, parts[:len(parts)-1]...)
-	if len(t.lines) > t.max {
-		t.lines = t.lines[len(t.lines)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := t.lines
-	if t.partial != "" {
-		lines = append(append([]string{}, lines...), t.partial)
-	}
-	return strings.Join(lines, "\n")
 }

@@ -16,14 +16,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
 
-// nixConfig is the configuration every test nix process gets: offline and
-// sandboxed. (aarch64 builds are enabled through BuildOptions.NixOptions.)
-const nixConfig = `substituters =
-experimental-features = nix-command flakes
-sandbox = true
-sandbox-fallback = false
-flake-registry =`
-
 var (
 	stageOnce sync.Once
 	stageErr  error
@@ -40,7 +32,7 @@ func fixtures(t *testing.T) BuildOptions {
 	script := filepath.Join(repo, "scripts", "nix-fixtures.sh")
 	stageOnce.Do(func() {
 		cmd := exec.Command("sh", script)
-		cmd.Env = testenv.CleanEnv("NIX_CONFIG=" + nixConfig)
+		cmd.Env = testenv.CleanEnv()
 		stageOut, stageErr = cmd.CombinedOutput()
 	})
 	if stageErr != nil {
@@ -50,11 +42,8 @@ func fixtures(t *testing.T) BuildOptions {
 		FlakeDir:        filepath.Join(repo, "nix"),
 		Fleet:           testFleet(),
 		OverrideNixpkgs: "path:" + filepath.Join(repo, "nix", "fixtures"),
-		Env:             testenv.CleanEnv("NIX_CONFIG=" + nixConfig),
+		Env:             testenv.CleanEnv(),
 		TempDir:         t.TempDir(),
-		// Passed as an option rather than in NIX_CONFIG, so the option
-		// plumbing is exercised: without it the aarch64 cells cannot build.
-		NixOptions: map[string]string{"extra-platforms": "aarch64-linux"},
 	}
 }
 
@@ -226,7 +215,7 @@ func TestBuildErrors(t *testing.T) {
 
 	o := base
 	o.Runtime, o.Tier, o.System = "python", "distroless", "x86_64-linux"
-	o.Env = []string{"PATH=/nonexistent", "NIX_CONFIG=" + nixConfig}
+	o.Env = []string{"PATH=/nonexistent", "NIX_CONFIG=" + testenv.NixConfig(t)}
 	if _, err := Build(context.Background(), o); !errors.Is(err, ErrNixNotFound) || !strings.Contains(err.Error(), "apt-get install nix-bin") {
 		t.Errorf("without nix: %v", err)
 	}

@@ -1,12 +1,16 @@
 package closure
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/clearcutt/clearcutt/internal/nixcmd"
+)
 
 // Sentinel errors. Every error returned by this package that matches one of
 // them wraps it with %w, so callers test with errors.Is.
 var (
 	// ErrNixNotFound: the nix binary is not on PATH.
-	ErrNixNotFound = errors.New("nix not found: install it with `apt-get install nix-bin` (Debian/Ubuntu) or the installer from https://nixos.org/download, then make sure `nix` is on PATH")
+	ErrNixNotFound = nixcmd.ErrNotFound
 	// ErrNixBuild: nix ran and failed, or its output was unusable.
 	ErrNixBuild = errors.New("nix build failed")
 	// ErrGraph: the closure graph (closure.json) is malformed or has an

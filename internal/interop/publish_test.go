@@ -131,7 +131,6 @@ func publish(t *testing.T) *published {
 	registry := ocitest.StartDistribution(t)
 	cc := filepath.Join(p.bin, "clearcutt")
 	env := testenv.CleanEnv(
-		"NIX_CONFIG=substituters =\nexperimental-features = nix-command flakes\nflake-registry =\nextra-platforms = aarch64-linux\nsandbox = true\nwarn-dirty = false",
 		"NIX_REMOTE=local",
 		"XDG_CONFIG_HOME="+filepath.Join(tmp, "signer"),
 		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"),

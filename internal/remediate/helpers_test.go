@@ -24,7 +24,7 @@ func needNix(t *testing.T) (Nix, string) {
 		}
 		t.Skip("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh")
 	}
-	env := testenv.CleanEnv("NIX_CONFIG=substituters =\nexperimental-features = nix-command flakes\nflake-registry =\nextra-platforms = aarch64-linux\nsandbox = true\nwarn-dirty = false")
+	env := testenv.CleanEnv()
 	return Nix{Env: env, TempDir: t.TempDir()}, repo
 }
 

@@ -1,13 +1,11 @@
 package remediate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -15,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/nixcmd"
 )
 
 // ErrNix: nix could not be run, or failed.
@@ -31,51 +30,14 @@ type Nix struct {
 	TempDir string
 }
 
-// stderrTail is how much of nix's stderr an error carries.
-const stderrTail = 4000
-
-func (n Nix) bin() (string, error) {
-	if n.Bin != "" {
-		return n.Bin, nil
-	}
-	for _, e := range n.Env {
-		v, ok := strings.CutPrefix(e, "PATH=")
-		if !ok {
-			continue
-		}
-		for _, dir := range filepath.SplitList(v) {
-			p := filepath.Join(dir, "nix")
-			if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-				return p, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("%w: nix is not on PATH (apt-get install nix-bin, or https://nixos.org/download)", ErrNix)
-}
-
-// run runs nix with flakes enabled and returns its stdout.
+// run runs nix with flakes enabled (and the host's adaptations, see
+// package nixcmd) in dir and returns its stdout.
 func (n Nix) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	bin, err := n.bin()
+	out, err := nixcmd.Nix{Bin: n.Bin, Env: n.Env}.Run(ctx, dir, nil, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNix, err)
 	}
-	args = append(args, "--extra-experimental-features", "nix-command flakes")
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = n.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > stderrTail {
-			msg = "…" + msg[len(msg)-stderrTail:]
-		}
-		return nil, fmt.Errorf("%w: nix %s: %v\n%s", ErrNix, strings.Join(args, " "), err, msg)
-	}
-	return stdout.Bytes(), nil
+	return out, nil
 }
 
 // Stage copies the fleet's flake directory into a new temporary directory,

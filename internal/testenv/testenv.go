@@ -59,9 +59,28 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
+// NixConfig returns nix/fixtures/nix.conf, the Nix settings for building
+// against the offline package set: the file scripts/lib/prereqs.sh exports
+// as NIX_CONFIG.
+func NixConfig(t testing.TB) string {
+	t.Helper()
+	conf, err := nixConfig()
+	if err != nil {
+		t.Fatalf("reading the offline Nix configuration: %v", err)
+	}
+	return conf
+}
+
+func nixConfig() (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "nix", "fixtures", "nix.conf"))
+	return string(data), err
+}
+
 // CleanEnv returns a minimal environment for child processes: the machine
 // exports SSL_CERT_FILE and similar variables that must not leak into what a
-// test observes. Extra entries are KEY=VALUE pairs.
+// test observes. NIX_CONFIG is always nix/fixtures/nix.conf (NixConfig),
+// whatever the caller's environment says. Extra entries are KEY=VALUE pairs.
 func CleanEnv(extra ...string) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -69,7 +88,10 @@ func CleanEnv(extra ...string) []string {
 		"TMPDIR=" + os.TempDir(),
 		"LANG=C",
 	}
-	for _, k := range []string{"NIX_CONFIG", "NIX_REMOTE", "NIX_STORE_DIR"} {
+	if conf, err := nixConfig(); err == nil {
+		env = append(env, "NIX_CONFIG="+conf)
+	}
+	for _, k := range []string{"NIX_REMOTE", "NIX_STORE_DIR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

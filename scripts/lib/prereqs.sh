@@ -38,15 +38,14 @@ clearcutt_install_prereqs() {
   fi
 }
 
-# clearcutt_nix_env configures Nix for offline, daemonless builds: no
-# substituters, flakes on, aarch64 builds on an x86_64 host via
-# extra-platforms (the fixture builders are static x86_64 busybox).
+# clearcutt_nix_env configures Nix for offline, daemonless builds against
+# the offline package set: NIX_CONFIG is nix/fixtures/nix.conf, the one copy
+# of those settings (the tests read the same file). What the host needs on
+# top (a fresh machine has no nixbld group) the clearcutt CLI adds itself.
 clearcutt_nix_env() {
-  export NIX_CONFIG='substituters =
-experimental-features = nix-command flakes
-flake-registry =
-extra-platforms = aarch64-linux
-sandbox = true
-warn-dirty = false'
+  local conf
+  conf="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/nix/fixtures/nix.conf"
+  NIX_CONFIG="$(cat "$conf")"
+  export NIX_CONFIG
   export NIX_REMOTE="${NIX_REMOTE:-local}"
 }
