@@ -10,6 +10,7 @@ import (
 // Check IDs.
 const (
 	IDPlatform         = "platform"
+	IDELFMachine       = "elf-machine"
 	IDNoShell          = "no-shell"
 	IDShellPresent     = "shell-present"
 	IDNoPackageManager = "no-package-manager"
@@ -73,7 +74,7 @@ func checkNoShell(in *inputs) Check {
 		desc = append(desc, why)
 	}
 	if len(bad) > 0 {
-		return fail(IDNoShell, name, summarize("shell", desc), bad...)
+		return fail(IDNoShell, name, withChains(summarize("shell", desc), in.ix.explainStorePaths(bad, 3)), bad...)
 	}
 	return pass(IDNoShell, name, "no shell binary, link or shell script")
 }
@@ -122,7 +123,7 @@ func checkNoCoreutils(in *inputs) Check {
 		}
 	}
 	if len(bad) > 0 {
-		return fail(IDNoCoreutils, name, summarize("utility", bad), bad...)
+		return fail(IDNoCoreutils, name, withChains(summarize("utility", bad), in.ix.explainStorePaths(bad, 3)), bad...)
 	}
 	return pass(IDNoCoreutils, name, "none found")
 }
@@ -153,6 +154,15 @@ func checkCredentialHelper(in *inputs) Check {
 		}
 	}
 	return fail(IDCredentialHelper, name, CredentialHelperName+" is not an executable in a bin directory", found...)
+}
+
+// withChains appends the reference chains that explain why store paths
+// are in the image.
+func withChains(detail string, chains []string) string {
+	if len(chains) == 0 {
+		return detail
+	}
+	return detail + "; " + strings.Join(chains, "; ")
 }
 
 // summarize renders "3 shells found: a, b, c" with at most five paths.

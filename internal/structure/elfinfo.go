@@ -23,11 +23,17 @@ type elfInfo struct {
 	// BusyBox is true when the file is a BusyBox multi-call binary,
 	// whatever its name.
 	BusyBox bool
+	// Machine is the ELF header's target architecture.
+	Machine elf.Machine
 }
 
-// unstripped reports whether the file still carries symbols or debug info.
+// unstripped reports whether the file still carries debug information or
+// the names of its source files: what `strip -S` removes, and what nixpkgs'
+// stdenv removes from every binary and library. A symbol table alone
+// (function names; `strip -S` keeps it, so nixpkgs' binaries have one) is
+// not unstripped.
 func (i *elfInfo) unstripped() bool {
-	return i.Symtab || len(i.DebugSections) > 0 || len(i.SourceFiles) > 0
+	return len(i.DebugSections) > 0 || len(i.SourceFiles) > 0
 }
 
 func inspectELF(data []byte) *elfInfo {
@@ -38,6 +44,7 @@ func inspectELF(data []byte) *elfInfo {
 	}
 	defer f.Close()
 	info.Valid = true
+	info.Machine = f.Machine
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			b := make([]byte, p.Filesz)

@@ -42,6 +42,8 @@ type entry struct {
 	ELF *elfInfo
 	// Content is kept for the files named in index.keep.
 	Content []byte
+	// Refs are the store hashes the file's bytes name (refs.go).
+	Refs []string
 }
 
 // index is the flattened filesystem of one image.
@@ -133,51 +135,52 @@ func buildIndex(img v1.Image, keep map[string]bool) (*index, error) {
 	return ix, nil
 }
 
-// inspectContent reads a regular file: its shebang, ELF facts, and the
-// whole content when keep is set.
+// inspectContent reads a regular file: its shebang, ELF facts, the store
+// paths it names, and the whole content when keep is set.
 func inspectContent(e *entry, r io.Reader, keep bool) error {
+	var refs refScanner
+	defer func() { e.Refs = refs.hashes() }()
 	head := make([]byte, 4)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return err
 	}
 	head = head[:n]
-	switch {
-	case bytes.HasPrefix(head, []byte("\x7fELF")):
+	if bytes.HasPrefix(head, []byte("\x7fELF")) {
 		data, err := io.ReadAll(io.LimitReader(r, readLimit))
 		if err != nil {
 			return err
 		}
 		data = append(head, data...)
 		e.ELF = inspectELF(data)
+		_, _ = refs.Write(data)
 		if keep {
 			e.Content = data
 		}
 		return nil
-	case bytes.HasPrefix(head, []byte("#!")):
+	}
+	read := head
+	if bytes.HasPrefix(head, []byte("#!")) {
 		rest := make([]byte, 252)
 		m, _ := io.ReadFull(r, rest)
-		line := append(head, rest[:m]...)
+		read = append(head, rest[:m]...)
+		line := read
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line = line[:i]
 		}
 		e.Shebang = strings.TrimSpace(string(line[2:]))
-		if keep {
-			data, err := io.ReadAll(r)
-			if err != nil {
-				return err
-			}
-			e.Content = append(append(head, rest[:m]...), data...)
-		}
-		return nil
 	}
-	if keep {
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return err
-		}
-		e.Content = append(head, data...)
+	_, _ = refs.Write(read)
+	if !keep {
+		_, err := io.Copy(&refs, r)
+		return err
 	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	_, _ = refs.Write(data)
+	e.Content = append(append([]byte{}, read...), data...)
 	return nil
 }
 

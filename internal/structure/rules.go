@@ -29,8 +29,10 @@ type TierRules struct {
 	PackageManager Policy `json:"packageManager"`
 	// Coreutils: forbidden → check no-coreutils.
 	Coreutils Policy `json:"coreutils"`
-	// Symbols governs the stripped check: forbidden fails on unstripped
-	// ELF files, allowed reports them as a warning. Empty means forbidden
+	// Symbols governs the stripped check: forbidden fails on ELF files
+	// that keep debug information or source file names, allowed reports
+	// them as a warning. A symbol table alone is allowed in every tier:
+	// nixpkgs strips with -S, which keeps it. Empty means forbidden
 	// when Shell is forbidden (distroless: nothing in the image can use
 	// symbols, they only help an attacker and cost bytes) and allowed
 	// otherwise (slim, dev).

@@ -207,6 +207,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		res.Checks = append(res.Checks, c)
 	}
 	add(checkPlatform(in))
+	add(checkELFMachine(in))
 	switch rules.Shell {
 	case Forbidden:
 		add(checkNoShell(in))
