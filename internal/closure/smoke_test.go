@@ -1,9 +1,11 @@
 package closure
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,7 +59,7 @@ func specialBits(mode uint32) os.FileMode {
 }
 
 // inRootfs runs argv in a chroot with fresh mount, pid and network
-// namespaces and a clean environment.
+// namespaces, /proc and a clean environment.
 func inRootfs(t *testing.T, dir string, env []string, argv ...string) string {
 	t.Helper()
 	out, err := runInRootfs(t, dir, env, "", argv...)
@@ -71,38 +73,102 @@ func runInRootfs(t *testing.T, dir string, env []string, stdin string, argv ...s
 	t.Helper()
 	unshare := testenv.Need(t, "unshare", "apt-get install util-linux")
 	chroot := testenv.Need(t, "chroot", "apt-get install coreutils")
-	cmd := exec.Command(unshare, append([]string{"-m", "-p", "-n", "-f", chroot, dir}, argv...)...)
+	// /proc, as a container runtime mounts it: the JDK's launcher and
+	// $ORIGIN in its RPATH find the JDK through /proc/self/exe.
+	if err := os.MkdirAll(filepath.Join(dir, "proc"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(unshare, append([]string{"-m", "-p", "-n", "-f", "--mount-proc=" + filepath.Join(dir, "proc"), chroot, dir}, argv...)...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
+// pythonSmoke imports every extension module of the standard library,
+// and uses TLS, subprocess without a shell, zoneinfo and sqlite3.
+const pythonSmoke = `import importlib, os, ssl, sqlite3, subprocess, sys, zoneinfo
+d = next(p for p in sys.path if p.endswith("lib-dynload"))
+mods = sorted({f.split(".")[0] for f in os.listdir(d) if f.endswith(".so")})
+for m in mods:
+    importlib.import_module(m)
+cas = ssl.create_default_context().cert_store_stats()["x509_ca"]
+out = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True, check=True).stdout.strip()
+print("ok", " ".join(mods), cas > 0, out, zoneinfo.ZoneInfo("Europe/Paris").key,
+      sqlite3.connect(":memory:").execute("select 1").fetchone()[0])
+try:
+    subprocess.run("true", shell=True)
+    print("shell: ran")
+except FileNotFoundError as e:
+    print("shell:", e.filename)
+`
+
 func TestPythonRunsFromClosureOnly(t *testing.T) {
 	t.Parallel()
 	o := fixtures(t)
 	o.Runtime, o.Tier, o.System = "python", "distroless", "x86_64-linux"
 	dir := rootfs(t, build(t, o))
-	out := inRootfs(t, dir, []string{"SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"}, "/bin/python3", "-c",
-		`import ssl, json, sys; ctx = ssl.create_default_context(); print("ok", ctx.cert_store_stats()["x509_ca"] > 0, sys.version_info[:2] == (3, 11))`)
-	if strings.TrimSpace(out) != "ok True True" {
+	env := []string{"SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt", "PYTHONDONTWRITEBYTECODE=1"}
+	out := strings.Fields(inRootfs(t, dir, env, "/bin/python3", "-c", pythonSmoke))
+	if len(out) < 8 || out[0] != "ok" {
 		t.Fatalf("python: %q", out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "bin", "sh")); err == nil {
+	mods := strings.Join(out, " ")
+	for _, m := range []string{"_ssl", "_hashlib", "_sqlite3", "_ctypes", "_lzma", "_bz2", "readline", "_curses", "_curses_panel",
+		"_gdbm", "_decimal", "_uuid", "_crypt"} {
+		if !slices.Contains(out, m) {
+			t.Errorf("extension module %s is missing or did not import: %s", m, mods)
+		}
+	}
+	if !strings.Contains(mods, "True 42 Europe/Paris 1 shell: /bin/sh") {
+		t.Errorf("TLS, subprocess, zoneinfo, sqlite3 or the absent shell: %s", mods)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "bin", "sh")); err == nil {
 		t.Fatal("a shell in the distroless root")
 	}
 }
 
-func TestJavaStandInRunsFromClosureOnly(t *testing.T) {
+func TestJavaRunsFromClosureOnly(t *testing.T) {
 	t.Parallel()
 	o := fixtures(t)
 	o.Runtime, o.Tier, o.System = "java", "distroless", "x86_64-linux"
-	dir := rootfs(t, build(t, o))
+	m := build(t, o)
+	dir := rootfs(t, m)
 	if out := inRootfs(t, dir, nil, "/bin/java", "-version"); !strings.Contains(out, `openjdk version "17.`) {
 		t.Errorf("java -version: %q", out)
 	}
-	if out := inRootfs(t, dir, []string{"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}, "/bin/java", "--clearcutt-ca-check"); !strings.HasPrefix(out, "ok ") {
-		t.Errorf("CA check: %q", out)
+	// The default trust store is made from the image's CA bundle.
+	bundle, err := os.ReadFile(filepath.Join(byPname(m)["nss-cacert"].Path, "etc", "ssl", "certs", "ca-bundle.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(string(bundle), "-----BEGIN CERTIFICATE-----")
+	out := inRootfs(t, dir, nil, "/bin/keytool", "-list", "-cacerts", "-storepass", "changeit")
+	if want := fmt.Sprintf("Your keystore contains %d entries", n); n == 0 || !strings.Contains(out, want) {
+		t.Errorf("keytool -list -cacerts: want %q:\n%.400s", want, out)
+	}
+}
+
+func TestNodeRunsFromClosureOnly(t *testing.T) {
+	t.Parallel()
+	o := fixtures(t)
+	o.Runtime, o.Tier, o.System = "nodejs", "distroless", "x86_64-linux"
+	m := build(t, o)
+	dir := rootfs(t, m)
+	bundle, err := os.ReadFile(filepath.Join(byPname(m)["nss-cacert"].Path, "etc", "ssl", "certs", "ca-bundle.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(string(bundle), "-----BEGIN CERTIFICATE-----")
+	out := inRootfs(t, dir, []string{"NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-bundle.crt"}, "/bin/node", "-e",
+		`const tls = require("tls"); tls.createSecureContext(); console.log(process.versions.node, tls.getCACertificates("extra").length)`)
+	if want := fmt.Sprintf(" %d", n); n == 0 || !strings.HasPrefix(out, "24.") || !strings.Contains(out, want) {
+		t.Errorf("node: %q, want 24.x and %d extra CAs", out, n)
+	}
+	for _, p := range []string{"bin/npm", "bin/npx", "bin/corepack"} {
+		if _, err := os.Lstat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s in the distroless node image", p)
+		}
 	}
 }
 

@@ -19,7 +19,8 @@ func testFleet() *NixFleet {
 		},
 		Runtimes: map[string]NixRuntime{
 			"python": {Attribute: "python3", Tiers: []string{"distroless", "slim", "dev"}, DevPackages: []string{"gcc"}},
-			"java":   {Attribute: "jre_headless", Tiers: []string{"distroless"}},
+			"nodejs": {Attribute: "nodejs-slim_24", Tiers: []string{"distroless", "dev"}, DevPackages: []string{"nodejs_24"}},
+			"java":   {Attribute: "jdk17_headless", Tiers: []string{"distroless"}},
 			"static": {Attribute: "tzdata", Tiers: []string{"distroless"}},
 		},
 	}
@@ -55,7 +56,9 @@ func TestFleetValidate(t *testing.T) {
 		{"runtimes.python.attribute", func(f *NixFleet) {
 			f.Runtimes["python"] = NixRuntime{Attribute: "python3; rm -rf /", Tiers: []string{"dev"}}
 		}},
-		{"runtimes.java.tiers[0]", func(f *NixFleet) { f.Runtimes["java"] = NixRuntime{Attribute: "jre_headless", Tiers: []string{"fat"}} }},
+		{"runtimes.java.tiers[0]", func(f *NixFleet) {
+			f.Runtimes["java"] = NixRuntime{Attribute: "jdk17_headless", Tiers: []string{"fat"}}
+		}},
 		{"user", func(f *NixFleet) { f.User.UID = 0 }},
 		{"schema", func(f *NixFleet) { f.Schema = "clearcutt.dev/nix-fleet/v0" }},
 	} {

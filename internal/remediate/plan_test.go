@@ -12,7 +12,7 @@ import (
 )
 
 // exampleAttributes are the attributes the example fleet names.
-var exampleAttributes = []string{"python3", "nodejs_20", "jre_headless", "tzdata", "busybox", "bashInteractive", "coreutils", "gnumake", "gcc"}
+var exampleAttributes = []string{"python311", "nodejs-slim_24", "nodejs_24", "jdk17_headless", "tzdata", "busybox", "bashInteractive", "coreutils", "gnumake", "gcc"}
 
 func finding(id, sev, pkg, version, status string, fixedIn ...string) catalog.Finding {
 	f := catalog.Finding{ID: id, Severity: sev, Package: pkg, Version: version, Status: status, FixedIn: fixedIn,

@@ -24,10 +24,11 @@ clearcutt_install_packages() {
 }
 
 # clearcutt_install_prereqs installs missing Debian packages (nix-bin,
-# busybox-static, runc, docker-registry, patchelf, shellcheck, jq, git) and
-# checks Go.
+# busybox-static, runc, docker-registry, patchelf, shellcheck, jq, git, curl,
+# and binutils for both architectures, which stage the fixtures) and checks Go.
 clearcutt_install_prereqs() {
-  clearcutt_install_packages nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git
+  clearcutt_install_packages nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git curl \
+    binutils binutils-aarch64-linux-gnu
   if ! command -v go >/dev/null 2>&1; then
     if [ -x /usr/local/go/bin/go ]; then
       export PATH="/usr/local/go/bin:$PATH"
