@@ -284,6 +284,9 @@ func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms 
 		facts = append(facts, f)
 	}
 	p.ClosureSize, p.PruningCandidates = closureFacts(filesystem(facts), b.max)
+	if p.Scrub, err = scrubOf(facts); err != nil {
+		return Platform{}, nil, err
+	}
 	p.Channels = platformChannels(obs.Report, p.Digest)
 
 	if e, ok := entry(obs.Report, verify.ChannelSBOM, p.Digest); ok && e.Status == verify.StatusVerified && e.Predicate != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/clearcutt/clearcutt/internal/closure"
 )
 
 // DefaultMaxPruningCandidates caps a platform's pruning candidates.
@@ -43,7 +45,21 @@ type layerFacts struct {
 	// whiteouts are deleted paths; a path ending in "/" deletes the
 	// directory's children only (an opaque directory).
 	whiteouts []string
+	// links are the symbolic links the scrub report is reached through,
+	// and scrubs the contents of scrub reports in the store.
+	links  map[string]string
+	scrubs map[string][]byte
 }
+
+// scrubLink is where an image root holds its runtime's scrub report; the
+// report itself lives in the runtime's store path.
+var (
+	scrubLink   = "/" + closure.ScrubPath
+	scrubSuffix = "/nix-support/clearcutt-scrub.json"
+)
+
+// maxScrubReport bounds the bytes read of one scrub report.
+const maxScrubReport = 1 << 20
 
 type fileEntry struct {
 	path string
@@ -51,8 +67,9 @@ type fileEntry struct {
 }
 
 // readLayer walks the tar headers of l's uncompressed stream. File
-// contents are skipped, never interpreted; the stream is read to its end,
-// so that a registry layer's digest is checked.
+// contents are skipped, never interpreted, except the runtime's scrub
+// report; the stream is read to its end, so that a registry layer's digest
+// is checked.
 func readLayer(l v1.Layer) (layerFacts, error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -82,9 +99,28 @@ func readLayer(l v1.Layer) (layerFacts, error) {
 			f.whiteouts = append(f.whiteouts, dir+strings.TrimPrefix(base, whiteoutPrefix))
 			continue
 		}
+		if h.Typeflag == tar.TypeSymlink && name == scrubLink {
+			if f.links == nil {
+				f.links = map[string]string{}
+			}
+			f.links[name] = h.Linkname
+		}
 		// The reader reports old-style regular files (TypeRegA) as TypeReg.
 		if h.Typeflag == tar.TypeReg && strings.HasPrefix(name, storeDir) {
 			f.files = append(f.files, fileEntry{path: name, size: h.Size})
+			if strings.HasSuffix(name, scrubSuffix) {
+				data, err := io.ReadAll(io.LimitReader(tr, maxScrubReport+1))
+				if err != nil {
+					return layerFacts{}, fmt.Errorf("tar: %s: %w", name, err)
+				}
+				if len(data) > maxScrubReport {
+					return layerFacts{}, fmt.Errorf("%s: scrub report larger than %d bytes", name, maxScrubReport)
+				}
+				if f.scrubs == nil {
+					f.scrubs = map[string][]byte{}
+				}
+				f.scrubs[name] = data
+			}
 		}
 	}
 }
@@ -108,6 +144,37 @@ func filesystem(layers []layerFacts) map[string]int64 {
 		}
 	}
 	return fs
+}
+
+// scrubOf returns the scrub report the image root links to (nil when it
+// has none: the dev tier, an image not built by nix/lib). The top layer's
+// link and report win, as in the flattened filesystem.
+func scrubOf(layers []layerFacts) (*closure.Scrub, error) {
+	target := ""
+	reports := map[string][]byte{}
+	for _, l := range layers {
+		if t, ok := l.links[scrubLink]; ok {
+			target = t
+		}
+		for p, d := range l.scrubs {
+			reports[p] = d
+		}
+	}
+	if target == "" {
+		return nil, nil
+	}
+	if !path.IsAbs(target) {
+		target = path.Join(path.Dir(scrubLink), target)
+	}
+	data, ok := reports[path.Clean(target)]
+	if !ok {
+		return nil, fmt.Errorf("%s links to %s, which the image does not hold", scrubLink, target)
+	}
+	s, err := closure.ParseScrub(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", target, err)
+	}
+	return s, nil
 }
 
 // closureFacts are the closure size and the pruning candidates (largest

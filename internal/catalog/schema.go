@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/invopop/jsonschema"
 )
 
@@ -25,13 +26,14 @@ var typesSource string
 
 // schemaTypes are the struct types of the catalog format.
 var schemaTypes = []any{Catalog{}, Fleet{}, Identity{}, Image{}, Platform{}, PruningCandidate{},
-	ChannelStatus{}, Severities{}, Vulnerabilities{}, Finding{}, ScanPoint{}}
+	ChannelStatus{}, Severities{}, Vulnerabilities{}, Finding{}, ScanPoint{}, closure.ScrubFile{}}
 
 // enums are the closed value sets of string fields, by type and JSON name.
 var enums = map[string][]any{
 	"ChannelStatus.channel": {ChannelSignature, ChannelSBOM, ChannelProvenance, ChannelTests, ChannelVulnerabilities, ChannelVEX},
 	"Finding.status":        {FindingActive, FindingSuppressed, FindingExcepted},
 	"Finding.severity":      {"critical", "high", "medium", "low", "negligible", "unknown"},
+	"ScrubFile.action":      {closure.ScrubRemoved, closure.ScrubRewrote, closure.ScrubKept},
 }
 
 // Schema returns the JSON Schema of catalog.json, generated from the Go

@@ -9,7 +9,11 @@
 // read it, and remediation plans from it.
 package catalog
 
-import "time"
+import (
+	"time"
+
+	"github.com/clearcutt/clearcutt/internal/closure"
+)
 
 // APIVersion is the catalog format this package reads and writes.
 const APIVersion = "catalog.clearcutt.dev/v1alpha1"
@@ -123,6 +127,10 @@ type Platform struct {
 	// PruningCandidates are paths that ship but are rarely needed at run
 	// time (headers, static libraries, documentation), largest first.
 	PruningCandidates []PruningCandidate `json:"pruningCandidates"`
+	// Scrub is what was removed from the runtime's closure for this
+	// deployable tier, and why, as the image's own report says (nil: the
+	// runtime is carried unchanged, as in dev).
+	Scrub *closure.Scrub `json:"scrub,omitempty"`
 	// Channels are this architecture's channel results, one per channel,
 	// in channel order (signature, sbom, provenance, tests,
 	// vulnerabilities, vex); provenance is index-level and repeated here.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -172,6 +173,16 @@ func renderBuild(g *globals, m *closure.Manifest, path string) error {
 	fmt.Fprintf(tw, "closure\t%d store paths, %s\n", len(m.Paths), humanBytes(m.ClosureSize))
 	for _, c := range m.PruningCandidates {
 		fmt.Fprintf(tw, "pruning candidate\t%s (%s, %s)\n", c.Pname, c.Feature, humanBytes(c.NarSize))
+	}
+	if s := m.Scrub; s != nil {
+		removed := "nothing"
+		if len(s.RemovedFromClosure) > 0 {
+			removed = strings.Join(s.RemovedFromClosure, ", ")
+		}
+		fmt.Fprintf(tw, "removed from the closure\t%s\n", removed)
+		for _, f := range s.Files {
+			fmt.Fprintf(tw, "  %s %s\t%s\n", f.Action, f.Path, f.Reason)
+		}
 	}
 	return tw.Flush()
 }

@@ -144,6 +144,9 @@ func Build(ctx context.Context, o BuildOptions) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", graphFile, err)
 	}
+	if m.Scrub, err = readScrub(m.Root); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

@@ -40,6 +40,9 @@ type Manifest struct {
 	PruningCandidates []PruningCandidate `json:"pruningCandidates,omitempty"`
 	// ClosureSize is the sum of NarSize over Paths.
 	ClosureSize int64 `json:"closureSize"`
+	// Scrub says what was removed from the runtime of a deployable tier
+	// and why (nil: the runtime is carried as it is, as in dev).
+	Scrub *Scrub `json:"scrub,omitempty"`
 }
 
 // StorePath is one node of the closure graph.

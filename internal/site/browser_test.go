@@ -251,5 +251,14 @@ func checkPage(t *testing.T, u, rel string, f pageFacts, c *catalog.Catalog) {
 		if !textHas(f.Text, p.Digest) {
 			t.Errorf("%s: %s digest not shown", u, p.Platform)
 		}
+		if s := p.Scrub; s != nil {
+			for _, want := range append([]string{s.Files[0].Path, s.Files[0].Reason}, s.RemovedFromClosure...) {
+				if !textHas(f.Text, want) {
+					t.Errorf("%s: %s: what was removed from the closure (%q) is not shown", u, p.Platform, want)
+				}
+			}
+		} else if !textHas(f.Text, "Nothing: the runtime is carried as it is.") {
+			t.Errorf("%s: %s: no word on the unscrubbed runtime", u, p.Platform)
+		}
 	}
 }

@@ -49,6 +49,21 @@ let
     then p.override { extraConfig = noPackageManagerApplets; }
     else p;
 
+  # The runtime as the deployable tiers carry it: a derived store path with
+  # the runtime's name, in which no file names a shell or coreutils store
+  # path of its closure (scrub.sh says how, and writes what it did to
+  # nix-support/clearcutt-scrub.json). The interpreter is not rebuilt:
+  # docs/adr/0011.
+  scrubRuntime = runtime: pkgs.runCommand runtime.name
+    {
+      inherit runtime;
+      runtimeName = runtime.name;
+      pname = pnameOf runtime;
+      version = versionOf runtime;
+      exportReferencesGraph = [ "runtime-closure" runtime ];
+    }
+    (builtins.readFile ./scrub.sh);
+
   shellFor = tier: if tier == "distroless" then "/nonexistent" else if tier == "dev" then "/bin/bash" else "/bin/sh";
 
   osRelease = name: tier: ''
@@ -77,7 +92,10 @@ let
 
       tools = map (hardenTool tier) packages;
       helper = if credentialHelper then [ (mkCredentialHelper "${pkgs.bashInteractive}/bin/sh") ] else [ ];
-      binPackages = [ runtime ] ++ tools ++ helper;
+      # dev carries the runtime as it is (its build-time scripts included).
+      scrubbed = if tier == "dev" then null else scrubRuntime runtime;
+      image = if scrubbed == null then runtime else scrubbed;
+      binPackages = [ image ] ++ tools ++ helper;
       shell = shellFor tier;
       home = "/home/${user.name}";
 
@@ -120,6 +138,10 @@ let
         # stays in the closure, and a plain-text inventory for a person.
         mkdir -p "$out/etc/clearcutt"
         printf '%s' ${escape (concatStringsSep "" (map (p: "${pnameOf p} ${versionOf p} ${p}\n") binPackages))} > "$out/etc/clearcutt/packages"
+        ${if scrubbed == null then "" else ''
+          # What the scrub removed or rewrote, and why.
+          ln -s ${scrubbed}/nix-support/clearcutt-scrub.json "$out/etc/clearcutt/closure-scrub.json"
+        ''}
         ln -s ${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt "$out/etc/ssl/certs/ca-bundle.crt"
         ln -s ${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt "$out/etc/ssl/certs/ca-certificates.crt"
         printf '%s' ${escape passwd} > "$out/etc/passwd"
@@ -149,9 +171,9 @@ let
           schema = "clearcutt.dev/closure-graph/v1";
           inherit tier;
           root = "${root}";
-          runtime = { path = "${runtime}"; pname = pnameOf runtime; version = versionOf runtime; };
+          runtime = { path = "${image}"; pname = pnameOf image; version = versionOf image; };
           packages =
-            [ (pkgInfo "runtime" runtime) (pkgInfo "cacert" pkgs.cacert) ]
+            [ (pkgInfo "runtime" image) (pkgInfo "cacert" pkgs.cacert) ]
             ++ map (pkgInfo "tool") tools
             ++ map (pkgInfo "credential-helper") helper
             ++ [ { path = "${root}"; pname = "${name}-root"; version = ""; role = "root"; } ];

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/closure"
 )
 
 // Hostile is markup and shell syntax that the site must show as text.
@@ -222,6 +223,14 @@ func (b builder) image(runtime, version, tier string, overrides map[string]catal
 				{Path: "/nix/store/" + Digest(name)[7:39] + "-" + runtime + "-" + version + "-dev/include", Reason: b.h("C headers"), Size: 2_411_724},
 				{Path: "/nix/store/" + Digest(name)[39:71] + "-openssl-3.0.13-man/share/man", Reason: "manual pages", Size: 786_432},
 			},
+		}
+		if tier != "dev" {
+			p.Scrub = &closure.Scrub{Schema: closure.ScrubSchema, Runtime: runtime + "-" + version,
+				RemovedFromClosure: []string{b.h("bash-5.2.15")},
+				Files: []closure.ScrubFile{
+					{Path: b.h("bin/" + runtime + "-config"), Action: closure.ScrubRemoved, Reason: b.h("shell script: #!…-bash-5.2.15/bin/sh")},
+					{Path: "lib/" + runtime + "/subprocess.py", Action: closure.ScrubRewrote, Reason: "named the shell bash-5.2.15/...; now names /bin/sh, the image's own"},
+				}}
 		}
 		for _, ch := range channelNames {
 			where := arch
