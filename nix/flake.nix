@@ -1,7 +1,7 @@
 {
   description = "ClearCutt: a hardened base-image fleet as hermetic Nix closures";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs = { self, nixpkgs }:
     let

@@ -95,7 +95,7 @@ func TestLockedInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.String() != "github:NixOS/nixpkgs/50ab793786d9de88ee30ec4e4c24fb4236fc2674" || !strings.HasPrefix(n.NarHash, "sha256-") {
+	if n.String() != "github:NixOS/nixpkgs/7c8764b7c7b09b34f632464276218ef9090eaa11" || !strings.HasPrefix(n.NarHash, "sha256-") {
 		t.Fatalf("nixpkgs = %+v (%s)", n, n)
 	}
 	if _, err := LockedInput(lock, "flake-utils"); err == nil || !strings.Contains(err.Error(), `no input "flake-utils"`) {
