@@ -45,3 +45,4 @@ echo
 echo "The fleet is in the OCI layout out/oci (index.json names each image <runtime>:<tier>)."
 echo "Its catalog is out/catalog/catalog.json; open out/site/index.html in a browser."
 echo "Verify an image yourself: out/bin/clearcutt verify oci:out/oci@<digest> --key $key"
+echo "scripts/demo.sh: done in ${SECONDS} s"

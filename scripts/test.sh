@@ -36,3 +36,4 @@ echo "==> go test"
 export CLEARCUTT_REQUIRE_TOOLS=1
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -count=1 -timeout 25m "$@"
+echo "scripts/test.sh: done in ${SECONDS} s"
