@@ -33,10 +33,10 @@ import (
 )
 
 // appFleet is what TestAppLifecycle publishes: two versions of the fleet's
-// python:slim base (the second with tzdata added to the slim tier and
-// scanned against a database where CVE-2023-40217 is gone and a tzdata
-// advisory is new), python:dev and static:distroless, signed with the
-// fleet's local key, in a registry process.
+// python:slim base (the second with bash-interactive added to the slim
+// tier and scanned against a database where CVE-2023-40217 is gone and a
+// bash-interactive advisory is new), python:dev and static:distroless,
+// signed with the fleet's local key, in a registry process.
 type appFleet struct {
 	repo, fleet, host, dir string
 	// pub is the fleet's public key.
@@ -71,14 +71,16 @@ func publishAppFleet(t *testing.T) *appFleet {
 		"--work", filepath.Join(f.dir, "w1"), "--cache", filepath.Join(f.dir, "cache"), "--to", f.host+"/fleet")
 	f.slimV1, f.dev, f.static = published(rep, "python:slim"), published(rep, "python:dev"), published(rep, "static:distroless")
 
-	// The next base: the slim tier gains tzdata, and the database of the
-	// day knows CVE-2023-40217 no more and a tzdata advisory newly.
+	// The next base: the slim tier gains bashInteractive (a package not
+	// already in its closure, which holds tzdata and mailcap through
+	// python3), and the database of the day knows CVE-2023-40217 no more
+	// and a bash-interactive advisory newly.
 	src, err := os.ReadFile(f.fleet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v2 := string(src)
-	for old, repl := range map[string]string{"packages: [busybox]": "packages: [busybox, tzdata]", "  flake: nix\n": "  flake: " + filepath.Join(repo, "nix") + "\n"} {
+	for old, repl := range map[string]string{"packages: [busybox]": "packages: [busybox, bashInteractive]", "  flake: nix\n": "  flake: " + filepath.Join(repo, "nix") + "\n"} {
 		if strings.Count(v2, old) != 1 {
 			t.Fatalf("clearcutt.yaml does not hold %q once: the test's second base cannot be made", old)
 		}
@@ -92,8 +94,8 @@ func publishAppFleet(t *testing.T) *appFleet {
 	}
 	advs.Advisories = slices.DeleteFunc(advs.Advisories, func(a vulndb.Advisory) bool { return a.ID == "CVE-2023-40217" })
 	advs.Advisories = append(advs.Advisories, vulndb.Advisory{ID: "CVE-2099-0001", Severity: "low", Published: "2026-01-01",
-		Description: "A tzdata advisory only the second database knows.",
-		Affected:    []vulndb.Affected{{Ecosystem: "nix", Name: "tzdata", Constraint: "< 2099a", Fixed: "2099a"}}})
+		Description: "A bash-interactive advisory only the second database knows.",
+		Affected:    []vulndb.Affected{{Ecosystem: "nix", Name: "bash-interactive", Constraint: "< 5.2.16", Fixed: "5.2.16"}}})
 	raw, err := yaml.Marshal(advs)
 	if err != nil {
 		t.Fatal(err)
@@ -459,11 +461,11 @@ func TestAppLifecycle(t *testing.T) {
 		}
 		for _, p := range d.Platforms {
 			pk := p.Packages
-			if len(pk.Added) != 1 || pk.Added[0].Name != "tzdata" || len(pk.Removed)+len(pk.Changed) != 0 || pk.Unchanged == 0 {
+			if len(pk.Added) != 1 || pk.Added[0].Name != "bash-interactive" || len(pk.Removed)+len(pk.Changed) != 0 || pk.Unchanged == 0 {
 				t.Errorf("%s: packages %+v", p.Platform, pk)
 			}
 			v := p.Vulnerabilities
-			if !slices.Contains(ids(v.Fixed), "CVE-2023-40217 python3") || !slices.Equal(ids(v.New), []string{"CVE-2099-0001 tzdata"}) ||
+			if !slices.Contains(ids(v.Fixed), "CVE-2023-40217 python3") || !slices.Equal(ids(v.New), []string{"CVE-2099-0001 bash-interactive"}) ||
 				!slices.Contains(ids(v.Still), "CVE-2023-52426 expat") || slices.Contains(ids(v.Still), "CVE-2023-40217 python3") {
 				t.Errorf("%s: vulnerabilities fixed %v new %v still %v", p.Platform, ids(v.Fixed), ids(v.New), ids(v.Still))
 			}
@@ -474,7 +476,7 @@ func TestAppLifecycle(t *testing.T) {
 			}
 		}
 		table, _ := f.cli(t, ExitOK, "app", "diff-base", built.Reference, "--candidate", f.slimV2, "--key", f.pub)
-		for _, want := range []string{"same (python:slim)", "+  tzdata", "fixed  CVE-2023-40217", "new    CVE-2099-0001"} {
+		for _, want := range []string{"same (python:slim)", "+  bash-interactive", "fixed  CVE-2023-40217", "new    CVE-2099-0001"} {
 			if !strings.Contains(table, want) {
 				t.Errorf("table lacks %q:\n%s", want, table)
 			}

@@ -120,7 +120,7 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 		t.Errorf("libwebp vulnerability = %+v", v)
 	}
 	py := p.Actions[1]
-	if py.Attribute != "python3" || py.Target != "3.11.2" || py.KEV || !strings.HasPrefix(py.Next, "rebuild: the locked package set already has python3 3.11.2") ||
+	if py.Attribute != "python311" || py.Target != "3.11.2" || py.KEV || !strings.HasPrefix(py.Next, "rebuild: the locked package set already has python3 3.11.2") ||
 		!reflect.DeepEqual(py.Images, []string{"python-debian:distroless", "python:distroless"}) {
 		t.Errorf("python3 action = %+v", py)
 	}
