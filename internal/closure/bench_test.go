@@ -49,21 +49,23 @@ func BenchmarkPythonCell(b *testing.B) {
 	}
 }
 
-// deleteCell removes the cell's own outputs from the store: the graph, the
-// root and, when the runtime is a scrubbed copy, that copy.
+// deleteCell removes the cell's own outputs from the store: the root, the
+// scrubbed copy of the runtime when there is one, and everything that
+// refers to them (this cell's graph, and the roots and graphs of other
+// cells that share the copy, which later builds make again).
 func deleteCell(b *testing.B, o BuildOptions, m *Manifest) {
 	b.Helper()
-	q := exec.Command("nix-store", "--query", "--referrers", m.Root)
+	targets := []string{m.Root}
+	if m.Scrub != nil {
+		targets = append(targets, m.RuntimePath)
+	}
+	q := exec.Command("nix-store", append([]string{"--query", "--referrers-closure"}, targets...)...)
 	q.Env = o.Env
 	out, err := q.Output()
 	if err != nil {
-		b.Fatalf("nix-store --query --referrers %s: %v", m.Root, err)
+		b.Fatalf("nix-store --query --referrers-closure %v: %v", targets, err)
 	}
-	paths := strings.Fields(string(out)) // the graph (and the root itself)
-	if m.Scrub != nil {
-		paths = append(paths, m.RuntimePath)
-	}
-	del := exec.Command("nix-store", append([]string{"--option", "build-users-group", "", "--delete", "--ignore-liveness"}, paths...)...)
+	del := exec.Command("nix-store", append([]string{"--option", "build-users-group", "", "--delete", "--ignore-liveness"}, strings.Fields(string(out))...)...)
 	del.Env = o.Env
 	if out, err := del.CombinedOutput(); err != nil {
 		b.Fatalf("nix-store --delete: %v\n%s", err, out)
