@@ -20,6 +20,10 @@ type Fleet struct {
 	Build      Build    `yaml:"build" json:"build"`
 	Nix        Nix      `yaml:"nix" json:"nix"`
 	Tiers      Tiers    `yaml:"tiers" json:"tiers"`
+	// Vulnerabilities is the vulnerability gate scan, rescan, verify and
+	// the catalog apply (defaults: fail on high, any fix state, database at
+	// most 120h old, scan at most 24h old).
+	Vulnerabilities Vulnerabilities `yaml:"vulnerabilities,omitempty" json:"vulnerabilities,omitempty"`
 	// Runtimes are the images of the fleet; each is built in every tier it
 	// lists and for every architecture of the fleet.
 	Runtimes []Runtime `yaml:"runtimes" json:"runtimes" jsonschema:"minItems=1"`
@@ -121,6 +125,23 @@ type Tier struct {
 	CredentialHelper bool `yaml:"credentialHelper,omitempty" json:"credentialHelper,omitempty"`
 	// Deployable is false for build-time tiers; admission policies deny them.
 	Deployable bool `yaml:"deployable" json:"deployable"`
+}
+
+// Vulnerabilities is the fleet's vulnerability gate. Scans record the
+// verdict they reached; verify applies the same policy to the findings of
+// every verified scan, so a signed scan cannot pass an image this policy
+// fails.
+type Vulnerabilities struct {
+	// FailOn is the lowest severity that fails the gate (default high).
+	FailOn string `yaml:"failOn,omitempty" json:"failOn,omitempty" jsonschema:"enum=critical,enum=high,enum=medium,enum=low,enum=negligible,enum=any"`
+	// OnlyFixable restricts failures to findings with a known fix.
+	OnlyFixable bool `yaml:"onlyFixable,omitempty" json:"onlyFixable,omitempty"`
+	// MaxDBAge is the oldest vulnerability database a scan may use, as a
+	// Go duration such as 120h (default 120h).
+	MaxDBAge string `yaml:"maxDBAge,omitempty" json:"maxDBAge,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?(h|m|s)([0-9]+(\\.[0-9]+)?(m|s))*$"`
+	// MaxScanAge is how old the newest scan of an image may be before its
+	// vulnerabilities channel is pending (default 24h).
+	MaxScanAge string `yaml:"maxScanAge,omitempty" json:"maxScanAge,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?(h|m|s)([0-9]+(\\.[0-9]+)?(m|s))*$"`
 }
 
 // Runtime is one image line of the fleet.

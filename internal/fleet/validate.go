@@ -6,8 +6,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/clearcutt/clearcutt/internal/gate"
 )
 
 // Problem is one semantic error, located by field path.
@@ -24,6 +27,10 @@ const (
 	DefaultFlake       = "nix"
 	// DefaultRescanWorkflow is the nightly rescan's reusable workflow.
 	DefaultRescanWorkflow = ".github/workflows/rescan.yml"
+	// Vulnerability gate defaults.
+	DefaultFailOn     = "high"
+	DefaultMaxDBAge   = "120h"
+	DefaultMaxScanAge = "24h"
 )
 
 // DefaultTags is used when registry.tags is empty.
@@ -60,6 +67,15 @@ func (f *Fleet) SetDefaults() {
 	}
 	if f.Identity.RescanWorkflow == "" {
 		f.Identity.RescanWorkflow = DefaultRescanWorkflow
+	}
+	if f.Vulnerabilities.FailOn == "" {
+		f.Vulnerabilities.FailOn = DefaultFailOn
+	}
+	if f.Vulnerabilities.MaxDBAge == "" {
+		f.Vulnerabilities.MaxDBAge = DefaultMaxDBAge
+	}
+	if f.Vulnerabilities.MaxScanAge == "" {
+		f.Vulnerabilities.MaxScanAge = DefaultMaxScanAge
 	}
 	for i := range f.Runtimes {
 		if len(f.Runtimes[i].Tiers) == 0 {
@@ -181,9 +197,38 @@ func (f *Fleet) Validate() []Problem {
 		add("nix.flake", "must name the fleet flake directory")
 	}
 
+	v := f.Vulnerabilities
+	if _, ok := gate.ParseSeverity(v.FailOn); !ok && v.FailOn != "any" {
+		add("vulnerabilities.failOn", "must be critical, high, medium, low, negligible or any, found %q", v.FailOn)
+	}
+	for _, d := range []struct{ field, v string }{{"maxDBAge", v.MaxDBAge}, {"maxScanAge", v.MaxScanAge}} {
+		if x, err := time.ParseDuration(d.v); err != nil || x <= 0 {
+			add("vulnerabilities."+d.field, "must be a positive duration such as 24h, found %q", d.v)
+		}
+	}
+
 	ps = append(ps, f.validateTiers()...)
 	ps = append(ps, f.validateRuntimes()...)
 	return ps
+}
+
+// GatePolicy is the vulnerability gate of the fleet (FailOn any is
+// gate.Unknown: every active finding fails).
+func (v Vulnerabilities) GatePolicy() (failOn gate.Severity, onlyFixable bool) {
+	failOn, _ = gate.ParseSeverity(v.FailOn)
+	return failOn, v.OnlyFixable
+}
+
+// Ages are the maximum database and scan ages (the defaults where unset or invalid).
+func (v Vulnerabilities) Ages() (maxDBAge, maxScanAge time.Duration) {
+	parse := func(s, def string) time.Duration {
+		if d, err := time.ParseDuration(s); err == nil && d > 0 {
+			return d
+		}
+		d, _ := time.ParseDuration(def)
+		return d
+	}
+	return parse(v.MaxDBAge, DefaultMaxDBAge), parse(v.MaxScanAge, DefaultMaxScanAge)
 }
 
 func (f *Fleet) validateTiers() []Problem {
