@@ -220,7 +220,10 @@ func flagFor(field string) string {
 }
 
 func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
-	now := time.Now()
+	// clock is the time of the run, which no timestamp may be later than;
+	// now is the statement's time.
+	clock := time.Now()
+	now := clock
 	if fl.timestamp != "" {
 		t, err := time.Parse(time.RFC3339, fl.timestamp)
 		if err != nil {
@@ -256,7 +259,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 		st.Products = append(st.Products, openvex.Product{Component: openvex.Component{ID: id}, Subcomponents: subs})
 		rep.Products = append(rep.Products, id)
 	}
-	if probs := vexdoc.CheckStatement(&st, images); len(probs) > 0 {
+	if probs := vexdoc.CheckStatement(&st, vexdoc.CheckOptions{Images: images, Now: clock}); len(probs) > 0 {
 		msgs := make([]string, len(probs))
 		for i, p := range probs {
 			msgs[i] = flagFor(p.Field) + ": " + p.Message
@@ -306,7 +309,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 	}
 
 	d := &vexdoc.Document{Path: file, VEX: doc}
-	probs := vexdoc.Check(d, images)
+	probs := vexdoc.Check(d, vexdoc.CheckOptions{Images: images, Now: clock})
 	for _, p := range vexdoc.Conflicts(append(others, d)) {
 		if p.File == file {
 			probs = append(probs, p)
@@ -397,7 +400,9 @@ func newVEXValidateCmd(g *globals) *cobra.Command {
 		Long: `validate reads every document (files, or the *.json of directories; default
 vex/ next to the fleet file) and checks each as 'clearcutt vex create'
 writes them: OpenVEX v0.2.0 with no unknown fields; @id, author, UTC
-timestamps and a version; per statement a vulnerability id, a known status
+timestamps none of which (the document's or a statement's timestamp or
+last_updated) is later than now plus 5 minutes of clock skew, and a
+version; per statement a vulnerability id, a known status
 with what it requires (not_affected: a justification or an impact
 statement; affected: an action statement), package URLs for every product
 and subcomponent, image products (pkg:oci/…) that name an image of the
@@ -428,6 +433,7 @@ func runVEXValidate(f *fleet.File, args []string) (vexValidateReport, error) {
 	}
 	rep := vexValidateReport{Documents: []vexDocumentSummary{}, Problems: vexdoc.Problems{}}
 	images := f.Images()
+	now := time.Now()
 	var docs []*vexdoc.Document
 	for _, p := range paths {
 		d, err := vexdoc.Load(p)
@@ -443,7 +449,7 @@ func runVEXValidate(f *fleet.File, args []string) (vexValidateReport, error) {
 		docs = append(docs, d)
 		rep.Documents = append(rep.Documents, vexDocumentSummary{File: p, ID: d.VEX.ID, Version: d.VEX.Version, Statements: len(d.VEX.Statements)})
 		rep.Statements += len(d.VEX.Statements)
-		rep.Problems = append(rep.Problems, vexdoc.Check(d, images)...)
+		rep.Problems = append(rep.Problems, vexdoc.Check(d, vexdoc.CheckOptions{Images: images, Now: now})...)
 	}
 	rep.Problems = append(rep.Problems, vexdoc.Conflicts(docs)...)
 	rep.Passed = len(rep.Problems) == 0

@@ -207,6 +207,8 @@ func TestVEXCreateRejectsBadInput(t *testing.T) {
 		{"oci purl of no image", []string{"--product", "pkg:oci/ruby", "--status", "fixed"}, "pkg:oci/ruby names no image of the fleet"},
 		{"lower-case id", []string{"--id", "cve-2023-45853", "--product", "pkg:nix/zlib", "--status", "fixed"}, "--id: \"cve-2023-45853\": write CVE ids in upper case"},
 		{"bad timestamp", []string{"--product", "pkg:nix/zlib", "--status", "fixed", "--timestamp", "yesterday"}, "--timestamp"},
+		{"future timestamp", []string{"--product", "pkg:nix/zlib", "--status", "fixed", "--timestamp", "2099-01-01T00:00:00Z"},
+			"statements[0].timestamp: 2099-01-01T00:00:00Z is in the future"},
 		{"not a json file", []string{"--product", "pkg:nix/zlib", "--status", "fixed", "--file", "vex/zlib.yaml"}, "reads only *.json"},
 		{"missing status flag", []string{"--product", "pkg:nix/zlib"}, `required flag(s) "status"`},
 		{"conflicting status", []string{"--id", "CVE-2023-4911", "--product", "pkg:nix/glibc", "--status", "affected", "--action-statement", "upgrade"},
@@ -318,6 +320,47 @@ func TestVEXValidateReportsEveryProblem(t *testing.T) {
 	// list refuses what it cannot read, naming the file.
 	if code, _, errs := run(t, "-f", fleetFile, "vex", "list"); code != ExitUsage || !strings.Contains(errs, "a-malformed.json:3: not JSON") {
 		t.Errorf("list: exit %d: %s", code, errs)
+	}
+}
+
+// A document or statement dated later than now (beyond the clock skew)
+// is a problem naming file:line, the field and the time.
+func TestVEXValidateRefusesFutureTimestamps(t *testing.T) {
+	fleetFile := vexFleet(t, true)
+	vexDir := filepath.Join(filepath.Dir(fleetFile), "vex")
+	file := filepath.Join(vexDir, "future.json")
+	writeDoc(t, file, `{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "urn:test:future",
+  "author": "a",
+  "timestamp": "2099-01-01T00:00:00Z",
+  "last_updated": "2099-01-02T00:00:00Z",
+  "version": 1,
+  "statements": [
+    {"vulnerability": {"name": "CVE-2023-45853"}, "products": [{"@id": "pkg:nix/zlib"}], "status": "fixed"},
+    {"vulnerability": {"name": "CVE-2023-52426"}, "products": [{"@id": "pkg:nix/expat"}], "status": "fixed",
+     "timestamp": "2098-01-01T00:00:00Z", "last_updated": "2098-01-02T00:00:00Z"}
+  ]
+}
+`)
+	rep := vexJSON[vexValidateReport](t, ExitFailed, "-f", fleetFile, "vex", "validate")
+	want := []string{
+		file + ":5: timestamp: 2099-01-01T00:00:00Z is in the future",
+		file + ":6: last_updated: 2099-01-02T00:00:00Z is in the future",
+		file + ":10: statements[1].timestamp: 2098-01-01T00:00:00Z is in the future",
+		file + ":10: statements[1].last_updated: 2098-01-02T00:00:00Z is in the future",
+	}
+	if len(rep.Problems) != len(want) {
+		t.Errorf("%d problems, want %d: %v", len(rep.Problems), len(want), rep.Problems)
+	}
+	code, out, _ := run(t, "-f", fleetFile, "vex", "validate")
+	for _, w := range want {
+		if !strings.Contains(out, "INVALID "+w) {
+			t.Errorf("no %q in:\n%s", w, out)
+		}
+	}
+	if code != ExitFailed {
+		t.Errorf("exit %d", code)
 	}
 }
 

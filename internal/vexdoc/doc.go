@@ -5,9 +5,10 @@
 // Parse decodes a document strictly (an unknown field is an error, so a
 // misspelt justification cannot silently vanish) and records the line each
 // statement starts on. Check applies the OpenVEX rules to every statement
-// (status, justification, impact and action statements, UTC timestamps,
-// vulnerability ids, package URLs) and, given the fleet's images, refuses
-// image products (pkg:oci/…) that name no image of the fleet. Conflicts
+// (status, justification, impact and action statements, UTC timestamps no
+// later than now plus ClockSkew, vulnerability ids, package URLs) and,
+// given the fleet's images, refuses image products (pkg:oci/…) that name
+// no image of the fleet. Conflicts
 // finds statements about the same vulnerability, product and subcomponent
 // that disagree on the status. Upsert, Marshal and WriteFile record a
 // statement: deterministic JSON, version and @id bumped on every change,

@@ -31,14 +31,17 @@ type Problem struct {
 }
 
 func (p Problem) Error() string {
-	loc := p.File
-	if p.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	var parts []string
+	switch {
+	case p.File != "" && p.Line > 0:
+		parts = append(parts, fmt.Sprintf("%s:%d", p.File, p.Line))
+	case p.File != "":
+		parts = append(parts, p.File)
 	}
-	if p.Field == "" {
-		return loc + ": " + p.Message
+	if p.Field != "" {
+		parts = append(parts, p.Field)
 	}
-	return loc + ": " + p.Field + ": " + p.Message
+	return strings.Join(append(parts, p.Message), ": ")
 }
 
 // Unwrap lets errors.Is(err, ErrInvalid) hold.
@@ -64,6 +67,8 @@ type Document struct {
 	VEX  openvex.VEX
 	// lines[i] is the line statement i starts on.
 	lines []int
+	// keyLines[k] is the line of the document's top-level key k.
+	keyLines map[string]int
 }
 
 // Line is the line statement i starts on, 0 when unknown.
@@ -72,6 +77,12 @@ func (d *Document) Line(i int) int {
 		return d.lines[i]
 	}
 	return 0
+}
+
+// FieldLine is the line of the document's top-level field (timestamp,
+// author, …), 0 when unknown or absent.
+func (d *Document) FieldLine(field string) int {
+	return d.keyLines[field]
 }
 
 // Load reads and strictly decodes the document at path. A file that
@@ -126,7 +137,7 @@ func Parse(path string, data []byte) (*Document, error) {
 	if md.Statements == nil {
 		return nil, Problem{File: path, Field: "statements", Message: "missing"}
 	}
-	d.lines = statementLines(data)
+	d.lines, d.keyLines = documentLines(data)
 	d.VEX.Statements = make([]openvex.Statement, 0, len(*md.Statements))
 	for i, raw := range *md.Statements {
 		var st openvex.Statement
@@ -177,43 +188,57 @@ func jsonMessage(err error) string {
 	return msg
 }
 
-// statementLines is the line each element of the top-level statements
-// array starts on (nil when the document cannot be walked).
-func statementLines(data []byte) []int {
+// documentLines is the line each element of the top-level statements
+// array starts on, and the line of each top-level key (nil when the
+// document cannot be walked).
+func documentLines(data []byte) (stmts []int, keys map[string]int) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
+		return nil, nil
 	}
+	// next is the offset of the next token: the decoder's offset is where
+	// the previous one ended.
+	next := func() int {
+		off := int(dec.InputOffset())
+		for off < len(data) && strings.IndexByte(" \t\r\n,:", data[off]) >= 0 {
+			off++
+		}
+		return off
+	}
+	keys = map[string]int{}
 	for dec.More() {
+		at := next()
 		k, err := dec.Token()
 		if err != nil {
-			return nil
+			return stmts, keys
 		}
-		if k != "statements" {
+		key, _ := k.(string)
+		if _, seen := keys[key]; !seen {
+			keys[key] = lineAt(data, at)
+		}
+		if key != "statements" {
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
-				return nil
+				return stmts, keys
 			}
 			continue
 		}
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			return nil
+			return stmts, keys
 		}
-		var lines []int
 		for dec.More() {
-			off := int(dec.InputOffset())
+			at := next()
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
-				return nil
+				return stmts, keys
 			}
-			for off < len(data) && strings.IndexByte(" \t\r\n,", data[off]) >= 0 {
-				off++
-			}
-			lines = append(lines, lineAt(data, off))
+			stmts = append(stmts, lineAt(data, at))
 		}
-		return lines
+		if _, err := dec.Token(); err != nil {
+			return stmts, keys
+		}
 	}
-	return nil
+	return stmts, keys
 }
 
 // lineAt is the 1-based line of byte offset off.

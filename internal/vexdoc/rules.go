@@ -99,6 +99,7 @@ type fieldProblem struct{ field, msg string }
 
 type stmtChecker struct {
 	images []fleet.Image
+	now    time.Time
 	out    []fieldProblem
 }
 
@@ -108,18 +109,19 @@ func (c *stmtChecker) add(field, format string, args ...any) {
 
 // CheckStatement applies the statement rules to st, as Check does. The
 // Field of each Problem is relative to the statement (justification,
-// products[0].@id); File and Statement are unset. With images, a product
-// that is an image (pkg:oci/…) must name one of them.
-func CheckStatement(st *openvex.Statement, images []fleet.Image) Problems {
+// products[0].@id); File and Statement are unset. With opts.Images, a
+// product that is an image (pkg:oci/…) must name one of them; no timestamp
+// may be later than opts.Now plus ClockSkew.
+func CheckStatement(st *openvex.Statement, opts CheckOptions) Problems {
 	var out Problems
-	for _, p := range checkStatement(st, images) {
+	for _, p := range checkStatement(st, opts.Images, opts.now()) {
 		out = append(out, Problem{Field: p.field, Message: p.msg})
 	}
 	return out
 }
 
-func checkStatement(st *openvex.Statement, images []fleet.Image) []fieldProblem {
-	c := &stmtChecker{images: images}
+func checkStatement(st *openvex.Statement, images []fleet.Image, now time.Time) []fieldProblem {
+	c := &stmtChecker{images: images, now: now}
 	if st.ID != "" {
 		if err := checkIRI(st.ID); err != nil {
 			c.add("@id", "%v", err)
@@ -140,6 +142,9 @@ func checkStatement(st *openvex.Statement, images []fleet.Image) []fieldProblem 
 		if t.t != nil {
 			if err := checkUTC(*t.t); err != nil {
 				c.add(t.field, "%v", err)
+			}
+			if msg := futureProblem(*t.t, c.now); msg != "" {
+				c.add(t.field, "%s", msg)
 			}
 		}
 	}
@@ -276,13 +281,15 @@ func checkUTC(t time.Time) error {
 	return nil
 }
 
-// Check applies the document and statement rules to d. With images (the
-// fleet's), an image product (pkg:oci/…) must name one of them; nil
-// images skips that rule.
-func Check(d *Document, images []fleet.Image) Problems {
+// Check applies the document and statement rules to d. With opts.Images
+// (the fleet's), an image product (pkg:oci/…) must name one of them; nil
+// images skips that rule. No timestamp of the document or of a statement
+// may be later than opts.Now plus ClockSkew.
+func Check(d *Document, opts CheckOptions) Problems {
 	var out Problems
+	now := opts.now()
 	doc := func(field, format string, args ...any) {
-		out = append(out, Problem{File: d.Path, Field: field, Message: fmt.Sprintf(format, args...)})
+		out = append(out, Problem{File: d.Path, Line: d.FieldLine(field), Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	m := d.VEX.Metadata
 	if m.Context != Context {
@@ -298,14 +305,22 @@ func Check(d *Document, images []fleet.Image) Problems {
 	}
 	if m.Timestamp == nil {
 		doc("timestamp", "missing: when the document was issued")
-	} else if err := checkUTC(*m.Timestamp); err != nil {
-		doc("timestamp", "%v", err)
+	} else {
+		if err := checkUTC(*m.Timestamp); err != nil {
+			doc("timestamp", "%v", err)
+		}
+		if msg := futureProblem(*m.Timestamp, now); msg != "" {
+			doc("timestamp", "%s", msg)
+		}
 	}
 	if m.LastUpdated != nil {
 		if err := checkUTC(*m.LastUpdated); err != nil {
 			doc("last_updated", "%v", err)
 		} else if m.Timestamp != nil && m.LastUpdated.Before(*m.Timestamp) {
 			doc("last_updated", "%s is before the timestamp %s", m.LastUpdated.Format(time.RFC3339), m.Timestamp.Format(time.RFC3339))
+		}
+		if msg := futureProblem(*m.LastUpdated, now); msg != "" {
+			doc("last_updated", "%s", msg)
 		}
 	}
 	if m.Version < 1 {
@@ -323,7 +338,7 @@ func Check(d *Document, images []fleet.Image) Problems {
 			}
 			return fmt.Sprintf("statements[%d].%s", i, field)
 		}
-		for _, p := range checkStatement(st, images) {
+		for _, p := range checkStatement(st, opts.Images, now) {
 			out = append(out, Problem{File: d.Path, Line: d.Line(i), Statement: ptr(i), Field: at(p.field), Message: p.msg})
 		}
 		if st.ID != "" {

@@ -15,6 +15,10 @@ import (
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
 
+// testNow is the time the tests check documents at: after every timestamp
+// of validDoc.
+var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
 func testImages(t *testing.T) []fleet.Image {
 	t.Helper()
 	f, err := fleet.Load(filepath.Join(testenv.RepoRoot(t), "clearcutt.yaml"))
@@ -60,7 +64,7 @@ func parse(t *testing.T, data string) *Document {
 
 func TestValidDocumentHasNoProblems(t *testing.T) {
 	d := parse(t, validDoc)
-	if probs := Check(d, testImages(t)); len(probs) != 0 {
+	if probs := Check(d, CheckOptions{Images: testImages(t), Now: testNow}); len(probs) != 0 {
 		t.Fatalf("valid document: %v", probs)
 	}
 	if d.Line(0) != 8 || d.Line(1) != 14 {
@@ -151,7 +155,7 @@ func TestCheckRules(t *testing.T) {
 				t.Fatalf("test case does not apply: %q not in the document", tc.old)
 			}
 			d := parse(t, strings.Replace(validDoc, tc.old, tc.new, 1))
-			probs := Check(d, images)
+			probs := Check(d, CheckOptions{Images: images, Now: testNow})
 			for _, p := range probs {
 				if p.Field == tc.field && strings.Contains(p.Message, tc.want) {
 					if p.File != "vex/doc.json" {
@@ -168,9 +172,63 @@ func TestCheckRules(t *testing.T) {
 	}
 }
 
+// A timestamp later than now plus the clock skew dates a document or a
+// statement in the future: vex validate refuses it, naming file:line, the
+// field and the time.
+func TestCheckRefusesFutureTimestamps(t *testing.T) {
+	future := testNow.Add(ClockSkew + time.Second).Format(time.RFC3339)
+	within := testNow.Add(ClockSkew).Format(time.RFC3339)
+	for _, tc := range []struct {
+		name, old, new string
+		want           string // Problem.Error(), up to the time
+	}{
+		{"document timestamp", `"timestamp": "2026-11-26T00:00:00Z"`, `"timestamp": "` + future + `"`,
+			"vex/doc.json:5: timestamp: " + future + " is in the future"},
+		{"document last_updated", `"version": 1,`, `"version": 1, "last_updated": "` + future + `",`,
+			"vex/doc.json:6: last_updated: " + future + " is in the future"},
+		{"statement timestamp", `"timestamp": "2026-11-26T01:00:00Z"`, `"timestamp": "` + future + `"`,
+			"vex/doc.json:14: statements[1].timestamp: " + future + " is in the future"},
+		{"statement last_updated", `"timestamp": "2026-11-26T01:00:00Z"`, `"timestamp": "2026-11-26T01:00:00Z", "last_updated": "` + future + `"`,
+			"vex/doc.json:14: statements[1].last_updated: " + future + " is in the future"},
+		{"statement without timestamp", `"justification": "inline_mitigations_already_exist"`, `"justification": "inline_mitigations_already_exist", "last_updated": "` + future + `"`,
+			"vex/doc.json:8: statements[0].last_updated: " + future + " is in the future"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(validDoc, tc.old) {
+				t.Fatalf("test case does not apply: %q not in the document", tc.old)
+			}
+			d := parse(t, strings.Replace(validDoc, tc.old, tc.new, 1))
+			probs := Check(d, CheckOptions{Images: testImages(t), Now: testNow})
+			if len(probs) != 1 || !strings.HasPrefix(probs[0].Error(), tc.want) || !strings.Contains(probs[0].Message, "clock skew") {
+				t.Fatalf("problems %v, want one starting %q", probs, tc.want)
+			}
+			if !errors.Is(probs, ErrInvalid) {
+				t.Error("the problems do not wrap ErrInvalid")
+			}
+			// Within the clock skew, the same document passes.
+			d = parse(t, strings.Replace(validDoc, tc.old, strings.ReplaceAll(tc.new, future, within), 1))
+			if probs := Check(d, CheckOptions{Images: testImages(t), Now: testNow}); len(probs) != 0 {
+				t.Errorf("%s, within the clock skew: %v", within, probs)
+			}
+		})
+	}
+	// CheckStatement, which vex create applies before writing, refuses a
+	// future statement too.
+	ts := testNow.Add(time.Hour)
+	st := openvex.Statement{Vulnerability: openvex.Vulnerability{Name: "CVE-2023-45853"}, Status: openvex.StatusFixed,
+		Products: []openvex.Product{{Component: openvex.Component{ID: "pkg:nix/zlib"}}}, Timestamp: &ts}
+	if probs := CheckStatement(&st, CheckOptions{Now: testNow}); len(probs) != 1 || probs[0].Field != "timestamp" {
+		t.Errorf("future statement: %v", probs)
+	}
+	// No Now is the time of the call.
+	if probs := CheckStatement(&st, CheckOptions{}); len(probs) != 0 && ts.Before(time.Now()) {
+		t.Errorf("statement of %s at the time of the call: %v", ts, probs)
+	}
+}
+
 func TestEmptyStatementsIsAProblem(t *testing.T) {
 	d := parse(t, `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:x:y", "author": "a", "timestamp": "2026-11-26T00:00:00Z", "version": 1, "statements": []}`)
-	probs := Check(d, nil)
+	probs := Check(d, CheckOptions{Now: testNow})
 	if len(probs) != 1 || probs[0].Field != "statements" {
 		t.Fatalf("problems %v", probs)
 	}
@@ -351,7 +409,7 @@ func TestUpsertVersionsAndMarshal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, data)
 	}
-	if probs := Check(d, nil); len(probs) != 0 {
+	if probs := Check(d, CheckOptions{Now: testNow}); len(probs) != 0 {
 		t.Fatalf("%v\n%s", probs, data)
 	}
 	if _, err := openvex.Parse(data); err != nil {
