@@ -10,6 +10,8 @@ import (
 // Check IDs.
 const (
 	IDPlatform         = "platform"
+	IDPathsInsideRoot  = "paths-inside-root"
+	IDNoDeviceNodes    = "no-device-nodes"
 	IDELFMachine       = "elf-machine"
 	IDNoShell          = "no-shell"
 	IDShellPresent     = "shell-present"

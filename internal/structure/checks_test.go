@@ -35,7 +35,7 @@ func TestDistrolessBaselinePasses(t *testing.T) {
 			t.Errorf("%s: %s (%s) %v", c.ID, c.Status, c.Detail, c.Paths)
 		}
 	}
-	for _, id := range []string{IDPlatform, IDELFMachine, IDNoShell, IDNoPackageManager, IDNoCoreutils, IDNoSetuid, IDNonrootUser,
+	for _, id := range []string{IDPlatform, IDPathsInsideRoot, IDNoDeviceNodes, IDELFMachine, IDNoShell, IDNoPackageManager, IDNoCoreutils, IDNoSetuid, IDNonrootUser,
 		IDCABundle, IDEntrypoint, IDWorldWritable, IDTmp, IDStripped, IDCredentialHelper, IDSmoke} {
 		mustCheck(t, res, id)
 	}

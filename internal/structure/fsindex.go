@@ -62,6 +62,15 @@ func cleanTarName(name string) string {
 	return path.Clean("/" + strings.TrimPrefix(name, "./"))
 }
 
+// flattenErr reads what is left of a mutate.Extract stream after its tar
+// trailer. The flattened stream ends with a trailer even when a layer could
+// not be read (a bad digest, a corrupt or unsafe entry); the error that cut
+// it short comes only after it.
+func flattenErr(rest io.Reader) error {
+	_, err := io.Copy(io.Discard, rest)
+	return err
+}
+
 // readLimit bounds how much of one file is read for ELF analysis.
 const readLimit = 1 << 30
 
@@ -77,6 +86,9 @@ func buildIndex(img v1.Image, keep map[string]bool) (*index, error) {
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			if err := flattenErr(rc); err != nil {
+				return nil, fmt.Errorf("%w: flattening the layers: %v", ErrImage, err)
+			}
 			break
 		}
 		if err != nil {
@@ -100,7 +112,11 @@ func buildIndex(img v1.Image, keep map[string]bool) (*index, error) {
 			e.Type = typeSymlink
 			e.Link = hdr.Linkname
 		case tar.TypeLink:
-			links = append(links, hdr)
+			// A target outside the root is no file of the image: the
+			// paths-inside-root check refuses the link.
+			if _, ok := insideRoot(hdr.Linkname); ok {
+				links = append(links, hdr)
+			}
 			continue
 		default:
 			e.Type = typeOther
@@ -214,6 +230,9 @@ func (ix *index) loadContents(img v1.Image, paths []string) error {
 	for len(want) > 0 {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			if err := flattenErr(rc); err != nil {
+				return fmt.Errorf("%w: flattening the layers: %v", ErrImage, err)
+			}
 			break
 		}
 		if err != nil {

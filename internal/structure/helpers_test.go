@@ -34,6 +34,8 @@ type tf struct {
 	uid, gid int
 	body     []byte
 	link     string
+	// major, minor are the numbers of a block or character device.
+	major, minor int64
 }
 
 func file(name string, mode int64, body []byte) tf {
@@ -54,7 +56,8 @@ func layer(t testing.TB, files ...tf) v1.Layer {
 			typ = tar.TypeReg
 		}
 		h := &tar.Header{Name: f.name, Typeflag: typ, Mode: f.mode, Uid: f.uid, Gid: f.gid,
-			Linkname: f.link, Size: int64(len(f.body)), ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+			Linkname: f.link, Size: int64(len(f.body)), ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
+			Devmajor: f.major, Devminor: f.minor}
 		if typ != tar.TypeReg {
 			h.Size = 0
 		}

@@ -1,9 +1,10 @@
 // Package structure tests one platform image of the fleet against its
-// tier's invariants: it walks the flattened filesystem once into an index,
-// runs the static checks (no shell, no package manager, nonroot user, CA
-// bundle, entrypoint, permissions, symbols, ...), optionally executes a
-// smoke command with runc, and turns the outcome into an in-toto
-// test-result statement.
+// tier's invariants: it reads every layer's entries (names and links inside
+// the root, no device nodes in a deployable tier), walks the flattened
+// filesystem once into an index, runs the static checks (no shell, no
+// package manager, nonroot user, CA bundle, entrypoint, permissions,
+// symbols, ...), optionally executes a smoke command with runc, and turns
+// the outcome into an in-toto test-result statement.
 package structure
 
 import (
@@ -136,7 +137,9 @@ func (r Result) Check(id string) (Check, bool) {
 }
 
 // Run tests the image. A returned error means the run could not be done
-// (bad options, unreadable image); failed invariants are in Result.
+// (bad options, unreadable image); failed invariants are in Result. An
+// image with a layer entry named outside the root is not flattened: its
+// result holds the platform and layer checks only, and fails.
 func Run(ctx context.Context, opts Options) (Result, error) {
 	progress := opts.Progress
 	if progress == nil {
@@ -180,6 +183,29 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, fmt.Errorf("%w: config: %v", ErrImage, err)
 	}
 
+	progress("reading the image layers")
+	layers, err := scanLayers(opts.Image)
+	if err != nil {
+		return Result{}, err
+	}
+	in := &inputs{layers: layers, cfg: cf, rules: rules, want: want, platform: opts.Platform, noProgram: opts.NoProgram}
+	res := Result{Subject: opts.Subject, Platform: opts.Platform, Tier: opts.Tier, Rules: rules}
+	add := func(c Check) {
+		progress(fmt.Sprintf("%s: %s", c.ID, c.Status))
+		res.Checks = append(res.Checks, c)
+	}
+	add(checkPlatform(in))
+	add(checkPathsInsideRoot(in))
+	if rules.Deployable {
+		add(checkNoDeviceNodes(in))
+	}
+	if layers.outsideNames > 0 {
+		// An entry named outside the root has no place in the flattened
+		// filesystem: the result is the failed layer check, and nothing
+		// is judged on a filesystem the runtime would not build.
+		return res, nil
+	}
+
 	progress("indexing the image filesystem")
 	keep := map[string]bool{"/etc/passwd": true, "/etc/group": true}
 	if f := envValue(cf.Config.Env, "SSL_CERT_FILE"); f != "" {
@@ -200,13 +226,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 
-	in := &inputs{ix: ix, cfg: cf, rules: rules, want: want, platform: opts.Platform, noProgram: opts.NoProgram}
-	res := Result{Subject: opts.Subject, Platform: opts.Platform, Tier: opts.Tier, Rules: rules}
-	add := func(c Check) {
-		progress(fmt.Sprintf("%s: %s", c.ID, c.Status))
-		res.Checks = append(res.Checks, c)
-	}
-	add(checkPlatform(in))
+	in.ix = ix
 	add(checkELFMachine(in))
 	switch rules.Shell {
 	case Forbidden:
@@ -238,6 +258,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 
 // inputs is what every static check reads.
 type inputs struct {
+	layers    *layerScan
 	ix        *index
 	cfg       *v1.ConfigFile
 	rules     TierRules

@@ -20,7 +20,13 @@ import (
 func unpack(img v1.Image, dir string) error {
 	rc := mutate.Extract(img)
 	defer rc.Close()
-	return unpackTar(rc, dir)
+	if err := unpackTar(rc, dir); err != nil {
+		return err
+	}
+	if err := flattenErr(rc); err != nil {
+		return fmt.Errorf("flattening the layers: %w", err)
+	}
+	return nil
 }
 
 // unpackTar writes a flattened filesystem tar stream into dir.
