@@ -51,26 +51,26 @@ type Registry struct {
 // OIDC token signs the fleet. Verification pins exactly these values.
 type Identity struct {
 	// Issuer is the OIDC issuer, https://token.actions.githubusercontent.com on GitHub.
-	Issuer string `yaml:"issuer" json:"issuer" jsonschema:"format=uri"`
+	Issuer string `yaml:"issuer" json:"issuer" jsonschema:"format=uri,pattern=^https://[^\\s*?\\[\\]{}$\\\\]+$"`
 	// Repository is the fleet repository, owner/name.
 	Repository string `yaml:"repository" json:"repository" jsonschema:"pattern=^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$"`
 	// Workflow is the path of the signing workflow inside WorkflowRepository.
-	Workflow string `yaml:"workflow" json:"workflow" jsonschema:"pattern=^\\.github/workflows/[^/]+\\.ya?ml$"`
+	Workflow string `yaml:"workflow" json:"workflow" jsonschema:"pattern=^\\.github/workflows/[^/\\s*?\\[\\]{}$\\\\]+\\.ya?ml$"`
 	// WorkflowRepository holds the reusable workflow that signs (the Build
 	// Signer URI names it); defaults to Repository.
 	WorkflowRepository string `yaml:"workflowRepository,omitempty" json:"workflowRepository,omitempty" jsonschema:"pattern=^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$"`
 	// Ref is the git ref of the fleet repository that publishes, e.g.
 	// refs/heads/main (the certificate's Source Repository Ref).
-	Ref string `yaml:"ref" json:"ref" jsonschema:"pattern=^refs/(heads|tags)/.+$"`
+	Ref string `yaml:"ref" json:"ref" jsonschema:"pattern=^refs/(heads|tags)/[^\\s*?\\[\\]{}$\\\\]+$"`
 	// WorkflowRef is the ref the signing workflow is called at when it is a
 	// reusable workflow in WorkflowRepository (the ref in the Build Signer
 	// URI, e.g. refs/tags/v1.2.0); defaults to Ref.
-	WorkflowRef string `yaml:"workflowRef,omitempty" json:"workflowRef,omitempty" jsonschema:"pattern=^refs/(heads|tags)/.+$"`
+	WorkflowRef string `yaml:"workflowRef,omitempty" json:"workflowRef,omitempty" jsonschema:"pattern=^refs/(heads|tags)/[^\\s*?\\[\\]{}$\\\\]+$"`
 	// RescanWorkflow is the path, inside WorkflowRepository at WorkflowRef,
 	// of the workflow that attaches fresh vulnerability scans without
 	// rebuilding (default .github/workflows/rescan.yml). Its signatures are
 	// trusted for the vulnerabilities and VEX channels only.
-	RescanWorkflow string `yaml:"rescanWorkflow,omitempty" json:"rescanWorkflow,omitempty" jsonschema:"pattern=^\\.github/workflows/[^/]+\\.ya?ml$"`
+	RescanWorkflow string `yaml:"rescanWorkflow,omitempty" json:"rescanWorkflow,omitempty" jsonschema:"pattern=^\\.github/workflows/[^/\\s*?\\[\\]{}$\\\\]+\\.ya?ml$"`
 }
 
 // Build holds fleet-wide build settings.

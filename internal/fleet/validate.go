@@ -122,7 +122,9 @@ func (f *Fleet) Validate() []Problem {
 		}
 	}
 
-	if _, err := name.NewRepository(f.Registry.Repository, name.StrictValidation); err != nil || f.Registry.Repository == "" {
+	if p := LiteralProblem(f.Registry.Repository); p != "" {
+		add("registry.repository", "%s; admission policies match <repository>/* and the repository must add no pattern of its own, found %q", p, f.Registry.Repository)
+	} else if _, err := name.NewRepository(f.Registry.Repository, name.StrictValidation); err != nil || f.Registry.Repository == "" {
 		add("registry.repository", "must be a registry repository such as ghcr.io/acme/images, found %q", f.Registry.Repository)
 	}
 	for i, t := range f.Registry.Tags {
@@ -138,28 +140,52 @@ func (f *Fleet) Validate() []Problem {
 	}
 
 	id := f.Identity
-	if u, err := url.Parse(id.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+	// Every identity value reaches the admission policies verbatim: one
+	// holding a pattern character is refused before its format is checked.
+	// A defaulted field (workflowRepository, workflowRef) equal to its
+	// source is reported once, at the source.
+	literal := map[string]bool{}
+	for _, v := range []struct{ path, value, source string }{
+		{"identity.issuer", id.Issuer, ""},
+		{"identity.repository", id.Repository, ""},
+		{"identity.workflowRepository", id.WorkflowRepository, id.Repository},
+		{"identity.workflow", id.Workflow, ""},
+		{"identity.rescanWorkflow", id.RescanWorkflow, ""},
+		{"identity.ref", id.Ref, ""},
+		{"identity.workflowRef", id.WorkflowRef, id.Ref},
+	} {
+		literal[v.path] = true
+		if v.source != "" && v.value == v.source {
+			literal[v.path] = LiteralProblem(v.source) == ""
+			continue
+		}
+		if p := LiteralProblem(v.value); p != "" {
+			add(v.path, "%s; an identity names exact values, found %q", p, v.value)
+			literal[v.path] = false
+		}
+	}
+	if u, err := url.Parse(id.Issuer); literal["identity.issuer"] && (err != nil || u.Scheme != "https" || u.Host == "") {
 		add("identity.issuer", "must be an https URL, found %q", id.Issuer)
 	}
-	if !reRepo.MatchString(id.Repository) {
+	if literal["identity.repository"] && !reRepo.MatchString(id.Repository) {
 		add("identity.repository", "must be owner/name, found %q", id.Repository)
 	}
-	if !reRepo.MatchString(id.WorkflowRepository) {
+	if literal["identity.workflowRepository"] && !reRepo.MatchString(id.WorkflowRepository) {
 		add("identity.workflowRepository", "must be owner/name, found %q", id.WorkflowRepository)
 	}
-	if id.RescanWorkflow != "" && !reWorkflow.MatchString(id.RescanWorkflow) {
+	if literal["identity.rescanWorkflow"] && id.RescanWorkflow != "" && !reWorkflow.MatchString(id.RescanWorkflow) {
 		add("identity.rescanWorkflow", "must be a path like .github/workflows/rescan.yml, found %q", id.RescanWorkflow)
 	}
 	if id.RescanWorkflow != "" && id.RescanWorkflow == id.Workflow {
 		add("identity.rescanWorkflow", "must differ from identity.workflow: the rescan identity may sign scans only")
 	}
-	if !reWorkflow.MatchString(id.Workflow) {
+	if literal["identity.workflow"] && !reWorkflow.MatchString(id.Workflow) {
 		add("identity.workflow", "must be a path like .github/workflows/publish.yml, found %q", id.Workflow)
 	}
-	if !reRef.MatchString(id.Ref) {
+	if literal["identity.ref"] && !reRef.MatchString(id.Ref) {
 		add("identity.ref", "must be a full git ref like refs/heads/main, found %q", id.Ref)
 	}
-	if id.WorkflowRef != id.Ref && !reRef.MatchString(id.WorkflowRef) {
+	if literal["identity.workflowRef"] && id.WorkflowRef != id.Ref && !reRef.MatchString(id.WorkflowRef) {
 		add("identity.workflowRef", "must be a full git ref like refs/tags/v1.0.0, found %q", id.WorkflowRef)
 	}
 
