@@ -56,32 +56,13 @@ func CheckAttested(doc *vex.VEX, image AttestedImage, now time.Time) error {
 	case !ociVer.MatchString(image.Digest):
 		return Problems{{Message: fmt.Sprintf("image digest %q is not sha256:<64 lower-case hex digits>", image.Digest)}}
 	}
-	for _, t := range []struct {
-		field string
-		t     *time.Time
-	}{{"timestamp", doc.Timestamp}, {"last_updated", doc.LastUpdated}} {
-		if t.t != nil {
-			if msg := futureProblem(*t.t, now); msg != "" {
-				add(-1, t.field, "%s", msg)
-			}
-		}
-	}
+	out = append(out, CheckDates(doc, now)...)
 	if len(doc.Statements) == 0 {
 		add(-1, "statements", "empty: an attested OpenVEX document holds at least one statement")
 	}
 	for i := range doc.Statements {
 		st := &doc.Statements[i]
 		at := func(field string) string { return fmt.Sprintf("statements[%d]%s", i, field) }
-		for _, t := range []struct {
-			field string
-			t     *time.Time
-		}{{".timestamp", st.Timestamp}, {".last_updated", st.LastUpdated}} {
-			if t.t != nil {
-				if msg := futureProblem(*t.t, now); msg != "" {
-					add(i, at(t.field), "%s", msg)
-				}
-			}
-		}
 		if err := st.Validate(); err != nil {
 			add(i, at(""), "%v", err)
 		}

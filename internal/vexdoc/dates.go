@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	openvex "github.com/openvex/go-vex/pkg/vex"
+
 	"github.com/clearcutt/clearcutt/internal/fleet"
 )
 
@@ -38,4 +40,28 @@ func futureProblem(t, now time.Time) string {
 	}
 	return fmt.Sprintf("%s is in the future: later than now (%s) by more than the %s of clock skew allowed; a statement records what is known when it is made",
 		t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), ClockSkew)
+}
+
+// CheckDates reports every timestamp of doc later than now plus ClockSkew:
+// the document's timestamp and last_updated, and each statement's. Each
+// Problem's Field names the field (last_updated, statements[2].timestamp)
+// and Statement the statement; File is unset.
+func CheckDates(doc *openvex.VEX, now time.Time) Problems {
+	var out Problems
+	check := func(stmt *int, field string, t *time.Time) {
+		if t == nil {
+			return
+		}
+		if msg := futureProblem(*t, now); msg != "" {
+			out = append(out, Problem{Statement: stmt, Field: field, Message: msg})
+		}
+	}
+	check(nil, "timestamp", doc.Timestamp)
+	check(nil, "last_updated", doc.LastUpdated)
+	for i := range doc.Statements {
+		st := &doc.Statements[i]
+		check(ptr(i), fmt.Sprintf("statements[%d].timestamp", i), st.Timestamp)
+		check(ptr(i), fmt.Sprintf("statements[%d].last_updated", i), st.LastUpdated)
+	}
+	return out
 }
