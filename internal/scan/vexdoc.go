@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,26 @@ type AppliedVEX struct {
 	Doc openvex.VEX
 	// Sources are the documents the statements came from.
 	Sources []string
+}
+
+// checkVEXDates refuses documents dated in the future: a document whose
+// timestamp or last_updated, or one of whose statements' timestamp or
+// last_updated, is later than now plus vexdoc.ClockSkew. No one can have
+// made such a statement yet; grype reads the same files, so the statement
+// cannot be left out and the scan fails instead. The error names every
+// file, statement, field and time.
+func checkVEXDates(docs []vexDoc, now time.Time) error {
+	var probs vexdoc.Problems
+	for _, d := range docs {
+		for _, p := range vexdoc.CheckDates(d.doc, now) {
+			p.File = d.path
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidVEX, probs)
 }
 
 // findStatement is the first statement of docs about f's vulnerability
