@@ -88,3 +88,48 @@ func TestLiteralProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetFileSizeCap: a fleet file larger than MaxFileSize is refused
+// with its size, without being read whole (an endless device is refused
+// too); a file of exactly MaxFileSize is read.
+func TestFleetFileSizeCap(t *testing.T) {
+	dir := t.TempDir()
+	sparse := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(sparse, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(sparse, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	over := filepath.Join(dir, "over.yaml")
+	if err := os.WriteFile(over, []byte(valid+strings.Repeat("#", MaxFileSize+1-len(valid))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exact := filepath.Join(dir, "exact.yaml")
+	if err := os.WriteFile(exact, []byte(valid+strings.Repeat("#", MaxFileSize-len(valid))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path, want string
+	}{
+		{"64 MiB", sparse, sparse + ": the file is 67108864 bytes; a fleet file is at most 1 MiB (1048576 bytes)"},
+		{"one byte over", over, over + ": the file is 1048577 bytes; a fleet file is at most 1 MiB"},
+		{"endless", "/dev/zero", "/dev/zero: the file is more than 1048576 bytes; a fleet file is at most 1 MiB"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := os.Stat(c.path); err != nil {
+				t.Skip(err)
+			}
+			_, err := Load(c.path)
+			if !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("Load: %v, want %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Parse("big.yaml", make([]byte, 2<<20)); err == nil || !strings.HasPrefix(err.Error(), "big.yaml: the file is 2097152 bytes; a fleet file is at most 1 MiB") {
+		t.Errorf("Parse: %v", err)
+	}
+	if _, err := Load(exact); err != nil {
+		t.Errorf("a file of exactly %d bytes: %v", MaxFileSize, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -64,20 +65,56 @@ type File struct {
 	pos map[string]yaml.Node
 }
 
+// MaxFileSize is the size of the largest fleet file Load and Parse accept:
+// 1 MiB, far more than a fleet needs, read with a limit so that a huge or
+// endless file is refused without being read whole.
+const MaxFileSize = 1 << 20
+
 // Load reads, strictly decodes, defaults and validates a fleet file.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading fleet file: %w", err)
+	}
+	defer fh.Close()
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileSize {
+		return nil, tooLarge(path, fmt.Sprintf("%d bytes", fi.Size()))
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading fleet file: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, fmt.Sprintf("more than %d bytes", MaxFileSize))
 	}
 	return Parse(path, data)
 }
 
+func tooLarge(path, size string) error {
+	return Errors{{File: path, Msg: fmt.Sprintf("the file is %s; a fleet file is at most 1 MiB (%d bytes)", size, MaxFileSize)}}
+}
+
 // Parse decodes data (named path in errors), applies defaults and validates.
 func Parse(path string, data []byte) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, fmt.Sprintf("%d bytes", len(data)))
+	}
+	if err := checkText(path, data); err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		what := fmt.Sprintf("%d bytes, only whitespace", len(data))
+		if len(data) == 0 {
+			what = "0 bytes"
+		}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("the file is empty (%s); a fleet file holds one YAML document (%s)", what, topLevel)}}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: path, Msg: fmt.Sprintf("the file holds no YAML document, only comments; a fleet file holds one (%s)", topLevel)}}
+		}
 		return nil, Errors{{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)}}
 	}
 	var extra yaml.Node
@@ -97,8 +134,10 @@ func Parse(path string, data []byte) (*File, error) {
 		// The walker checks shapes and scalar kinds first, so this is rare.
 		return nil, Errors{{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)}}
 	}
+	errs := f.explicitZeros()
 	f.Fleet.SetDefaults()
-	if errs := f.Fleet.Validate(); len(errs) > 0 {
+	errs = append(errs, f.Fleet.Validate()...)
+	if len(errs) > 0 {
 		out := make(Errors, 0, len(errs))
 		for _, e := range errs {
 			fe := FieldError{File: path, Path: e.Path, Msg: e.Msg}

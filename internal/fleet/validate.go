@@ -84,6 +84,37 @@ func (f *Fleet) SetDefaults() {
 	}
 }
 
+// explicitZeros refuses an optional field written with its zero value.
+// SetDefaults fills a field that is absent; one that is present says what
+// its author meant, and the default would silently say something else —
+// "uid: 0" asks for root and "tiers: []" for no tier — so it is an error,
+// named at the field, never a default.
+func (f *File) explicitZeros() []Problem {
+	var ps []Problem
+	check := func(path string, zero bool, format string, args ...any) {
+		if _, present := f.pos[path]; present && zero {
+			ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+		}
+	}
+	b, id, v := f.Build, f.Identity, f.Vulnerabilities
+	check("build.layerBudget", b.LayerBudget == 0, "is 0; a layer budget is between 2 and 127 (omit the field for the default %d)", DefaultLayerBudget)
+	check("build.user.name", b.User.Name == "", "is empty; omit the field for the default %s", DefaultUserName)
+	check("build.user.uid", b.User.UID == 0, "is 0, the root user: images run as a non-root user (omit the field for the default %d)", DefaultUID)
+	check("build.user.gid", b.User.GID == 0, "is 0, the root group: images run with a non-root group (omit the field for the default, the uid)")
+	check("nix.flake", f.Nix.Flake == "", "is empty; omit the field for the default %s", DefaultFlake)
+	check("registry.tags", len(f.Registry.Tags) == 0, "is empty; omit the field for the default tags %s", strings.Join(DefaultTags, ", "))
+	check("identity.workflowRepository", id.WorkflowRepository == "", "is empty; omit the field for the default, identity.repository")
+	check("identity.workflowRef", id.WorkflowRef == "", "is empty; omit the field for the default, identity.ref")
+	check("identity.rescanWorkflow", id.RescanWorkflow == "", "is empty; omit the field for the default %s", DefaultRescanWorkflow)
+	check("vulnerabilities.failOn", v.FailOn == "", "is empty; omit the field for the default %s", DefaultFailOn)
+	check("vulnerabilities.maxDBAge", v.MaxDBAge == "", "is empty; omit the field for the default %s", DefaultMaxDBAge)
+	check("vulnerabilities.maxScanAge", v.MaxScanAge == "", "is empty; omit the field for the default %s", DefaultMaxScanAge)
+	for i, r := range f.Runtimes {
+		check(fmt.Sprintf("runtimes[%d].tiers", i), len(r.Tiers) == 0, "is empty; omit the field to build the runtime in every tier (%s)", strings.Join(AllTiers, ", "))
+	}
+	return ps
+}
+
 var (
 	reName      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	reID        = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
