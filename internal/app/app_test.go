@@ -379,7 +379,7 @@ func (b bundles) List(ctx context.Context, d v1.Hash) ([]verify.StoredBundle, er
 	stored, err := b.s.List(ctx, d)
 	var out []verify.StoredBundle
 	for _, s := range stored {
-		out = append(out, verify.StoredBundle{Digest: s.Digest, PredicateType: s.PredicateType, Bundle: s.Bundle, Created: s.Created})
+		out = append(out, verify.StoredBundle{Digest: s.Digest, PredicateType: s.PredicateType, Bundle: s.Bundle, Created: s.Created, Err: s.Err})
 	}
 	return out, err
 }

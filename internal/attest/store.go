@@ -23,7 +23,9 @@ type Store interface {
 	// stored for subject stores nothing and returns the existing digest.
 	Attach(ctx context.Context, subject v1.Descriptor, bundleJSON []byte, predicateType string) (v1.Hash, error)
 	// List returns the Sigstore bundles stored for subject (other
-	// referrers are ignored), in the order of the referrers index.
+	// referrers are ignored), in the order of the referrers index. A
+	// referrer that cannot be read is listed with its Err; an error
+	// means the referrers index itself cannot be read.
 	List(ctx context.Context, subject v1.Hash) ([]Stored, error)
 	// String names the store (oci:DIR or the repository).
 	String() string
@@ -39,6 +41,10 @@ type Stored struct {
 	MediaType string
 	Bundle    []byte
 	Created   time.Time
+	// Err says why the referrer could not be read (its manifest is gone,
+	// a blob is corrupted or over the size limit). Bundle is then empty
+	// and PredicateType is what the referrers index entry claims.
+	Err error
 }
 
 // StoreOptions configure Open.

@@ -198,7 +198,8 @@ func (s *layoutStore) List(ctx context.Context, subject v1.Hash) ([]Stored, erro
 	for _, d := range refs.Manifests {
 		raw, err := s.readBlob(d)
 		if err != nil {
-			return nil, err
+			out = append(out, Stored{Digest: d.Digest, PredicateType: d.Annotations[AnnotationPredicateType], Err: err})
+			continue
 		}
 		r, ok := parseArtifact(raw, subject)
 		if !ok {
@@ -206,7 +207,8 @@ func (s *layoutStore) List(ctx context.Context, subject v1.Hash) ([]Stored, erro
 		}
 		data, err := s.readBlob(r.layer)
 		if err != nil {
-			return nil, err
+			out = append(out, Stored{Digest: d.Digest, PredicateType: r.predicateType, Err: err})
+			continue
 		}
 		out = append(out, Stored{Digest: d.Digest, PredicateType: r.predicateType, MediaType: string(r.layer.MediaType), Bundle: data, Created: r.created})
 	}

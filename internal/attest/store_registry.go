@@ -130,18 +130,22 @@ func (s *registryStore) List(ctx context.Context, subject v1.Hash) ([]Stored, er
 	for _, d := range im.Manifests {
 		raw, err := s.manifest(ctx, d.Digest)
 		if err != nil {
-			return nil, err
+			out = append(out, Stored{Digest: d.Digest, PredicateType: d.Annotations[AnnotationPredicateType], Err: err})
+			continue
 		}
 		r, ok := parseArtifact(raw, subject)
 		if !ok {
 			continue
 		}
 		if r.layer.Size > s.o.MaxBundleSize {
-			return nil, fmt.Errorf("%w: %s: bundle %s is %d bytes (limit %d)", ErrBadArtifact, s.repo, r.layer.Digest, r.layer.Size, s.o.MaxBundleSize)
+			out = append(out, Stored{Digest: d.Digest, PredicateType: r.predicateType,
+				Err: fmt.Errorf("%w: %s: bundle %s is %d bytes (limit %d)", ErrBadArtifact, s.repo, r.layer.Digest, r.layer.Size, s.o.MaxBundleSize)})
+			continue
 		}
 		data, err := s.blob(ctx, r.layer)
 		if err != nil {
-			return nil, err
+			out = append(out, Stored{Digest: d.Digest, PredicateType: r.predicateType, Err: err})
+			continue
 		}
 		out = append(out, Stored{Digest: d.Digest, PredicateType: r.predicateType, MediaType: string(r.layer.MediaType), Bundle: data, Created: r.created})
 	}

@@ -215,7 +215,7 @@ func TestArtifactManifestShape(t *testing.T) {
 }
 
 // A layout that holds referrers still serves its images, and a corrupted
-// bundle blob is an error, not an empty list.
+// bundle blob is listed with its error, not dropped.
 func TestLayoutStoreIntegrity(t *testing.T) {
 	ctx := context.Background()
 	idx := testIndex(t)
@@ -239,8 +239,10 @@ func TestLayoutStoreIntegrity(t *testing.T) {
 	}
 	h, _, _ := v1.SHA256(strings.NewReader(string(b)))
 	must(t, os.WriteFile(filepath.Join(dir, "blobs", "sha256", h.Hex), append(b, ' '), 0o644))
-	if _, err := store.List(ctx, subject.Digest); !errors.Is(err, ErrBadArtifact) {
-		t.Fatalf("corrupt bundle: %v", err)
+	got, err := store.List(ctx, subject.Digest)
+	must(t, err)
+	if len(got) != 1 || !errors.Is(got[0].Err, ErrBadArtifact) || got[0].PredicateType != PredicateSignature || got[0].Bundle != nil {
+		t.Fatalf("corrupt bundle listed as %+v", got)
 	}
 }
 

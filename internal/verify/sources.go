@@ -17,10 +17,16 @@ type StoredBundle struct {
 	PredicateType string
 	Bundle        []byte
 	Created       time.Time
+	// Err says why the referrer could not be read (a manifest that is
+	// gone, a corrupted blob); Bundle is then empty and PredicateType is
+	// what the referrers index claims, if anything.
+	Err error
 }
 
 // BundleSource lists the Sigstore bundles attached to a digest. A digest
-// with none returns an empty list, not an error.
+// with none returns an empty list, not an error; a referrer that cannot be
+// read is listed with its Err, so one bad referrer costs its own channel
+// only.
 type BundleSource interface {
 	List(ctx context.Context, subject v1.Hash) ([]StoredBundle, error)
 }
