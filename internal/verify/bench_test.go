@@ -109,7 +109,7 @@ func newBenchImage(b *testing.B) *benchImage {
 		attach(desc, verify.PredicateSBOM, sbomOf(desc.Digest))
 		attach(desc, verify.PredicateTestResult, testsPassed())
 		attach(desc, verify.PredicateVulns, scanAt(time.Now().Add(-time.Hour), true))
-		attach(desc, verify.PredicateVEX, vexDoc())
+		attach(desc, verify.PredicateVEX, vexDoc(desc.Digest))
 	}
 	return bi
 }

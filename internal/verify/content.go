@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/clearcutt/clearcutt/internal/vexdoc"
 )
 
 // predicateJSON re-encodes the verified statement's predicate as JSON.
@@ -91,85 +93,10 @@ func checkTests(v verified) (string, error) {
 	return "", fmt.Errorf("%w: test result %q", ErrContent, tr.Result)
 }
 
-// vulnsPredicate is the part of a vulns/v0.2 predicate verify reads, plus
-// ClearCutt's extensions: an optional top-level "gate" object with the gate
-// decision, and the result annotations internal/scan writes, where
-// "exceptionExpired": true marks a finding covered only by an expired
-// exception.
-type vulnsPredicate struct {
-	Scanner struct {
-		URI     string `json:"uri"`
-		Version string `json:"version"`
-		DB      struct {
-			LastUpdate *time.Time `json:"lastUpdate"`
-		} `json:"db"`
-		Result []struct {
-			ID          string           `json:"id"`
-			Annotations []map[string]any `json:"annotations"`
-		} `json:"result"`
-	} `json:"scanner"`
-	Metadata struct {
-		ScanStartedOn  *time.Time `json:"scanStartedOn"`
-		ScanFinishedOn *time.Time `json:"scanFinishedOn"`
-	} `json:"metadata"`
-	Gate *struct {
-		Pass     *bool    `json:"pass"`
-		Decision string   `json:"decision"`
-		Reasons  []string `json:"reasons"`
-	} `json:"gate"`
-}
-
-// AnnotationExceptionExpired is the vulns result annotation internal/scan
-// sets on a finding matched by an exception: true when it has expired.
-const AnnotationExceptionExpired = "exceptionExpired"
-
-type scan struct {
-	v        verified
-	at       time.Time
-	dbBuilt  *time.Time
-	gateErr  error
-	parseErr error
-}
-
-func parseScan(v verified) scan {
-	s := scan{v: v}
-	var p vulnsPredicate
-	if err := decodePredicate(v, &p); err != nil {
-		s.parseErr = err
-		return s
-	}
-	switch {
-	case p.Metadata.ScanFinishedOn != nil:
-		s.at = *p.Metadata.ScanFinishedOn
-	case p.Metadata.ScanStartedOn != nil:
-		s.at = *p.Metadata.ScanStartedOn
-	default:
-		s.parseErr = fmt.Errorf("%w: vulnerability scan records no scan time", ErrContent)
-		return s
-	}
-	if !v.SignedAt.IsZero() && s.at.After(v.SignedAt.Add(5*time.Minute)) {
-		s.parseErr = fmt.Errorf("%w: scan time %s is after its signing time %s", ErrContent, s.at.Format(time.RFC3339), v.SignedAt.Format(time.RFC3339))
-		return s
-	}
-	s.dbBuilt = p.Scanner.DB.LastUpdate
-	if g := p.Gate; g != nil && ((g.Pass != nil && !*g.Pass) || strings.EqualFold(g.Decision, "fail")) {
-		s.gateErr = fmt.Errorf("%w: vulnerability gate failed", ErrContent)
-		if len(g.Reasons) > 0 {
-			s.gateErr = fmt.Errorf("%w: %s", s.gateErr, strings.Join(g.Reasons, "; "))
-		}
-	}
-	for _, r := range p.Scanner.Result {
-		for _, a := range r.Annotations {
-			if expired, _ := a[AnnotationExceptionExpired].(bool); expired {
-				s.gateErr = fmt.Errorf("%w: %s is covered only by an expired exception", ErrContent, r.ID)
-			}
-		}
-	}
-	return s
-}
-
-// checkVEX requires an OpenVEX document whose statements are valid.
-func checkVEX(v verified) error {
+// checkVEX requires an OpenVEX document about the image of t (every
+// statement names it, by digest or by the fleet's package URL for its
+// runtime) whose statements are valid and dated no later than now.
+func checkVEX(v verified, t target, now time.Time) error {
 	js, err := predicateJSON(v)
 	if err != nil {
 		return err
@@ -181,10 +108,8 @@ func checkVEX(v verified) error {
 	if !strings.HasPrefix(doc.Context, vex.Context) {
 		return fmt.Errorf("%w: OpenVEX @context %q", ErrContent, doc.Context)
 	}
-	for i := range doc.Statements {
-		if err := doc.Statements[i].Validate(); err != nil {
-			return fmt.Errorf("%w: OpenVEX statement %d: %v", ErrContent, i, err)
-		}
+	if err := vexdoc.CheckAttested(&doc, vexdoc.AttestedImage{Name: t.name, Digest: t.digest.String()}, now); err != nil {
+		return fmt.Errorf("%w: OpenVEX document %s: %v", ErrContent, doc.ID, err)
 	}
 	return nil
 }

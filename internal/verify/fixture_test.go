@@ -136,13 +136,16 @@ func scanAt(at time.Time, gatePass bool) map[string]any {
 	}
 }
 
-func vexDoc() map[string]any {
+// vexDoc is an OpenVEX document about the platform image d of fleet/python,
+// shaped like the one clearcutt scan attests.
+func vexDoc(d v1.Hash) map[string]any {
 	return map[string]any{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://clearcutt.dev/vex/test",
 		"author": "acme security", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
 		"statements": []any{map[string]any{
 			"vulnerability": map[string]any{"name": "CVE-2023-0286"},
-			"products":      []any{map[string]any{"@id": "pkg:nix/openssl@3.0.7"}},
-			"status":        "not_affected", "justification": "vulnerable_code_not_in_execute_path",
+			"products": []any{map[string]any{"@id": "pkg:oci/python@" + d.String() + "?tag=distroless",
+				"subcomponents": []any{map[string]any{"@id": "pkg:nix/openssl@3.0.7"}}}},
+			"status": "not_affected", "justification": "vulnerable_code_not_in_execute_path",
 		}}}
 }
 
@@ -175,7 +178,7 @@ func (f *fixture) complete() {
 		f.attach(d, verify.PredicateSBOM, sbomOf(d))
 		f.attach(d, verify.PredicateTestResult, testsPassed())
 		f.attach(d, verify.PredicateVulns, scanAt(time.Now().Add(-time.Hour), true))
-		f.attach(d, verify.PredicateVEX, vexDoc())
+		f.attach(d, verify.PredicateVEX, vexDoc(d))
 	}
 	f.pushLegacyProvenance(sigtest.SLSAGenerator(fleetIdentity.Repository, fleetIdentity.Ref), provenance())
 }

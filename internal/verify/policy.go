@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/gate"
 )
 
 // Provenance generator defaults: slsa-github-generator's container
@@ -13,7 +14,20 @@ import (
 const (
 	DefaultProvenanceSignerURI = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
 	DefaultMaxScanAge          = 24 * time.Hour
+	// DefaultMaxDBAge is the oldest database a scan may have used, at
+	// scan time.
+	DefaultMaxDBAge = 120 * time.Hour
 )
+
+// GatePolicy is the vulnerability gate verify applies to the findings of
+// every verified scan (clearcutt.yaml vulnerabilities). The zero value
+// fails on any active finding.
+type GatePolicy struct {
+	// FailOn is the lowest severity that fails; gate.Unknown fails on any.
+	FailOn gate.Severity `json:"failOn"`
+	// OnlyFixable restricts failures to findings with a known fix.
+	OnlyFixable bool `json:"onlyFixable"`
+}
 
 // Identity is a keyless signer identity. Empty optional fields are not checked.
 type Identity struct {
@@ -63,6 +77,11 @@ type Policy struct {
 	PublicKey []byte `json:"-"`
 	// MaxScanAge is how old a vulnerability scan may be (default DefaultMaxScanAge).
 	MaxScanAge time.Duration `json:"maxScanAge"`
+	// MaxDBAge is how old the database of a scan may have been when it
+	// ran (default DefaultMaxDBAge).
+	MaxDBAge time.Duration `json:"maxDBAge"`
+	// Gate is the vulnerability gate applied to every verified scan.
+	Gate GatePolicy `json:"gate"`
 	// RequiredChannels must all be verified for the image to pass
 	// (default: every channel).
 	RequiredChannels []Channel `json:"requiredChannels"`
@@ -77,6 +96,8 @@ type FleetPolicyOptions struct {
 	// NoRescan trusts the publishing workflow alone, also for scans.
 	NoRescan         bool
 	MaxScanAge       time.Duration
+	MaxDBAge         time.Duration
+	Gate             GatePolicy
 	RequiredChannels []Channel
 }
 
@@ -117,6 +138,8 @@ func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
 		},
 		ProvenanceBuilderID: prov,
 		MaxScanAge:          o.MaxScanAge,
+		MaxDBAge:            o.MaxDBAge,
+		Gate:                o.Gate,
 		RequiredChannels:    o.RequiredChannels,
 	}
 	if rw := id.RescanWorkflow; rw != "" && !o.NoRescan {
@@ -134,6 +157,9 @@ func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
 func (p Policy) Validate() error {
 	if p.MaxScanAge < 0 {
 		return fmt.Errorf("%w: negative maximum scan age", ErrInvalidOptions)
+	}
+	if p.MaxDBAge < 0 {
+		return fmt.Errorf("%w: negative maximum database age", ErrInvalidOptions)
 	}
 	for _, c := range p.RequiredChannels {
 		if !c.valid() {
@@ -159,6 +185,13 @@ func (p Policy) maxScanAge() time.Duration {
 		return DefaultMaxScanAge
 	}
 	return p.MaxScanAge
+}
+
+func (p Policy) maxDBAge() time.Duration {
+	if p.MaxDBAge == 0 {
+		return DefaultMaxDBAge
+	}
+	return p.MaxDBAge
 }
 
 func (p Policy) required() []Channel {

@@ -9,10 +9,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/clearcutt/clearcutt/internal/oci"
 )
 
 // Options configure Run.
@@ -39,6 +42,12 @@ type Options struct {
 type target struct {
 	arch   string
 	digest v1.Hash
+	// unplatformed marks an index entry without a platform: no channel
+	// can pass for it, so the image fails, naming the entry.
+	unplatformed bool
+	// name is the runtime the image says it is (its dev.clearcutt.runtime
+	// label), which VEX products name.
+	name string
 }
 
 // found is the evidence of one channel for one target.
@@ -75,6 +84,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	for i := range platforms {
+		if platforms[i].name == "" {
+			platforms[i].name = repositoryName(o.Image)
+		}
+	}
 	sv, err := newSignedVerifier(o.Trusted, o.Policy, o.WithoutSCTUnsafe)
 	if err != nil {
 		return Report{}, err
@@ -108,7 +122,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if f == nil {
 				f = &found{}
 			}
-			entries = append(entries, evaluate(c, t, *f, o.Policy, o.Now))
+			entries = append(entries, evaluate(c, t, *f, o.Policy, o.Now, sv.keyMode))
 		}
 		rep.Channels = append(rep.Channels, aggregate(c, isRequired(o.Policy, c), entries))
 	}
@@ -121,26 +135,60 @@ func platformTargets(idx v1.ImageIndex) ([]target, error) {
 		return nil, fmt.Errorf("index manifest: %w", err)
 	}
 	var out []target
-	for _, m := range im.Manifests {
+	platforms := 0
+	for i, m := range im.Manifests {
 		p := m.Platform
-		if p == nil || p.OS == "" || p.OS == "unknown" {
+		if p == nil || p.OS == "" || p.OS == "unknown" || p.Architecture == "" {
+			out = append(out, target{arch: fmt.Sprintf("manifests[%d]", i), digest: m.Digest, unplatformed: true})
 			continue
 		}
+		platforms++
 		arch := p.OS + "/" + p.Architecture
 		if p.Variant != "" {
 			arch += "/" + p.Variant
 		}
-		out = append(out, target{arch: arch, digest: m.Digest})
+		out = append(out, target{arch: arch, digest: m.Digest, name: runtimeLabel(idx, m.Digest)})
 	}
-	if len(out) == 0 {
+	if platforms == 0 {
 		return nil, fmt.Errorf("%w: index has no platform images", ErrInvalidOptions)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].arch < out[j].arch })
 	return out, nil
 }
 
+// repositoryName is the last path segment of a reference's repository
+// (python for ghcr.io/acme/fleet/python@sha256:…).
+func repositoryName(ref string) string {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		ref = ref[i+1:]
+	}
+	if i := strings.IndexByte(ref, ':'); i >= 0 {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// runtimeLabel reads the runtime label of a platform image ("" when it
+// cannot be read: the VEX check then names the image by digest only).
+func runtimeLabel(idx v1.ImageIndex, d v1.Hash) string {
+	img, err := idx.Image(d)
+	if err != nil {
+		return ""
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || cf == nil {
+		return ""
+	}
+	return cf.Config.Labels[oci.LabelRuntime]
+}
+
 // collect verifies every bundle and legacy signature (and, for the index,
-// every legacy attestation) attached to t, grouped by channel.
+// every legacy attestation) attached to t, grouped by channel. Evidence
+// that cannot be read or does not verify is recorded against its channel;
+// only a source that cannot be listed at all stops verification.
 func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isIndex bool) (map[Channel]*found, error) {
 	out := map[Channel]*found{}
 	add := func(c Channel) *found {
@@ -149,26 +197,60 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 		}
 		return out[c]
 	}
+	// reject records err against channel c, or, when the evidence does not
+	// say what it is, against every channel of t.
+	reject := func(c Channel, err error) {
+		if c != "" {
+			add(c).bad = append(add(c).bad, err)
+			return
+		}
+		for _, k := range AllChannels() {
+			if perIndex(k) == isIndex || k == ChannelSignature {
+				add(k).bad = append(add(k).bad, err)
+			}
+		}
+	}
 	stored, err := o.Sources.Bundles.List(ctx, t.digest)
 	if err != nil {
 		return nil, fmt.Errorf("list evidence of %s: %w", t.digest, err)
 	}
 	for _, sb := range stored {
+		claimed := channelOf(sb.PredicateType)
+		if sb.Err != nil {
+			reject(claimed, fmt.Errorf("%w: referrer %s cannot be read: %v", ErrSignature, sb.Digest, sb.Err))
+			continue
+		}
 		b, pt, err := parseBundle(sb.Bundle)
 		if err != nil {
-			if c := channelOf(sb.PredicateType); c != "" {
-				add(c).bad = append(add(c).bad, fmt.Errorf("bundle %s: %w", sb.Digest, err))
-			}
+			reject(claimed, fmt.Errorf("bundle %s: %w", sb.Digest, err))
 			continue
 		}
 		c := channelOf(pt)
-		if c == "" {
+		if c == "" && claimed == "" {
 			continue // evidence ClearCutt does not verify
 		}
-		v, err := sv.verify(b, o.Policy.identities(c), t.digest)
-		if err != nil {
-			add(c).bad = append(add(c).bad, fmt.Errorf("bundle %s: %w", sb.Digest, err))
+		ids := o.Policy.identities(c)
+		if c == "" {
+			ids = o.Policy.identities(claimed)
+		}
+		v, err := sv.verify(b, ids, t.digest)
+		switch {
+		case err != nil:
+			// A payload altered after signing (its predicate type
+			// unreadable or changed) fails here, on the channel the
+			// referrer claims.
+			if claimed != "" && claimed != c {
+				reject(claimed, fmt.Errorf("bundle %s: %w", sb.Digest, err))
+			}
+			if c != "" {
+				add(c).bad = append(add(c).bad, fmt.Errorf("bundle %s: %w", sb.Digest, err))
+			}
 			continue
+		case claimed != "" && claimed != c:
+			reject(claimed, fmt.Errorf("%w: bundle %s holds a %q statement, not the %q its referrer claims", ErrContent, sb.Digest, pt, sb.PredicateType))
+			if c == "" {
+				continue
+			}
 		}
 		v.Source = sourceBundle
 		add(c).ok = append(add(c).ok, v)
@@ -177,14 +259,15 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 		return out, nil
 	}
 	if err := collectLegacySignatures(ctx, o, sv, t, add(ChannelSignature)); err != nil {
-		return nil, err
+		add(ChannelSignature).bad = append(add(ChannelSignature).bad, fmt.Errorf("%w: %v", ErrLegacyFormat, err))
 	}
 	if !isIndex || sv.keyMode {
 		return out, nil
 	}
 	layers, err := o.Sources.Legacy.Attestations(ctx, t.digest)
 	if err != nil {
-		return nil, fmt.Errorf("legacy attestations of %s: %w", t.digest, err)
+		add(ChannelProvenance).bad = append(add(ChannelProvenance).bad, fmt.Errorf("%w: legacy attestations of %s cannot be read: %v", ErrLegacyFormat, t.digest, err))
+		return out, nil
 	}
 	for i, l := range layers {
 		e, err := parseLegacyAttestation(l)
@@ -208,95 +291,59 @@ func collect(ctx context.Context, o Options, sv *signedVerifier, t target, isInd
 }
 
 // evaluate decides one channel for one target from its verified and rejected evidence.
-func evaluate(c Channel, t target, f found, p Policy, now time.Time) Entry {
+func evaluate(c Channel, t target, f found, p Policy, now time.Time, keyMode bool) Entry {
 	e := Entry{Arch: t.arch, Digest: t.digest.String(), Rejected: len(f.bad)}
 	fail := func(st Status, err error) Entry {
 		e.Status, e.Err, e.Reason = st, err, err.Error()
 		return e
 	}
+	if t.unplatformed {
+		return fail(StatusFailed, fmt.Errorf("%w: index entry %s (%s) has no platform: every manifest of the index must be a platform image", ErrContent, t.arch, t.digest))
+	}
 	if len(f.ok) == 0 {
-		if len(f.bad) == 0 {
+		switch {
+		case c == ChannelProvenance && keyMode && len(f.bad) == 0:
+			e.Status, e.Reason = StatusNotApplicable, "SLSA provenance from slsa-github-generator is keyless; it is not verified against a public key"
+			return e
+		case len(f.bad) == 0:
 			return fail(StatusMissing, fmt.Errorf("%w: no %s evidence for %s", ErrMissing, c, t.digest))
 		}
 		e.Rejected = len(f.bad) - 1
 		return fail(StatusFailed, f.bad[0])
 	}
-	// Newest signature first: the latest evidence decides.
+	// Newest verified signature first (key-signed evidence has none and
+	// keeps the store's order).
 	sort.SliceStable(f.ok, func(i, j int) bool { return f.ok[i].SignedAt.After(f.ok[j].SignedAt) })
 	use := func(v verified) { record(&e, v) }
-	var firstErr error
-	switch c {
-	case ChannelVulnerabilities:
-		return evaluateScans(e, f.ok, p, now)
-	case ChannelTests:
-		use(f.ok[0])
-		reason, err := checkTests(f.ok[0])
-		if err != nil {
-			return fail(StatusFailed, err)
-		}
-		e.Status, e.Reason = StatusVerified, reason
-		return e
+	if c == ChannelVulnerabilities {
+		return evaluateScans(e, f.ok, p, now, keyMode)
 	}
+	// Every other statement is made once per build (or is a document a
+	// person signed off): a failing one is never hidden by a passing one,
+	// of any age.
+	var reason string
 	for _, v := range f.ok {
 		var err error
 		switch c {
 		case ChannelSBOM:
 			err = checkSBOM(v, t.digest.Hex)
+		case ChannelTests:
+			var r string
+			if r, err = checkTests(v); err == nil && reason == "" {
+				reason = r
+			}
 		case ChannelVEX:
-			err = checkVEX(v)
+			err = checkVEX(v, t, now)
 		case ChannelProvenance:
 			err = checkProvenance(v, p.ProvenanceBuilderID)
 		}
-		if err == nil {
+		if err != nil {
 			use(v)
-			e.Status = StatusVerified
-			return e
-		}
-		if firstErr == nil {
-			use(v)
-			firstErr = err
+			return fail(StatusFailed, err)
 		}
 	}
-	return fail(StatusFailed, firstErr)
-}
-
-// evaluateScans uses the freshest readable scan: a failing gate fails the
-// channel, a scan older than MaxScanAge leaves it pending.
-func evaluateScans(e Entry, vs []verified, p Policy, now time.Time) Entry {
-	var best *scan
-	var firstErr error
-	for _, v := range vs {
-		s := parseScan(v)
-		if s.parseErr != nil {
-			if firstErr == nil {
-				firstErr = s.parseErr
-			}
-			continue
-		}
-		if best == nil || s.at.After(best.at) {
-			best = &s
-		}
-	}
-	if best == nil {
-		record(&e, vs[0])
-		e.Status, e.Err, e.Reason = StatusFailed, firstErr, firstErr.Error()
-		return e
-	}
-	record(&e, best.v)
-	at := best.at
-	e.ScanTime, e.DBBuiltAt = &at, best.dbBuilt
-	switch age := now.Sub(best.at); {
-	case best.gateErr != nil:
-		e.Status, e.Err = StatusFailed, best.gateErr
-	case age > p.maxScanAge():
-		e.Status = StatusPending
-		e.Err = fmt.Errorf("%w: newest scan is from %s, %s old (maximum %s)", ErrStale, best.at.Format(time.RFC3339), age.Round(time.Minute), p.maxScanAge())
-	default:
-		e.Status = StatusVerified
-	}
-	if e.Err != nil {
-		e.Reason = e.Err.Error()
-	}
+	use(f.ok[0])
+	e.Status, e.Reason = StatusVerified, reason
 	return e
 }
 

@@ -380,7 +380,7 @@ func TestRescanIdentityIsTrustedForScansOnly(t *testing.T) {
 	}
 	amd64 := f.platforms["amd64"]
 	f.attachAs(rescanID, amd64, amd64, verify.PredicateVulns, scanAt(time.Now().Add(-time.Minute), true))
-	f.attachAs(rescanID, amd64, amd64, verify.PredicateVEX, vexDoc())
+	f.attachAs(rescanID, amd64, amd64, verify.PredicateVEX, vexDoc(amd64))
 	f.attachAs(rescanID, amd64, amd64, verify.PredicateSBOM, sbomOf(amd64))
 	f.attachAs(rescanID, amd64, amd64, verify.PredicateTestResult, testsPassed())
 	f.attachAs(rescanID, f.indexHash, f.indexHash, verify.PredicateSignature, map[string]any{})

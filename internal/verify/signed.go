@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -113,9 +114,15 @@ func (v *signedVerifier) verify(entity sgverify.SignedEntity, wants []Identity, 
 
 func (v *signedVerifier) diagnose(entity sgverify.SignedEntity, wants []Identity, digest v1.Hash, cause error) error {
 	// Diagnosis only: nothing is accepted on this path.
+	if err := v.mismatchedMode(entity); err != nil {
+		return err
+	}
 	res, err := v.sv.Verify(entity, sgverify.NewPolicy(sgverify.WithoutArtifactUnsafe(), sgverify.WithoutIdentitiesUnsafe()))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrSignature, err)
+		if v.keyMode {
+			return fmt.Errorf("%w: the signature does not verify with the given key: signed by another key, or altered after signing", ErrSignature)
+		}
+		return fmt.Errorf("%w: %s", ErrSignature, explainKeyless(err))
 	}
 	if c := res.Signature.Certificate; c != nil && !v.keyMode {
 		// Name the mismatch against the identity with the same SAN, if
@@ -136,6 +143,45 @@ func (v *signedVerifier) diagnose(entity sgverify.SignedEntity, wants []Identity
 		}
 	}
 	return fmt.Errorf("%w: %v", ErrSignature, cause)
+}
+
+// mismatchedMode names evidence signed the other way: a keyless bundle
+// checked against a public key, or a key-signed bundle checked against a
+// keyless identity.
+func (v *signedVerifier) mismatchedMode(entity sgverify.SignedEntity) error {
+	vc, err := entity.VerificationContent()
+	if err != nil {
+		return nil
+	}
+	cert := vc.Certificate()
+	switch {
+	case v.keyMode && cert != nil:
+		signer := ""
+		if s, err := certificate.SummarizeCertificate(cert); err == nil {
+			signer = " (certificate for " + s.SubjectAlternativeName + ")"
+		}
+		return fmt.Errorf("%w: this bundle is keyless%s; verify it with the fleet identity, not --key", ErrSignature, signer)
+	case !v.keyMode && cert == nil:
+		return fmt.Errorf("%w: this bundle is signed with a key, not a Fulcio certificate; verify it with --key", ErrSignature)
+	}
+	return nil
+}
+
+// explainKeyless turns sigstore-go's keyless failures into what they mean
+// for the evidence.
+func explainKeyless(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "log entries") || strings.Contains(msg, "transparency log"):
+		return "the bundle has no valid transparency log entry (" + msg + ")"
+	case strings.Contains(msg, "timestamp"):
+		return "the bundle has no verified signing time from the transparency log or a timestamp authority (" + msg + ")"
+	case strings.Contains(msg, "certificate") || strings.Contains(msg, "x509"):
+		return "the signing certificate does not chain to the trusted root (" + msg + ")"
+	case strings.Contains(msg, "signature") || strings.Contains(msg, "verification"):
+		return "the signature does not verify: the payload was altered after signing, or another key signed it (" + msg + ")"
+	}
+	return msg
 }
 
 func certificateIdentity(want Identity) (sgverify.CertificateIdentity, error) {
