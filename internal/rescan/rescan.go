@@ -339,7 +339,7 @@ func (r *runner) platform(ctx context.Context, im catalog.Image, t Target, p pla
 	built, started, finished := res.Scanner.DB.Built, res.StartedOn, res.FinishedOn
 	out.DBBuiltAt, out.ScanStartedOn, out.ScanFinishedOn = &built, &started, &finished
 	out.Findings = res.Findings
-	dec := gate.Decide(res.GateFindings(), r.o.Gate)
+	dec := res.Decide(r.o.Gate)
 	out.Gate = &dec
 	out.Active, out.Suppressed, out.Excepted = dec.Counts.Active, dec.Counts.Suppressed, dec.Counts.Excepted
 	out.NewFindings = newFindings(res.Findings, prev)

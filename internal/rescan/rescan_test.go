@@ -176,6 +176,7 @@ func newFleet(t *testing.T, specs ...spec) *fleet {
 			if err != nil {
 				t.Fatal(err)
 			}
+			prev.Decide(gate.Policy{FailOn: gate.High, Now: now.Add(-2 * time.Hour)})
 			vs, err := prev.StatementJSON()
 			if err != nil {
 				t.Fatal(err)
@@ -259,7 +260,7 @@ func (f *fleet) verifyImage(ctx context.Context, im catalog.Image, t rescan.Targ
 		return verify.Report{}, err
 	}
 	return verify.Run(ctx, verify.Options{Image: im.Reference, Index: t.Index, IndexDigest: d,
-		Sources: verify.Sources{Bundles: storeSource{t.Store}}, Policy: verify.Policy{PublicKey: f.pub}})
+		Sources: verify.Sources{Bundles: storeSource{t.Store}}, Policy: verify.Policy{PublicKey: f.pub, Gate: verify.GatePolicy{FailOn: gate.High}}})
 }
 
 func (f *fleet) options() rescan.Options {

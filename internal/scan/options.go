@@ -148,6 +148,17 @@ type Result struct {
 	FinishedOn      time.Time `json:"finishedOn"`
 	// VEX is the OpenVEX document of the statements that applied to this image.
 	VEX *AppliedVEX `json:"-"`
+	// Gate is the decision Decide recorded; the statement carries it.
+	Gate *gate.Decision `json:"-"`
+}
+
+// Decide applies the gate policy p to the findings and records the
+// decision in r: the vulnerability statement carries it, so admission can
+// refuse an image whose signed scan failed the gate.
+func (r *Result) Decide(p gate.Policy) gate.Decision {
+	d := gate.Decide(r.GateFindings(), p)
+	r.Gate = &d
+	return d
 }
 
 // GateFindings is the gate's view of the findings.

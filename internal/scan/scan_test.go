@@ -379,6 +379,10 @@ func TestStatement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := res.StatementJSON(); !errors.Is(err, ErrInvalidOptions) {
+			t.Fatalf("a statement without a gate decision: err = %v, want ErrInvalidOptions", err)
+		}
+		res.Decide(gate.Policy{FailOn: gate.High, Now: o.Now})
 		b, err := res.StatementJSON()
 		if err != nil {
 			t.Fatal(err)
@@ -418,12 +422,20 @@ func TestStatement(t *testing.T) {
 				ScanStartedOn  string `json:"scanStartedOn"`
 				ScanFinishedOn string `json:"scanFinishedOn"`
 			} `json:"metadata"`
+			Gate *struct {
+				Pass    *bool    `json:"pass"`
+				Policy  string   `json:"policy"`
+				Reasons []string `json:"reasons"`
+			} `json:"gate"`
 		} `json:"predicate"`
 	}
 	if err := json.Unmarshal(a, &st); err != nil {
 		t.Fatal(err)
 	}
 	p := st.Predicate
+	if g := p.Gate; g == nil || g.Pass == nil || g.Policy != "fail on high or above" {
+		t.Fatalf("statement records no gate decision: %s", a)
+	}
 	if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != PredicateType ||
 		len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != subject.Digest.Hex || st.Subject[0].Name != subject.Name {
 		t.Fatalf("statement header = %s", a)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/intoto"
 )
 
@@ -97,13 +98,43 @@ func toAny(xs []string) []any {
 	return out
 }
 
+// GateField is the top-level predicate field that carries the gate
+// decision the scan reached (a ClearCutt extension of vulns/v0.2).
+const GateField = "gate"
+
+// GateRecord is the gate object of the predicate: the decision, and
+// whether a database older than the maximum age was accepted with the
+// unsafe option (verify and admission refuse such a scan).
+type GateRecord struct {
+	gate.Decision
+	StaleDBAccepted bool `json:"staleDBAccepted,omitempty"`
+}
+
 // Statement is the in-toto Statement v1 about the scanned platform image.
+// It needs the gate decision (Decide): a scan statement without a verdict
+// is never published.
 func (r Result) Statement() (*ita1.Statement, error) {
+	if r.Gate == nil {
+		return nil, fmt.Errorf("%w: the result has no gate decision", ErrInvalidOptions)
+	}
 	pred, err := r.Predicate()
 	if err != nil {
 		return nil, err
 	}
 	pj, err := protojson.Marshal(pred)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(pj, &m); err != nil {
+		return nil, err
+	}
+	g, err := json.Marshal(GateRecord{Decision: *r.Gate, StaleDBAccepted: r.StaleDBAccepted})
+	if err != nil {
+		return nil, err
+	}
+	m[GateField] = json.RawMessage(g)
+	pj, err = json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
