@@ -24,7 +24,7 @@ func exitCode(err error) int {
 // (argument counts, required flags, unknown commands), which carry no type.
 func isCobraUsage(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"required flag(s)", "unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "if any flags in the group"} {
+	for _, p := range []string{"required flag(s)", "invalid argument ", "unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "if any flags in the group"} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}

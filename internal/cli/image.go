@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -29,12 +30,24 @@ func openIndex(ctx context.Context, s, base string) (oci.Ref, v1.ImageIndex, err
 			dir = filepath.Join(base, dir)
 		}
 		idx, err := oci.ReadLayoutIndex(dir, h)
+		if errors.Is(err, oci.ErrNotIndex) {
+			return ref, nil, usageError{err}
+		}
 		if err != nil {
 			return ref, nil, err
 		}
 		return ref, idx, nil
 	}
-	idx, err := remote.Index(ref.DigestRef(h), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	// Fetch the manifest whatever its type, so that a platform image is
+	// named as such rather than failing content negotiation.
+	desc, err := remote.Get(ref.DigestRef(h), remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return ref, nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if !desc.MediaType.IsIndex() {
+		return ref, nil, usageError{fmt.Errorf("%s: not an image index but a %s; give the digest of the multi-platform index", ref, desc.MediaType)}
+	}
+	idx, err := desc.ImageIndex()
 	if err != nil {
 		return ref, nil, fmt.Errorf("%s: %w", ref, err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
-	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -78,9 +77,9 @@ Actions. Work files go under --work (closures/, stage/, evidence/).`,
 	fs.StringVar(&fl.scan.db, "db", "", "Grype v6 vulnerability database directory (required; 'clearcutt vulndb build' makes one)")
 	fs.StringVar(&fl.scan.vexDir, "vex-dir", "", "OpenVEX documents (default: vex/ next to the fleet file, if present)")
 	fs.StringVar(&fl.scan.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	fs.StringVar(&fl.scan.failOn, "fail-on", "high", "lowest severity that fails the vulnerability gate")
-	fs.BoolVar(&fl.scan.onlyFixable, "only-fixable", false, "fail the vulnerability gate only on findings with a known fix")
-	fs.DurationVar(&fl.scan.maxDBAge, "max-db-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	fs.StringVar(&fl.scan.failOn, "fail-on", "", failOnUsage)
+	fs.BoolVar(&fl.scan.onlyFixable, "only-fixable", false, onlyFixableUsage)
+	durationFlag(fs, &fl.scan.maxDBAge, "max-db-age", maxDBAgeUsage)
 	fs.BoolVar(&fl.scan.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age")
 	fs.StringVar(&fl.attest.key, "key", "", "signing key (default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)")
 	fs.BoolVar(&fl.attest.keyless, "keyless", false, "sign keyless with the job's OIDC identity (the default in GitHub Actions)")
@@ -239,7 +238,7 @@ func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags
 	}
 	af := fl.attest
 	af.evidence = evidence
-	vf := verifyFlags{maxScanAge: 24 * time.Hour}
+	vf := verifyFlags{failOn: fl.scan.failOn, onlyFixable: fl.scan.onlyFixable, maxDBAge: fl.scan.maxDBAge}
 	if !af.keyless && !inGitHubActions() {
 		key := af.key
 		if key == "" {

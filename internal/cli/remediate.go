@@ -318,9 +318,9 @@ that new branch. It never pushes, merges or publishes: a person reviews.`,
 	fs.StringVar(&fl.scan.db, "db", "", "Grype v6 vulnerability database directory the rebuilt images are scanned with (required)")
 	fs.StringVar(&fl.scan.vexDir, "vex-dir", "", "OpenVEX documents (default: vex/ next to the fleet file, if present)")
 	fs.StringVar(&fl.scan.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	fs.StringVar(&fl.scan.failOn, "fail-on", "high", "lowest severity that fails the vulnerability gate")
-	fs.BoolVar(&fl.scan.onlyFixable, "only-fixable", false, "fail the vulnerability gate only on findings with a known fix")
-	fs.DurationVar(&fl.scan.maxDBAge, "max-db-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	fs.StringVar(&fl.scan.failOn, "fail-on", "", failOnUsage)
+	fs.BoolVar(&fl.scan.onlyFixable, "only-fixable", false, onlyFixableUsage)
+	durationFlag(fs, &fl.scan.maxDBAge, "max-db-age", maxDBAgeUsage)
 	fs.BoolVar(&fl.scan.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age")
 	for _, n := range []string{"package", "newer", "db"} {
 		_ = cmd.MarkFlagRequired(n)
@@ -790,7 +790,7 @@ func reproduceCommands(f *fleet.File, root, flakeDir string, fl remediateFlags, 
 	if fl.scan.exceptions != "" {
 		pipe += " --exceptions " + fl.scan.exceptions
 	}
-	if fl.scan.failOn != "" && fl.scan.failOn != "high" {
+	if fl.scan.failOn != "" {
 		pipe += " --fail-on " + fl.scan.failOn
 	}
 	pipe += " --work out/remediate-check --to oci:out/remediate-check/oci --no-attest-unsafe"

@@ -105,9 +105,9 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 	fs.StringVar(&fl.db, "db", "", "directory of the Grype v6 vulnerability database (vulnerability.db) (required)")
 	fs.StringVar(&fl.vexDir, "vex-dir", "", "directory of OpenVEX documents (*.json; default: vex/ next to the fleet file, if present)")
 	fs.StringVar(&fl.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	fs.StringVar(&fl.failOn, "fail-on", "high", "lowest severity that fails the gate: critical, high, medium, low, negligible or any")
-	fs.BoolVar(&fl.onlyFixable, "only-fixable", false, "fail only on findings with a known fix")
-	fs.DurationVar(&fl.maxDBAge, "max-db-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	fs.StringVar(&fl.failOn, "fail-on", "", failOnUsage)
+	fs.BoolVar(&fl.onlyFixable, "only-fixable", false, onlyFixableUsage)
+	durationFlag(fs, &fl.maxDBAge, "max-db-age", maxDBAgeUsage)
 	fs.BoolVar(&fl.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age (the statements record it)")
 	fs.StringVar(&fl.sign.key, "key", "", "private signing key (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key)")
 	fs.BoolVar(&fl.sign.keyless, "keyless", false, "sign keyless with Fulcio and Rekor (default in GitHub Actions with id-token: write)")
@@ -162,13 +162,11 @@ func (r rescanReport) failure() string {
 
 func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (rescanReport, error) {
 	ctx := cmd.Context()
-	failOn, ok := gate.ParseSeverity(fl.failOn)
-	if fl.failOn == "any" {
-		failOn, ok = gate.Unknown, true
+	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
+	if err != nil {
+		return rescanReport{}, err
 	}
-	if !ok || fl.failOn == "unknown" {
-		return rescanReport{}, usageError{fmt.Errorf("--fail-on %q: want critical, high, medium, low, negligible or any", fl.failOn)}
-	}
+	maxDBAge, _ := maxAges(f, fl.maxDBAge, 0)
 	cat, catPath, err := rescan.ReadCatalog(fl.catalog)
 	if err != nil {
 		return rescanReport{}, usageError{fmt.Errorf("--catalog: %w", err)}
@@ -217,9 +215,9 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 			}
 			return v.run(ctx, g, ref, t.Index)
 		},
-		Scan: scan.BatchOptions{DBDir: fl.db, MaxDBAge: fl.maxDBAge, AllowStaleDBUnsafe: fl.allowStaleUnsf,
+		Scan: scan.BatchOptions{DBDir: fl.db, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: fl.allowStaleUnsf,
 			Now: now, VEX: vexPaths, Exceptions: exc},
-		Gate:   gate.Policy{FailOn: failOn, OnlyFixable: fl.onlyFixable, Now: now},
+		Gate:   gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now},
 		Signer: signer,
 		Progress: func(e rescan.Event) {
 			if e.Step == rescan.StepOpen {

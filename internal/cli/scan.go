@@ -67,9 +67,9 @@ Exit status 1 means the gate failed.`,
 	flags.StringVar(&fl.evidence, "evidence", "out/evidence", "evidence directory: SBOMs are read from and statements written to <dir>/sha256-<digest>/")
 	flags.StringVar(&fl.vexDir, "vex-dir", "", "directory of OpenVEX documents (*.json; default: vex/ next to the fleet file, if present)")
 	flags.StringVar(&fl.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	flags.StringVar(&fl.failOn, "fail-on", "high", "lowest severity that fails the gate: critical, high, medium, low, negligible or any")
-	flags.BoolVar(&fl.onlyFixable, "only-fixable", false, "fail only on findings with a known fix")
-	flags.DurationVar(&fl.maxDBAge, "max-db-age", scan.DefaultMaxDBAge, "oldest database build accepted")
+	flags.StringVar(&fl.failOn, "fail-on", "", failOnUsage)
+	flags.BoolVar(&fl.onlyFixable, "only-fixable", false, onlyFixableUsage)
+	durationFlag(flags, &fl.maxDBAge, "max-db-age", maxDBAgeUsage)
 	flags.BoolVar(&fl.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age (the result records it)")
 	flags.BoolVar(&fl.asJSON, "json", false, "print the results as JSON")
 	_ = cmd.MarkFlagRequired("db")
@@ -95,13 +95,11 @@ type scanReport struct {
 }
 
 func runScan(ctx context.Context, g *globals, f *fleet.File, refStr string, fl scanFlags) (scanReport, error) {
-	failOn, ok := gate.ParseSeverity(fl.failOn)
-	if fl.failOn == "any" {
-		failOn, ok = gate.Unknown, true
+	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
+	if err != nil {
+		return scanReport{}, err
 	}
-	if !ok || fl.failOn == "unknown" {
-		return scanReport{}, usageError{fmt.Errorf("--fail-on %q: want critical, high, medium, low, negligible or any", fl.failOn)}
-	}
+	maxDBAge, _ := maxAges(f, fl.maxDBAge, 0)
 	vexPaths, err := vexDocuments(f, fl.vexDir)
 	if err != nil {
 		return scanReport{}, err
@@ -139,7 +137,7 @@ func runScan(ctx context.Context, g *globals, f *fleet.File, refStr string, fl s
 			Subject:            scan.Subject{Name: rep.Image, Digest: d.Digest},
 			Overlay:            overlay,
 			DBDir:              fl.db,
-			MaxDBAge:           fl.maxDBAge,
+			MaxDBAge:           maxDBAge,
 			AllowStaleDBUnsafe: fl.allowStaleUnsf,
 			Now:                now,
 			VEX:                vexPaths,
@@ -153,7 +151,7 @@ func runScan(ctx context.Context, g *globals, f *fleet.File, refStr string, fl s
 			}
 			return rep, fmt.Errorf("%s (%s): %w", d.Digest, d.Platform, err)
 		}
-		dec := gate.Decide(res.GateFindings(), gate.Policy{FailOn: failOn, OnlyFixable: fl.onlyFixable, Now: now})
+		dec := res.Decide(gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now})
 		p := scanPlatform{Platform: d.Platform.String(), Digest: d.Digest.String(), Overlay: overlay, Result: res, Decision: dec, Statements: map[string]string{}}
 		vulns, err := res.StatementJSON()
 		if err != nil {

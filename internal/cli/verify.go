@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
@@ -32,6 +33,9 @@ type verifyFlags struct {
 	signerDigest       string
 	provenanceSigner   string
 	maxScanAge         time.Duration
+	maxDBAge           time.Duration
+	failOn             string
+	onlyFixable        bool
 	require            []string
 	withoutSCTUnsafe   bool
 	noRescanIdentity   bool
@@ -110,7 +114,10 @@ func addVerifyFlags(cmd *cobra.Command, fl *verifyFlags) {
 	fs.StringVar(&fl.identity.SourceRepositoryURI, "source-repository", "", "Source Repository URI, e.g. https://github.com/acme/fleet (default: identity.repository)")
 	fs.StringVar(&fl.identity.SourceRepositoryRef, "source-ref", "", "Source Repository Ref, e.g. refs/heads/main (default: identity.ref)")
 	fs.StringVar(&fl.provenanceSigner, "provenance-signer", "", "SAN of the SLSA provenance signer (default: slsa-github-generator's container workflow)")
-	fs.DurationVar(&fl.maxScanAge, "max-scan-age", 24*time.Hour, "a vulnerability scan older than this is pending")
+	durationFlag(fs, &fl.maxScanAge, "max-scan-age", maxScanAgeUsage)
+	durationFlag(fs, &fl.maxDBAge, "max-db-age", maxDBAgeUsage)
+	fs.StringVar(&fl.failOn, "fail-on", "", failOnUsage)
+	fs.BoolVar(&fl.onlyFixable, "only-fixable", false, onlyFixableUsage)
 	fs.StringSliceVar(&fl.require, "require", nil, "channels that must verify (default: all; without provenance in key mode)")
 	fs.BoolVar(&fl.withoutSCTUnsafe, "without-sct-unsafe", false, "accept Fulcio certificates without a certificate-transparency timestamp (private CAs)")
 	fs.BoolVar(&fl.noRescanIdentity, "no-rescan-identity", false, "trust scans and VEX from the publishing workflow only, not from identity.rescanWorkflow")
@@ -127,7 +134,7 @@ func (b bundleSource) List(ctx context.Context, d v1.Hash) ([]verify.StoredBundl
 	}
 	out := make([]verify.StoredBundle, 0, len(stored))
 	for _, s := range stored {
-		out = append(out, verify.StoredBundle{Digest: s.Digest, PredicateType: s.PredicateType, Bundle: s.Bundle, Created: s.Created})
+		out = append(out, verify.StoredBundle{Digest: s.Digest, PredicateType: s.PredicateType, Bundle: s.Bundle, Created: s.Created, Err: s.Err})
 	}
 	return out, nil
 }
@@ -164,11 +171,20 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 	if err != nil {
 		return verifier{}, usageError{err}
 	}
+	if fl.maxScanAge < 0 || fl.maxDBAge < 0 {
+		return verifier{}, usageError{errors.New("--max-scan-age and --max-db-age must be positive durations")}
+	}
+	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
+	if err != nil {
+		return verifier{}, err
+	}
+	maxDBAge, maxScanAge := maxAges(f, fl.maxDBAge, fl.maxScanAge)
+	gp := verify.GatePolicy{FailOn: failOn, OnlyFixable: onlyFixable}
 	var policy verify.Policy
 	if f != nil {
 		policy, err = verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
 			ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
-			MaxScanAge: fl.maxScanAge, RequiredChannels: required, NoRescan: fl.noRescanIdentity,
+			MaxScanAge: maxScanAge, MaxDBAge: maxDBAge, Gate: gp, RequiredChannels: required, NoRescan: fl.noRescanIdentity,
 		})
 		if err != nil {
 			return verifier{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
@@ -184,7 +200,9 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 			Signer:              verify.Identity{BuildSignerDigest: fl.signerDigest},
 			Provenance:          verify.Identity{SAN: prov},
 			ProvenanceBuilderID: prov,
-			MaxScanAge:          fl.maxScanAge,
+			MaxScanAge:          maxScanAge,
+			MaxDBAge:            maxDBAge,
+			Gate:                gp,
 			RequiredChannels:    required,
 		}
 	}
@@ -226,6 +244,9 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 		pem, err := os.ReadFile(fl.key)
 		if err != nil {
 			return verifier{}, usageError{fmt.Errorf("--key: %w", err)}
+		}
+		if _, err := cryptoutils.UnmarshalPEMToPublicKey(pem); err != nil {
+			return verifier{}, usageError{fmt.Errorf("--key %s: not a PEM public key: %v", fl.key, err)}
 		}
 		policy.PublicKey = pem
 		if len(required) == 0 {
@@ -276,7 +297,8 @@ func trustedRoot(ctx context.Context, fl verifyFlags) (root.TrustedMaterial, err
 	case fl.trustedRoot != "":
 		tr, err := verify.LoadTrustedRoot(fl.trustedRoot)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--trusted-root: %w", err)}
+			// Verification cannot run without trusted material (exit 3).
+			return nil, fmt.Errorf("--trusted-root %s: %w", fl.trustedRoot, err)
 		}
 		return tr, nil
 	case fl.refreshTrustedRoot:
@@ -342,9 +364,7 @@ func renderVerify(g *globals, r verify.Report) error {
 			if detail == "" && e.ScanTime != nil {
 				detail = "scanned " + e.ScanTime.UTC().Format(time.RFC3339)
 			}
-			if len(detail) > 90 {
-				detail = detail[:87] + "..."
-			}
+			// The whole reason: a cut one can hide what failed.
 			signer := e.Signer
 			if len(signer) > 60 {
 				signer = "…" + signer[len(signer)-59:]

@@ -43,7 +43,7 @@ func channelStatuses(rep verify.Report) map[verify.Channel]verify.Status {
 }
 
 // wantStatuses checks every channel: want overrides, the rest verified
-// (provenance is missing in key mode).
+// (provenance is not_applicable in key mode).
 func wantStatuses(t *testing.T, rep verify.Report, want map[verify.Channel]verify.Status) {
 	t.Helper()
 	got := channelStatuses(rep)
@@ -52,7 +52,7 @@ func wantStatuses(t *testing.T, rep verify.Report, want map[verify.Channel]verif
 		if !ok {
 			w = verify.StatusVerified
 			if c == verify.ChannelProvenance {
-				w = verify.StatusMissing
+				w = verify.StatusNotApplicable
 			}
 		}
 		if got[c] != w {
@@ -243,6 +243,37 @@ func TestVerifyKeyModeOnRegistryProcess(t *testing.T) {
 		}
 	})
 
+	t.Run("every exit code as the audit guide documents it", func(t *testing.T) {
+		badKey := filepath.Join(t.TempDir(), "bad.pub")
+		writeFile(t, badKey, "not a key\n")
+		badRoot := filepath.Join(t.TempDir(), "trusted_root.json")
+		writeFile(t, badRoot, "{}")
+		for _, tc := range []struct {
+			name string
+			args []string
+			code int
+			says string
+		}{
+			{"every required channel verified", []string{published, "--key", pub}, ExitOK, ""},
+			{"a required channel pending", []string{published, "--key", pub, "--max-scan-age", "1ms"}, ExitFailed, ""},
+			{"a key that is not a PEM public key", []string{published, "--key", badKey}, ExitUsage, "not a PEM public key"},
+			{"a zero maximum scan age", []string{published, "--key", pub, "--max-scan-age", "0"}, ExitUsage, "must be a positive duration"},
+			{"a negative maximum scan age", []string{published, "--key", pub, "--max-scan-age", "-1h"}, ExitUsage, "must be a positive duration"},
+			{"a platform digest instead of the index", []string{host + "/fleet/python@" + amd64.Digest.String(), "--key", pub}, ExitUsage, "not an image index"},
+			{"a trusted root that does not parse", []string{published, "--trusted-root", badRoot}, ExitRuntime, "--trusted-root " + badRoot},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, _, errs := run(t, append([]string{"-f", fleetFile, "verify"}, tc.args...)...)
+				if code != tc.code || !strings.Contains(errs, tc.says) {
+					t.Fatalf("exit %d, want %d saying %q:\n%s", code, tc.code, tc.says, tail(errs, 2000))
+				}
+				if strings.Contains(errs, "identity") && tc.code == ExitUsage {
+					t.Errorf("blamed on the identity: %s", errs)
+				}
+			})
+		}
+	})
+
 	t.Run("an old scan is pending", func(t *testing.T) {
 		rep := verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub, "--max-scan-age", "1ms")
 		wantStatuses(t, rep, map[verify.Channel]verify.Status{verify.ChannelVulnerabilities: verify.StatusPending})
@@ -283,6 +314,52 @@ func TestVerifyKeyModeOnRegistryProcess(t *testing.T) {
 		}
 		if e := entryFor(t, rep, verify.ChannelSBOM, archName["arm64"]); e.Status != verify.StatusVerified {
 			t.Errorf("sbom arm64 = %+v", e)
+		}
+	})
+
+	t.Run("a referrer pointing at a deleted manifest fails its channel only", func(t *testing.T) {
+		tag := ref.Repo.Tag("sha256-" + arm64.Digest.Hex)
+		idx, err := remote.Index(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := im.DeepCopy()
+		gone := v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: 512,
+			Digest:      v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)},
+			Annotations: map[string]string{attest.AnnotationPredicateType: verify.PredicateTestResult}}
+		im.Manifests = append(im.Manifests, gone)
+		js, err := json.Marshal(im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Put(tag, rawIndex(js)); err != nil {
+			t.Fatal(err)
+		}
+		rep := verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub)
+		wantStatuses(t, rep, map[verify.Channel]verify.Status{
+			verify.ChannelSBOM: verify.StatusFailed, // from the previous step
+		})
+		e := entryFor(t, rep, verify.ChannelTests, archName["arm64"])
+		if e.Status != verify.StatusVerified || e.Rejected != 1 {
+			t.Errorf("tests arm64 with an unreadable sibling = %+v", e)
+		}
+		// Without the good test result, the unreadable one fails the channel.
+		dropFallbackReferrer(t, ref.Repo, arm64.Digest, verify.PredicateTestResult, gone.Digest)
+		rep = verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub)
+		e = entryFor(t, rep, verify.ChannelTests, archName["arm64"])
+		if e.Status != verify.StatusFailed || !strings.Contains(e.Reason, gone.Digest.String()) || !strings.Contains(e.Reason, "cannot be read") {
+			t.Errorf("tests arm64 = %+v", e)
+		}
+		if s := rep.Channel(verify.ChannelVulnerabilities).Status; s != verify.StatusVerified {
+			t.Errorf("vulnerabilities = %s: the other channels are still reported", s)
+		}
+		js, _ = json.Marshal(orig)
+		if err := remote.Put(tag, rawIndex(js)); err != nil {
+			t.Fatal(err)
 		}
 	})
 

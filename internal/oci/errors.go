@@ -27,4 +27,6 @@ var (
 	ErrBadBase = errors.New("invalid base image")
 	// ErrNotFound: a layout or registry does not hold the requested digest.
 	ErrNotFound = errors.New("not found")
+	// ErrNotIndex: a digest names a platform image where an index is needed.
+	ErrNotIndex = errors.New("not an image index")
 )

@@ -107,11 +107,31 @@ func ReadLayoutIndex(dir string, d v1.Hash) (v1.ImageIndex, error) {
 	}
 	for _, desc := range im.Manifests {
 		if desc.Digest == d {
+			if !desc.MediaType.IsIndex() {
+				return nil, fmt.Errorf("%w: layout %s: %s is not an image index but a %s; give the digest of the multi-platform index", ErrNotIndex, dir, d, desc.MediaType)
+			}
 			idx, err := root.ImageIndex(d)
 			if err != nil {
 				return nil, fmt.Errorf("layout %s: %s: %w", dir, d, err)
 			}
 			return idx, nil
+		}
+	}
+	// A platform image of one of the layout's indexes is named as such.
+	for _, desc := range im.Manifests {
+		if !desc.MediaType.IsIndex() {
+			continue
+		}
+		child, err := root.ImageIndex(desc.Digest)
+		if err != nil {
+			continue
+		}
+		if cm, err := child.IndexManifest(); err == nil {
+			for _, m := range cm.Manifests {
+				if m.Digest == d {
+					return nil, fmt.Errorf("%w: layout %s: %s is a platform image of the index %s, not an index; give the index digest", ErrNotIndex, dir, d, desc.Digest)
+				}
+			}
 		}
 	}
 	return nil, fmt.Errorf("%w: layout %s has no index %s in index.json", ErrNotFound, dir, d)
