@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	openvex "github.com/openvex/go-vex/pkg/vex"
+
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 	"github.com/clearcutt/clearcutt/internal/verify"
+	"github.com/clearcutt/clearcutt/internal/vexdoc"
 )
 
 // vexFleet copies the example fleet file into a temporary directory and
@@ -205,6 +208,7 @@ func TestVEXCreateRejectsBadInput(t *testing.T) {
 		{"unknown image", []string{"--product", "ruby:slim", "--status", "fixed"}, `"ruby:slim" is not an image of`},
 		{"tier not built", []string{"--product", "static:dev", "--status", "fixed"}, `"static:dev" is not an image of`},
 		{"oci purl of no image", []string{"--product", "pkg:oci/ruby", "--status", "fixed"}, "pkg:oci/ruby names no image of the fleet"},
+		{"oci purl by version tag", []string{"--product", "pkg:oci/python?tag=3.11-dev", "--status", "fixed"}, "--product: \"pkg:oci/python?tag=3.11-dev\": 3.11-dev is a tag of python:dev, not its tier"},
 		{"lower-case id", []string{"--id", "cve-2023-45853", "--product", "pkg:nix/zlib", "--status", "fixed"}, "--id: \"cve-2023-45853\": write CVE ids in upper case"},
 		{"bad timestamp", []string{"--product", "pkg:nix/zlib", "--status", "fixed", "--timestamp", "yesterday"}, "--timestamp"},
 		{"future timestamp", []string{"--product", "pkg:nix/zlib", "--status", "fixed", "--timestamp", "2099-01-01T00:00:00Z"},
@@ -412,6 +416,18 @@ func TestVEXPublishedDocumentSuppressesInGrype(t *testing.T) {
 	}
 	if entry == nil || len(entry.Predicate) == 0 {
 		t.Fatalf("no verified OpenVEX attestation for linux/amd64: %+v", vrep.Channel(verify.ChannelVEX))
+	}
+	// The verified predicate passes vexdoc.CheckAttested for its own
+	// platform image and fails for another digest.
+	var published openvex.VEX
+	if err := json.Unmarshal(entry.Predicate, &published); err != nil {
+		t.Fatal(err)
+	}
+	if err := vexdoc.CheckAttested(&published, vexdoc.AttestedImage{Name: "python", Digest: entry.Digest}, time.Now()); err != nil {
+		t.Errorf("the published OpenVEX document fails for its own image %s: %v", entry.Digest, err)
+	}
+	if err := vexdoc.CheckAttested(&published, vexdoc.AttestedImage{Name: "python", Digest: "sha256:" + strings.Repeat("0", 64)}, time.Now()); err == nil {
+		t.Error("the published OpenVEX document passes for another digest")
 	}
 	vexFile := filepath.Join(tmp, "published.openvex.json")
 	writeFile(t, vexFile, string(entry.Predicate))

@@ -8,7 +8,9 @@
 // (status, justification, impact and action statements, UTC timestamps no
 // later than now plus ClockSkew, vulnerability ids, package URLs) and,
 // given the fleet's images, refuses image products (pkg:oci/…) that name
-// no image of the fleet. Conflicts
+// no image of the fleet, or name one in a form clearcutt scan never matches
+// (a version tag for the tier, a repository_url qualifier). CheckAttested
+// checks an attested document about one platform image. Conflicts
 // finds statements about the same vulnerability, product and subcomponent
 // that disagree on the status. Upsert, Marshal and WriteFile record a
 // statement: deterministic JSON, version and @id bumped on every change,

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,6 +216,8 @@ func (c *stmtChecker) product(field string, p openvex.Product) {
 	if p.ID != "" && len(c.images) > 0 && CheckPURL(p.ID) == nil {
 		if names, isImage := NamedImages(p.ID, c.images); isImage && len(names) == 0 {
 			c.add(field+".@id", "%q names no image of the fleet (images are %s)", p.ID, imageList(c.images))
+		} else if isImage {
+			c.scannedForm(field+".@id", p.ID)
 		}
 	}
 	for j, s := range p.Subcomponents {
@@ -254,6 +258,39 @@ func (c *stmtChecker) component(field string, comp openvex.Component) {
 			}
 		default:
 			c.add(f, "not an OpenVEX identifier type (purl, cpe22, cpe23)")
+		}
+	}
+}
+
+// scannedForm adds a problem when the image product id, which names an
+// image of the fleet, is in a form clearcutt scan never matches: the image
+// it scans is pkg:oci/<runtime>@<digest>?tag=<tier>, so a statement applies
+// to it through pkg:oci/<runtime>, its tier as the tag, its digest as the
+// version, and nothing else.
+func (c *stmtChecker) scannedForm(field, id string) {
+	p, err := packageurl.FromString(id)
+	if err != nil {
+		return
+	}
+	for _, q := range p.Qualifiers {
+		if q.Key == "tag" {
+			continue
+		}
+		c.add(field, "%q: clearcutt scan matches an image product by runtime, tier tag and digest only, so the %s qualifier keeps the statement from applying; leave it out", id, q.Key)
+	}
+	tag, ok := p.Qualifiers.Map()["tag"]
+	if !ok {
+		return
+	}
+	for _, img := range c.images {
+		if path.Base(img.Repository) == p.Name && img.Tier == tag {
+			return
+		}
+	}
+	for _, img := range c.images {
+		if path.Base(img.Repository) == p.Name && slices.Contains(img.Tags, tag) {
+			c.add(field, "%q: %s is a tag of %s, not its tier; clearcutt scan matches the tier: write %s", id, tag, img.RefName, ImageProduct(img))
+			return
 		}
 	}
 }

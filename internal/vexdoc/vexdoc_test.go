@@ -140,6 +140,8 @@ func TestCheckRules(t *testing.T) {
 		{"no products", `"products": [{"@id": "pkg:nix/glibc@2.36"}],`, ``, "statements[0].products", "missing"},
 		{"image not in fleet", `"pkg:oci/python?tag=slim"`, `"pkg:oci/ruby?tag=slim"`, "statements[1].products[0].@id", "names no image of the fleet"},
 		{"tier not in fleet", `"pkg:oci/python?tag=slim"`, `"pkg:oci/static?tag=slim"`, "statements[1].products[0].@id", "names no image of the fleet"},
+		{"image by version tag", `"pkg:oci/python?tag=slim"`, `"pkg:oci/python?tag=3.11-slim"`, "statements[1].products[0].@id", "3.11-slim is a tag of python:slim, not its tier; clearcutt scan matches the tier: write pkg:oci/python?tag=slim"},
+		{"image by repository_url", `"pkg:oci/python?tag=slim"`, `"pkg:oci/python?repository_url=ghcr.io/clearcutt/fleet/python&tag=slim"`, "statements[1].products[0].@id", "the repository_url qualifier keeps the statement from applying"},
 		{"oci version not a digest", `"pkg:oci/python?tag=slim"`, `"pkg:oci/python@3.11"`, "statements[1].products[0].@id", "is the image digest"},
 		{"statement time not UTC", `"2026-11-26T01:00:00Z"`, `"2026-11-26T03:00:00+02:00"`, "statements[1].timestamp", "not in UTC"},
 		{"document time not UTC", `"timestamp": "2026-11-26T00:00:00Z"`, `"timestamp": "2026-11-26T02:00:00+02:00"`, "timestamp", "not in UTC"},
