@@ -317,52 +317,6 @@ func TestVerifyKeyModeOnRegistryProcess(t *testing.T) {
 		}
 	})
 
-	t.Run("a referrer pointing at a deleted manifest fails its channel only", func(t *testing.T) {
-		tag := ref.Repo.Tag("sha256-" + arm64.Digest.Hex)
-		idx, err := remote.Index(tag)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		orig := im.DeepCopy()
-		gone := v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: 512,
-			Digest:      v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)},
-			Annotations: map[string]string{attest.AnnotationPredicateType: verify.PredicateTestResult}}
-		im.Manifests = append(im.Manifests, gone)
-		js, err := json.Marshal(im)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Put(tag, rawIndex(js)); err != nil {
-			t.Fatal(err)
-		}
-		rep := verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub)
-		wantStatuses(t, rep, map[verify.Channel]verify.Status{
-			verify.ChannelSBOM: verify.StatusFailed, // from the previous step
-		})
-		e := entryFor(t, rep, verify.ChannelTests, archName["arm64"])
-		if e.Status != verify.StatusVerified || e.Rejected != 1 {
-			t.Errorf("tests arm64 with an unreadable sibling = %+v", e)
-		}
-		// Without the good test result, the unreadable one fails the channel.
-		dropFallbackReferrer(t, ref.Repo, arm64.Digest, verify.PredicateTestResult, gone.Digest)
-		rep = verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub)
-		e = entryFor(t, rep, verify.ChannelTests, archName["arm64"])
-		if e.Status != verify.StatusFailed || !strings.Contains(e.Reason, gone.Digest.String()) || !strings.Contains(e.Reason, "cannot be read") {
-			t.Errorf("tests arm64 = %+v", e)
-		}
-		if s := rep.Channel(verify.ChannelVulnerabilities).Status; s != verify.StatusVerified {
-			t.Errorf("vulnerabilities = %s: the other channels are still reported", s)
-		}
-		js, _ = json.Marshal(orig)
-		if err := remote.Put(tag, rawIndex(js)); err != nil {
-			t.Fatal(err)
-		}
-	})
-
 	t.Run("a deleted vulnerability referrer is missing", func(t *testing.T) {
 		dropFallbackReferrer(t, ref.Repo, arm64.Digest, verify.PredicateVulns, v1.Hash{})
 		rep := verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub)
@@ -375,6 +329,43 @@ func TestVerifyKeyModeOnRegistryProcess(t *testing.T) {
 		}
 		if e := entryFor(t, rep, verify.ChannelVulnerabilities, archName["amd64"]); e.Status != verify.StatusVerified {
 			t.Errorf("vulnerabilities amd64 = %+v", e)
+		}
+	})
+
+	t.Run("a referrer whose manifest was deleted fails its channel only", func(t *testing.T) {
+		fb, err := remote.Index(ref.Repo.Tag("sha256-" + arm64.Digest.Hex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := fb.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gone v1.Hash
+		for _, d := range im.Manifests {
+			if d.Annotations[attest.AnnotationPredicateType] == verify.PredicateTestResult {
+				gone = d.Digest
+			}
+		}
+		if gone.Hex == "" {
+			t.Fatalf("no test-result referrer of %s: %+v", arm64.Digest, im.Manifests)
+		}
+		// The fallback index still lists it: a deleted manifest.
+		if err := remote.Delete(ref.Repo.Digest(gone.String())); err != nil {
+			t.Fatal(err)
+		}
+		rep := verifyJSON(t, ExitFailed, "-f", fleetFile, published, "--key", pub)
+		wantStatuses(t, rep, map[verify.Channel]verify.Status{
+			verify.ChannelSBOM:            verify.StatusFailed,  // from the steps before
+			verify.ChannelVulnerabilities: verify.StatusMissing, // from the step before
+			verify.ChannelTests:           verify.StatusFailed,
+		})
+		e := entryFor(t, rep, verify.ChannelTests, archName["arm64"])
+		if !strings.Contains(e.Reason, gone.String()) || !strings.Contains(e.Reason, "cannot be read") {
+			t.Errorf("tests arm64 = %+v, want the referrer named", e)
+		}
+		if e := entryFor(t, rep, verify.ChannelTests, archName["amd64"]); e.Status != verify.StatusVerified {
+			t.Errorf("tests amd64 = %+v", e)
 		}
 	})
 }
