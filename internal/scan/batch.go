@@ -125,6 +125,9 @@ func OpenBatch(opts BatchOptions) (*Batch, error) {
 	if b.docs, err = loadVEX(opts.VEX); err != nil {
 		return nil, err
 	}
+	if err := checkVEXDates(b.docs, b.now); err != nil {
+		return nil, err
+	}
 	if len(opts.VEX) > 0 {
 		if b.vex, err = grypevex.NewProcessor(grypevex.ProcessorOptions{Documents: opts.VEX}); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidVEX, err)

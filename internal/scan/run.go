@@ -70,6 +70,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := checkVEXDates(docs, now); err != nil {
+		return res, err
+	}
 
 	progress("reading SBOM")
 	pkgs, pctx, _, err := pkg.ProvideFromReader(bytes.NewReader(opts.SBOM), pkg.ProviderConfig{})

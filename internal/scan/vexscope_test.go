@@ -155,6 +155,7 @@ func TestVEXDatedInTheFutureIsRefused(t *testing.T) {
 	const stmt = `"vulnerability": {"name": "CVE-2023-40217"}, "products": [{"@id": "pkg:nix/python3"}], "status": "fixed"`
 	future := scanNow.Add(vexdoc.ClockSkew + time.Second).Format(time.RFC3339)
 	within := scanNow.Add(vexdoc.ClockSkew).Format(time.RFC3339)
+	db := testDB(t, dbBuilt)
 	for _, tc := range []struct {
 		name, docFields, statement string
 		want                       string // after the file name
@@ -184,6 +185,15 @@ func TestVEXDatedInTheFutureIsRefused(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), p+tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, p+tc.want)
+			}
+			// A scan, and a batch of scans, refuse the document too.
+			o := scanOpts(t, db, "python-closure.spdx.json")
+			o.VEX = []string{p}
+			if _, err := Run(context.Background(), o); !errors.Is(err, ErrInvalidVEX) || !strings.Contains(err.Error(), p+tc.want) {
+				t.Errorf("Run: %v", err)
+			}
+			if _, err := OpenBatch(BatchOptions{DBDir: db, Now: scanNow, VEX: []string{p}}); !errors.Is(err, ErrInvalidVEX) || !strings.Contains(err.Error(), p+tc.want) {
+				t.Errorf("OpenBatch: %v", err)
 			}
 		})
 	}
