@@ -108,6 +108,14 @@ func checkVEX(v verified, t target, now time.Time) error {
 	if !strings.HasPrefix(doc.Context, vex.Context) {
 		return fmt.Errorf("%w: OpenVEX @context %q", ErrContent, doc.Context)
 	}
+	if len(doc.Statements) == 0 {
+		// No statement applied to this image: the document states
+		// nothing, and its dates must still be in the past.
+		if ps := vexdoc.CheckDates(&doc, now); len(ps) > 0 {
+			return fmt.Errorf("%w: OpenVEX document %s: %v", ErrContent, doc.ID, ps)
+		}
+		return nil
+	}
 	if err := vexdoc.CheckAttested(&doc, vexdoc.AttestedImage{Name: t.name, Digest: t.digest.String()}, now); err != nil {
 		return fmt.Errorf("%w: OpenVEX document %s: %v", ErrContent, doc.ID, err)
 	}
