@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -26,6 +27,9 @@ import (
 
 // ErrInvalidOptions marks options Generate refuses.
 var ErrInvalidOptions = errors.New("invalid admission options")
+
+// reFleetName is metadata.name: the policies' names start with it.
+var reFleetName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // Engine is an admission controller policies are generated for.
 type Engine string
@@ -219,24 +223,56 @@ func newSpec(f *fleet.File, o Options) (spec, error) {
 	default:
 		return spec{}, fmt.Errorf("%w: unknown profile %q (audit, enforce)", ErrInvalidOptions, o.Profile)
 	}
-	if s.fleetName == "" {
-		return spec{}, fmt.Errorf("%w: %s: metadata.name is empty", ErrInvalidOptions, f.Path)
+	if !reFleetName.MatchString(s.fleetName) {
+		return spec{}, fmt.Errorf("%w: %s: metadata.name %q is not a fleet name (lower-case letters, digits and -)", ErrInvalidOptions, f.Path, s.fleetName)
 	}
 	s.repository = strings.TrimSuffix(f.Registry.Repository, "/")
-	if s.repository == "" || strings.ContainsAny(s.repository, "*?@ ") {
-		return spec{}, fmt.Errorf("%w: %s: registry.repository %q is not a repository prefix", ErrInvalidOptions, f.Path, f.Registry.Repository)
+	if err := literal(f.Path, "registry.repository", f.Registry.Repository); err != nil {
+		return spec{}, err
+	}
+	if !reRepository.MatchString(s.repository) {
+		return spec{}, fmt.Errorf("%w: %s: registry.repository %q is not a repository prefix (registry host, port and path)", ErrInvalidOptions, f.Path, f.Registry.Repository)
 	}
 	if s.keyPEM != "" {
 		if err := checkPublicKey([]byte(s.keyPEM)); err != nil {
 			return spec{}, err
 		}
 	}
-	pol, err := verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{ProvenanceSignerURI: o.ProvenanceSignerURI})
+	id := f.Identity
+	for _, v := range []struct{ field, value string }{
+		{"identity.issuer", id.Issuer},
+		{"identity.repository", id.Repository},
+		{"identity.workflowRepository", id.WorkflowRepository},
+		{"identity.workflow", id.Workflow},
+		{"identity.rescanWorkflow", id.RescanWorkflow},
+		{"identity.ref", id.Ref},
+		{"identity.workflowRef", id.WorkflowRef},
+	} {
+		if err := literal(f.Path, v.field, v.value); err != nil {
+			return spec{}, err
+		}
+	}
+	if err := literal("--provenance-signer", "provenance signer", o.ProvenanceSignerURI); err != nil {
+		return spec{}, err
+	}
+	pol, err := verify.PolicyFromFleet(id, verify.FleetPolicyOptions{ProvenanceSignerURI: o.ProvenanceSignerURI})
 	if err != nil {
 		return spec{}, fmt.Errorf("%w: %s: identity: %w", ErrInvalidOptions, f.Path, err)
 	}
 	s.signer, s.provenance = pol.Signer, pol.Provenance
-	s.githubRepository, s.githubRef = f.Identity.Repository, f.Identity.Ref
+	s.githubRepository, s.githubRef = id.Repository, id.Ref
+	// The values the policies hold, as they are derived: checked again so
+	// that no derivation can bring in a pattern character.
+	derived := []struct{ field, value string }{
+		{"signer subject", s.signer.SAN}, {"signer issuer", s.signer.Issuer},
+		{"provenance subject", s.provenance.SAN}, {"provenance issuer", s.provenance.Issuer},
+		{"provenance source", ConfigSourceURI(s.githubRepository, s.githubRef)},
+	}
+	for _, v := range derived {
+		if err := literal(f.Path, v.field, v.value); err != nil {
+			return spec{}, err
+		}
+	}
 
 	s.namespacesText = o.ProductionNamespaces
 	if s.namespacesText == "" {
@@ -256,7 +292,11 @@ func newSpec(f *fleet.File, o Options) (spec, error) {
 			continue
 		}
 		for _, tag := range img.Tags {
-			s.deniedTags = append(s.deniedTags, img.Repository+":"+tag)
+			ref := img.Repository + ":" + tag
+			if err := literal(f.Path, "registry.tags (image "+img.RefName+")", ref); err != nil {
+				return spec{}, err
+			}
+			s.deniedTags = append(s.deniedTags, ref)
 		}
 	}
 	return s, nil

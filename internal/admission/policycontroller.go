@@ -2,10 +2,11 @@ package admission
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
 // PolicyControllerFile is the file name of the ClusterImagePolicies.
@@ -31,24 +32,32 @@ func renderPolicyController(s spec) (File, []Rule, error) {
 	if s.profile == ProfileAudit {
 		mode = "warn"
 	}
-	q := strconv.Quote
-	fleetSigned := func(name, predicateType, cue string) *yaml.Node {
+	signed := func(ids []verify.Identity, comment, name, predicateType, cue string) *yaml.Node {
 		att := []field{kv("name", name), kv("predicateType", predicateType)}
 		if cue != "" {
-			att = append(att, kv("policy", obj(kv("type", "cue"), kv("data", cue))))
+			att = append(att, ckv("CUE unification would fill in a field the statement lacks: each check collects the\n"+
+				"field's values from the statement and requires exactly the value it names.", "policy", obj(kv("type", "cue"), kv("data", cue))))
+		}
+		var identities []any
+		for _, id := range ids {
+			identities = append(identities, obj(kv("issuer", id.Issuer), kv("subject", id.SAN)))
 		}
 		return obj(
 			kv("name", "fleet"),
-			ckv("The fleet identity from clearcutt.yaml, exactly: issuer and Build Signer URI (no regular\n"+
-				"expressions). policy-controller matches no Fulcio extensions: the Source Repository URI and Ref\n"+
-				"are not pinned here (docs/admission.md).", "keyless", obj(
+			ckv(comment, "keyless", obj(
 				kv("url", fulcioURL),
-				kv("identities", list(obj(kv("issuer", s.signer.Issuer), kv("subject", s.signer.SAN)))),
+				kv("identities", list(identities...)),
 			)),
 			kv("ctlog", flow(obj(kv("url", rekorURL)))),
 			ckv("ClearCutt stores Sigstore bundles as OCI referrers (or under the sha256-<digest> tag fallback).", "signatureFormat", "bundle"),
 			kv("attestations", list(obj(att...))),
 		)
+	}
+	const fleetComment = "The fleet identity from clearcutt.yaml, exactly: issuer and Build Signer URI (no regular\n" +
+		"expressions). policy-controller matches no Fulcio extensions: the Source Repository URI and Ref\n" +
+		"are not pinned here (docs/admission.md)."
+	fleetSigned := func(name, predicateType, cue string) *yaml.Node {
+		return signed([]verify.Identity{s.signer}, fleetComment, name, predicateType, cue)
 	}
 	policies := []cip{
 		{
@@ -63,13 +72,13 @@ func renderPolicyController(s spec) (File, []Rule, error) {
 			suffix:   "sbom",
 			comment:  "The image has an SPDX 2.3 SBOM attestation from the fleet identity.",
 			enforces: "has an SPDX SBOM attestation from the fleet identity",
-			auth:     fleetSigned("sbom", PredicateSBOM, "predicate: spdxVersion: \"SPDX-2.3\"\n"),
+			auth:     fleetSigned("sbom", PredicateSBOM, cuePolicy(cueCheck{path: []string{"spdxVersion"}, want: cueString("SPDX-2.3")})),
 		},
 		{
 			suffix:   "tests",
 			comment:  "The image's tier invariants and smoke run passed, attested by the fleet identity.",
 			enforces: "has a PASSED in-toto test-result attestation from the fleet identity",
-			auth:     fleetSigned("tests", PredicateTestResult, "predicate: result: \"PASSED\"\n"),
+			auth:     fleetSigned("tests", PredicateTestResult, cuePolicy(cueCheck{path: []string{"result"}, want: cueString("PASSED")})),
 		},
 		{
 			suffix: "provenance",
@@ -86,11 +95,10 @@ func renderPolicyController(s spec) (File, []Rule, error) {
 				kv("attestations", list(obj(
 					kv("name", "provenance"),
 					kv("predicateType", PredicateProvenance),
-					kv("policy", obj(kv("type", "cue"), kv("data",
-						"predicate: {\n"+
-							"  builder: id: "+q(s.provenance.SAN)+"\n"+
-							"  invocation: configSource: uri: "+q(ConfigSourceURI(s.githubRepository, s.githubRef))+"\n"+
-							"}\n"))),
+					ckv("The same CUE checks as above: each field must be present with exactly this value.", "policy", obj(kv("type", "cue"), kv("data", cuePolicy(
+						cueCheck{path: []string{"builder", "id"}, want: cueString(s.provenance.SAN)},
+						cueCheck{path: []string{"invocation", "configSource", "uri"}, want: cueString(ConfigSourceURI(s.githubRepository, s.githubRef))},
+					)))),
 				))),
 			),
 		},

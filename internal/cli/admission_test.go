@@ -113,6 +113,8 @@ func TestAdmissionUsageErrors(t *testing.T) {
 		{[]string{"--key", filepath.Join(dir, "missing.pub")}, "--key"},
 		{[]string{"--key", pub, "--engine", "policy-controller"}, "cannot verify key-signed Sigstore bundles"},
 		{[]string{"--production-namespaces", "env in (prod"}, "production namespaces"},
+		{[]string{"--provenance-signer", "https://github.com/slsa-framework/*"}, `--provenance-signer: provenance signer "https://github.com/slsa-framework/*" holds "*"`},
+		{[]string{"--provenance-signer", "https://github.com/{{request.object.metadata.name}}"}, `holds "{", opens a Kyverno variable`},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		args := append([]string{"-f", "../../clearcutt.yaml", "admission"}, c.args...)
