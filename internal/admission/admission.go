@@ -70,6 +70,20 @@ const (
 	// PredicateProvenance is what slsa-github-generator's container
 	// workflow writes (cosign attest --type slsaprovenance).
 	PredicateProvenance = verify.PredicateSLSAv02
+	// PredicateVulns is the vulnerability scan: an in-toto vulns/v0.2
+	// statement whose predicate carries the gate decision the scan reached
+	// (GateField).
+	PredicateVulns = verify.PredicateVulns
+)
+
+// The gate object of a vulnerability statement's predicate: the scan's
+// verdict, and whether a database older than the fleet's maximum age was
+// accepted unsafely. Admission requires pass true and staleDBAccepted
+// absent or false.
+const (
+	GateField           = "gate"
+	GatePass            = "pass"
+	GateStaleDBAccepted = "staleDBAccepted"
 )
 
 // LabelTier is the image-config label that names an image's tier.
@@ -146,6 +160,10 @@ type spec struct {
 	keyPEM     string
 	signer     verify.Identity
 	provenance verify.Identity
+	// rescan is the nightly rescan's identity (identity.rescanWorkflow),
+	// trusted besides the signer for vulnerability scans only; nil when
+	// the fleet has none.
+	rescan *verify.Identity
 	// githubRepository and githubRef are identity.repository and
 	// identity.ref: the values of the legacy GitHub certificate extensions
 	// (1.3.6.1.4.1.57264.1.5 and .6) of the fleet's runs.
@@ -259,7 +277,7 @@ func newSpec(f *fleet.File, o Options) (spec, error) {
 	if err != nil {
 		return spec{}, fmt.Errorf("%w: %s: identity: %w", ErrInvalidOptions, f.Path, err)
 	}
-	s.signer, s.provenance = pol.Signer, pol.Provenance
+	s.signer, s.provenance, s.rescan = pol.Signer, pol.Provenance, pol.Rescan
 	s.githubRepository, s.githubRef = id.Repository, id.Ref
 	// The values the policies hold, as they are derived: checked again so
 	// that no derivation can bring in a pattern character.
@@ -267,6 +285,9 @@ func newSpec(f *fleet.File, o Options) (spec, error) {
 		{"signer subject", s.signer.SAN}, {"signer issuer", s.signer.Issuer},
 		{"provenance subject", s.provenance.SAN}, {"provenance issuer", s.provenance.Issuer},
 		{"provenance source", ConfigSourceURI(s.githubRepository, s.githubRef)},
+	}
+	if s.rescan != nil {
+		derived = append(derived, struct{ field, value string }{"rescan subject", s.rescan.SAN}, struct{ field, value string }{"rescan issuer", s.rescan.Issuer})
 	}
 	for _, v := range derived {
 		if err := literal(f.Path, v.field, v.value); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,11 +73,21 @@ func TestIdentityComesFromTheFleet(t *testing.T) {
 				t.Errorf("%s lacks %q", file.Name, want)
 			}
 		}
-		for _, never := range []string{"subjectRegExp", "issuerRegExp", "clearcutt/clearcutt"} {
+		for _, never := range []string{"issuerRegExp", "clearcutt/clearcutt"} {
 			if strings.Contains(file.Content, never) {
 				t.Errorf("%s contains %q", file.Name, never)
 			}
 		}
+	}
+	// The one regular expression: the vulnerability rule's scan signers,
+	// the signer and the rescan identity, each escaped.
+	const rescan = "https://github.com/acme/image-kit/.github/workflows/rescan.yml@refs/tags/v1.4.0"
+	wantRE := `subjectRegExp: ^(?:` + regexp.QuoteMeta(san) + `|` + regexp.QuoteMeta(rescan) + `)$`
+	if n := strings.Count(res.Files[0].Content, "subjectRegExp"); n != 1 || !strings.Contains(res.Files[0].Content, wantRE) {
+		t.Errorf("kyverno policy: %d subjectRegExp, want one: %s", n, wantRE)
+	}
+	if strings.Contains(res.Files[1].Content, "subjectRegExp") || !strings.Contains(res.Files[1].Content, "subject: "+rescan) {
+		t.Errorf("policy-controller policies: the rescan identity is not an exact subject")
 	}
 	ky := res.Files[0].Content
 	for _, want := range []string{"githubWorkflowRepository: acme/base-images", "githubWorkflowRef: refs/tags/v2026.1", "failureAction: Enforce", "failurePolicy: Fail"} {
@@ -106,12 +117,12 @@ func TestProfiles(t *testing.T) {
 				t.Errorf("%s: kyverno policy lacks %q", c.profile, want)
 			}
 		}
-		// Every rule carries the action: three rules, three actions.
-		if n := strings.Count(ky, "failureAction: "); n != 3 {
-			t.Errorf("%s: %d failureAction fields, want 3", c.profile, n)
+		// Every rule carries the action: four rules, four actions.
+		if n := strings.Count(ky, "failureAction: "); n != 4 {
+			t.Errorf("%s: %d failureAction fields, want 4", c.profile, n)
 		}
-		if n := strings.Count(pc, c.pc); n != 4 {
-			t.Errorf("%s: %d of 4 ClusterImagePolicies have %q", c.profile, n, c.pc)
+		if n := strings.Count(pc, c.pc); n != 5 {
+			t.Errorf("%s: %d of 5 ClusterImagePolicies have %q", c.profile, n, c.pc)
 		}
 	}
 }

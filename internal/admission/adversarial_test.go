@@ -2,6 +2,7 @@ package admission_test
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/admission"
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/sigtest"
 )
 
 // TestAdmissionRefusesPatternLiterals: Generate refuses, naming the field
@@ -88,8 +90,8 @@ func TestAdmissionRefusesPatternLiterals(t *testing.T) {
 // in a regular expression, and checks every field an engine matches as a
 // pattern: Kyverno's subject, issuer, additionalExtensions and condition
 // values and imageReferences hold no wildcard but the generator's own
-// "/*" and "@*", and there is no subjectRegExp; the CUE policies hold every
-// value as an escaped string literal.
+// "/*" and "@*"; the one subjectRegExp matches exactly the two scan
+// signers; the CUE policies hold every value as an escaped string literal.
 func TestGeneratedPatternsMatchOnlyTheLiterals(t *testing.T) {
 	f := loadFleet(t, "registry.example:5000/acme-co/base.images")
 	f.Identity.Repository = "acme-co/fleet.images"
@@ -103,6 +105,7 @@ func TestGeneratedPatternsMatchOnlyTheLiterals(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := "https://github.com/acme/kit.v2/.github/workflows/sign+publish(x).yml@refs/tags/v1.2.0+build"
+	rescan := "https://github.com/acme/kit.v2/.github/workflows/re.scan|a^b.yml@refs/tags/v1.2.0+build"
 	if res.Signer != signer {
 		t.Fatalf("signer %q", res.Signer)
 	}
@@ -136,13 +139,29 @@ func TestGeneratedPatternsMatchOnlyTheLiterals(t *testing.T) {
 			}
 		}
 	})
-	if len(regexps) != 0 {
-		t.Errorf("subjectRegExp fields: %q", regexps)
+	if len(regexps) != 1 {
+		t.Fatalf("%d subjectRegExp fields, want 1", len(regexps))
+	}
+	re := regexp.MustCompile(regexps[0])
+	for _, s := range []string{signer, rescan} {
+		if !re.MatchString(s) {
+			t.Errorf("%s does not match %s", re, s)
+		}
+	}
+	for _, s := range []string{
+		signer + "x", "x" + signer, signer + "|" + rescan, signer + "\n",
+		strings.Replace(signer, "kit.v2", "kitXv2", 1), strings.Replace(signer, "sign+publish", "signnpublish", 1),
+		strings.Replace(signer, "(x)", "x", 1), strings.Replace(rescan, "|a^b", "", 1), "https://github.com/acme/kit.v2/.github/workflows/re.scan",
+		strings.Replace(rescan, "re.scan", "reXscan", 1),
+	} {
+		if re.MatchString(s) {
+			t.Errorf("%s matches %q", re, s)
+		}
 	}
 
 	pc := res.Files[1].Content
 	for _, want := range []string{
-		`subject: ` + signer,
+		`subject: ` + signer, `subject: ` + rescan,
 		`& ["git+https://github.com/acme-co/fleet.images@refs/heads/release(1).x"]`,
 		`- glob: registry.example:5000/acme-co/base.images/*`,
 	} {
@@ -166,5 +185,71 @@ func walk(v any, path string, fn func(string, any)) {
 		}
 	default:
 		fn(path, x)
+	}
+}
+
+// TestVulnerabilityGateRules: both engines require vulnerability scans
+// whose gate passed, signed by the fleet signer or the rescan identity
+// (keyless) or by the fleet key (key mode).
+func TestVulnerabilityGateRules(t *testing.T) {
+	f := loadFleet(t, "")
+	res, err := admission.Generate(f, admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky, pc := res.Files[0].Content, res.Files[1].Content
+	for _, want := range []string{
+		"- name: " + admission.KyvernoRuleVulns,
+		"- type: " + admission.PredicateVulns,
+		"useCache: false",
+		"- key: '{{ gate.pass }}'\n                      operator: Equals\n                      value: true",
+		"- key: '{{ gate.staleDBAccepted || `false` }}'\n                      operator: Equals\n                      value: false",
+		`subjectRegExp: ^(?:https://github\.com/clearcutt/clearcutt/\.github/workflows/publish\.yml@refs/heads/main|https://github\.com/clearcutt/clearcutt/\.github/workflows/rescan\.yml@refs/heads/main)$`,
+	} {
+		if !strings.Contains(ky, want) {
+			t.Errorf("kyverno policy lacks %q", want)
+		}
+	}
+	for _, want := range []string{
+		"name: clearcutt-example-vulnerabilities",
+		"subject: https://github.com/clearcutt/clearcutt/.github/workflows/rescan.yml@refs/heads/main",
+		"predicateType: " + admission.PredicateVulns,
+		`"predicate.gate.pass": [for k0, v0 in predicate if k0 == "gate" for k1, v1 in v0 if k1 == "pass" {v1}] & [true]`,
+		`"predicate.gate.staleDBAccepted": [for k0, v0 in predicate if k0 == "gate" for k1, v1 in v0 if k1 == "staleDBAccepted" {v1}] & ([] | [false])`,
+	} {
+		if !strings.Contains(pc, want) {
+			t.Errorf("policy-controller policies lack %q", want)
+		}
+	}
+	// The rescan identity signs scans only: it is in no other rule.
+	if n := strings.Count(pc, "rescan.yml"); n != 1 {
+		t.Errorf("policy-controller policies name the rescan identity %d times, want 1", n)
+	}
+	rules := ky[strings.Index(ky, "\n  rules:\n"):]
+	if before := rules[:strings.Index(rules, "- name: "+admission.KyvernoRuleVulns)]; strings.Contains(before, "rescan.yml") || strings.Contains(before, `rescan\.yml`) {
+		t.Errorf("a rule before the vulnerability gate trusts the rescan identity:\n%s", before)
+	}
+	found := map[admission.Engine]bool{}
+	for _, r := range res.Rules {
+		if strings.Contains(r.Enforces, "gate.pass true") {
+			found[r.Engine] = true
+		}
+	}
+	if !found[admission.EngineKyverno] || !found[admission.EnginePolicyController] {
+		t.Errorf("the report lacks a vulnerability gate rule: %+v", res.Rules)
+	}
+
+	key, err := sigtest.NewKeySigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = admission.Generate(f, admission.Options{Engines: []admission.Engine{admission.EngineKyverno}, PublicKeyPEM: key.PublicKeyPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky = res.Files[0].Content
+	rule := ky[strings.Index(ky, "- name: "+admission.KyvernoRuleVulns):]
+	if !strings.Contains(rule, "publicKeys: |") || strings.Contains(ky, "subjectRegExp") || strings.Contains(ky, "rescan.yml") {
+		t.Errorf("key-mode vulnerability rule:\n%s", rule)
 	}
 }

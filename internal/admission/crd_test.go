@@ -145,8 +145,8 @@ func TestPoliciesMatchCRDSchemas(t *testing.T) {
 		o    admission.Options
 		docs map[admission.Engine]int
 	}{
-		{"keyless enforce", admission.Options{}, map[admission.Engine]int{admission.EngineKyverno: 1, admission.EnginePolicyController: 4}},
-		{"keyless audit, namespaces by name", admission.Options{Profile: admission.ProfileAudit, ProductionNamespaces: "prod,payments"}, map[admission.Engine]int{admission.EngineKyverno: 1, admission.EnginePolicyController: 4}},
+		{"keyless enforce", admission.Options{}, map[admission.Engine]int{admission.EngineKyverno: 1, admission.EnginePolicyController: 5}},
+		{"keyless audit, namespaces by name", admission.Options{Profile: admission.ProfileAudit, ProductionNamespaces: "prod,payments"}, map[admission.Engine]int{admission.EngineKyverno: 1, admission.EnginePolicyController: 5}},
 		{"key mode, selector expressions", admission.Options{Engines: []admission.Engine{admission.EngineKyverno}, PublicKeyPEM: key.PublicKeyPEM(),
 			ProductionNamespaces: "env in (prod,critical),!sandbox,team!=qa"}, map[admission.Engine]int{admission.EngineKyverno: 1}},
 	} {

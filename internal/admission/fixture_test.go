@@ -29,11 +29,58 @@ type evidence struct {
 	// failedArch: the platform image of this architecture gets a FAILED
 	// test result instead.
 	failedArch string
-	vulns      bool
-	onIdx      bool // also attach SBOM and tests to the index digest
-	signer     *attest.KeySigner
+	// scan is the gate verdict of the vulnerability statement about every
+	// subject ("" for none).
+	scan  verdict
+	onIdx bool // also attach SBOM, tests and the scan to the index digest
+	// rescans are vulnerability statements attached afterwards, each in a
+	// run of its own, as the nightly rescan attaches them.
+	rescans []rescan
+	signer  *attest.KeySigner
 	// none: push the image without any bundle.
 	none bool
+}
+
+// verdict is what a fixture vulnerability statement's gate object says.
+type verdict string
+
+const (
+	gatePass  verdict = "pass"
+	gateFail  verdict = "fail"
+	gateStale verdict = "stale"   // passed, with a stale database accepted
+	gateNone  verdict = "no-gate" // a statement without the gate object
+	gateText  verdict = "text"    // gate.pass is the string "true"
+)
+
+// rescan is a later vulnerability statement, signed by signer.
+type rescan struct {
+	verdict verdict
+	signer  *attest.KeySigner
+}
+
+// vulnsPredicate is a vulns/v0.2 predicate with no findings and the gate
+// object v says.
+func vulnsPredicate(v verdict) map[string]any {
+	p := map[string]any{
+		"scanner": map[string]any{"uri": "pkg:golang/github.com/anchore/grype", "version": "0.121.2", "result": []any{},
+			"db": map[string]any{"lastUpdate": "2026-01-01T00:00:00Z"}},
+		"metadata": map[string]any{"scanStartedOn": "2026-01-01T00:00:00Z", "scanFinishedOn": "2026-01-01T00:00:00Z"},
+	}
+	gate := map[string]any{"pass": true, "policy": "fail on high or above",
+		"counts": map[string]any{"active": 0, "suppressed": 0, "excepted": 0, "blocking": 0, "expiredExceptions": 0, "bySeverity": map[string]any{}}}
+	switch v {
+	case gateFail:
+		gate["pass"] = false
+		gate["reasons"] = []string{"CVE-2026-0001 in openssl 3.0.0: high"}
+	case gateStale:
+		gate["staleDBAccepted"] = true
+	case gateText:
+		gate["pass"] = "true"
+	}
+	if v != gateNone {
+		p["gate"] = gate
+	}
+	return p
 }
 
 // fixture is a registry holding images of a fleet rooted at repo.
@@ -134,12 +181,12 @@ func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
 			}
 			writeStatement(t, attest.EvidencePath(dir, s, attest.FileTestResult), s, admission.PredicateTestResult, pred)
 		}
-		if ev.vulns {
-			writeStatement(t, attest.EvidencePath(dir, s, attest.FileVulns), s, "https://in-toto.io/attestation/vulns/v0.2", map[string]any{
-				"scanner": map[string]any{"uri": "pkg:golang/github.com/anchore/grype", "version": "0.121.2", "result": []any{},
-					"db": map[string]any{"lastUpdate": "2026-01-01T00:00:00Z"}},
-				"metadata": map[string]any{"scanStartedOn": "2026-01-01T00:00:00Z", "scanFinishedOn": "2026-01-01T00:00:00Z"},
-			})
+		if ev.scan != "" {
+			writeStatement(t, attest.EvidencePath(dir, s, attest.FileVulns), s, admission.PredicateVulns, vulnsPredicate(ev.scan))
+		}
+		for i, r := range ev.rescans {
+			rdir := filepath.Join(dir, fmt.Sprintf("rescan-%d", i))
+			writeStatement(t, attest.EvidencePath(rdir, s, attest.FileVulns), s, admission.PredicateVulns, vulnsPredicate(r.verdict))
 		}
 	}
 	r, err := oci.ParseRef(ref.String())
@@ -150,15 +197,21 @@ func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = attest.Run(context.Background(), attest.Options{
-		Target:                     attest.Target{Ref: r, Index: idx, Name: ref.Context().String()},
-		Store:                      store,
-		Signer:                     ev.signer,
-		EvidenceDir:                dir,
-		AllowMissingEvidenceUnsafe: true,
-	})
-	if err != nil {
-		t.Fatal(err)
+	run := func(dir string, signer *attest.KeySigner) {
+		_, err = attest.Run(context.Background(), attest.Options{
+			Target:                     attest.Target{Ref: r, Index: idx, Name: ref.Context().String()},
+			Store:                      store,
+			Signer:                     signer,
+			EvidenceDir:                dir,
+			AllowMissingEvidenceUnsafe: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(dir, ev.signer)
+	for i, rs := range ev.rescans {
+		run(filepath.Join(dir, fmt.Sprintf("rescan-%d", i)), rs.signer)
 	}
 }
 

@@ -14,6 +14,7 @@ const KyvernoFile = "kyverno-clusterpolicy.yaml"
 const (
 	KyvernoRuleEvidence   = "fleet-signature-sbom-tests"
 	KyvernoRuleProvenance = "slsa-provenance"
+	KyvernoRuleVulns      = "vulnerability-gate"
 	KyvernoRuleTiers      = "deny-non-deployable-tiers"
 )
 
@@ -43,6 +44,9 @@ func renderKyverno(s spec) (File, []Rule, error) {
 		report = append(report, Rule{Engine: EngineKyverno, Policy: name, Rule: KyvernoRuleProvenance,
 			Enforces: fmt.Sprintf("every %s image has SLSA provenance signed by %s about %s at %s", s.imagePattern(), s.provenance.SAN, s.githubRepository, s.githubRef)})
 	}
+	rules = append(rules, kyvernoVulnsRule(s))
+	report = append(report, Rule{Engine: EngineKyverno, Policy: name, Rule: KyvernoRuleVulns,
+		Enforces: fmt.Sprintf("every %s image carries at least one vulnerability scan signed by %s, and every such scan says gate.pass true and no stale database accepted", s.imagePattern(), s.scanSignerText())})
 	if len(s.deniedTiers) > 0 {
 		rules = append(rules, kyvernoTierRule(s))
 		report = append(report, Rule{Engine: EngineKyverno, Policy: name, Rule: KyvernoRuleTiers,
@@ -90,6 +94,12 @@ func kyvernoHeader(s spec) string {
 	if s.keyless() {
 		fmt.Fprintf(&b, "  - carry SLSA provenance from slsa-github-generator about %s at %s,\n", s.githubRepository, s.githubRef)
 	}
+	b.WriteString("  - carry vulnerability scans, every one of which passed the fleet's vulnerability gate (gate.pass\n")
+	if s.keyless() && s.rescan != nil {
+		fmt.Fprintf(&b, "    true, no stale database accepted), signed by the same signer or by %s,\n", s.rescan.SAN)
+	} else {
+		b.WriteString("    true, no stale database accepted), signed by the same signer,\n")
+	}
 	b.WriteString("  - be referenced by digest (tags are resolved and replaced by the verified digest).\n")
 	if len(s.deniedTiers) > 0 {
 		fmt.Fprintf(&b, "Images of the %s tier may not run in the production namespaces (%s).\n", strings.Join(s.deniedTiers, ", "), s.namespacesText)
@@ -99,8 +109,8 @@ func kyvernoHeader(s spec) string {
 	} else {
 		b.WriteString("Profile enforce: a Pod that violates a rule is rejected.\n")
 	}
-	b.WriteString("The evidence is read at the digest the Pod runs. ClearCutt attaches SBOMs and test results per\n")
-	b.WriteString("platform image: a Pod that names a multi-platform index needs that evidence on the index too\n")
+	b.WriteString("The evidence is read at the digest the Pod runs. ClearCutt attaches SBOMs, test results and scans\n")
+	b.WriteString("per platform image: a Pod that names a multi-platform index needs that evidence on the index too\n")
 	b.WriteString("(docs/admission.md, \"Multi-platform images\").")
 	return b.String()
 }
@@ -110,6 +120,15 @@ func modeOf(s spec) string {
 		return ModeKeyless
 	}
 	return ModeKey
+}
+
+// scanSignerText names who may sign vulnerability scans: the fleet
+// signer, and the rescan identity where the fleet has one.
+func (s spec) scanSignerText() string {
+	if s.keyless() && s.rescan != nil {
+		return s.signer.SAN + " or " + s.rescan.SAN + " (issuer " + s.signer.Issuer + ")"
+	}
+	return s.signerText()
 }
 
 func (s spec) signerText() string {
@@ -190,6 +209,53 @@ func kyvernoEvidenceRule(s spec) *yaml.Node {
 					))))),
 				)),
 			)),
+		))),
+	))
+}
+
+// scanAttestors are the identities trusted for vulnerability scans, as one
+// Kyverno attestor entry. Keyless: the fleet signer and the rescan
+// identity in one subjectRegExp that matches exactly those two subjects
+// (each escaped), so that the conditions apply to every scan either one
+// signed. Two entries with count 1 would pass when all scans of one
+// identity pass, however the other's failed.
+func scanAttestors(s spec) *yaml.Node {
+	if !s.keyless() || s.rescan == nil {
+		return fleetAttestors(s, false)
+	}
+	return list(obj(kv("entries", list(commented("The fleet signer or the rescan identity (clearcutt.yaml identity.rescanWorkflow), exactly:\n"+
+		"each subject escaped, the expression anchored, so it matches those two subjects and nothing else.", obj(
+		kv("keyless", obj(
+			kv("subjectRegExp", exactSubjects(s.signer.SAN, s.rescan.SAN)),
+			kv("issuer", s.signer.Issuer),
+			kv("rekor", flow(obj(kv("url", rekorURL)))),
+		)),
+	))))))
+}
+
+func kyvernoVulnsRule(s spec) *yaml.Node {
+	return commented("The vulnerability gate: the scans `clearcutt scan` and the nightly rescan sign record the verdict\n"+
+		"of the fleet's gate (clearcutt.yaml vulnerabilities). Kyverno checks the conditions on every scan of\n"+
+		"the image's digest that the attestors signed: one failed or stale scan refuses the image, even when\n"+
+		"a newer one passed (docs/admission.md, \"The vulnerability gate\").", obj(
+		kv("name", KyvernoRuleVulns),
+		kv("match", podMatch()),
+		kv("verifyImages", list(obj(
+			kv("imageReferences", list(s.imagePattern())),
+			kv("type", "SigstoreBundle"),
+			kv("failureAction", s.failureAction()),
+			kv("mutateDigest", true),
+			kv("verifyDigest", true),
+			kv("required", true),
+			ckv("A scan that fails the gate after an image was admitted must refuse the next Pod: no cached verdict.", "useCache", false),
+			kv("attestations", list(obj(
+				kv("type", PredicateVulns),
+				kv("attestors", scanAttestors(s)),
+				ckv("A scan without a gate object fails: the variables do not resolve.", "conditions", list(obj(kv("all", list(
+					obj(kv("key", "{{ "+GateField+"."+GatePass+" }}"), kv("operator", "Equals"), kv("value", true)),
+					obj(kv("key", "{{ "+GateField+"."+GateStaleDBAccepted+" || `false` }}"), kv("operator", "Equals"), kv("value", false)),
+				))))),
+			))),
 		))),
 	))
 }

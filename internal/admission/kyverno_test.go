@@ -150,29 +150,49 @@ func TestKyvernoKeyMode(t *testing.T) {
 	dir := t.TempDir()
 	fx := fixture{t: t, repo: host + "/fleet", dir: dir}
 	fleetKey, otherKey := newKey(t, dir, "fleet"), newKey(t, dir, "other")
-	full := evidence{sbom: true, tests: "PASSED", vulns: true, onIdx: true, signer: fleetKey}
+	full := evidence{sbom: true, tests: "PASSED", scan: gatePass, onIdx: true, signer: fleetKey}
 
 	signed, idx := fx.pushIndex("python", "distroless", "3.11-distroless", "distroless")
 	fx.sign(signed, idx, full)
 	unsigned, idx := fx.pushIndex("nodejs", "distroless", "20-distroless")
 	fx.sign(unsigned, idx, evidence{none: true})
 	other, idx := fx.pushIndex("java", "distroless", "17-distroless")
-	fx.sign(other, idx, evidence{sbom: true, tests: "PASSED", vulns: true, onIdx: true, signer: otherKey})
+	fx.sign(other, idx, evidence{sbom: true, tests: "PASSED", scan: gatePass, onIdx: true, signer: otherKey})
 	noSBOM, idx := fx.pushIndex("static", "distroless", "1-distroless")
-	fx.sign(noSBOM, idx, evidence{tests: "PASSED", vulns: true, onIdx: true, signer: fleetKey})
+	fx.sign(noSBOM, idx, evidence{tests: "PASSED", scan: gatePass, onIdx: true, signer: fleetKey})
 	failed, idx := fx.pushIndex("nodejs", "slim", "20-slim")
-	fx.sign(failed, idx, evidence{sbom: true, tests: "FAILED", vulns: true, onIdx: true, signer: fleetKey})
+	fx.sign(failed, idx, evidence{sbom: true, tests: "FAILED", scan: gatePass, onIdx: true, signer: fleetKey})
 	// Evidence for the platform images only, as the pipeline writes it:
 	// attest.Run attaches to the index the SBOM and test result it
 	// derives from them.
 	perPlatform, idx := fx.pushIndex("java", "slim", "17-slim")
-	fx.sign(perPlatform, idx, evidence{sbom: true, tests: "PASSED", vulns: true, signer: fleetKey})
+	fx.sign(perPlatform, idx, evidence{sbom: true, tests: "PASSED", scan: gatePass, signer: fleetKey})
 	// The same, with the arm64 tests FAILED: the derived index test
 	// result is FAILED.
 	armFailed, idx := fx.pushIndex("static", "slim", "1-slim")
-	fx.sign(armFailed, idx, evidence{sbom: true, tests: "PASSED", failedArch: "arm64", vulns: true, signer: fleetKey})
+	fx.sign(armFailed, idx, evidence{sbom: true, tests: "PASSED", failedArch: "arm64", scan: gatePass, signer: fleetKey})
 	dev, idx := fx.pushIndex("python", "dev", "3.11-dev", "dev")
 	fx.sign(dev, idx, full)
+	// The vulnerability gate: every scan of the digest, by the fleet key,
+	// must say gate.pass true and no stale database accepted.
+	gated := func(tag string, ev evidence) string {
+		ref, idx := fx.pushIndex("python", "distroless", tag)
+		ev.sbom, ev.tests, ev.onIdx = true, "PASSED", true
+		if ev.signer == nil {
+			ev.signer = fleetKey
+		}
+		fx.sign(ref, idx, ev)
+		return ref.String()
+	}
+	gateFailed := gated("gate-failed", evidence{scan: gateFail})
+	gateStaleDB := gated("gate-stale", evidence{scan: gateStale})
+	gateMissing := gated("gate-missing", evidence{scan: gateNone})
+	gateString := gated("gate-string", evidence{scan: gateText})
+	failedThenPassed := gated("gate-failed-then-passed", evidence{scan: gateFail, rescans: []rescan{{gatePass, fleetKey}}})
+	passedThenFailed := gated("gate-passed-then-failed", evidence{scan: gatePass, rescans: []rescan{{gateFail, fleetKey}}})
+	passedTwice := gated("gate-passed-twice", evidence{scan: gatePass, rescans: []rescan{{gatePass, fleetKey}}})
+	noScan := gated("gate-no-scan", evidence{})
+	otherKeyScan := gated("gate-other-key", evidence{rescans: []rescan{{gatePass, otherKey}}})
 
 	f := loadFleet(t, fx.repo)
 	res, err := admission.Generate(f, admission.Options{Engines: []admission.Engine{admission.EngineKyverno},
@@ -198,6 +218,15 @@ func TestKyvernoKeyMode(t *testing.T) {
 		pod{"dev-digest-prod", "prod", dev.String()},
 		pod{"dev-sandbox", "sandbox", fx.repo + "/python:3.11-dev"},
 		pod{"not-fleet", "prod", host + "/elsewhere/app:1"},
+		pod{"gate-failed", "prod", gateFailed},
+		pod{"gate-stale", "prod", gateStaleDB},
+		pod{"gate-missing", "prod", gateMissing},
+		pod{"gate-string", "prod", gateString},
+		pod{"gate-failed-then-passed", "prod", failedThenPassed},
+		pod{"gate-passed-then-failed", "prod", passedThenFailed},
+		pod{"gate-passed-twice", "prod", passedTwice},
+		pod{"gate-no-scan", "prod", noScan},
+		pod{"gate-other-key", "prod", otherKeyScan},
 	)
 	for _, c := range []struct {
 		pod, rule, want, msg string
@@ -222,6 +251,24 @@ func TestKyvernoKeyMode(t *testing.T) {
 		{"dev-digest-prod", admission.KyvernoRuleTiers, "fail", "dev tier"},
 		{"dev-sandbox", admission.KyvernoRuleEvidence, "pass", ""},
 		{"dev-sandbox", admission.KyvernoRuleTiers, "absent", ""},
+		// The vulnerability gate.
+		{"signed-digest", admission.KyvernoRuleVulns, "pass", "@" + signed.DigestStr()},
+		{"signed-tag", admission.KyvernoRuleVulns, "pass", "@" + signed.DigestStr()},
+		{"gate-passed-twice", admission.KyvernoRuleVulns, "pass", ""},
+		{"gate-failed", admission.KyvernoRuleVulns, "fail", "attestation checks failed for " + gateFailed + " and predicate " + admission.PredicateVulns},
+		{"gate-failed", admission.KyvernoRuleEvidence, "pass", ""},
+		{"gate-stale", admission.KyvernoRuleVulns, "fail", "and predicate " + admission.PredicateVulns},
+		{"gate-missing", admission.KyvernoRuleVulns, "fail", `Unknown key "gate"`},
+		{"gate-string", admission.KyvernoRuleVulns, "fail", "and predicate " + admission.PredicateVulns},
+		// Every scan is checked: a failed one refuses the digest whichever
+		// is newer.
+		{"gate-failed-then-passed", admission.KyvernoRuleVulns, "fail", "and predicate " + admission.PredicateVulns},
+		{"gate-passed-then-failed", admission.KyvernoRuleVulns, "fail", "and predicate " + admission.PredicateVulns},
+		{"gate-no-scan", admission.KyvernoRuleVulns, "fail", "no matching signatures found"},
+		{"gate-other-key", admission.KyvernoRuleVulns, "fail", "no matching signatures found"},
+		// Scans about the platform images only: the index digest the Pod
+		// names carries none.
+		{"per-platform-evidence", admission.KyvernoRuleVulns, "fail", "no matching signatures found"},
 	} {
 		got, msg := v.rule(c.pod, c.rule)
 		if got != c.want || !strings.Contains(msg, c.msg) {

@@ -18,8 +18,9 @@ import (
 // substitutes "{{ }}" variables and "$( )" references in every rule field;
 // policy-controller compiles an image glob into a regular expression — so
 // a value holding such a character is refused (fleet.LiteralProblem), never
-// emitted. Where a generator does build a pattern, it adds only its own,
-// fixed syntax ("/*" after the registry repository).
+// emitted. Where a generator does build a pattern, it escapes the literal
+// parts (exactSubjects) and adds only its own, fixed syntax ("/*" after the
+// registry repository).
 
 // literal refuses value, named field of file, when an engine would read
 // part of it as a pattern.
@@ -36,6 +37,17 @@ func literal(file, field, value string) error {
 // "?", "[", "]", "\" and "^" keep their regular-expression meaning in
 // policy-controller's globs — is refused.
 var reRepository = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
+
+// exactSubjects is a regular expression that matches exactly the given
+// certificate subjects and nothing else: each one escaped with
+// regexp.QuoteMeta, anchored at both ends.
+func exactSubjects(sans ...string) string {
+	quoted := make([]string, len(sans))
+	for i, s := range sans {
+		quoted[i] = regexp.QuoteMeta(s)
+	}
+	return "^(?:" + strings.Join(quoted, "|") + ")$"
+}
 
 // cueString is s as a CUE double-quoted string literal. Backslash and
 // double quote are escaped, and so is every character that is not

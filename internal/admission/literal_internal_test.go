@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +51,28 @@ clearcuttChecks: {
 `
 	if got != want {
 		t.Errorf("cuePolicy:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestExactSubjectsMatchOnlyTheSubjects: the subjectRegExp built from two
+// subjects holding regular-expression syntax matches those two and
+// nothing else.
+func TestExactSubjectsMatchOnlyTheSubjects(t *testing.T) {
+	a := "https://github.com/a.b/c+d/.github/workflows/p(1)|x^.yml@refs/heads/m.n"
+	b := "https://github.com/a.b/c+d/.github/workflows/rescan.yml@refs/heads/m.n"
+	re := regexp.MustCompile(exactSubjects(a, b))
+	for _, s := range []string{a, b} {
+		if !re.MatchString(s) {
+			t.Errorf("%s does not match %s", re, s)
+		}
+	}
+	for _, s := range []string{
+		"", a + b, a + "|" + b, a + "\n", "\n" + b, "x" + a, b + "x",
+		strings.Replace(a, "a.b", "aXb", 1), strings.Replace(a, "c+d", "ccd", 1), strings.Replace(a, "p(1)|x^", "p1", 1),
+		"https://github.com/a.b/c+d/.github/workflows/p(1)", "x^.yml@refs/heads/m.n", strings.Replace(b, "rescan.yml", "rescanXyml", 1),
+	} {
+		if re.MatchString(s) {
+			t.Errorf("%s matches %q", re, s)
+		}
 	}
 }

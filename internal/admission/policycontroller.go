@@ -59,6 +59,12 @@ func renderPolicyController(s spec) (File, []Rule, error) {
 	fleetSigned := func(name, predicateType, cue string) *yaml.Node {
 		return signed([]verify.Identity{s.signer}, fleetComment, name, predicateType, cue)
 	}
+	scanIDs, scanComment := []verify.Identity{s.signer}, fleetComment
+	if s.rescan != nil {
+		scanIDs = append(scanIDs, *s.rescan)
+		scanComment = "The fleet identity or the rescan identity (identity.rescanWorkflow), exactly: issuer and Build\n" +
+			"Signer URI (no regular expressions); a bundle verifies when it matches either."
+	}
 	policies := []cip{
 		{
 			suffix: "signature",
@@ -79,6 +85,17 @@ func renderPolicyController(s spec) (File, []Rule, error) {
 			comment:  "The image's tier invariants and smoke run passed, attested by the fleet identity.",
 			enforces: "has a PASSED in-toto test-result attestation from the fleet identity",
 			auth:     fleetSigned("tests", PredicateTestResult, cuePolicy(cueCheck{path: []string{"result"}, want: cueString("PASSED")})),
+		},
+		{
+			suffix: "vulnerabilities",
+			comment: "The image's vulnerability scans passed the fleet's gate. policy-controller admits the image when\n" +
+				"at least one scan of its digest, signed by one of these identities, satisfies the policy: a failed\n" +
+				"scan does not refuse an image that also has a passing one (docs/admission.md, \"The vulnerability gate\").",
+			enforces: "has a vulnerability scan signed by " + s.scanSignerText() + " that says gate.pass true and no stale database accepted",
+			auth: signed(scanIDs, scanComment, "vulnerabilities", PredicateVulns, cuePolicy(
+				cueCheck{path: []string{GateField, GatePass}, want: "true"},
+				cueCheck{path: []string{GateField, GateStaleDBAccepted}, want: "false", orAbsent: true},
+			)),
 		},
 		{
 			suffix: "provenance",

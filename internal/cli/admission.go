@@ -46,13 +46,19 @@ fleet only with the evidence ClearCutt publishes for them:
   kyverno             a ClusterPolicy (kyverno.io/v1): the fleet's signature, SPDX SBOM
                       and PASSED test results (Sigstore bundles, type SigstoreBundle),
                       SLSA provenance from slsa-github-generator about the fleet
-                      repository (keyless), tags rewritten to verified digests, and no
-                      image of a non-deployable tier (dev) in production namespaces.
+                      repository (keyless), vulnerability scans that passed the
+                      fleet's gate (every scan of the digest), tags rewritten to
+                      verified digests, and no image of a non-deployable tier (dev)
+                      in production namespaces.
   policy-controller   ClusterImagePolicies (policy.sigstore.dev/v1beta1), one per
-                      requirement: signature, SBOM, tests, provenance (keyless only).
+                      requirement: signature, SBOM, tests, vulnerability gate (at
+                      least one passing scan), provenance (keyless only).
 
 The identities come from clearcutt.yaml exactly as verify pins them (issuer and
-Build Signer URI, no patterns). --key PUBLIC_KEY generates key-mode policies for
+Build Signer URI, no patterns); scans may also be signed by the rescan workflow.
+A value an engine would read as a pattern (*, ?, [, ], {, }, $, \, spaces or
+control characters) is refused, from the fleet file or from --provenance-signer.
+--key PUBLIC_KEY generates key-mode policies for
 fleets signed with a local key (Kyverno only; no provenance rule).
 --production-namespaces is a label selector (environment=production,
 "tier in (prod,critical)") or a comma-separated list of namespace names.

@@ -59,7 +59,8 @@ func TestAdmissionWritesFiles(t *testing.T) {
 	if !strings.Contains(string(pc), "mode: warn") || !strings.Contains(string(pc), "kubectl label namespace payments policy.sigstore.dev/include=true") {
 		t.Error("policy-controller policies are not in audit mode or lack the namespace opt-in")
 	}
-	for _, want := range []string{"wrote " + filepath.Join(dir, admission.KyvernoFile), admission.KyvernoRuleTiers, "clearcutt-example-sbom"} {
+	for _, want := range []string{"wrote " + filepath.Join(dir, admission.KyvernoFile), admission.KyvernoRuleTiers, admission.KyvernoRuleVulns,
+		"clearcutt-example-sbom", "clearcutt-example-vulnerabilities"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -91,7 +92,7 @@ func TestAdmissionJSONAndKeyMode(t *testing.T) {
 	if rep.Mode != "key" || len(rep.Engines) != 1 || rep.Engines[0] != "kyverno" || len(rep.Files) != 1 {
 		t.Fatalf("key mode with the default --engine all: %+v", rep)
 	}
-	if !strings.Contains(rep.Files[0].Content, "BEGIN PUBLIC KEY") || len(rep.Rules) != 2 {
+	if !strings.Contains(rep.Files[0].Content, "BEGIN PUBLIC KEY") || len(rep.Rules) != 3 {
 		t.Errorf("key-mode report: %d rules, content:\n%s", len(rep.Rules), rep.Files[0].Content)
 	}
 }
