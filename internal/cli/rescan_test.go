@@ -356,6 +356,41 @@ func TestRescanPublishedFleet(t *testing.T) {
 	if sum := j.summaryText(t); !strings.Contains(sum, "| Image | Platform | Digest | Status | Active | Suppressed | Excepted | New findings | Detail |") {
 		t.Errorf("summary:\n%s", sum)
 	}
+
+	// A gate that fails on medium: the signed rescan says it passed (under
+	// high), and verify still refuses it, naming the finding.
+	vrep = verifyJSON(t, ExitFailed, "-f", p.fleetFile, p.images[0].Reference, "--key", p.pub, "--fail-on", "medium")
+	if c := vrep.Channel(verify.ChannelVulnerabilities); c.Status != verify.StatusFailed ||
+		!strings.Contains(c.Entries[0].Reason, "CVE-2024-0450 in python3 3.11.2: severity medium >= medium (fix available)") {
+		t.Errorf("verify --fail-on medium: %+v", c)
+	}
+	// The nightly rescan under that gate fails, records it, and from then
+	// on verify and the rewritten catalog report the images failed, under
+	// the fleet's own gate too: in key mode a failing scan is never hidden.
+	strict := rescanJSON(t, ExitFailed, "-f", p.fleetFile, "--catalog", p.catalogDir, "--db", db, "--key-pub", p.pub, "--fail-on", "medium")
+	if strict.Passed || strict.Rescanned != 2 {
+		t.Fatalf("rescan --fail-on medium: passed=%v rescanned=%d", strict.Passed, strict.Rescanned)
+	}
+	vrep = verifyJSON(t, ExitFailed, "-f", p.fleetFile, p.images[0].Reference, "--key", p.pub)
+	for _, e := range vrep.Channel(verify.ChannelVulnerabilities).Entries {
+		if e.Status != verify.StatusFailed || !strings.Contains(e.Reason, "vulnerability gate failed at scan time: ") || !strings.Contains(e.Reason, "CVE-2024-0450 in python3") {
+			t.Errorf("verify after the failing rescan, %s: %s (%s)", e.Arch, e.Status, e.Reason)
+		}
+	}
+	failed, err := catalog.Read(p.catalogDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range failed.Images {
+		if im.Status != catalog.StatusFailed {
+			t.Errorf("catalog %s after the failing rescan: %s", im.Name, im.Status)
+		}
+		for _, c := range im.Channels {
+			if c.Channel == catalog.ChannelVulnerabilities && (c.Status != catalog.StatusFailed || !strings.Contains(c.Reason, "CVE-2024-0450")) {
+				t.Errorf("catalog %s vulnerabilities: %+v", im.Name, c)
+			}
+		}
+	}
 }
 
 // fallbackReferrers counts the referrers of subject with predicateType in

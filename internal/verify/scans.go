@@ -213,14 +213,16 @@ func evaluateScans(e Entry, vs []verified, p Policy, now time.Time, keyMode bool
 		e.Status, e.Err, e.Reason = StatusFailed, s.err, s.err.Error()
 		return e
 	}
-	var decide *scan
+	var decide, failing *scan
 	for i := range scans {
 		s := &scans[i]
 		if keyMode {
-			if s.err != nil {
-				return fail(*s)
-			}
-			if decide == nil || s.at.After(decide.at) {
+			// Any failing scan fails the channel; the newest one it
+			// claims is reported.
+			switch {
+			case s.err != nil && (failing == nil || s.at.After(failing.at)):
+				failing = s
+			case s.err == nil && (decide == nil || s.at.After(decide.at)):
 				decide = s
 			}
 			continue
@@ -231,6 +233,9 @@ func evaluateScans(e Entry, vs []verified, p Policy, now time.Time, keyMode bool
 			(s.v.SignedAt.Equal(decide.v.SignedAt) && s.at.After(decide.at)) {
 			decide = s
 		}
+	}
+	if failing != nil {
+		return fail(*failing)
 	}
 	if decide.err != nil {
 		return fail(*decide)
