@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/clearcutt/clearcutt/internal/scan"
 )
 
 // Index evidence. A Pod names the multi-platform index
@@ -13,7 +15,9 @@ import (
 // SBOM and a test result derived from the platforms' own evidence: the
 // index SBOM (IndexSBOM) lists the platform images and pins each
 // platform's SPDX document by SHA256, and the index test result
-// (IndexTestResult) is PASSED only when every platform's is. Evidence
+// (IndexTestResult) is PASSED only when every platform's is, and the
+// index vulnerability statement (scan.IndexStatement) passes the gate only
+// when every platform's scan did. Evidence
 // supplied for the index in the evidence directory
 // (sha256-<index hex>/sbom.spdx.json, test-result.json) is attached
 // instead of the derived statement of that channel.
@@ -36,6 +40,9 @@ type PlatformEvidence struct {
 	TestResult []byte
 	// TestResultFile is the file the statement was read from.
 	TestResultFile string
+	// Scan is the platform's vulnerability statement exactly as it is
+	// signed. Nil when absent.
+	Scan []byte
 }
 
 // platformEvidence gathers the SBOM and test-result statements of one
@@ -52,6 +59,8 @@ func platformEvidence(d v1.Descriptor, platform string, jobs []job) (PlatformEvi
 			p.SBOM, p.SBOMFile = []byte(st.Predicate), j.file
 		case PredicateTestResult:
 			p.TestResult, p.TestResultFile = j.statement, j.file
+		case PredicateVulns:
+			p.Scan = j.statement
 		}
 	}
 	return p, nil
@@ -96,6 +105,17 @@ func (o Options) deriveIndexEvidence(index v1.Descriptor, have []job, platforms 
 			return nil, fmt.Errorf("attest: index test result: %w", err)
 		}
 		out = append(out, job{subject: index, predicate: PredicateTestResult, statement: st, derived: true})
+	}
+	if !supplied[PredicateVulns] && all(func(p PlatformEvidence) bool { return p.Scan != nil }) {
+		scans := make([]scan.PlatformScan, 0, len(platforms))
+		for _, p := range platforms {
+			scans = append(scans, scan.PlatformScan{Platform: p.Platform, Digest: p.Digest, Statement: p.Scan})
+		}
+		st, err := scan.IndexStatement(o.Target.Name, index.Digest, scans)
+		if err != nil {
+			return nil, fmt.Errorf("attest: index vulnerability statement: %w", err)
+		}
+		out = append(out, job{subject: index, predicate: PredicateVulns, statement: st, derived: true})
 	}
 	return out, nil
 }

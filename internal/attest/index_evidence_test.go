@@ -473,7 +473,7 @@ func TestRunAttachesDerivedEvidenceToTheIndex(t *testing.T) {
 			derived = append(derived, a.PredicateType)
 		}
 	}
-	if !slices.Equal(derived, []string{PredicateSPDX, PredicateTestResult}) || len(res.Attached) != 3+2*4 {
+	if !slices.Equal(derived, []string{PredicateSPDX, PredicateTestResult, PredicateVulns}) || len(res.Attached) != 4+2*4 {
 		t.Fatalf("derived %v of %d attached", derived, len(res.Attached))
 	}
 	onIndex := storedStatements(t, store, signer, index)
@@ -561,8 +561,8 @@ func TestRunPrefersEvidenceSuppliedForTheIndex(t *testing.T) {
 			onIndex = append(onIndex, a)
 		}
 	}
-	if len(onIndex) != 3 || onIndex[1].PredicateType != PredicateTestResult || onIndex[1].File != supplied || onIndex[1].Derived ||
-		onIndex[2].PredicateType != PredicateSPDX || !onIndex[2].Derived {
+	if len(onIndex) != 4 || onIndex[1].PredicateType != PredicateTestResult || onIndex[1].File != supplied || onIndex[1].Derived ||
+		onIndex[2].PredicateType != PredicateSPDX || !onIndex[2].Derived || onIndex[3].PredicateType != PredicateVulns || !onIndex[3].Derived {
 		t.Fatalf("index bundles %+v", onIndex)
 	}
 	data, err := os.ReadFile(supplied)
@@ -588,7 +588,9 @@ func TestRunDerivesNothingFromMissingPlatformEvidence(t *testing.T) {
 			t.Errorf("an index SBOM without the arm64 document: %+v", a)
 		}
 	}
-	if len(res.Attached) != 2+4+3 {
+	// index (signature, tests, vulns) + amd64 (signature, SBOM, tests,
+	// vulns) + arm64 (signature, tests, vulns)
+	if len(res.Attached) != 3+4+3 {
 		t.Errorf("%d attached", len(res.Attached))
 	}
 }

@@ -213,9 +213,9 @@ func TestKeylessSignsWithFulcioAndRekor(t *testing.T) {
 	writeAllEvidence(t, ev, idx)
 	res, err := Run(context.Background(), runOpts(t, idx, store, k, ev))
 	must(t, err)
-	// index (signature, derived SBOM and tests) + 2 × (signature, SBOM,
-	// tests, vulns, VEX)
-	if res.Mode != ModeKeyless || len(res.Attached) != 13 {
+	// index (signature, derived SBOM, tests and vulns) + 2 × (signature,
+	// SBOM, tests, vulns, VEX)
+	if res.Mode != ModeKeyless || len(res.Attached) != 14 {
 		t.Fatalf("mode %s, %d attached", res.Mode, len(res.Attached))
 	}
 	if calls != 1 || f.certs != 1 {

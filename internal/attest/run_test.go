@@ -15,8 +15,13 @@ import (
 )
 
 func statementFor(d v1.Hash, predicateType string) string {
-	return fmt.Sprintf(`{"_type":%q,"predicate":{"result":"PASSED"},"predicateType":%q,"subject":[{"digest":{%q:%q},"name":"python:distroless"}]}`,
-		StatementType, predicateType, d.Algorithm, d.Hex)
+	pred := `{"result":"PASSED"}`
+	if predicateType == PredicateVulns {
+		pred = `{"scanner":{"uri":"pkg:golang/github.com/anchore/grype@v0.121.2","version":"v0.121.2","db":{"uri":"file:vulndb","version":"v6.1.4","lastUpdate":"2026-01-01T00:00:00Z"},"result":[]},` +
+			`"metadata":{"scanStartedOn":"2026-01-01T01:00:00Z","scanFinishedOn":"2026-01-01T01:00:01Z"},"gate":{"pass":true,"policy":"fail on high or above","counts":{"active":0,"suppressed":0,"excepted":0,"blocking":0,"expiredExceptions":0,"bySeverity":{}}}}`
+	}
+	return fmt.Sprintf(`{"_type":%q,"predicate":%s,"predicateType":%q,"subject":[{"digest":{%q:%q},"name":"python:distroless"}]}`,
+		StatementType, pred, predicateType, d.Algorithm, d.Hex)
 }
 
 // writeAllEvidence writes the four evidence files for every platform of idx.
@@ -63,9 +68,9 @@ func TestRunAttachesEveryChannelPerPlatform(t *testing.T) {
 	o.Progress = func(Event) { events++ }
 	res, err := Run(ctx, o)
 	must(t, err)
-	// index (signature, derived SBOM and tests) + 2 × (signature, SBOM,
-	// tests, vulns, VEX)
-	if len(res.Attached) != 13 || events != 13 || res.Mode != ModeKey || len(res.Missing) != 0 {
+	// index (signature, derived SBOM, tests and vulns) + 2 × (signature,
+	// SBOM, tests, vulns, VEX)
+	if len(res.Attached) != 14 || events != 14 || res.Mode != ModeKey || len(res.Missing) != 0 {
 		t.Fatalf("attached %d, events %d, mode %s, missing %v", len(res.Attached), events, res.Mode, res.Missing)
 	}
 	index := descOf(t, idx).Digest
@@ -79,7 +84,7 @@ func TestRunAttachesEveryChannelPerPlatform(t *testing.T) {
 		}
 		onIndex[pt] = true
 	}
-	if len(got) != 3 || !onIndex[PredicateSignature] || !onIndex[PredicateSPDX] || !onIndex[PredicateTestResult] {
+	if len(got) != 4 || !onIndex[PredicateSignature] || !onIndex[PredicateSPDX] || !onIndex[PredicateTestResult] || !onIndex[PredicateVulns] {
 		t.Fatalf("index referrers %+v", got)
 	}
 	want := []string{PredicateSignature, PredicateSPDX, PredicateTestResult, PredicateVulns, PredicateOpenVEX}
@@ -162,9 +167,10 @@ func TestRunMissingEvidenceFails(t *testing.T) {
 	o.AllowMissingEvidenceUnsafe = true
 	res, err := Run(context.Background(), o)
 	must(t, err)
-	// index (signature, derived tests; no SBOM without arm64's) + amd64
-	// (signature, SBOM, tests, vulns) + arm64 (signature, tests, vulns, VEX)
-	if len(res.Missing) != 1 || res.Missing[0] != missing || len(res.Attached) != 10 {
+	// index (signature, derived tests and vulns; no SBOM without arm64's)
+	// + amd64 (signature, SBOM, tests, vulns) + arm64 (signature, tests,
+	// vulns, VEX)
+	if len(res.Missing) != 1 || res.Missing[0] != missing || len(res.Attached) != 11 {
 		t.Fatalf("missing %v, attached %d", res.Missing, len(res.Attached))
 	}
 }

@@ -60,6 +60,12 @@ type Image struct {
 	// every platform is then failed with it.
 	Error     string     `json:"error,omitempty"`
 	Platforms []Platform `json:"platforms"`
+	// IndexAttached is the vulnerability statement about the index, made
+	// from every platform's new scan (admission controllers see only the
+	// index digest); empty when a platform was not rescanned.
+	IndexAttached []Attached `json:"indexAttached,omitempty"`
+	// IndexError says why the index statement could not be attached.
+	IndexError string `json:"indexError,omitempty"`
 }
 
 // Platform is one platform image of an index.
@@ -90,6 +96,9 @@ type Platform struct {
 	NewFindings []string `json:"newFindings"`
 	// Findings are every finding of the new scan.
 	Findings []scan.Finding `json:"findings,omitempty"`
+
+	// statement is the signed scan statement, for the index statement.
+	statement []byte
 	// Attached are the bundles stored for this platform.
 	Attached []Attached `json:"attached,omitempty"`
 }

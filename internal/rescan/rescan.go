@@ -160,6 +160,9 @@ func (rep *Report) summarise() {
 				}
 			}
 		}
+		if im.IndexError != "" {
+			rep.Passed = false
+		}
 		if all {
 			rep.Rescanned++
 		}
@@ -251,7 +254,55 @@ func (r *runner) image(ctx context.Context, im catalog.Image) (Image, error) {
 	for _, p := range plats {
 		out.Platforms = append(out.Platforms, r.platform(ctx, im, t, p, vr))
 	}
+	if err := r.indexScan(ctx, im, t, want, &out); err != nil {
+		out.IndexError = err.Error()
+	}
 	return out, nil
+}
+
+// indexScan attaches to the index the vulnerability statement made from
+// every platform's new scan, once all of them were rescanned: it carries
+// the verdict an admission controller, which sees only the index digest,
+// checks. With a platform not rescanned nothing is attached to the index.
+func (r *runner) indexScan(ctx context.Context, im catalog.Image, t Target, index v1.Hash, out *Image) error {
+	var scans []scan.PlatformScan
+	for _, p := range out.Platforms {
+		if p.Status != StatusRescanned || p.statement == nil {
+			return nil
+		}
+		d, err := v1.NewHash(p.Digest)
+		if err != nil {
+			return err
+		}
+		scans = append(scans, scan.PlatformScan{Platform: p.Platform, Digest: d, Statement: p.statement})
+	}
+	if len(scans) == 0 {
+		return nil
+	}
+	st, err := scan.IndexStatement(im.Name, index, scans)
+	if err != nil {
+		return fmt.Errorf("index vulnerability statement: %w", err)
+	}
+	r.step(StepSign, "index")
+	b, err := attest.SignStatement(ctx, r.o.Signer, st)
+	if err != nil {
+		return fmt.Errorf("sign the index vulnerability statement: %w", err)
+	}
+	mt, err := t.Index.MediaType()
+	if err != nil {
+		return err
+	}
+	raw, err := t.Index.RawManifest()
+	if err != nil {
+		return err
+	}
+	desc := v1.Descriptor{MediaType: mt, Digest: index, Size: int64(len(raw))}
+	a, err := t.Store.Attach(ctx, desc, b, attest.PredicateVulns)
+	if err != nil {
+		return fmt.Errorf("attach the index vulnerability statement to %s in %s: %w", index, t.Store, err)
+	}
+	out.IndexAttached = append(out.IndexAttached, Attached{PredicateType: attest.PredicateVulns, Artifact: a})
+	return nil
 }
 
 // platformsOf lists the platform images of idx as verify does: entries
@@ -364,6 +415,7 @@ func (r *runner) platform(ctx context.Context, im catalog.Image, t Target, p pla
 		jobs = append(jobs, job{predicateType: attest.PredicateOpenVEX, statement: st})
 	}
 	jobs = append(jobs, job{predicateType: attest.PredicateVulns, statement: vulns})
+	out.statement = vulns
 	r.step(StepSign, p.name)
 	for i := range jobs {
 		b, err := attest.SignStatement(ctx, r.o.Signer, jobs[i].statement)

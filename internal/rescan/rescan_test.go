@@ -248,7 +248,7 @@ func (s storeSource) List(ctx context.Context, d v1.Hash) ([]verify.StoredBundle
 	}
 	out := make([]verify.StoredBundle, 0, len(stored))
 	for _, x := range stored {
-		out = append(out, verify.StoredBundle{Digest: x.Digest, PredicateType: x.PredicateType, Bundle: x.Bundle, Created: x.Created})
+		out = append(out, verify.StoredBundle{Digest: x.Digest, PredicateType: x.PredicateType, Bundle: x.Bundle, Created: x.Created, Err: x.Err})
 	}
 	return out, nil
 }
@@ -416,6 +416,25 @@ func TestRescanAttachesVerifiedScans(t *testing.T) {
 		if st := vr.Channel(verify.ChannelVEX).Status; st != verify.StatusVerified {
 			t.Errorf("%s: VEX channel %s", im.Name, st)
 		}
+		// The index carries the verdict of its platforms' new scans.
+		ri := imageOf(t, rep, im.Name)
+		if len(ri.IndexAttached) != 1 || ri.IndexAttached[0].PredicateType != attest.PredicateVulns || ri.IndexError != "" {
+			t.Errorf("%s: index attachments %+v (%s)", im.Name, ri.IndexAttached, ri.IndexError)
+		}
+		index, _ := v1.NewHash(im.IndexDigest)
+		stored, err := f.targets[im.Name].Store.List(ctx, index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, sb := range stored {
+			if sb.Digest == ri.IndexAttached[0].Artifact {
+				found = sb.PredicateType == attest.PredicateVulns && sb.Err == nil
+			}
+		}
+		if !found {
+			t.Errorf("%s: the index vulnerability statement is not stored on %s", im.Name, index)
+		}
 	}
 
 	// A second rescan against the same database finds nothing new.
@@ -432,6 +451,17 @@ func TestRescanAttachesVerifiedScans(t *testing.T) {
 // missing is not rescanned and gets nothing attached; an image the catalog
 // describes wrongly, or that cannot be opened, fails whole; the rest of
 // the fleet is still rescanned.
+func imageOf(t *testing.T, rep rescan.Report, name string) rescan.Image {
+	t.Helper()
+	for _, im := range rep.Images {
+		if im.Name == name {
+			return im
+		}
+	}
+	t.Fatalf("no image %s in the report", name)
+	return rescan.Image{}
+}
+
 func TestRescanFailsClosed(t *testing.T) {
 	closure := map[string]string{"amd64": "python-closure.spdx.json", "arm64": "python-closure.spdx.json"}
 	f := newFleet(t,
@@ -468,6 +498,12 @@ func TestRescanFailsClosed(t *testing.T) {
 	}
 	if rep.Passed || rep.Rescanned != 1 {
 		t.Fatalf("passed=%v rescanned=%d, want false and 1 (node:distroless)", rep.Passed, rep.Rescanned)
+	}
+	// Only the index whose every platform was rescanned gets a new verdict.
+	for _, im := range rep.Images {
+		if n := len(im.IndexAttached); (im.Name == "node:distroless") != (n == 1) {
+			t.Errorf("%s: %d index statements attached", im.Name, n)
+		}
 	}
 	want := map[string]string{
 		"python:distroless linux/amd64": "",

@@ -1,0 +1,144 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ita1 "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/intoto"
+)
+
+// PlatformScan is the signed vulnerability statement of one platform image
+// of an index.
+type PlatformScan struct {
+	// Platform is "os/arch[/variant]".
+	Platform string
+	Digest   v1.Hash
+	// Statement is the platform's vulns/v0.2 statement exactly as signed.
+	Statement []byte
+}
+
+// indexPredicate is the part of a platform predicate the index statement
+// is made of.
+type indexPredicate struct {
+	Scanner struct {
+		URI     string `json:"uri"`
+		Version string `json:"version"`
+		DB      struct {
+			URI        string     `json:"uri"`
+			Version    string     `json:"version"`
+			LastUpdate *time.Time `json:"lastUpdate"`
+		} `json:"db"`
+		Result []map[string]any `json:"result"`
+	} `json:"scanner"`
+	Metadata struct {
+		ScanStartedOn  *time.Time `json:"scanStartedOn"`
+		ScanFinishedOn *time.Time `json:"scanFinishedOn"`
+	} `json:"metadata"`
+	Gate *GateRecord `json:"gate"`
+}
+
+// IndexStatement is the vulns/v0.2 statement about an index (named name)
+// made from its platforms' statements, so that an admission controller
+// that sees only the index digest finds the verdict there. Its gate passes
+// only when every platform's passed, records a stale database when any
+// platform's did, and lists the platforms' reasons prefixed with the
+// platform; the results are the platforms' findings, each annotated with
+// its platform; the database is the oldest one used, and the scan times
+// span the platforms' scans. A platform statement without a gate verdict
+// is an error.
+func IndexStatement(name string, index v1.Hash, platforms []PlatformScan) ([]byte, error) {
+	if len(platforms) == 0 {
+		return nil, fmt.Errorf("%w: no platform scans", ErrInvalidOptions)
+	}
+	var agg indexPredicate
+	g := GateRecord{Decision: gate.Decision{Pass: true, Counts: gate.Counts{BySeverity: map[string]int{}}}}
+	agg.Scanner.Result = []map[string]any{}
+	for i, p := range platforms {
+		var st struct {
+			Subject []struct {
+				Digest map[string]string `json:"digest"`
+			} `json:"subject"`
+			PredicateType string         `json:"predicateType"`
+			Predicate     indexPredicate `json:"predicate"`
+		}
+		if err := json.Unmarshal(p.Statement, &st); err != nil {
+			return nil, fmt.Errorf("%w: scan of %s: %v", ErrInvalidOptions, p.Platform, err)
+		}
+		if st.PredicateType != PredicateType || len(st.Subject) != 1 || st.Subject[0].Digest[p.Digest.Algorithm] != p.Digest.Hex {
+			return nil, fmt.Errorf("%w: the scan of %s is not a %s statement about %s", ErrInvalidOptions, p.Platform, PredicateType, p.Digest)
+		}
+		pr := st.Predicate
+		if pr.Gate == nil {
+			return nil, fmt.Errorf("%w: the scan of %s records no gate decision", ErrInvalidOptions, p.Platform)
+		}
+		if i == 0 {
+			agg.Scanner.URI, agg.Scanner.Version = pr.Scanner.URI, pr.Scanner.Version
+			g.Policy = pr.Gate.Policy
+		}
+		if db := pr.Scanner.DB; agg.Scanner.DB.LastUpdate == nil || (db.LastUpdate != nil && db.LastUpdate.Before(*agg.Scanner.DB.LastUpdate)) {
+			agg.Scanner.DB = db
+		}
+		if t := pr.Metadata.ScanStartedOn; t != nil && (agg.Metadata.ScanStartedOn == nil || t.Before(*agg.Metadata.ScanStartedOn)) {
+			agg.Metadata.ScanStartedOn = t
+		}
+		if t := pr.Metadata.ScanFinishedOn; t != nil && (agg.Metadata.ScanFinishedOn == nil || t.After(*agg.Metadata.ScanFinishedOn)) {
+			agg.Metadata.ScanFinishedOn = t
+		}
+		for _, r := range pr.Scanner.Result {
+			if anns, ok := r["annotations"].([]any); ok {
+				for _, a := range anns {
+					if m, ok := a.(map[string]any); ok {
+						m["platform"] = p.Platform
+					}
+				}
+			}
+			agg.Scanner.Result = append(agg.Scanner.Result, r)
+		}
+		pg := pr.Gate
+		g.Pass = g.Pass && pg.Pass
+		g.StaleDBAccepted = g.StaleDBAccepted || pg.StaleDBAccepted
+		if pg.Policy != g.Policy {
+			g.Policy = "per platform"
+		}
+		for _, r := range pg.Reasons {
+			g.Reasons = append(g.Reasons, p.Platform+": "+r)
+		}
+		c := pg.Counts
+		g.Counts.Active += c.Active
+		g.Counts.Suppressed += c.Suppressed
+		g.Counts.Excepted += c.Excepted
+		g.Counts.Blocking += c.Blocking
+		g.Counts.ExpiredExceptions += c.ExpiredExceptions
+		for k, v := range c.BySeverity {
+			g.Counts.BySeverity[k] += v
+		}
+	}
+	sort.Strings(g.Reasons)
+	agg.Gate = &g
+	pj, err := json.Marshal(agg)
+	if err != nil {
+		return nil, err
+	}
+	pred := &structpb.Struct{}
+	if err := protojson.Unmarshal(pj, pred); err != nil {
+		return nil, err
+	}
+	st := &ita1.Statement{
+		Type:          ita1.StatementTypeUri,
+		Subject:       []*ita1.ResourceDescriptor{{Name: name, Digest: map[string]string{index.Algorithm: index.Hex}}},
+		PredicateType: PredicateType,
+		Predicate:     pred,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("index vulnerability statement: %w", err)
+	}
+	return intoto.Marshal(st)
+}
