@@ -51,7 +51,14 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Long: `verify fetches the evidence attached to the index named by digest (a registry
 reference or oci:DIR@sha256:…) and verifies each channel independently —
 signature, SBOM per architecture, SLSA provenance, test results, vulnerability
-scan (fresh for every architecture, else pending) and VEX — with sigstore-go.
+scan and VEX — with sigstore-go, and then judges what the evidence says. A scan
+must pass the fleet's vulnerability gate (vulnerabilities in clearcutt.yaml;
+--fail-on, --only-fixable and --max-db-age replace its values) whatever
+verdict it records, claim no time in the future and name a database no older
+than the maximum; the newest passing scan must be younger than --max-scan-age,
+else the channel is pending. Keyless scans are ordered by their verified
+signing time; with --key any failing scan fails. A failing test result, SBOM,
+VEX or provenance statement is never hidden by a passing one.
 It reads Sigstore bundles (OCI referrers, or the sha256-<hex> tag fallback) and
 cosign's legacy sha256-<hex>.sig and .att tags, which slsa-github-generator
 writes provenance to.
