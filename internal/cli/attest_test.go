@@ -40,7 +40,12 @@ func attestFixture(t *testing.T) (layoutDir string, idx v1.ImageIndex, evidence 
 	im, _ := idx.IndexManifest()
 	for _, m := range im.Manifests {
 		st := func(pt string) []byte {
-			return []byte(fmt.Sprintf(`{"_type":%q,"predicate":{"result":"PASSED"},"predicateType":%q,"subject":[{"digest":{"sha256":%q}}]}`, attest.StatementType, pt, m.Digest.Hex))
+			pred := `{"result":"PASSED"}`
+			if pt == attest.PredicateVulns {
+				pred = `{"scanner":{"uri":"pkg:golang/github.com/anchore/grype@v0.121.2","db":{"lastUpdate":"2026-01-01T00:00:00Z"},"result":[]},` +
+					`"metadata":{"scanStartedOn":"2026-01-01T01:00:00Z","scanFinishedOn":"2026-01-01T01:00:00Z"},"gate":{"pass":true,"policy":"fail on high or above"}}`
+			}
+			return []byte(fmt.Sprintf(`{"_type":%q,"predicate":%s,"predicateType":%q,"subject":[{"digest":{"sha256":%q}}]}`, attest.StatementType, pred, pt, m.Digest.Hex))
 		}
 		for name, data := range map[string][]byte{
 			attest.FileSBOM: []byte(fmt.Sprintf(`{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"python@%s",`+
@@ -75,12 +80,12 @@ func TestAttestLayoutWithDefaultKey(t *testing.T) {
 	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key %v %v", fi, err)
 	}
-	// index (signature, derived SBOM and tests) + 2 × (signature, SBOM,
-	// tests, vulns)
-	if n := strings.Count(out, "none (key)"); n != 11 || !strings.Contains(out, "SUBJECT") || !strings.Contains(out, d.String()+" (index)") {
+	// index (signature, derived SBOM, tests and vulns) + 2 × (signature,
+	// SBOM, tests, vulns)
+	if n := strings.Count(out, "none (key)"); n != 12 || !strings.Contains(out, "SUBJECT") || !strings.Contains(out, d.String()+" (index)") {
 		t.Fatalf("table (%d key rows):\n%s", n, out)
 	}
-	for _, pt := range []string{attest.PredicateSPDX, attest.PredicateTestResult} {
+	for _, pt := range []string{attest.PredicateSPDX, attest.PredicateTestResult, attest.PredicateVulns} {
 		if !regexp.MustCompile(regexp.QuoteMeta(d.String()+" (index, derived)") + ` +` + regexp.QuoteMeta(pt) + ` `).MatchString(out) {
 			t.Errorf("no derived index %s row:\n%s", pt, out)
 		}
@@ -91,7 +96,7 @@ func TestAttestLayoutWithDefaultKey(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var res attest.Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Attached) != 11 || res.Mode != attest.ModeKey || !res.Attached[1].Derived {
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Attached) != 12 || res.Mode != attest.ModeKey || !res.Attached[1].Derived {
 		t.Fatalf("json %v: %s", err, out)
 	}
 	store, err := attest.Open(oci.Ref{Layout: dir}, attest.StoreOptions{})
@@ -102,7 +107,7 @@ func TestAttestLayoutWithDefaultKey(t *testing.T) {
 	// same bytes on both runs, and the second run's bundles are new
 	// signatures of them.
 	got, err := store.List(context.Background(), d)
-	if err != nil || len(got) != 6 {
+	if err != nil || len(got) != 8 {
 		t.Fatalf("index bundles after two runs: %d, %v", len(got), err)
 	}
 }
@@ -124,9 +129,9 @@ func TestAttestFailures(t *testing.T) {
 	if code, _, errs := run(t, "attest", ref, "--evidence", ev, "--key", key); code != ExitFailed || !strings.Contains(errs, sbom) {
 		t.Errorf("missing SBOM: exit %d, %s", code, errs)
 	}
-	// index (signature, derived tests; no SBOM without the arm64 one) +
-	// 2 × (signature, tests, vulns) + the amd64 SBOM
-	if code, out, errs := run(t, "attest", ref, "--evidence", ev, "--key", key, "--allow-missing-evidence-unsafe"); code != ExitOK || !strings.Contains(errs, "warning") || strings.Count(out, "none (key)") != 9 {
+	// index (signature, derived tests and vulns; no SBOM without the arm64
+	// one) + 2 × (signature, tests, vulns) + the amd64 SBOM
+	if code, out, errs := run(t, "attest", ref, "--evidence", ev, "--key", key, "--allow-missing-evidence-unsafe"); code != ExitOK || !strings.Contains(errs, "warning") || strings.Count(out, "none (key)") != 10 {
 		t.Errorf("allowed missing SBOM: exit %d, %s\n%s", code, errs, out)
 	}
 	if err := os.Chmod(key, 0o644); err != nil {
