@@ -48,10 +48,29 @@ type Observed struct {
 	Version string
 }
 
+// FailedRelease is an image whose latest release failed: its tags were
+// not moved.
+type FailedRelease struct {
+	// Name is <runtime>:<tier>.
+	Name string
+	// Reason is why the release failed.
+	Reason string
+	// Version is the runtime version clearcutt.yaml declares, recorded
+	// when no release of the image is served.
+	Version string
+	// RecordedAt is when the failure was first recorded (zero: Now).
+	RecordedAt time.Time
+}
+
 // Options configure Build.
 type Options struct {
 	Fleet  Fleet
 	Images []Observed
+	// Failed are the images whose latest release failed. One that is also
+	// in Images (the release its tags still name) is recorded with the
+	// failure; one that is not gets a record of its own, with no release
+	// served.
+	Failed []FailedRelease
 	// Previous is the catalog this one replaces (nil: none): image
 	// histories carry over by name.
 	Previous *Catalog
@@ -72,10 +91,11 @@ type Result struct {
 	SBOMs map[string][]byte
 }
 
-// Passed reports whether every image is verified.
+// Passed reports whether every image is verified and none has a failed
+// release.
 func (r Result) Passed() bool {
 	for _, im := range r.Catalog.Images {
-		if im.Status != StatusVerified {
+		if !im.Passed() {
 			return false
 		}
 	}
@@ -115,6 +135,19 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			previous[im.Name] = im.History
 		}
 	}
+	failed := map[string]FailedRelease{}
+	for _, f := range o.Failed {
+		if !ValidName(f.Name) {
+			return Result{}, fmt.Errorf("%w: failed release of %q: not <runtime>:<tier>", ErrInvalid, f.Name)
+		}
+		if _, dup := failed[f.Name]; dup {
+			return Result{}, fmt.Errorf("%w: %s has two failed releases", ErrInvalid, f.Name)
+		}
+		if f.RecordedAt.IsZero() {
+			f.RecordedAt = o.Now
+		}
+		failed[f.Name] = f
+	}
 	b := builder{layers: map[v1.Hash]layerFacts{}, max: o.MaxPruningCandidates, progress: progress}
 	seen := map[string]string{}
 	for _, obs := range o.Images {
@@ -131,10 +164,36 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		seen[im.Name] = im.Reference
 		pt, ok := scanPoint(im.Platforms)
 		im.History = extendHistory(previous[im.Name], pt, ok)
+		if f, ok := failed[im.Name]; ok {
+			im.Release = releaseOf(f)
+		}
 		res.Catalog.Images = append(res.Catalog.Images, im)
+	}
+	for _, f := range o.Failed {
+		if _, served := seen[f.Name]; served {
+			continue
+		}
+		res.Catalog.Images = append(res.Catalog.Images, unreleased(failed[f.Name], previous[f.Name]))
 	}
 	sortImages(res.Catalog.Images)
 	return res, nil
+}
+
+func releaseOf(f FailedRelease) *Release {
+	return &Release{Failed: true, Reason: f.Reason, RecordedAt: f.RecordedAt.UTC()}
+}
+
+// unreleased is the record of an image whose release failed and of which
+// no release is served: nothing to observe, so every channel counts as
+// missing, and its history is kept.
+func unreleased(f FailedRelease, history []ScanPoint) Image {
+	runtime, tier, _ := strings.Cut(f.Name, ":")
+	return Image{
+		Name: f.Name, Runtime: runtime, Tier: tier, Version: f.Version,
+		Tags: []string{}, Status: StatusMissing, Release: releaseOf(f),
+		Channels: []ChannelStatus{}, Platforms: []Platform{},
+		History: extendHistory(history, ScanPoint{}, false),
+	}
 }
 
 func sortImages(ims []Image) {

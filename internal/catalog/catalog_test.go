@@ -574,3 +574,147 @@ func TestReadVulnerabilitiesRefusesAPredicateWithoutScanner(t *testing.T) {
 		t.Fatalf("%+v %v", v, err)
 	}
 }
+
+// verifiedObserved is the fixture with every channel of every entry verified.
+func (f fixture) verifiedObserved() Observed {
+	o := f.observed()
+	o.Report.Channels = append([]verify.ChannelReport(nil), o.Report.Channels...)
+	for i, cr := range o.Report.Channels {
+		cr.Status = verify.StatusVerified
+		cr.Entries = append([]verify.Entry(nil), cr.Entries...)
+		for j := range cr.Entries {
+			cr.Entries[j].Status, cr.Entries[j].Reason = verify.StatusVerified, ""
+		}
+		o.Report.Channels[i] = cr
+	}
+	return o
+}
+
+func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
+	f := newFixture(t)
+	now := time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC)
+	pyOld := ScanPoint{ScanTime: f.t0.Add(-time.Hour), Active: Severities{High: 2}}
+	staticOld := ScanPoint{ScanTime: f.t0.Add(-2 * time.Hour), Active: Severities{Low: 1}}
+	prev := &Catalog{Images: []Image{
+		{Name: "python:distroless", History: []ScanPoint{pyOld}},
+		{Name: "static:distroless", History: []ScanPoint{staticOld}},
+	}}
+	fl := Fleet{Name: "fleet", Repository: "acme/fleet", Registry: "oci:out/oci", PublicKey: "k.pub", RequiredChannels: []string{"signature", "sbom", "tests", "vulnerabilities", "vex"}}
+
+	// The served release verifies: with its release failed, the catalog
+	// still does not pass.
+	ok := build(t, Options{Fleet: fl, Images: []Observed{f.verifiedObserved()}, Previous: prev, Now: now})
+	if !ok.Passed() || ok.Catalog.Images[0].Release != nil {
+		t.Fatalf("a verified image without a failed release: passed %v, release %+v", ok.Passed(), ok.Catalog.Images[0].Release)
+	}
+	res := build(t, Options{Fleet: fl, Images: []Observed{f.verifiedObserved()}, Previous: prev, Now: now,
+		Failed: []FailedRelease{
+			{Name: "static:distroless", Reason: "gate: 1 critical finding", Version: "1"},
+			{Name: "python:distroless", Reason: "attest: registry unavailable", Version: "3.12"},
+		}})
+	if res.Passed() {
+		t.Error("a catalog with failed releases passed")
+	}
+	if len(res.Catalog.Images) != 2 {
+		t.Fatalf("images %+v", res.Catalog.Images)
+	}
+	py, st := res.Catalog.Images[0], res.Catalog.Images[1]
+	if py.Name != "python:distroless" || st.Name != "static:distroless" {
+		t.Fatalf("images %s, %s", py.Name, st.Name)
+	}
+
+	// With a release still served: observed as usual, the failure beside it.
+	if !py.ReleaseFailed() || py.Release.Reason != "attest: registry unavailable" || !py.Release.RecordedAt.Equal(now) {
+		t.Errorf("python release %+v", py.Release)
+	}
+	if py.Status != StatusVerified || py.Passed() || !py.Served() {
+		t.Errorf("python status %s, passed %v, served %v", py.Status, py.Passed(), py.Served())
+	}
+	if py.Reference != "oci:out/oci@"+f.d.String() || py.IndexDigest != f.d.String() || py.Version != "3.11" || len(py.Platforms) != 2 || len(py.Channels) != 6 {
+		t.Errorf("python is not the served release: %s %s version %s, %d platforms", py.Reference, py.IndexDigest, py.Version, len(py.Platforms))
+	}
+	if len(py.History) != 2 || !reflect.DeepEqual(py.History[0], pyOld) || !py.History[1].ScanTime.Equal(f.t1) {
+		t.Errorf("python history %+v", py.History)
+	}
+
+	// Never released: a record of its own, missing, with nothing observed.
+	if !st.ReleaseFailed() || st.Release.Reason != "gate: 1 critical finding" || st.Passed() || st.Served() {
+		t.Errorf("static release %+v, passed %v, served %v", st.Release, st.Passed(), st.Served())
+	}
+	if st.Status != StatusMissing || st.Runtime != "static" || st.Tier != "distroless" || st.Version != "1" {
+		t.Errorf("static %+v", st)
+	}
+	if st.Reference != "" || st.IndexDigest != "" || !st.VerifiedAt.IsZero() || len(st.Tags) != 0 || len(st.Channels) != 0 || len(st.Platforms) != 0 {
+		t.Errorf("static records what was not observed: %+v", st)
+	}
+	if !reflect.DeepEqual(st.History, []ScanPoint{staticOld}) {
+		t.Errorf("static history %+v, want the previous %+v", st.History, staticOld)
+	}
+
+	// Written, it validates, reads back, and says what it says.
+	dir := t.TempDir()
+	if err := Write(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalogtest.Validate(t, js)
+	for _, want := range []string{`"release": {
+        "failed": true,
+        "reason": "gate: 1 critical finding",
+        "recordedAt": "2025-01-03T00:00:00Z"
+      }`, `"tags": [],`} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("catalog.json lacks %s", want)
+		}
+	}
+	if strings.Count(string(js), `"reference"`) != 1 || strings.Count(string(js), `"verifiedAt"`) != 1 {
+		t.Errorf("the unreleased image has a reference or a verification time:\n%s", js)
+	}
+	back, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Images[1], st) {
+		t.Errorf("read back %+v, wrote %+v", back.Images[1], st)
+	}
+	// The schema refuses an image that is neither served nor failed, and
+	// half a reference.
+	for _, bad := range []struct{ from, to string }{
+		{`"release": {
+        "failed": true,
+        "reason": "gate: 1 critical finding",`, `"x": {
+        "failed": true,
+        "reason": "gate: 1 critical finding",`},
+		{`"reference": "oci:out/oci@` + f.d.String() + `",`, ``},
+		{`"failed": true`, `"failed": false`},
+	} {
+		doc := strings.Replace(string(js), bad.from, bad.to, 1)
+		if doc == string(js) {
+			t.Fatalf("%q is not in catalog.json", bad.from)
+		}
+		if err := catalogtest.Check(t, []byte(doc)); err == nil {
+			t.Errorf("the schema accepts %q in place of %q", bad.to, bad.from)
+		}
+	}
+
+	// A later run keeps when the failure was first recorded, and the
+	// history of the unreleased image.
+	again := build(t, Options{Fleet: fl, Previous: back, Now: now.Add(time.Hour),
+		Failed: []FailedRelease{{Name: st.Name, Reason: st.Release.Reason, Version: st.Version, RecordedAt: st.Release.RecordedAt}}})
+	if im := again.Catalog.Images[0]; !im.Release.RecordedAt.Equal(now) || !reflect.DeepEqual(im.History, st.History) || again.Passed() {
+		t.Errorf("again %+v", im)
+	}
+
+	// Names Build cannot record.
+	for _, failed := range [][]FailedRelease{
+		{{Name: "python"}},
+		{{Name: "static:distroless"}, {Name: "static:distroless"}},
+	} {
+		if _, err := Build(context.Background(), Options{Failed: failed}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", failed, err)
+		}
+	}
+}

@@ -25,7 +25,7 @@ const SchemaID = "https://clearcutt.dev/schemas/catalog.v1alpha1.schema.json"
 var typesSource string
 
 // schemaTypes are the struct types of the catalog format.
-var schemaTypes = []any{Catalog{}, Fleet{}, Identity{}, Image{}, Platform{}, PruningCandidate{},
+var schemaTypes = []any{Catalog{}, Fleet{}, Identity{}, Image{}, Release{}, Platform{}, PruningCandidate{},
 	ChannelStatus{}, Severities{}, Vulnerabilities{}, Finding{}, ScanPoint{}, closure.ScrubFile{}}
 
 // enums are the closed value sets of string fields, by type and JSON name.
@@ -34,6 +34,7 @@ var enums = map[string][]any{
 	"Finding.status":        {FindingActive, FindingSuppressed, FindingExcepted},
 	"Finding.severity":      {"critical", "high", "medium", "low", "negligible", "unknown"},
 	"ScrubFile.action":      {closure.ScrubRemoved, closure.ScrubRewrote, closure.ScrubKept},
+	"Release.failed":        {true},
 }
 
 // Schema returns the JSON Schema of catalog.json, generated from the Go
@@ -95,6 +96,11 @@ func Schema() ([]byte, error) {
 			}
 		}
 	}
+	// An image is served (reference, index digest and verification time
+	// together), or has a failed release, or both.
+	im := s.Definitions["Image"]
+	im.DependentRequired = map[string][]string{"reference": {"indexDigest", "verifiedAt"}, "indexDigest": {"reference"}}
+	im.AnyOf = []*jsonschema.Schema{{Required: []string{"reference"}}, {Required: []string{"release"}}}
 	if p, ok := s.Properties.Get("apiVersion"); ok {
 		p.Const = APIVersion
 	}

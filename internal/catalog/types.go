@@ -91,26 +91,63 @@ type Image struct {
 	Runtime string `json:"runtime"`
 	Version string `json:"version"`
 	Tier    string `json:"tier"`
-	// Reference is the index by digest (repository@sha256:…).
-	Reference   string   `json:"reference"`
-	IndexDigest string   `json:"indexDigest"`
-	Tags        []string `json:"tags"`
-	// VerifiedAt is when clearcutt verify observed the evidence.
-	VerifiedAt time.Time `json:"verifiedAt"`
+	// Reference is the index by digest (repository@sha256:…). It and
+	// IndexDigest are absent when no release of the image is served (see
+	// Release).
+	Reference   string `json:"reference,omitempty"`
+	IndexDigest string `json:"indexDigest,omitempty"`
+	// Tags are the tags that point at the index (empty when no release of
+	// the image is served).
+	Tags []string `json:"tags"`
+	// VerifiedAt is when clearcutt verify observed the evidence (absent
+	// when no release of the image is served: there was nothing to verify).
+	VerifiedAt time.Time `json:"verifiedAt,omitzero"`
 	// Status is verified when every required channel is, else the worst
-	// status of a required channel.
+	// status of a required channel. An image of which no release is served
+	// is missing.
 	Status Status `json:"status"`
+	// Release is set when the fleet's latest release of the image failed
+	// (absent: the image was released, or the catalog records no release).
+	// The image is then not passing, whatever its status: the tags still
+	// point at the release described here, an earlier one, or at nothing.
+	Release *Release `json:"release,omitempty"`
 	// Channels are the image-level channel results, one per channel, in
 	// channel order: the status clearcutt verify gives the channel over the
 	// index and every platform, with the details of the entry that decided
 	// it (for provenance, and for the signature unless a platform's is
-	// worse, the index's own).
-	Channels  []ChannelStatus `json:"channels"`
-	Platforms []Platform      `json:"platforms"`
+	// worse, the index's own). Empty when no release of the image is
+	// served.
+	Channels []ChannelStatus `json:"channels"`
+	// Platforms are the index's architectures (empty when no release of the
+	// image is served).
+	Platforms []Platform `json:"platforms"`
 	// History is one point per scan or rescan observed, oldest first; it
 	// is carried over from the previous catalog and feeds the trend chart.
 	History []ScanPoint `json:"history"`
 }
+
+// Release is a release of the image that failed: its build, gate, index,
+// attestation or verification did not pass, so its tags were not moved.
+type Release struct {
+	// Failed is true: the release did not happen.
+	Failed bool `json:"failed"`
+	// Reason is why, as the publishing workflow recorded it.
+	Reason string `json:"reason"`
+	// RecordedAt is when a catalog first recorded the failure; a rescan
+	// rewriting the catalog keeps it.
+	RecordedAt time.Time `json:"recordedAt"`
+}
+
+// ReleaseFailed reports whether the image's latest release failed.
+func (im Image) ReleaseFailed() bool { return im.Release != nil && im.Release.Failed }
+
+// Passed reports whether the image is verified and its latest release did
+// not fail.
+func (im Image) Passed() bool { return im.Status == StatusVerified && !im.ReleaseFailed() }
+
+// Served reports whether a release of the image is served: its tags name
+// an index the catalog observed.
+func (im Image) Served() bool { return im.Reference != "" }
 
 // Platform is one architecture's image.
 type Platform struct {
