@@ -33,4 +33,7 @@ var (
 	// ErrIDToken: no OIDC identity token could be obtained for keyless
 	// signing.
 	ErrIDToken = errors.New("no OIDC identity token")
+	// ErrCertificateValidity: the certificate authority returned a
+	// certificate that is not valid yet or expires too soon to sign with.
+	ErrCertificateValidity = errors.New("the signing certificate is outside its validity period")
 )

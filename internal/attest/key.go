@@ -135,13 +135,14 @@ func (s *KeySigner) PublicKey() crypto.PublicKey { return s.key.Public() }
 // Hint is the key hint recorded in bundles: base64(SHA-256(PKIX DER)).
 func (s *KeySigner) Hint() string { return string(s.kp.hint) }
 
-// Keypair implements Signer.
+// Keypair is the signing key as a sigstore-go key pair.
 func (s *KeySigner) Keypair() sign.Keypair { return s.kp }
 
-// BundleOptions implements Signer: no certificate, log or timestamp; the
-// bundle is verified against the public key before it is returned.
-func (s *KeySigner) BundleOptions(context.Context) (sign.BundleOptions, error) {
-	return sign.BundleOptions{TrustedRoot: s.trm}, nil
+// BundleOptions implements Signer: the key pair, and no certificate, log
+// or timestamp; the bundle is verified against the public key before it is
+// returned.
+func (s *KeySigner) BundleOptions(context.Context) (sign.Keypair, sign.BundleOptions, error) {
+	return s.kp, sign.BundleOptions{TrustedRoot: s.trm}, nil
 }
 
 // Mode implements Signer.

@@ -2,6 +2,8 @@ package attest
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"sync"
@@ -29,8 +31,8 @@ type KeylessOptions struct {
 	// TSAURL, when set, is an RFC 3161 timestamp authority endpoint
 	// (e.g. https://timestamp.sigstore.dev/api/v1/timestamp).
 	TSAURL string
-	// IDToken supplies the OIDC token; it is called once, when the first
-	// certificate is requested.
+	// IDToken supplies the OIDC token; it is called whenever a certificate
+	// is requested, so that every request carries a fresh token.
 	IDToken IDTokenFunc
 	// Transport is used for Fulcio and the TSA (http.DefaultTransport when nil).
 	Transport http.RoundTripper
@@ -39,36 +41,81 @@ type KeylessOptions struct {
 	// Transparency replaces the Rekor client (RekorURL is then unused);
 	// for an in-process log.
 	Transparency sign.Transparency
+	// CertificateAuthority replaces the Fulcio client (FulcioURL is then
+	// unused); for an in-process certificate authority. It is asked for
+	// the leaf certificate (DER) of each key pair.
+	CertificateAuthority sign.CertificateProvider
 	// Timeout bounds each request (30 s when zero).
 	Timeout time.Duration
 }
 
+// Renewal and acceptance of Fulcio certificates.
+const (
+	// maxRenewMargin bounds the renewal margin: what is left of a
+	// certificate's validity when Keyless stops using it.
+	maxRenewMargin = 2 * time.Minute
+	// renewFraction: the renewal margin is at most this fraction of a
+	// certificate's lifetime.
+	renewFraction = 5
+	// clockSkew is how far before its NotBefore a certificate is accepted:
+	// the local clock may lag the certificate authority's.
+	clockSkew = 30 * time.Second
+)
+
 // Keyless signs with an ephemeral key pair certified by Fulcio for the
-// identity in the OIDC token; every signature is entered in Rekor. The key
-// pair and its certificate are made once and serve the whole run.
+// identity in the OIDC token; every signature is entered in Rekor.
+//
+// A key pair and its certificate serve every signature until the
+// certificate comes within its renewal margin of its NotAfter: the
+// smaller of 2 minutes and a fifth of its lifetime (NotAfter − NotBefore).
+// The next signature then makes a new ephemeral key pair and requests a
+// certificate for it with a freshly fetched identity token. Fulcio's
+// certificates live 10 minutes, so each key pair signs for about 8. The
+// margin covers what happens between that check and the moment the log
+// and the timestamp authority record the signature, which verifiers
+// compare with the certificate's validity: a timestamp and a log request,
+// each bounded by the request timeout (30 s by default), and a local clock
+// up to 30 s behind the certificate authority's. The fraction keeps short
+// certificates (private or test authorities) in use for most of their
+// lifetime rather than renewing them for every signature.
+//
+// A certificate the authority returns is refused (ErrCertificateValidity)
+// when it is not valid yet by more than 30 s of clock skew, or when it is
+// already within its renewal margin of expiring, which includes having
+// expired; either means that the local clock and the authority's
+// disagree.
 type Keyless struct {
 	o    KeylessOptions
-	kp   *sign.EphemeralKeypair
-	cert *cachedCert
+	ca   sign.CertificateProvider
 	tlog sign.Transparency
 	tsa  *sign.TimestampAuthority
+	// now is the clock renewal is decided on (time.Now when nil).
+	now func() time.Time
+
+	mu  sync.Mutex
+	cur *certifiedKey
 }
 
-// NewKeyless checks the options and creates the run's ephemeral key pair.
+// certifiedKey is an ephemeral key pair and the certificate Fulcio issued
+// for it.
+type certifiedKey struct {
+	kp   *sign.EphemeralKeypair
+	cert *x509.Certificate
+}
+
+// NewKeyless checks the options. The first key pair and certificate are
+// made for the first signature.
 func NewKeyless(o KeylessOptions) (*Keyless, error) {
-	if o.FulcioURL == "" || (o.RekorURL == "" && o.Transparency == nil) {
+	if (o.FulcioURL == "" && o.CertificateAuthority == nil) || (o.RekorURL == "" && o.Transparency == nil) {
 		return nil, fmt.Errorf("keyless signing needs a Fulcio and a Rekor URL")
 	}
 	if o.IDToken == nil {
 		return nil, fmt.Errorf("%w: keyless signing needs an identity token source", ErrIDToken)
 	}
-	kp, err := sign.NewEphemeralKeypair(nil)
-	if err != nil {
-		return nil, err
+	k := &Keyless{o: o, ca: o.CertificateAuthority, tlog: o.Transparency}
+	if k.ca == nil {
+		k.ca = sign.NewFulcio(&sign.FulcioOptions{BaseURL: o.FulcioURL, Transport: o.Transport, Timeout: o.Timeout})
 	}
-	k := &Keyless{o: o, kp: kp}
-	k.cert = &cachedCert{inner: sign.NewFulcio(&sign.FulcioOptions{BaseURL: o.FulcioURL, Transport: o.Transport, Timeout: o.Timeout})}
-	k.tlog = o.Transparency
 	if k.tlog == nil {
 		k.tlog = sign.NewRekor(&sign.RekorOptions{BaseURL: o.RekorURL, Timeout: o.Timeout})
 	}
@@ -78,67 +125,109 @@ func NewKeyless(o KeylessOptions) (*Keyless, error) {
 	return k, nil
 }
 
-// Keypair implements Signer.
-func (k *Keyless) Keypair() sign.Keypair { return k.kp }
-
 // Mode implements Signer.
 func (k *Keyless) Mode() string { return ModeKeyless }
 
-// BundleOptions implements Signer. The identity token is fetched on the
-// first call only.
-func (k *Keyless) BundleOptions(ctx context.Context) (sign.BundleOptions, error) {
-	tok, err := k.cert.token(ctx, k.o.IDToken)
+// BundleOptions implements Signer: the current key pair, and options whose
+// certificate provider returns that key pair's certificate. When there is
+// none yet, or the certificate is within its renewal margin of expiring, a
+// new key pair is made and certified first.
+func (k *Keyless) BundleOptions(ctx context.Context) (sign.Keypair, sign.BundleOptions, error) {
+	ck, err := k.current(ctx)
 	if err != nil {
-		return sign.BundleOptions{}, err
+		return nil, sign.BundleOptions{}, err
 	}
 	o := sign.BundleOptions{
-		CertificateProvider:        k.cert,
-		CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: tok},
-		TransparencyLogs:           []sign.Transparency{k.tlog},
-		TrustedRoot:                k.o.TrustedRoot,
+		CertificateProvider: fixedCert{ck},
+		TransparencyLogs:    []sign.Transparency{k.tlog},
+		TrustedRoot:         k.o.TrustedRoot,
 	}
 	if k.tsa != nil {
 		o.TimestampAuthorities = []*sign.TimestampAuthority{k.tsa}
 	}
-	return o, nil
+	return ck.kp, o, nil
 }
 
-// cachedCert asks its provider for a certificate once and returns it for
-// every later signature with the same key pair.
-type cachedCert struct {
-	inner sign.CertificateProvider
-	mu    sync.Mutex
-	tok   string
-	der   []byte
-}
-
-func (c *cachedCert) token(ctx context.Context, f IDTokenFunc) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tok != "" || c.der != nil {
-		return c.tok, nil
+func (k *Keyless) clock() time.Time {
+	if k.now != nil {
+		return k.now()
 	}
-	tok, err := f(ctx)
+	return time.Now()
+}
+
+// current returns the certified key pair to sign with, renewing it when it
+// is missing or its certificate is within the renewal margin of expiring.
+func (k *Keyless) current(ctx context.Context) (*certifiedKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cur != nil && !dueForRenewal(k.cur.cert, k.clock()) {
+		return k.cur, nil
+	}
+	ck, err := k.certify(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrIDToken, err)
+		return nil, err
+	}
+	k.cur = ck
+	return ck, nil
+}
+
+// certify makes an ephemeral key pair and asks the certificate authority
+// to certify it, with a fresh identity token.
+func (k *Keyless) certify(ctx context.Context) (*certifiedKey, error) {
+	tok, err := k.o.IDToken(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 	if tok == "" {
-		return "", fmt.Errorf("%w: the token source returned an empty token", ErrIDToken)
+		return nil, fmt.Errorf("%w: the token source returned an empty token", ErrIDToken)
 	}
-	c.tok = tok
-	return tok, nil
-}
-
-func (c *cachedCert) GetCertificate(ctx context.Context, kp sign.Keypair, o *sign.CertificateProviderOptions) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.der != nil {
-		return c.der, nil
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		return nil, err
 	}
-	der, err := c.inner.GetCertificate(ctx, kp, o)
+	der, err := k.ca.GetCertificate(ctx, kp, &sign.CertificateProviderOptions{IDToken: tok})
 	if err != nil {
 		return nil, fmt.Errorf("fulcio: %w", err)
 	}
-	c.der = der
-	return der, nil
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("fulcio: certificate: %w", err)
+	}
+	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(kp.GetPublicKey()) {
+		return nil, fmt.Errorf("fulcio: the certificate is not for the key pair it was requested for")
+	}
+	now := k.clock()
+	switch {
+	case now.Add(clockSkew).Before(cert.NotBefore):
+		return nil, fmt.Errorf("%w: it is valid from %s, %s from now (is the clock right?)",
+			ErrCertificateValidity, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotBefore.Sub(now).Round(time.Second))
+	case dueForRenewal(cert, now):
+		return nil, fmt.Errorf("%w: it is valid until %s, less than %s from now (is the clock right?)",
+			ErrCertificateValidity, cert.NotAfter.UTC().Format(time.RFC3339), renewMargin(cert))
+	}
+	return &certifiedKey{kp: kp, cert: cert}, nil
+}
+
+// renewMargin is the smaller of maxRenewMargin and 1/renewFraction of the
+// certificate's lifetime.
+func renewMargin(c *x509.Certificate) time.Duration {
+	return min(maxRenewMargin, c.NotAfter.Sub(c.NotBefore)/renewFraction)
+}
+
+// dueForRenewal reports whether less than the renewal margin of c's
+// validity is left at now.
+func dueForRenewal(c *x509.Certificate, now time.Time) bool {
+	return c.NotAfter.Sub(now) < renewMargin(c)
+}
+
+// fixedCert is the certificate provider of one certified key pair: it
+// returns the certificate for that key pair and refuses any other.
+type fixedCert struct{ ck *certifiedKey }
+
+func (f fixedCert) GetCertificate(_ context.Context, kp sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
+	if kp != sign.Keypair(f.ck.kp) {
+		return nil, fmt.Errorf("keyless: the certificate is for another key pair")
+	}
+	return f.ck.cert.Raw, nil
 }

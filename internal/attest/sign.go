@@ -31,8 +31,10 @@ const (
 // Signer provides the key pair and the sigstore-go bundle options of one
 // signature. KeySigner and Keyless implement it.
 type Signer interface {
-	Keypair() sign.Keypair
-	BundleOptions(ctx context.Context) (sign.BundleOptions, error)
+	// BundleOptions returns the key pair to sign one bundle with and the
+	// options of that bundle. A certificate provider in the options
+	// certifies that key pair: the two are only used together.
+	BundleOptions(ctx context.Context) (sign.Keypair, sign.BundleOptions, error)
 	// Mode is ModeKey or ModeKeyless.
 	Mode() string
 }
@@ -44,12 +46,12 @@ func SignStatement(ctx context.Context, s Signer, statement []byte) ([]byte, err
 	if _, err := ParseStatement(statement); err != nil {
 		return nil, err
 	}
-	opts, err := s.BundleOptions(ctx)
+	kp, opts, err := s.BundleOptions(ctx)
 	if err != nil {
 		return nil, err
 	}
 	opts.Context = ctx
-	b, err := sign.Bundle(&sign.DSSEData{Data: statement, PayloadType: InTotoPayloadType}, s.Keypair(), opts)
+	b, err := sign.Bundle(&sign.DSSEData{Data: statement, PayloadType: InTotoPayloadType}, kp, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sign (%s): %w", s.Mode(), err)
 	}

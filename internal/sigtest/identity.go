@@ -101,8 +101,9 @@ func (g GitHubIdentity) BuildSignerURI() string {
 // SourceRepositoryURI is https://github.com/<repository>.
 func (g GitHubIdentity) SourceRepositoryURI() string { return "https://github.com/" + g.Repository }
 
-// template is the leaf certificate template Fulcio would issue for g.
-func (g GitHubIdentity) template(now time.Time) (*x509.Certificate, error) {
+// template is the leaf certificate template Fulcio would issue for g at
+// now, expiring lifetime later.
+func (g GitHubIdentity) template(now time.Time, lifetime time.Duration) (*x509.Certificate, error) {
 	g = g.withDefaults()
 	san, err := url.Parse(g.BuildSignerURI())
 	if err != nil {
@@ -145,7 +146,7 @@ func (g GitHubIdentity) template(now time.Time) (*x509.Certificate, error) {
 	return &x509.Certificate{
 		SerialNumber:    serial,
 		NotBefore:       now.Add(-time.Minute),
-		NotAfter:        now.Add(10 * time.Minute),
+		NotAfter:        now.Add(lifetime),
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		URIs:            []*url.URL{san},
@@ -155,7 +156,7 @@ func (g GitHubIdentity) template(now time.Time) (*x509.Certificate, error) {
 
 // issue signs a leaf certificate for pub with the Fulcio intermediate.
 func (s *Sigstore) issue(id GitHubIdentity, pub any) (*x509.Certificate, error) {
-	tmpl, err := id.template(time.Now())
+	tmpl, err := id.template(s.now(), s.certLifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +166,11 @@ func (s *Sigstore) issue(id GitHubIdentity, pub any) (*x509.Certificate, error) 
 	}
 	return x509.ParseCertificate(der)
 }
+
+// Fulcio is a sign.CertificateProvider issuing certificates for id, as
+// Fulcio does for an OIDC token of id's workflow run; the token in the
+// provider options is not checked.
+func (s *Sigstore) Fulcio(id GitHubIdentity) sign.CertificateProvider { return fulcio{s: s, id: id} }
 
 // fulcio is a sign.CertificateProvider issuing certificates for one identity.
 type fulcio struct {

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -138,7 +137,7 @@ func (s *Sigstore) rekorBundleFor(ctx context.Context, kind, version string, pro
 	if err != nil {
 		return nil, fmt.Errorf("sigtest: canonical %s entry: %w", kind, err)
 	}
-	now := time.Now().Unix()
+	now := s.now().Unix()
 	set, err := s.signEntryTimestamp(body, now, logIndex)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -13,6 +12,10 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
+
+// Rekor is the virtual Rekor v1 log as a sign.Transparency, for signers
+// that take a transparency log.
+func (s *Sigstore) Rekor() sign.Transparency { return rekor{s} }
 
 // rekor is a sign.Transparency backed by the virtual Rekor v1 log: a dsse
 // entry with a signed entry timestamp and an inclusion proof.
@@ -32,7 +35,7 @@ func (r rekor) GetTransparencyLogEntry(_ context.Context, certPEM []byte, b *pro
 		Payload:     base64.StdEncoding.EncodeToString(pe.Payload),
 		Signatures:  []dsse.Signature{{Sig: base64.StdEncoding.EncodeToString(pe.Signatures[0].Sig)}},
 	}
-	now := time.Now().Unix()
+	now := r.s.now().Unix()
 	e, err := r.s.vs.GenerateTlogEntry(certs[0], env, pe.Signatures[0].Sig, now, true)
 	if err != nil {
 		return fmt.Errorf("sigtest: rekor entry: %w", err)

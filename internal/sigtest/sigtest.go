@@ -25,6 +25,9 @@ import (
 type Sigstore struct {
 	vs *ca.VirtualSigstore
 
+	now          func() time.Time
+	certLifetime time.Duration
+
 	rootCert   *x509.Certificate
 	fulcioCert *x509.Certificate
 	fulcioKey  *ecdsa.PrivateKey
@@ -36,8 +39,32 @@ type Sigstore struct {
 	trustedJSON []byte
 }
 
-// New creates a CA (root + Fulcio intermediate), a TSA chain and a Rekor log key.
-func New() (*Sigstore, error) {
+// Options configure an instance.
+type Options struct {
+	// Now is the clock of the certificate authority, the log and the
+	// timestamp authority: it dates issued certificates, integrated times
+	// and timestamps (time.Now when nil). It must stay within a few minutes
+	// of the real time, which dates the intermediate certificates of
+	// sigstore-go's test CA.
+	Now func() time.Time
+	// CertificateLifetime is how long after its issuance a leaf
+	// certificate expires (10 minutes, as Fulcio's, when zero). Leaf
+	// certificates are valid from a minute before their issuance.
+	CertificateLifetime time.Duration
+}
+
+// New creates a CA (root + Fulcio intermediate), a TSA chain and a Rekor
+// log key, on the real clock.
+func New() (*Sigstore, error) { return NewWithOptions(Options{}) }
+
+// NewWithOptions is New with a clock and a leaf certificate lifetime.
+func NewWithOptions(o Options) (*Sigstore, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CertificateLifetime <= 0 {
+		o.CertificateLifetime = 10 * time.Minute
+	}
 	vs, err := ca.NewVirtualSigstore()
 	if err != nil {
 		return nil, fmt.Errorf("sigtest: virtual sigstore: %w", err)
@@ -58,11 +85,11 @@ func New() (*Sigstore, error) {
 	if err != nil {
 		return nil, err
 	}
-	tsaLeaf, err := ca.GenerateTSALeafCert(time.Now().Add(-5*time.Minute), tsaKey, tsaInter, tsaInterKey)
+	tsaLeaf, err := ca.GenerateTSALeafCert(o.Now().Add(-5*time.Minute), tsaKey, tsaInter, tsaInterKey)
 	if err != nil {
 		return nil, fmt.Errorf("sigtest: TSA leaf: %w", err)
 	}
-	s := &Sigstore{vs: vs, rootCert: rootCert, fulcioCert: fulcioCert, fulcioKey: fulcioKey,
+	s := &Sigstore{vs: vs, now: o.Now, certLifetime: o.CertificateLifetime, rootCert: rootCert, fulcioCert: fulcioCert, fulcioKey: fulcioKey,
 		tsaInter: tsaInter, tsaLeaf: tsaLeaf, tsaKey: tsaKey}
 	if err := s.buildTrustedRoot(); err != nil {
 		return nil, err
@@ -71,7 +98,7 @@ func New() (*Sigstore, error) {
 }
 
 func (s *Sigstore) buildTrustedRoot() error {
-	start, end := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	start, end := s.now().Add(-time.Hour), s.now().Add(time.Hour)
 	// VirtualSigstore keys its logs by the hex log ID but stores that hex
 	// text as the ID; a trusted_root.json needs the raw key ID.
 	logs := map[string]*root.TransparencyLog{}

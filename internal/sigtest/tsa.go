@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/digitorus/timestamp"
 	"github.com/sigstore/sigstore-go/pkg/sign"
@@ -29,7 +28,7 @@ func (t tsaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ts := timestamp.Timestamp{
 		HashAlgorithm: req.HashAlgorithm,
 		HashedMessage: req.HashedMessage,
-		Time:          time.Now(),
+		Time:          t.s.now(),
 		Nonce:         req.Nonce,
 		Policy:        asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 2},
 	}
@@ -45,9 +44,13 @@ func (t tsaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
+// TSAURL is the timestamp authority's URL, for TSATransport.
+const TSAURL = "https://tsa.sigtest.invalid/api/v1/timestamp"
+
+// TSATransport answers the RFC 3161 requests a sign.TimestampAuthority
+// posts to TSAURL.
+func (s *Sigstore) TSATransport() http.RoundTripper { return tsaTransport{s} }
+
 func (s *Sigstore) timestampAuthority() *sign.TimestampAuthority {
-	return sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{
-		URL:       "https://tsa.sigtest.invalid/api/v1/timestamp",
-		Transport: tsaTransport{s},
-	})
+	return sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: TSAURL, Transport: tsaTransport{s}})
 }

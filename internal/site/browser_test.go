@@ -51,6 +51,7 @@ func TestBrowser(t *testing.T) {
 		{"keyless", sitetest.Options{}},
 		{"key", sitetest.Options{KeyMode: true}},
 		{"hostile", sitetest.Options{Hostile: true}},
+		{"failed releases", sitetest.Options{FailedReleases: true, Hostile: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, out, c := buildSite(t, tc.o)
@@ -204,7 +205,7 @@ func checkPage(t *testing.T, u, rel string, f pageFacts, c *catalog.Catalog) {
 		t.Errorf("%s: title %q, %d status badges", u, f.Title, len(f.Badges))
 	}
 	for _, bd := range f.Badges {
-		if !slices.Contains([]string{"✓ verified", "✗ failed", "∅ missing", "… pending", "– not applicable"}, bd) {
+		if !slices.Contains([]string{"✓ verified", "✗ failed", "∅ missing", "… pending", "– not applicable", "✗ release failed"}, bd) {
 			t.Errorf("%s: badge %q does not say its status in words", u, bd)
 		}
 	}
@@ -212,9 +213,16 @@ func checkPage(t *testing.T, u, rel string, f pageFacts, c *catalog.Catalog) {
 		if f.Tables != 1 || !strings.Contains(f.Title, c.Fleet.Name) {
 			t.Errorf("%s: %d tables, title %q", u, f.Tables, f.Title)
 		}
-		// A row per image, each with status and six channel badges.
-		if len(f.Badges) != 7*len(c.Images) {
-			t.Errorf("%s: %d badges, want %d", u, len(f.Badges), 7*len(c.Images))
+		// A row per image, each with status and six channel badges, and
+		// one more for a failed release.
+		want := 7 * len(c.Images)
+		for _, im := range c.Images {
+			if im.ReleaseFailed() {
+				want++
+			}
+		}
+		if len(f.Badges) != want {
+			t.Errorf("%s: %d badges, want %d", u, len(f.Badges), want)
 		}
 		return
 	}
@@ -231,9 +239,14 @@ func checkPage(t *testing.T, u, rel string, f pageFacts, c *catalog.Catalog) {
 	if !strings.Contains(f.H1, im.Name) || !strings.Contains(f.Title, im.Name) {
 		t.Errorf("%s: h1 %q, title %q: want %s", u, f.H1, f.Title, im.Name)
 	}
-	// Index evidence, the history, and per architecture: evidence,
-	// pruning candidates and findings (when there are any).
-	if f.Tables < 2+2*len(im.Platforms) {
+	// Index evidence (when a release is served), the history, and per
+	// architecture: evidence, pruning candidates and findings (when there
+	// are any).
+	tables := 1 + 2*len(im.Platforms)
+	if len(im.Channels) > 0 {
+		tables++
+	}
+	if f.Tables < tables {
 		t.Errorf("%s: %d tables", u, f.Tables)
 	}
 	if len(f.SVGs) != 1 {

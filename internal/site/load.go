@@ -85,14 +85,27 @@ func check(c *catalog.Catalog, dir string) error {
 			return fmt.Errorf("%s (%s) and %s have the same runtime and tier", at, im.Name, prev)
 		}
 		pages[page] = at
-		if !digestRE.MatchString(im.IndexDigest) {
-			return fmt.Errorf("%s.indexDigest %q: not a sha256 digest", at, im.IndexDigest)
-		}
-		if repo, d := splitRef(im.Reference); repo == "" || d != im.IndexDigest {
-			return fmt.Errorf("%s.reference %q: want <repository>@%s", at, im.Reference, im.IndexDigest)
-		}
 		if err := checkStatus(at+".status", im.Status); err != nil {
 			return err
+		}
+		if im.Reference == "" && im.IndexDigest == "" {
+			// No release served: there must be a failed release to say
+			// why, and nothing observed.
+			switch {
+			case !im.ReleaseFailed():
+				return fmt.Errorf("%s (%s) has no reference and no failed release", at, im.Name)
+			case im.Status == catalog.StatusVerified:
+				return fmt.Errorf("%s (%s).status is verified, but no release of it is served", at, im.Name)
+			case len(im.Platforms) > 0:
+				return fmt.Errorf("%s (%s) has platforms, but no release of it is served", at, im.Name)
+			}
+		} else {
+			if !digestRE.MatchString(im.IndexDigest) {
+				return fmt.Errorf("%s.indexDigest %q: not a sha256 digest", at, im.IndexDigest)
+			}
+			if repo, d := splitRef(im.Reference); repo == "" || d != im.IndexDigest {
+				return fmt.Errorf("%s.reference %q: want <repository>@%s", at, im.Reference, im.IndexDigest)
+			}
 		}
 		if err := checkChannels(at+".channels", im.Channels); err != nil {
 			return err

@@ -48,6 +48,8 @@ type indexPage struct {
 	page
 	Images []imageRow
 	Counts []statusCount
+	// ReleasesFailed counts the images whose latest release failed.
+	ReleasesFailed int
 }
 
 type statusCount struct {
@@ -59,8 +61,10 @@ type imageRow struct {
 	Name, Runtime, Version, Tier string
 	Href                         string
 	Status                       catalog.Status
-	Channels                     []channelCell
-	Vulns                        vulnTotals
+	// Release is the image's failed release (nil: none).
+	Release  *catalog.Release
+	Channels []channelCell
+	Vulns    vulnTotals
 }
 
 // channelCell is one channel of one image in the overview: the worst
@@ -149,6 +153,10 @@ func newIndexPage(c *catalog.Catalog) indexPage {
 			Href: pageName(im), Status: im.Status, Vulns: totals(im.Platforms),
 		}
 		counts[im.Status]++
+		if im.ReleaseFailed() {
+			row.Release = im.Release
+			v.ReleasesFailed++
+		}
 		for _, ch := range channels {
 			row.Channels = append(row.Channels, overviewCell(im, ch))
 		}
@@ -248,10 +256,12 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 		Image:    im,
 		Repo:     repo,
 		Channels: channelViews(im.Channels),
-		Commands: indexCommands(s, repo, im.IndexDigest),
 		KeyMode:  c.Fleet.Identity == nil,
 		Local:    local(repo),
 		Chart:    newChart("trend", im.Name, im.History),
+	}
+	if im.Served() {
+		v.Commands = indexCommands(s, repo, im.IndexDigest)
 	}
 	labels := dateLabels(im.History)
 	for i, h := range im.History {

@@ -125,6 +125,78 @@ func TestBuildWritesEveryPage(t *testing.T) {
 	}
 }
 
+// TestFailedReleasesShowRed: an image whose latest release failed is marked
+// apart from its status, with the reason, on the overview and on its page;
+// one with no release served has a page that says so and offers nothing to
+// verify.
+func TestFailedReleasesShowRed(t *testing.T) {
+	res, out, c := buildSite(t, sitetest.Options{FailedReleases: true})
+	if res.Images != 6 || !slices.Contains(res.Pages, "images/static-slim.html") {
+		t.Fatalf("pages %v", res.Pages)
+	}
+	releaseBadge := `<span class="badge st-failed"><span aria-hidden="true">✗</span> release failed</span>`
+	index := readPage(t, out, "index.html")
+	if !strings.Contains(index, "The latest release of 2 images failed.") {
+		t.Error("the overview's summary does not count the failed releases")
+	}
+	rowOf := func(page string) string {
+		return regexp.MustCompile(`(?s)<tr><th scope="row"><a href="images/` + page + `">.*?</tr>`).FindString(index)
+	}
+	for page, want := range map[string][]string{
+		// Served (its scan pending), and its latest release failed.
+		"python-slim.html": {`<span class="badge st-pending">`, releaseBadge, `<span class="release-reason">` + html.EscapeString(sitetest.ReleaseReason) + `</span>`},
+		// Never released: missing, with the reason, nothing scanned.
+		"static-slim.html": {`<span class="badge st-missing">`, releaseBadge, `<span class="release-reason">` + sitetest.UnreleasedReason + `</span>`, "no scan to read"},
+	} {
+		row := rowOf(page)
+		for _, w := range want {
+			if !strings.Contains(row, w) {
+				t.Errorf("%s row lacks %q: %s", page, w, row)
+			}
+		}
+	}
+	for _, page := range []string{"python-distroless.html", "static-distroless.html"} {
+		if strings.Contains(rowOf(page), "release failed") {
+			t.Errorf("%s is marked as a failed release", page)
+		}
+	}
+
+	slim := readPage(t, out, "images/python-slim.html")
+	for _, w := range []string{
+		`<h1>python:slim <span class="badge st-pending"><span aria-hidden="true">…</span> pending</span> ` + releaseBadge + `</h1>`,
+		`<section class="release-failed"`, html.EscapeString(sitetest.ReleaseReason),
+		"they still name the earlier release described below", c.Images[3].IndexDigest, `id="verify"`, "clearcutt verify",
+	} {
+		if !strings.Contains(slim, w) {
+			t.Errorf("python-slim.html lacks %q", w)
+		}
+	}
+	never := readPage(t, out, "images/static-slim.html")
+	for _, w := range []string{
+		`<h1>static:slim <span class="badge st-missing"><span aria-hidden="true">∅</span> missing</span> ` + releaseBadge + `</h1>`,
+		`<section class="release-failed"`, sitetest.UnreleasedReason, "no release of this image is served",
+		"The catalog records no evidence channel here", `<time datetime="2026-03-11T04:00:00Z">`,
+	} {
+		if !strings.Contains(never, w) {
+			t.Errorf("static-slim.html lacks %q", w)
+		}
+	}
+	for _, w := range []string{`id="verify"`, `<figure class="cmd">`, "@sha256:"} {
+		if strings.Contains(never, w) {
+			t.Errorf("static-slim.html, of which no release is served, has %q", w)
+		}
+	}
+
+	// A record without a reference needs a failed release to say why.
+	dir := t.TempDir()
+	c.Images[5].Release = nil
+	sitetest.Write(t, dir, c)
+	if _, err := Build(Options{CatalogDir: dir, OutDir: filepath.Join(t.TempDir(), "site")}); !errors.Is(err, ErrInvalidCatalog) ||
+		!strings.Contains(err.Error(), "images[5] (static:slim) has no reference and no failed release") {
+		t.Errorf("an image with neither a reference nor a failed release: %v", err)
+	}
+}
+
 func TestHostileValuesAreEscaped(t *testing.T) {
 	res, out, _ := buildSite(t, sitetest.Options{Hostile: true})
 	shown := 0

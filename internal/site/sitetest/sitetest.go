@@ -31,7 +31,18 @@ type Options struct {
 	// Hostile puts Hostile into every free-text value: names, reasons,
 	// package names, identities.
 	Hostile bool
+	// FailedReleases records the latest release of python:slim as failed
+	// (ReleaseReason; its earlier release is still served) and adds
+	// static:slim, whose release failed with no release served
+	// (UnreleasedReason).
+	FailedReleases bool
 }
+
+// Reasons of the failed releases of Options.FailedReleases.
+const (
+	ReleaseReason    = "gate: 2 critical findings on linux/arm64 (CVE-2024-5535)"
+	UnreleasedReason = "build: nix build of static-slim-amd64 failed"
+)
 
 // Identity of the example fleet: the reusable publishing workflow of the
 // kit, called from the fleet repository acme/fleet on main.
@@ -100,6 +111,16 @@ func Catalog(o Options) *catalog.Catalog {
 		b.image("python", "3.11", "distroless", nil, pythonFindings(h), 6),
 		b.image("python", "3.11", "slim", map[string]catalog.Status{"arm64/vulnerabilities": catalog.StatusPending}, pythonFindings(h), 2),
 		b.image("static", "1", "distroless", nil, nil, 5),
+	}
+	if o.FailedReleases {
+		recorded := c.GeneratedAt
+		c.Images[3].Release = &catalog.Release{Failed: true, Reason: h(ReleaseReason), RecordedAt: recorded}
+		c.Images = append(c.Images, catalog.Image{
+			Name: h("static:slim"), Runtime: "static", Version: "1", Tier: "slim",
+			Tags: []string{}, Status: catalog.StatusMissing, Channels: []catalog.ChannelStatus{}, Platforms: []catalog.Platform{},
+			Release: &catalog.Release{Failed: true, Reason: h(UnreleasedReason), RecordedAt: recorded},
+			History: []catalog.ScanPoint{{ScanTime: day(-3), Active: catalog.Severities{Low: 1}}},
+		})
 	}
 	return c
 }
