@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/clearcutt/clearcutt/internal/admission"
+	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
 )
 
@@ -94,6 +95,61 @@ func TestIdentityComesFromTheFleet(t *testing.T) {
 		if !strings.Contains(ky, want) {
 			t.Errorf("kyverno policy lacks %q", want)
 		}
+	}
+}
+
+// reKitWorkflow finds every mention of acme/clearcutt's workflows, plain
+// or regexp-escaped, with the ref it names.
+var reKitWorkflow = regexp.MustCompile(`acme/clearcutt/\\?\.github/workflows/[A-Za-z\\.]+@([0-9A-Za-z/._-]+)`)
+
+// TestWorkflowPinnedByCommit: a clearcutt.yaml whose workflowRef is the
+// commit the fleet calls the reusable workflow at; the policies pin the
+// Build Signer URI ending in @<commit>, exactly.
+func TestWorkflowPinnedByCommit(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	path := filepath.Join("..", "..", "clearcutt.yaml")
+	src := string(mustRead(t, path))
+	const ref = "  ref: refs/heads/main\n"
+	if !strings.Contains(src, ref) {
+		t.Fatalf("%s has no %q", path, ref)
+	}
+	src = strings.Replace(src, ref, ref+"  workflowRepository: acme/clearcutt\n  workflowRef: "+sha+"\n", 1)
+	f, err := fleet.Parse(path, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := admission.Generate(f, admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const san = "https://github.com/acme/clearcutt/.github/workflows/publish.yml@" + sha
+	const rescan = "https://github.com/acme/clearcutt/.github/workflows/rescan.yml@" + sha
+	if res.Signer != san {
+		t.Fatalf("signer %q, want %q", res.Signer, san)
+	}
+	for _, file := range res.Files {
+		if !strings.Contains(file.Content, "subject: "+san+"\n") {
+			t.Errorf("%s lacks the exact subject %s", file.Name, san)
+		}
+		ms := reKitWorkflow.FindAllStringSubmatch(file.Content, -1)
+		if len(ms) == 0 {
+			t.Errorf("%s names no workflow of acme/clearcutt", file.Name)
+		}
+		for _, m := range ms {
+			if m[1] != sha {
+				t.Errorf("%s pins %s at %s, not at the commit", file.Name, m[0], m[1])
+			}
+		}
+	}
+	wantRE := `subjectRegExp: ^(?:` + regexp.QuoteMeta(san) + `|` + regexp.QuoteMeta(rescan) + `)$`
+	if !strings.Contains(res.Files[0].Content, wantRE) {
+		t.Errorf("kyverno policy lacks %s", wantRE)
+	}
+	if !strings.Contains(res.Files[1].Content, "subject: "+rescan+"\n") {
+		t.Errorf("policy-controller policies lack the rescan subject %s", rescan)
+	}
+	if !strings.Contains(res.Files[0].Content, "githubWorkflowRef: refs/heads/main") {
+		t.Errorf("kyverno policy: the provenance's source ref is not the fleet's ref")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,6 +155,55 @@ func TestFleetErrorsNameFileLineAndField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// identity.workflowRef names the ref in the Build Signer URI: a full git
+// ref, or the full commit SHA a caller pins the reusable workflow at. The
+// SHA is lower-case and 40 hex digits, as GitHub writes it in
+// job_workflow_ref; nothing shorter or looser is an identity.
+func TestWorkflowRef(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	withRef := func(ref string) string {
+		return strings.Replace(valid, "  ref: refs/heads/main", "  ref: refs/heads/main\n  workflowRepository: acme/clearcutt\n  workflowRef: "+ref, 1)
+	}
+	for _, ref := range []string{"refs/tags/v1.4.0", "refs/heads/main", sha} {
+		f, err := Parse("clearcutt.yaml", []byte(withRef(ref)))
+		if err != nil {
+			t.Errorf("workflowRef %s: %v", ref, err)
+			continue
+		}
+		if f.Identity.WorkflowRef != ref || f.Identity.Ref != "refs/heads/main" {
+			t.Errorf("workflowRef %s: identity = %+v", ref, f.Identity)
+		}
+	}
+	for _, ref := range []string{
+		"main",
+		"v1.4.0",
+		"0123456", // short SHA
+		"0123456789abcdef0123456789abcdef0123456",   // 39 hex digits
+		"0123456789abcdef0123456789abcdef012345678", // 41 hex digits
+		"0123456789ABCDEF0123456789ABCDEF01234567",  // upper case
+		"0123456789abcdef0123456789abcdef0123456g",
+		"refs/pull/1/merge",
+		"refs/remotes/origin/main",
+		"sha256:" + sha,
+	} {
+		_, err := Parse("clearcutt.yaml", []byte(withRef(fmt.Sprintf("%q", ref))))
+		if err == nil {
+			t.Errorf("workflowRef %q accepted", ref)
+			continue
+		}
+		for _, w := range []string{"clearcutt.yaml:11:16", "identity.workflowRef", "full git ref like refs/tags/v1.0.0 or a 40-hex commit SHA"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("workflowRef %q: error %q does not contain %q", ref, err, w)
+			}
+		}
+	}
+	// The source ref is what github.ref holds: never a bare commit.
+	_, err := Parse("clearcutt.yaml", []byte(strings.Replace(valid, "  ref: refs/heads/main", "  ref: "+sha, 1)))
+	if err == nil || !strings.Contains(err.Error(), "identity.ref") || !strings.Contains(err.Error(), "full git ref like refs/heads/main") {
+		t.Errorf("identity.ref %s: %v", sha, err)
 	}
 }
 

@@ -64,8 +64,10 @@ type Identity struct {
 	Ref string `yaml:"ref" json:"ref" jsonschema:"pattern=^refs/(heads|tags)/[^\\s*?\\[\\]{}$\\\\]+$"`
 	// WorkflowRef is the ref the signing workflow is called at when it is a
 	// reusable workflow in WorkflowRepository (the ref in the Build Signer
-	// URI, e.g. refs/tags/v1.2.0); defaults to Ref.
-	WorkflowRef string `yaml:"workflowRef,omitempty" json:"workflowRef,omitempty" jsonschema:"pattern=^refs/(heads|tags)/[^\\s*?\\[\\]{}$\\\\]+$"`
+	// URI): a full git ref such as refs/tags/v1.2.0, or the full 40-hex
+	// commit SHA when the caller pins the workflow by commit
+	// (uses: ...publish.yml@<sha>); defaults to Ref.
+	WorkflowRef string `yaml:"workflowRef,omitempty" json:"workflowRef,omitempty" jsonschema:"pattern=^(refs/(heads|tags)/[^\\s*?\\[\\]{}$\\\\]+|[0-9a-f]{40})$"`
 	// RescanWorkflow is the path, inside WorkflowRepository at WorkflowRef,
 	// of the workflow that attaches fresh vulnerability scans without
 	// rebuilding (default .github/workflows/rescan.yml). Its signatures are

@@ -121,6 +121,7 @@ var (
 	reRepo      = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
 	reWorkflow  = regexp.MustCompile(`^\.github/workflows/[^/]+\.ya?ml$`)
 	reRef       = regexp.MustCompile(`^refs/(heads|tags)/[^\s]+$`)
+	reCommit    = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	reAttr      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$`)
 	reEnvKey    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	reTag       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
@@ -216,8 +217,11 @@ func (f *Fleet) Validate() []Problem {
 	if literal["identity.ref"] && !reRef.MatchString(id.Ref) {
 		add("identity.ref", "must be a full git ref like refs/heads/main, found %q", id.Ref)
 	}
-	if literal["identity.workflowRef"] && id.WorkflowRef != id.Ref && !reRef.MatchString(id.WorkflowRef) {
-		add("identity.workflowRef", "must be a full git ref like refs/tags/v1.0.0, found %q", id.WorkflowRef)
+	// A reusable workflow called by commit (uses: ...@<sha>) signs with
+	// that full SHA as its ref; the caller's own ref (identity.ref) is
+	// always a branch or tag.
+	if literal["identity.workflowRef"] && id.WorkflowRef != id.Ref && !reRef.MatchString(id.WorkflowRef) && !reCommit.MatchString(id.WorkflowRef) {
+		add("identity.workflowRef", "must be a full git ref like refs/tags/v1.0.0 or a 40-hex commit SHA, found %q", id.WorkflowRef)
 	}
 
 	b := f.Build

@@ -39,13 +39,16 @@ type GitHubIdentity struct {
 	WorkflowRepository string
 	// Workflow is the path of the signing workflow in WorkflowRepository.
 	Workflow string
-	// WorkflowRef is the ref of the signing workflow (defaults to Ref).
+	// WorkflowRef is the ref of the signing workflow (defaults to Ref): a
+	// full git ref, or the 40-hex commit a caller pins it at, which GitHub
+	// writes as the ref of job_workflow_ref and so of the Build Signer URI.
 	WorkflowRef string
 	// Ref is the git ref of the run: Source Repository Ref.
 	Ref string
 	// SourceDigest is the commit of the run (default: forty 'a').
 	SourceDigest string
-	// SignerDigest is the commit of the signing workflow (default SourceDigest).
+	// SignerDigest is the commit of the signing workflow (default: WorkflowRef
+	// when that is a commit, else SourceDigest).
 	SignerDigest string
 	// Trigger defaults to "push"; RunnerEnvironment to "github-hosted".
 	Trigger           string
@@ -76,6 +79,9 @@ func (g GitHubIdentity) withDefaults() GitHubIdentity {
 	if g.SourceDigest == "" {
 		g.SourceDigest = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	}
+	if g.SignerDigest == "" && isCommit(g.WorkflowRef) {
+		g.SignerDigest = g.WorkflowRef
+	}
 	if g.SignerDigest == "" {
 		g.SignerDigest = g.SourceDigest
 	}
@@ -89,6 +95,20 @@ func (g GitHubIdentity) withDefaults() GitHubIdentity {
 		g.RunID = "1"
 	}
 	return g
+}
+
+// isCommit reports whether ref is a full lower-case commit SHA-1, the form
+// a workflow called by commit has in job_workflow_ref.
+func isCommit(ref string) bool {
+	if len(ref) != 40 {
+		return false
+	}
+	for _, c := range ref {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // BuildSignerURI is https://github.com/<workflowRepository>/<workflow>@<workflowRef>,

@@ -60,3 +60,50 @@ func TestGitHubCertificate(t *testing.T) {
 		t.Error("bundle lacks its tlog entry or RFC 3161 timestamp")
 	}
 }
+
+// TestGitHubCertificatePinnedByCommit: a reusable workflow called by commit
+// signs with that commit as the ref of its Build Signer URI, and as its
+// Build Signer Digest.
+func TestGitHubCertificatePinnedByCommit(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	ss, err := sigtest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sigtest.GitHubIdentity{Repository: "acme/base-images", WorkflowRepository: "clearcutt/clearcutt",
+		Workflow: ".github/workflows/publish.yml", WorkflowRef: sha, Ref: "refs/heads/main"}
+	const san = "https://github.com/clearcutt/clearcutt/.github/workflows/publish.yml@" + sha
+	if id.BuildSignerURI() != san {
+		t.Fatalf("BuildSignerURI = %s, want %s", id.BuildSignerURI(), san)
+	}
+	st, err := sigtest.Statement("x", v1.Hash{Algorithm: "sha256", Hex: "00"}, "https://example.com/p", map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := ss.SignStatement(context.Background(), id, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(js); err != nil {
+		t.Fatal(err)
+	}
+	vc, err := b.VerificationContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := certificate.SummarizeCertificate(vc.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string][2]string{
+		"SAN":                 {sum.SubjectAlternativeName, san},
+		"BuildSignerURI":      {sum.BuildSignerURI, san},
+		"BuildSignerDigest":   {sum.BuildSignerDigest, sha},
+		"SourceRepositoryRef": {sum.SourceRepositoryRef, "refs/heads/main"},
+	} {
+		if v[0] != v[1] {
+			t.Errorf("%s = %q, want %q", k, v[0], v[1])
+		}
+	}
+}

@@ -102,7 +102,8 @@ type FleetPolicyOptions struct {
 }
 
 // PolicyFromFleet derives the exact identities from clearcutt.yaml:
-// Build Signer URI https://github.com/<workflowRepository>/<workflow>@<ref>,
+// Build Signer URI https://github.com/<workflowRepository>/<workflow>@<workflowRef>
+// (a full git ref, or the 40-hex commit of a workflow called by commit),
 // Source Repository URI https://github.com/<repository>, Source Repository
 // Ref <ref>. Provenance comes from the generator called by the same run.
 func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {

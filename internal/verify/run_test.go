@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
@@ -412,5 +413,98 @@ func TestRescanIdentityIsTrustedForScansOnly(t *testing.T) {
 	}
 	if e := entry(t, f.run(), verify.ChannelVulnerabilities, "linux/amd64"); e.Status != verify.StatusFailed {
 		t.Errorf("scan by the rescan workflow with NoRescan: %s", e.Status)
+	}
+}
+
+// pinnedFleet is the identity of a clearcutt.yaml whose fleet calls
+// acme/clearcutt's publish.yml by commit: workflowRef is that commit.
+func pinnedFleet(t *testing.T, workflowRef string) fleet.Identity {
+	t.Helper()
+	src := `apiVersion: clearcutt.dev/v1alpha1
+kind: Fleet
+metadata: {name: t}
+registry: {repository: ghcr.io/acme/images}
+identity:
+  issuer: ` + sigtest.GitHubIssuer + `
+  repository: acme/base-images
+  workflow: .github/workflows/publish.yml
+  ref: refs/heads/main
+  workflowRepository: acme/clearcutt
+  workflowRef: "` + workflowRef + `"
+build: {architectures: [amd64]}
+nix: {flake: nix}
+tiers:
+  distroless: {shell: forbidden, packageManager: forbidden, coreutils: forbidden, deployable: true}
+  slim: {shell: required, packageManager: forbidden, coreutils: allowed, deployable: true}
+  dev: {shell: required, packageManager: allowed, coreutils: required, deployable: false}
+runtimes:
+  - {id: python, version: "3.11", nix: {attribute: python3}, entrypoint: [/bin/python3]}
+`
+	f, err := fleet.Parse("clearcutt.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Identity
+}
+
+// TestWorkflowPinnedByCommit: a fleet that calls the reusable workflow by
+// commit signs with a Build Signer URI ending in @<commit>; verify accepts
+// it when clearcutt.yaml names that commit, and only that one.
+func TestWorkflowPinnedByCommit(t *testing.T) {
+	const pinned = "0123456789abcdef0123456789abcdef01234567"
+	const other = "fedcba9876543210fedcba9876543210fedcba98"
+	signer := sigtest.GitHubIdentity{Repository: "acme/base-images", WorkflowRepository: "acme/clearcutt",
+		Workflow: ".github/workflows/publish.yml", WorkflowRef: pinned, Ref: "refs/heads/main"}
+	rescan := signer
+	rescan.Workflow = ".github/workflows/rescan.yml"
+	san := "https://github.com/acme/clearcutt/.github/workflows/publish.yml@" + pinned
+	if signer.BuildSignerURI() != san {
+		t.Fatalf("sigtest SAN %s, want %s", signer.BuildSignerURI(), san)
+	}
+
+	t.Run("the fleet names the commit", func(t *testing.T) {
+		f := newFixture(t)
+		var err error
+		if f.policy, err = verify.PolicyFromFleet(pinnedFleet(t, pinned), verify.FleetPolicyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if f.policy.Signer.SAN != san || f.policy.Signer.SourceRepositoryRef != "refs/heads/main" {
+			t.Fatalf("signer = %+v", f.policy.Signer)
+		}
+		if f.policy.Rescan == nil || f.policy.Rescan.SAN != rescan.BuildSignerURI() {
+			t.Fatalf("rescan = %+v, want SAN %s", f.policy.Rescan, rescan.BuildSignerURI())
+		}
+		amd64 := f.platforms["amd64"]
+		f.attachAs(signer, f.indexHash, f.indexHash, verify.PredicateSignature, map[string]any{})
+		f.attachAs(rescan, amd64, amd64, verify.PredicateVulns, scanAt(time.Now().Add(-time.Minute), true))
+		rep := f.run()
+		if e := entry(t, rep, verify.ChannelSignature, "index"); e.Status != verify.StatusVerified || e.Signer != san {
+			t.Errorf("index signature: %s (%s), signer %q", e.Status, e.Reason, e.Signer)
+		}
+		if e := entry(t, rep, verify.ChannelVulnerabilities, "linux/amd64"); e.Status != verify.StatusVerified || e.Signer != rescan.BuildSignerURI() {
+			t.Errorf("scan by the rescan workflow: %s (%s), signer %q", e.Status, e.Reason, e.Signer)
+		}
+	})
+
+	for name, ref := range map[string]string{
+		"the fleet names another commit": other,
+		"the fleet names a tag":          "refs/tags/v1.4.0",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			var err error
+			if f.policy, err = verify.PolicyFromFleet(pinnedFleet(t, ref), verify.FleetPolicyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			f.attachAs(signer, f.indexHash, f.indexHash, verify.PredicateSignature, map[string]any{})
+			e := entry(t, f.run(), verify.ChannelSignature, "index")
+			var ie *verify.IdentityError
+			if e.Status != verify.StatusFailed || !errors.Is(e.Err, verify.ErrIdentityMismatch) || !errors.As(e.Err, &ie) {
+				t.Fatalf("entry = %+v, err %v", e, e.Err)
+			}
+			if ie.Field != verify.FieldSAN {
+				t.Errorf("field = %q, want %q (%v)", ie.Field, verify.FieldSAN, ie)
+			}
+		})
 	}
 }
