@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Commit DIR to the catalog branch and push it. Output: commit (empty when
-# the catalog did not change).
-# Env: BRANCH, DIR, MESSAGE, REMOTE (or SERVER and REPOSITORY), GH_TOKEN (optional).
+# Commit DIR to the catalog branch and push it. A push the remote refuses is
+# retried: after a transient failure as it is, after another writer moved
+# the branch by rebasing this commit onto theirs when the two touch
+# different files. When they touch the same files (another catalog was
+# written meanwhile) nothing is overwritten: the step fails and says so.
+# Output: commit (empty when the catalog did not change).
+# Env: BRANCH, DIR, MESSAGE, REMOTE (or SERVER and REPOSITORY), GH_TOKEN
+# (optional), ATTEMPTS (default 3).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 remote=$(catalog_remote)
@@ -12,6 +17,25 @@ if git -C "$DIR" diff --cached --quiet; then
 	output commit ""
 	exit 0
 fi
-git -C "$DIR" -c user.name=clearcutt -c user.email=clearcutt@users.noreply.github.com commit --quiet -m "catalog: $MESSAGE"
-catalog_git -C "$DIR" push --quiet "$remote" "HEAD:refs/heads/$BRANCH"
+ident=(-c user.name=clearcutt -c user.email=clearcutt@users.noreply.github.com)
+git -C "$DIR" "${ident[@]}" commit --quiet -m "catalog: $MESSAGE"
+attempts=${ATTEMPTS:-3}
+for ((i = 1; ; i++)); do
+	if catalog_git -C "$DIR" push --quiet "$remote" "HEAD:refs/heads/$BRANCH"; then
+		break
+	fi
+	[ "$i" -lt "$attempts" ] || die "catalog branch $BRANCH: push refused $attempts times; nothing was overwritten"
+	echo "catalog branch $BRANCH: push refused (attempt $i of $attempts); fetching it" >&2
+	sleep $((i * 2))
+	if ! catalog_git -C "$DIR" fetch --quiet "$remote" "refs/heads/$BRANCH"; then
+		continue
+	fi
+	if git -C "$DIR" merge-base --is-ancestor FETCH_HEAD HEAD; then
+		continue
+	fi
+	if ! git -C "$DIR" "${ident[@]}" rebase --quiet FETCH_HEAD >&2; then
+		git -C "$DIR" rebase --abort || true
+		die "catalog branch $BRANCH moved to $(git -C "$DIR" rev-parse --short FETCH_HEAD) with changes to the same files while this run wrote its catalog: nothing was overwritten; re-run the workflow"
+	fi
+done
 output commit "$(git -C "$DIR" rev-parse HEAD)"

@@ -30,6 +30,12 @@ catalog_remote() {
 	printf '%s\n' "${REMOTE:-${SERVER:-https://github.com}/${REPOSITORY:?REPOSITORY or REMOTE is required}.git}"
 }
 
+# catalog_remote_name: the fleet repository as a person names it (the
+# token never appears: it travels in a header).
+catalog_remote_name() {
+	printf '%s\n' "${REPOSITORY:-${REMOTE:-}}"
+}
+
 # catalog_git ARGS...: git with GH_TOKEN sent as an HTTP header, never
 # written into a clone's config.
 catalog_git() {
