@@ -58,7 +58,8 @@ type FailedRelease struct {
 	// Version is the runtime version clearcutt.yaml declares, recorded
 	// when no release of the image is served.
 	Version string
-	// RecordedAt is when the failure was first recorded (zero: Now).
+	// RecordedAt is when the failure was recorded (zero: Now); a rescan
+	// passes the time already in the catalog.
 	RecordedAt time.Time
 }
 

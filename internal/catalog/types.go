@@ -133,8 +133,8 @@ type Release struct {
 	Failed bool `json:"failed"`
 	// Reason is why, as the publishing workflow recorded it.
 	Reason string `json:"reason"`
-	// RecordedAt is when a catalog first recorded the failure; a rescan
-	// rewriting the catalog keeps it.
+	// RecordedAt is when the catalog recorded the failure, in the run of
+	// the release that failed; a rescan rewriting the catalog keeps it.
 	RecordedAt time.Time `json:"recordedAt"`
 }
 
