@@ -37,6 +37,7 @@ type catalogFlags struct {
 	site   string
 	from   string
 	images string
+	failed string
 	verify verifyFlags
 	asJSON bool
 }
@@ -44,7 +45,7 @@ type catalogFlags struct {
 func newCatalogCmd(g *globals) *cobra.Command {
 	var fl catalogFlags
 	cmd := &cobra.Command{
-		Use:   "catalog --out DIR [--from oci:DIR | --images FILE]",
+		Use:   "catalog --out DIR [--from oci:DIR | --images FILE [--failed FILE]]",
 		Short: "Describe the published fleet, as verification observes it, in DIR/catalog.json",
 		Long: `catalog finds the fleet's images, verifies every evidence channel of each
 exactly as 'clearcutt verify' does, reads each platform image (sizes, layers,
@@ -59,6 +60,14 @@ or from an images file (--images FILE: a JSON object of <runtime>:<tier> to
 REFERENCE@sha256:…, as the publish jobs write it). After that everything is
 by digest.
 
+--failed FILE (with --images) names the images of the fleet whose release
+failed in this run, as a JSON object of <runtime>:<tier> to the reason. Their
+tags were not moved: where the tags of clearcutt.yaml still name an index in
+the registry, that earlier release is catalogued and verified like the
+others; where none exists, the image is recorded with no release served and
+the status missing. Either way the image records the failed release and its
+reason, and the catalog does not pass.
+
 Package counts, vulnerability counts and findings come only from verified
 evidence. Each image's scan history is carried over from the catalog already
 in DIR, with a point added when its newest scan is newer than the last one.
@@ -68,9 +77,9 @@ read: a registry error leaves the previous catalog as it was.
 --site DIR then writes the static site of the new catalog, as 'clearcutt
 site' does.
 
-Exit status: 0 every image has every required channel verified, 1 the catalog
-was written but an image is not verified, 2 usage, 3 the catalog could not
-be built.`,
+Exit status: 0 every image has every required channel verified and no
+release failed, 1 the catalog was written but an image is not verified or its
+release failed, 2 usage, 3 the catalog could not be built.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
@@ -91,14 +100,7 @@ be built.`,
 			if err != nil {
 				return err
 			}
-			failing := 0
-			for _, im := range rep.Catalog.Images {
-				if im.Status != catalog.StatusVerified {
-					failing++
-				}
-			}
-			return g.emit(fl.asJSON, rep.Catalog, func() error { return renderCatalog(g, rep) }, rep.Passed,
-				fmt.Sprintf("%d of %d images have a required evidence channel that is not verified (%s)", failing, len(rep.Catalog.Images), rep.Path))
+			return g.emit(fl.asJSON, rep.Catalog, func() error { return renderCatalog(g, rep) }, rep.Passed, rep.failure())
 		},
 	}
 	fs := cmd.Flags()
@@ -106,6 +108,7 @@ be built.`,
 	fs.StringVar(&fl.site, "site", "", "also write the static site of the catalog to this directory (as 'clearcutt site' does)")
 	fs.StringVar(&fl.from, "from", "", "read the images from this OCI layout (oci:DIR) instead of the registry")
 	fs.StringVar(&fl.images, "images", "", "read the images from this JSON file: {\"<runtime>:<tier>\": \"REFERENCE@sha256:…\"}")
+	fs.StringVar(&fl.failed, "failed", "", "with --images: the images whose release failed, from this JSON file: {\"<runtime>:<tier>\": \"reason\"}")
 	addVerifyFlags(cmd, &fl.verify)
 	fs.BoolVar(&fl.asJSON, "json", false, "print the catalog as JSON")
 	_ = cmd.MarkFlagRequired("out")
@@ -122,6 +125,24 @@ type catalogReport struct {
 	Site *site.Result `json:"site,omitempty"`
 }
 
+// failure says why the catalog does not pass.
+func (r catalogReport) failure() string {
+	var failing, releases int
+	for _, im := range r.Catalog.Images {
+		if im.Status != catalog.StatusVerified {
+			failing++
+		}
+		if im.ReleaseFailed() {
+			releases++
+		}
+	}
+	msg := fmt.Sprintf("%d of %d images have a required evidence channel that is not verified", failing, len(r.Catalog.Images))
+	if releases > 0 {
+		msg += fmt.Sprintf(", the release of %d failed", releases)
+	}
+	return msg + " (" + r.Path + ")"
+}
+
 // catalogTarget is one image found, by digest.
 type catalogTarget struct {
 	name    string
@@ -133,9 +154,24 @@ type catalogTarget struct {
 
 func runCatalog(ctx context.Context, g *globals, f *fleet.File, fl catalogFlags) (catalogReport, error) {
 	rep := catalogReport{Path: filepath.Join(fl.out, catalog.FileName)}
+	if fl.failed != "" && fl.images == "" {
+		return rep, usageError{errors.New("--failed needs --images: it names the images of a release that failed")}
+	}
 	prev, err := catalog.Read(fl.out)
 	if err != nil {
 		return rep, usageError{fmt.Errorf("--out: %w", err)}
+	}
+	var images map[string]oci.Ref
+	var failed []failedImage
+	if fl.images != "" {
+		if images, err = readImagesFile(fl.images); err != nil {
+			return rep, err
+		}
+		if fl.failed != "" {
+			if failed, err = readFailedFile(f, fl.failed, fl.images, images); err != nil {
+				return rep, err
+			}
+		}
 	}
 	v, err := newVerifier(ctx, f, fl.verify)
 	if err != nil {
@@ -148,12 +184,25 @@ func runCatalog(ctx context.Context, g *globals, f *fleet.File, fl catalogFlags)
 		registry = fl.from
 		targets, err = layoutTargets(ctx, f, fl.from)
 	case fl.images != "":
-		targets, err = imagesFileTargets(ctx, g, f, fl.images)
+		targets, err = imagesFileTargets(ctx, g, f, images)
 	default:
 		targets, err = registryTargets(ctx, g, f)
 	}
 	if err != nil {
 		return rep, err
+	}
+	var failures []catalog.FailedRelease
+	for _, fi := range failed {
+		failures = append(failures, catalog.FailedRelease{Name: fi.img.RefName, Reason: fi.reason, Version: fi.img.Version})
+		t, served, err := servedTarget(ctx, g, f, fi.img)
+		if err != nil {
+			return rep, err
+		}
+		if served {
+			targets = append(targets, t)
+		} else {
+			fmt.Fprintf(g.stderr, "clearcutt: %s: its release failed and none of its tags (%s) exists: no release of it is served\n", fi.img.RefName, strings.Join(fi.img.Tags, ", "))
+		}
 	}
 	var observed []catalog.Observed
 	for i, t := range targets {
@@ -166,7 +215,7 @@ func runCatalog(ctx context.Context, g *globals, f *fleet.File, fl catalogFlags)
 			Index: t.idx, Report: vrep, Version: t.version})
 	}
 	res, err := catalog.Build(ctx, catalog.Options{
-		Fleet: catalogFleet(f, v, fl.verify.key, registry), Images: observed, Previous: prev,
+		Fleet: catalogFleet(f, v, fl.verify.key, registry), Images: observed, Failed: failures, Previous: prev,
 		Progress: g.progressLine("catalog"),
 	})
 	g.progressDone()
@@ -257,9 +306,9 @@ func layoutTargets(ctx context.Context, f *fleet.File, from string) ([]catalogTa
 	return out, nil
 }
 
-// imagesFileTargets are the images of an images file; a registry image
-// also gets the tags of clearcutt.yaml that point at its digest.
-func imagesFileTargets(ctx context.Context, g *globals, f *fleet.File, file string) ([]catalogTarget, error) {
+// readImagesFile reads an images file: <runtime>:<tier> to a reference by
+// digest.
+func readImagesFile(file string) (map[string]oci.Ref, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--images: %w", err)}
@@ -291,6 +340,17 @@ func imagesFileTargets(ctx context.Context, g *globals, f *fleet.File, file stri
 		}
 		refs[n] = ref
 	}
+	return refs, nil
+}
+
+// imagesFileTargets are the images of an images file; a registry image
+// also gets the tags of clearcutt.yaml that point at its digest.
+func imagesFileTargets(ctx context.Context, g *globals, f *fleet.File, refs map[string]oci.Ref) ([]catalogTarget, error) {
+	names := make([]string, 0, len(refs))
+	for n := range refs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
 	var out []catalogTarget
 	for _, n := range names {
 		ref := refs[n]
@@ -318,6 +378,83 @@ func imagesFileTargets(ctx context.Context, g *globals, f *fleet.File, file stri
 	return out, nil
 }
 
+// failedImage is an image of the fleet whose release failed, and why.
+type failedImage struct {
+	img    fleet.Image
+	reason string
+}
+
+// readFailedFile reads a failed-releases file: <runtime>:<tier> to the
+// reason, for images of the fleet that are not in the images file.
+func readFailedFile(f *fleet.File, file, imagesFile string, images map[string]oci.Ref) ([]failedImage, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--failed: %w", err)}
+	}
+	var m map[string]string
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil || m == nil {
+		if err == nil {
+			err = errors.New("null")
+		}
+		return nil, usageError{fmt.Errorf("--failed %s: want a JSON object of <runtime>:<tier> to the reason its release failed: %w", file, err)}
+	}
+	if dec.More() {
+		return nil, usageError{fmt.Errorf("--failed %s: data after the JSON object", file)}
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []failedImage
+	for _, n := range names {
+		if !catalog.ValidName(n) {
+			return nil, usageError{fmt.Errorf("--failed %s: key %q is not <runtime>:<tier>", file, n)}
+		}
+		if _, ok := images[n]; ok {
+			return nil, usageError{fmt.Errorf("--failed %s: key %s is also in --images %s: an image is released or failed, not both", file, n, imagesFile)}
+		}
+		var img *fleet.Image
+		for _, i := range f.Images() {
+			if i.RefName == n {
+				img = &i
+			}
+		}
+		if img == nil {
+			return nil, usageError{fmt.Errorf("--failed %s: key %s is not an image of the fleet (%s)", file, n, f.Path)}
+		}
+		out = append(out, failedImage{img: *img, reason: m[n]})
+	}
+	return out, nil
+}
+
+// servedTarget is the release of img its tags name in the registry: the
+// first of its tags that exists names the digest, and every tag that points
+// at that digest is recorded. served is false when none of its tags exists
+// (or it has none).
+func servedTarget(ctx context.Context, g *globals, f *fleet.File, img fleet.Image) (catalogTarget, bool, error) {
+	if len(img.Tags) == 0 {
+		return catalogTarget{}, false, nil
+	}
+	repo, err := name.NewRepository(img.Repository, name.StrictValidation)
+	if err != nil {
+		return catalogTarget{}, false, usageError{fmt.Errorf("%s: registry.repository: %s: %w", f.Path, img.Repository, err)}
+	}
+	resolved, err := resolveTags(ctx, repo, img.Tags)
+	if err != nil || len(resolved) == 0 {
+		return catalogTarget{}, false, err
+	}
+	d := resolved[0].digest
+	warnOtherTags(g, img.RefName, d, resolved)
+	ref := oci.Ref{Repo: repo, Digest: d.String()}
+	_, idx, err := openIndex(ctx, ref.String(), "")
+	if err != nil {
+		return catalogTarget{}, false, err
+	}
+	return catalogTarget{name: img.RefName, ref: ref, tags: tagsOf(resolved, d), idx: idx, version: img.Version}, true, nil
+}
+
 // registryTargets resolves the tags of every image of clearcutt.yaml in its
 // registry: the first tag that exists names the digest, and every tag that
 // points at that digest is recorded.
@@ -327,25 +464,14 @@ func registryTargets(ctx context.Context, g *globals, f *fleet.File) ([]catalogT
 	}
 	var out []catalogTarget
 	for _, img := range f.Images() {
-		repo, err := name.NewRepository(img.Repository, name.StrictValidation)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("%s: registry.repository: %s: %w", f.Path, img.Repository, err)}
-		}
-		resolved, err := resolveTags(ctx, repo, img.Tags)
+		t, served, err := servedTarget(ctx, g, f, img)
 		if err != nil {
 			return nil, err
 		}
-		if len(resolved) == 0 {
-			return nil, fmt.Errorf("%s: none of its tags (%s) exists in %s: the image is not published", img.RefName, strings.Join(img.Tags, ", "), repo)
+		if !served {
+			return nil, fmt.Errorf("%s: none of its tags (%s) exists in %s: the image is not published", img.RefName, strings.Join(img.Tags, ", "), img.Repository)
 		}
-		d := resolved[0].digest
-		warnOtherTags(g, img.RefName, d, resolved)
-		ref := oci.Ref{Repo: repo, Digest: d.String()}
-		_, idx, err := openIndex(ctx, ref.String(), "")
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, catalogTarget{name: img.RefName, ref: ref, tags: tagsOf(resolved, d), idx: idx, version: img.Version})
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -408,8 +534,13 @@ func (r catalogReport) stage(key string) (stage, bool) {
 	}
 	header = append(header, "Vulns (active/suppressed/excepted)")
 	t := gha.Table{Header: header, Limit: -1}
+	var failed []string
 	for _, im := range r.Catalog.Images {
 		row := []string{im.Name, catalogIcon(im.Status) + " " + string(im.Status)}
+		if im.ReleaseFailed() {
+			row[1] += " · " + gha.IconFail + " release failed"
+			failed = append(failed, im.Name+": "+releaseLine(im))
+		}
 		for _, c := range verify.AllChannels() {
 			cell := ""
 			for _, cs := range im.Channels {
@@ -427,10 +558,26 @@ func (r catalogReport) stage(key string) (stage, bool) {
 		t.Rows = append(t.Rows, row)
 	}
 	md.WriteString(t.Markdown())
+	if len(failed) > 0 {
+		md.WriteString(gha.Heading(4, fmt.Sprintf("%s Failed releases: %d", gha.IconFail, len(failed))))
+		md.WriteString(gha.List(failed, -1))
+	}
 	md.WriteString(gha.Paragraph("Written to " + r.Path))
 	return stage{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "catalog": r.Path, "images": strconv.Itoa(len(r.Catalog.Images)),
 	}, summary: md.String()}, true
+}
+
+// releaseLine says why an image's release failed and what is served instead.
+func releaseLine(im catalog.Image) string {
+	reason := im.Release.Reason
+	if reason == "" {
+		reason = "no reason recorded"
+	}
+	if im.Served() {
+		return reason + " (its tags still name the earlier release " + im.IndexDigest + ")"
+	}
+	return reason + " (no release of it is served)"
 }
 
 // vulnTotals sums an image's findings over its platforms.
@@ -452,10 +599,21 @@ func renderCatalog(g *globals, r catalogReport) error {
 	header = append(header, "ARCH", "PACKAGES", "CLOSURE", "VULNS (active/suppressed/excepted)")
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, im := range r.Catalog.Images {
+		status := strings.ToUpper(string(im.Status))
+		if im.ReleaseFailed() {
+			status += ", RELEASE FAILED"
+		}
+		if len(im.Platforms) == 0 {
+			cells := []string{im.Name, im.Version, status}
+			for range verify.AllChannels() {
+				cells = append(cells, "-")
+			}
+			fmt.Fprintln(tw, strings.Join(append(cells, "-", "-", "-", "-"), "\t"))
+		}
 		for i, p := range im.Platforms {
 			cells := []string{"", "", ""}
 			if i == 0 {
-				cells = []string{im.Name, im.Version, strings.ToUpper(string(im.Status))}
+				cells = []string{im.Name, im.Version, status}
 			}
 			for _, cs := range p.Channels {
 				cells = append(cells, string(cs.Status))
@@ -474,12 +632,23 @@ func renderCatalog(g *globals, r catalogReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	verified := 0
+	verified, failed := 0, 0
 	for _, im := range r.Catalog.Images {
 		if im.Status == catalog.StatusVerified {
 			verified++
 		}
+		if im.ReleaseFailed() {
+			if failed == 0 {
+				fmt.Fprintln(g.stdout)
+			}
+			failed++
+			fmt.Fprintf(g.stdout, "release failed: %s: %s\n", im.Name, releaseLine(im))
+		}
 	}
-	_, err := fmt.Fprintf(g.stdout, "\n%d images, %d verified; written to %s\n", len(r.Catalog.Images), verified, r.Path)
+	releases := ""
+	if failed > 0 {
+		releases = fmt.Sprintf(", %d release(s) failed", failed)
+	}
+	_, err := fmt.Fprintf(g.stdout, "\n%d images, %d verified%s; written to %s\n", len(r.Catalog.Images), verified, releases, r.Path)
 	return err
 }
