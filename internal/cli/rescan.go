@@ -195,8 +195,15 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 	}
 	now := time.Now().UTC()
 	line := g.progressLine("rescan")
+	// An image whose release failed with none served has nothing to rescan.
+	var served []catalog.Image
+	for _, im := range cat.Images {
+		if im.Served() {
+			served = append(served, im)
+		}
+	}
 	rep, err := rescan.Run(ctx, rescan.Options{
-		Images: cat.Images,
+		Images: served,
 		Open: func(ctx context.Context, im catalog.Image) (rescan.Target, error) {
 			ref, idx, err := openIndex(ctx, im.Reference, "")
 			if err != nil {
@@ -261,11 +268,19 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 }
 
 // updateCatalog re-observes every image of cat, by digest, and rewrites the
-// catalog from what verification sees now (the new scans included). Like
-// 'clearcutt catalog', it writes nothing unless every image could be read.
+// catalog from what verification sees now (the new scans included); a
+// failed release recorded on an image is kept. Like 'clearcutt catalog', it
+// writes nothing unless every image could be read.
 func updateCatalog(ctx context.Context, g *globals, f *fleet.File, fl rescanFlags, cat *catalog.Catalog, v verifier) error {
 	var observed []catalog.Observed
+	var failed []catalog.FailedRelease
 	for i, im := range cat.Images {
+		if im.ReleaseFailed() {
+			failed = append(failed, catalog.FailedRelease{Name: im.Name, Reason: im.Release.Reason, Version: im.Version, RecordedAt: im.Release.RecordedAt})
+		}
+		if !im.Served() {
+			continue
+		}
 		fmt.Fprintf(g.stderr, "[%d/%d] catalog %s\n", i+1, len(cat.Images), im.Name)
 		ref, idx, err := openIndex(ctx, im.Reference, "")
 		if err != nil {
@@ -279,7 +294,7 @@ func updateCatalog(ctx context.Context, g *globals, f *fleet.File, fl rescanFlag
 			Index: idx, Report: vrep, Version: im.Version})
 	}
 	res, err := catalog.Build(ctx, catalog.Options{
-		Fleet: catalogFleet(f, v, fl.verify.key, cat.Fleet.Registry), Images: observed, Previous: cat,
+		Fleet: catalogFleet(f, v, fl.verify.key, cat.Fleet.Registry), Images: observed, Failed: failed, Previous: cat,
 		Progress: g.progressLine("catalog"),
 	})
 	g.progressDone()

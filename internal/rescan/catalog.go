@@ -20,7 +20,8 @@ var ErrInvalidCatalog = errors.New("invalid catalog")
 // ReadCatalog reads DIR/catalog.json strictly (unknown fields are errors)
 // and checks what the rescan relies on: the API version, and for every
 // image a unique name, a reference by digest whose digest is the image's
-// index digest, and platform digests.
+// index digest, and platform digests. An image whose release failed with
+// no release served has no reference (and nothing to rescan).
 func ReadCatalog(dir string) (*catalog.Catalog, string, error) {
 	path := filepath.Join(dir, catalog.FileName)
 	data, err := os.ReadFile(path)
@@ -57,6 +58,12 @@ func ParseCatalog(path string, data []byte) (*catalog.Catalog, error) {
 			return nil, fail("name", "also images[%d]", j)
 		}
 		names[im.Name] = i
+		if im.Reference == "" && im.IndexDigest == "" && im.ReleaseFailed() {
+			if len(im.Platforms) > 0 {
+				return nil, fail("platforms", "listed, but no release of the image is served")
+			}
+			continue
+		}
 		want, err := v1.NewHash(im.IndexDigest)
 		if err != nil {
 			return nil, fail("indexDigest", "%v", err)

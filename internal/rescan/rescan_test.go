@@ -641,4 +641,16 @@ func TestReadCatalog(t *testing.T) {
 	if _, _, err := rescan.ReadCatalog(t.TempDir()); !errors.Is(err, rescan.ErrInvalidCatalog) {
 		t.Fatalf("missing catalog: %v", err)
 	}
+	// An image whose release failed with none served has no reference,
+	// and nothing to rescan; without the failed release it is refused.
+	unreleased := `{"name": "static:distroless", "runtime": "static", "version": "1", "tier": "distroless", "tags": [], "status": "missing",
+  "release": {"failed": true, "reason": "build failed", "recordedAt": "2026-11-26T00:00:00Z"}, "channels": [], "platforms": [], "history": []}`
+	withUnreleased := strings.Replace(good, `"images": [`, `"images": [`+unreleased+`, `, 1)
+	if c, err := rescan.ParseCatalog("c.json", []byte(withUnreleased)); err != nil || len(c.Images) != 2 || c.Images[0].Served() {
+		t.Fatalf("a catalog with an unreleased image: %+v, %v", c, err)
+	}
+	noRelease := strings.Replace(withUnreleased, `"release": {"failed": true, "reason": "build failed", "recordedAt": "2026-11-26T00:00:00Z"}, `, "", 1)
+	if _, err := rescan.ParseCatalog("c.json", []byte(noRelease)); !errors.Is(err, rescan.ErrInvalidCatalog) || !strings.Contains(err.Error(), "images[0].indexDigest (static:distroless)") {
+		t.Fatalf("an image with neither a reference nor a failed release: %v", err)
+	}
 }
