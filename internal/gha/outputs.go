@@ -69,7 +69,7 @@ var Contract = map[string][]Output{
 		{"matrix", "the strategy.matrix JSON (the output of --github-matrix)"},
 	},
 	"catalog": {
-		{"passed", "true when every image of the catalog has every required channel verified"},
+		{"passed", "true when every image of the catalog has every required channel verified and no release failed"},
 		{"catalog", "path of the catalog.json written"},
 		{"images", "number of images in the catalog"},
 	},
