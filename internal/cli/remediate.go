@@ -36,6 +36,8 @@ type remediateFlags struct {
 	cache    string
 	body     string
 	noSmoke  bool
+	runc     string
+	archs    []string
 	scan     scanFlags
 }
 
@@ -268,7 +270,7 @@ func occurrenceImages(os []remediate.Occurrence) string {
 func newRemediateDraftCmd(g *globals) *cobra.Command {
 	var fl remediateFlags
 	cmd := &cobra.Command{
-		Use:   "draft --catalog DIR --package NAME --newer REF --db DIR [--strategy lock|pin] [--branch B]",
+		Use:   "draft --catalog DIR --package NAME --newer REF --db DIR [--strategy lock|pin] [--branch B] [--arch A]",
 		Short: "Make the change that fixes one package, rebuild the images it affects, and write the pull request",
 		Long: `draft takes the plan's action for --package and makes its change in the
 fleet repository's working tree:
@@ -287,7 +289,13 @@ applying. It refuses (exit status 1, nothing written) when a rebuilt image
 fails a gate, carries an active finding it did not carry before, or still
 carries a vulnerability the change was to fix. Otherwise it writes the change
 and the pull-request body (--body), and with --branch commits the change to
-that new branch. It never pushes, merges or publishes: a person reviews.`,
+that new branch. It never pushes, merges or publishes: a person reviews.
+
+With --arch it rebuilds, tests and scans only those architectures of each
+image (a runner that cannot build the others) and compares only their
+platforms with the catalog; the body and the report name the architectures
+not rebuilt, which the publish workflow rebuilds and gates before anything
+is published. --runc names the runc binary of the smoke runs, as for test.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
@@ -315,6 +323,8 @@ that new branch. It never pushes, merges or publishes: a person reviews.`,
 	fs.StringVar(&fl.cache, "cache", "", "compressed-layer cache (default: the user cache directory)")
 	fs.StringVar(&fl.body, "body", "", "where to write the pull-request body (default: <work>/pr-body.md)")
 	fs.BoolVar(&fl.noSmoke, "no-smoke", false, "do not execute the rebuilt images (smoke checks are reported as skipped)")
+	fs.StringVar(&fl.runc, "runc", "", "runc binary of the smoke runs (default: runc on PATH; smoke runs are skipped, never passed, without it)")
+	fs.StringSliceVar(&fl.archs, "arch", nil, "rebuild only these architectures of each image (repeatable or comma-separated; default: every architecture of the image); the body names the ones not rebuilt")
 	fs.StringVar(&fl.scan.db, "db", "", "Grype v6 vulnerability database directory the rebuilt images are scanned with (required)")
 	fs.StringVar(&fl.scan.vexDir, "vex-dir", "", "OpenVEX documents (default: vex/ next to the fleet file, if present)")
 	fs.StringVar(&fl.scan.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
@@ -367,6 +377,10 @@ func (r draftReport) stage(key string) (stage, bool) {
 			t.Rows = append(t.Rows, []string{im.Image, im.Rebuilt, deltaIDs(im.Delta.Fixed), deltaIDs(im.Delta.StillActive), deltaIDs(im.Delta.New)})
 		}
 		md.WriteString(t.Markdown())
+		if len(r.Draft.NotRebuilt) > 0 {
+			md.WriteString(gha.Paragraph(fmt.Sprintf("Rebuilt %s only; not rebuilt: %s. The publish workflow rebuilds and gates every architecture before anything is published.",
+				strings.Join(r.Draft.Architectures, ", "), strings.Join(r.Draft.NotRebuilt, ", "))))
+		}
 	}
 	if r.Changed {
 		md.WriteString(gha.Paragraph(fmt.Sprintf("%s changed; pull-request body %s%s.", r.File, r.Body, map[bool]string{true: "; committed to " + r.Branch}[r.Branch != ""])))
@@ -404,6 +418,11 @@ func runRemediateDraft(ctx context.Context, g *globals, f *fleet.File, fl remedi
 	if fl.strategy != remediate.StrategyLock && fl.strategy != remediate.StrategyPin {
 		return rep, usageError{fmt.Errorf("--strategy %q: want lock or pin", fl.strategy)}
 	}
+	archs, err := remediate.CheckArchitectures(f.Build.Architectures, fl.archs)
+	if err != nil {
+		return rep, usageError{fmt.Errorf("--arch: %w", err)}
+	}
+	fl.archs = archs
 	in, err := loadRemediateInputs(f, fl)
 	if err != nil {
 		return rep, err
@@ -461,6 +480,10 @@ func runRemediateDraft(ctx context.Context, g *globals, f *fleet.File, fl remedi
 		rep.Refused = []string{fmt.Sprintf("%s: %s", act.Package, act.Next)}
 		return rep, fmt.Errorf("%w: %s", ErrGateFailed, rep.Refused[0])
 	}
+	targets, err := draftTargets(f, in.catalog, act.Images, fl.archs)
+	if err != nil {
+		return rep, err
+	}
 	if fl.strategy == remediate.StrategyPin {
 		if strings.Contains(act.Attribute, ".") {
 			return rep, usageError{fmt.Errorf("--strategy pin replaces top-level attributes; %s is %s: use --strategy lock", act.Package, act.Attribute)}
@@ -506,8 +529,9 @@ func runRemediateDraft(ctx context.Context, g *globals, f *fleet.File, fl remedi
 		Action: act, Change: change, Newer: newer}
 	changedFleet := *f
 	changedFleet.Nix.Flake = staged
-	images, err := rebuildForDraft(ctx, g, &changedFleet, in.catalog, fl, nixpkgsFlag, act.Images)
+	images, err := rebuildForDraft(ctx, g, &changedFleet, fl, nixpkgsFlag, targets)
 	d.Images = images
+	d.Architectures, d.NotRebuilt = d.RebuiltArchitectures()
 	rep.Draft = &d
 	if err != nil {
 		return rep, err
@@ -615,18 +639,20 @@ func checkChangedSet(ctx context.Context, nx remediate.Nix, staged, override str
 	return nil
 }
 
-// rebuildForDraft rebuilds, tests, catalogs and scans every image of names
-// from the changed fleet, and compares each with the catalog.
-func rebuildForDraft(ctx context.Context, g *globals, f *fleet.File, cat *catalog.Catalog, fl remediateFlags, nixpkgs string, names []string) ([]remediate.ImageEvidence, error) {
-	closures := filepath.Join(fl.work, "closures")
-	stageDir := filepath.Join(fl.work, "stage")
-	evidence := filepath.Join(fl.work, "evidence")
-	type target struct {
-		ci  catalog.Image
-		img fleet.Image
-	}
-	var targets []target
-	total := 0
+// draftTarget is one image a draft rebuilds: the catalog's record of the
+// published image, the fleet's image, and the architectures rebuilt and
+// left out.
+type draftTarget struct {
+	ci         catalog.Image
+	img        fleet.Image
+	archs      []string
+	notRebuilt []string
+}
+
+// draftTargets resolves the images of names in the catalog and the fleet
+// and selects the architectures of each (archs; none: every architecture).
+func draftTargets(f *fleet.File, cat *catalog.Catalog, names, archs []string) ([]draftTarget, error) {
+	var out []draftTarget
 	for _, n := range names {
 		var ci *catalog.Image
 		for i := range cat.Images {
@@ -641,8 +667,25 @@ func rebuildForDraft(ctx context.Context, g *globals, f *fleet.File, cat *catalo
 		if err != nil {
 			return nil, usageError{fmt.Errorf("catalog image %s: %w", n, err)}
 		}
-		targets = append(targets, target{*ci, img})
-		total += len(img.Architectures) + 4
+		rebuilt, notRebuilt, err := remediate.SelectArchitectures(img.RefName, img.Architectures, archs)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--arch %w", err)}
+		}
+		out = append(out, draftTarget{ci: *ci, img: img, archs: rebuilt, notRebuilt: notRebuilt})
+	}
+	return out, nil
+}
+
+// rebuildForDraft rebuilds, tests, catalogs and scans the architectures of
+// every target from the changed fleet, and compares each with the
+// catalog's findings of the same platforms.
+func rebuildForDraft(ctx context.Context, g *globals, f *fleet.File, fl remediateFlags, nixpkgs string, targets []draftTarget) ([]remediate.ImageEvidence, error) {
+	closures := filepath.Join(fl.work, "closures")
+	stageDir := filepath.Join(fl.work, "stage")
+	evidence := filepath.Join(fl.work, "evidence")
+	total := 0
+	for _, t := range targets {
+		total += len(t.archs) + 4
 	}
 	step := 0
 	say := func(format string, args ...any) {
@@ -651,21 +694,24 @@ func rebuildForDraft(ctx context.Context, g *globals, f *fleet.File, cat *catalo
 	}
 	var out []remediate.ImageEvidence
 	for _, t := range targets {
-		ev := remediate.ImageEvidence{Image: t.img.RefName, Published: t.ci.Reference}
-		for _, arch := range t.img.Architectures {
+		ev := remediate.ImageEvidence{Image: t.img.RefName, Published: t.ci.Reference, Architectures: t.archs, NotRebuilt: t.notRebuilt}
+		if len(t.notRebuilt) > 0 {
+			fmt.Fprintf(g.stderr, "remediate draft: %s: rebuilding %s; not rebuilding %s (--arch)\n", t.img.RefName, strings.Join(t.archs, ", "), strings.Join(t.notRebuilt, ", "))
+		}
+		for _, arch := range t.archs {
 			say("build %s %s", t.img.RefName, arch)
 			if _, _, err := runBuild(ctx, g, f, buildFlags{runtime: t.img.Runtime, tier: t.img.Tier, arch: arch, out: closures, nixpkgs: nixpkgs}); err != nil {
 				return out, err
 			}
 		}
 		say("assemble %s", t.img.RefName)
-		ar, err := runAssemble(ctx, g, f, assembleFlags{runtime: t.img.Runtime, tier: t.img.Tier, closures: closures, stage: stageDir, cache: fl.cache, sourceDateEpoch: -1})
+		ar, err := runAssemble(ctx, g, f, assembleFlags{runtime: t.img.Runtime, tier: t.img.Tier, archs: t.archs, closures: closures, stage: stageDir, cache: fl.cache, sourceDateEpoch: -1})
 		if err != nil {
 			return out, err
 		}
 		ev.Rebuilt = ar.Reference
 		say("test %s", t.img.RefName)
-		tr, err := runTest(ctx, g, f, ar.Reference, testFlags{evidence: evidence, noSmoke: fl.noSmoke})
+		tr, err := runTest(ctx, g, f, ar.Reference, testFlags{evidence: evidence, noSmoke: fl.noSmoke, runc: fl.runc})
 		if err != nil {
 			return out, err
 		}
@@ -693,7 +739,7 @@ func rebuildForDraft(ctx context.Context, g *globals, f *fleet.File, cat *catalo
 		}
 		var before, after []catalog.Finding
 		for _, p := range t.ci.Platforms {
-			if p.Vulnerabilities != nil {
+			if p.Vulnerabilities != nil && containsString(t.archs, remediate.PlatformArch(p.Platform)) {
 				before = append(before, p.Vulnerabilities.Findings...)
 			}
 		}
@@ -838,6 +884,9 @@ func renderDraft(g *globals, r draftReport) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if len(d.NotRebuilt) > 0 {
+			fmt.Fprintf(w, "rebuilt %s only; not rebuilt: %s (the publish workflow rebuilds and gates every architecture)\n", strings.Join(d.Architectures, ", "), strings.Join(d.NotRebuilt, ", "))
 		}
 	}
 	for _, reason := range r.Refused {

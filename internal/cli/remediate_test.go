@@ -492,3 +492,144 @@ func runRemediationTarget(t *testing.T, repo, fleetFile, catalogDir, nixpkgs, ne
 	}
 	return got
 }
+
+// TestRemediateDraftArchUsage: an --arch the fleet does not build is a
+// usage error naming the flag and the value, before anything is read or
+// rebuilt.
+func TestRemediateDraftArchUsage(t *testing.T) {
+	repo := testenv.RepoRoot(t)
+	fixture := filepath.Join(repo, "internal/remediate/testdata/fleet/clearcutt.yaml")
+	for _, tc := range []struct {
+		fleet, arch, want string
+	}{
+		{filepath.Join(repo, "clearcutt.yaml"), "s390x", `--arch: "s390x" is not an architecture of the fleet (build.architectures: amd64, arm64)`},
+		{filepath.Join(repo, "clearcutt.yaml"), "amd64,", `--arch: an empty architecture`},
+		{fixture, "arm64", `--arch: "arm64" is not an architecture of the fleet (build.architectures: amd64)`},
+	} {
+		code, out, errs := run(t, "-f", tc.fleet, "remediate", "draft", "--catalog", t.TempDir(), "--package", "libwebp",
+			"--newer", t.TempDir(), "--db", t.TempDir(), "--work", t.TempDir(), "--arch", tc.arch)
+		if code != ExitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("--arch %s: exit %d, want %d with %q\n%s%s", tc.arch, code, ExitUsage, tc.want, out, errs)
+		}
+	}
+}
+
+// TestRemediateDraftOneArchitecture publishes an image of both
+// architectures, then drafts the libwebp fix with --arch amd64 as a runner
+// without an arm64 builder does: only amd64 is built, tested and scanned
+// (through the --runc binary), only its platform is compared with the
+// catalog, and the report and the body name arm64 as not rebuilt.
+func TestRemediateDraftOneArchitecture(t *testing.T) {
+	repo := needPipelineTools(t)
+	testenv.Need(t, "git", "apt-get install git")
+	runcBin := testenv.Need(t, "runc", "apt-get install runc")
+	fixtures := filepath.Join(repo, "nix/fixtures")
+	td := filepath.Join(repo, "internal/remediate/testdata")
+	db := buildDB(t, filepath.Join(td, "advisories.yaml"))
+	cache := filepath.Join(t.TempDir(), "cache")
+
+	fleet := remediationRepo(t, repo)
+	fleetFile := filepath.Join(fleet, "clearcutt.yaml")
+	data, err := os.ReadFile(fleetFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both architectures, and a smoke command for the slim image's shell.
+	both := strings.Replace(string(data), "  architectures: [amd64]\n", "  architectures: [amd64, arm64]\n", 1)
+	both = strings.Replace(both, "    nix: {attribute: libwebp}\n", "    nix: {attribute: libwebp}\n    smoke: {command: [/bin/sh, -c, \"echo smoke-ok\"], expect: smoke-ok}\n", 1)
+	if strings.Count(both, "arm64") != 1 || !strings.Contains(both, "smoke-ok") {
+		t.Fatalf("the fixture fleet changed shape:\n%s", both)
+	}
+	writeFile(t, fleetFile, both)
+	gitIn(t, fleet, "-c", "user.name=Fleet Maintainer", "-c", "user.email=fleet@example.test", "commit", "--quiet", "-am", "both architectures")
+
+	work := filepath.Join(t.TempDir(), "work")
+	rep := pipelineJSON(t, ExitFailed, "-f", fleetFile, "pipeline", "--only", "webp:slim", "--nixpkgs", fixtures, "--db", db,
+		"--work", work, "--cache", cache, "--to", "oci:"+filepath.Join(t.TempDir(), "published"), "--no-smoke")
+	cat := catalogFromPipeline(t, rep, filepath.Join(work, "evidence"))
+	// A finding the catalog records on arm64 alone: a draft of amd64 must
+	// neither count it fixed nor still active.
+	var c catalog.Catalog
+	raw, err := os.ReadFile(filepath.Join(cat, catalog.FileName))
+	if err != nil || json.Unmarshal(raw, &c) != nil || len(c.Images) != 1 || len(c.Images[0].Platforms) != 2 {
+		t.Fatalf("catalog: %v\n%s", err, raw)
+	}
+	for i, p := range c.Images[0].Platforms {
+		if remediate.PlatformArch(p.Platform) != "arm64" || p.Vulnerabilities == nil {
+			continue
+		}
+		for _, f := range p.Vulnerabilities.Findings {
+			if f.ID == "CVE-2023-4863" {
+				f.ID = "CLEARCUTT-TEST-ARM64-ONLY"
+				c.Images[0].Platforms[i].Vulnerabilities.Findings = append(p.Vulnerabilities.Findings, f)
+				break
+			}
+		}
+	}
+	if raw, err = json.Marshal(c); err != nil || !strings.Contains(string(raw), "CLEARCUTT-TEST-ARM64-ONLY") {
+		t.Fatalf("catalog without an arm64 finding: %v", err)
+	}
+	writeFile(t, filepath.Join(cat, catalog.FileName), string(raw))
+	newer := stageNewerFixtures(t, repo)
+
+	// A runc wrapper that leaves a mark: the smoke run goes through it.
+	mark := filepath.Join(t.TempDir(), "runc-used")
+	wrapper := filepath.Join(t.TempDir(), "runc-wrapper")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$@\" >>"+mark+"\nexec "+runcBin+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	w := filepath.Join(t.TempDir(), "work")
+	code, out, errs := run(t, "-f", fleetFile, "remediate", "draft", "--catalog", cat, "--package", "libwebp",
+		"--strategy", "lock", "--nixpkgs", fixtures, "--newer", newer, "--db", db, "--work", w, "--cache", cache,
+		"--arch", "amd64", "--runc", wrapper, "--json")
+	r := draftJSON(t, ExitOK, code, out, errs)
+	d := r.Draft
+	if !r.Changed || d == nil || strings.Join(d.Architectures, ",") != "amd64" || strings.Join(d.NotRebuilt, ",") != "arm64" || len(d.Images) != 1 {
+		t.Fatalf("report = %+v\ndraft = %+v", r, d)
+	}
+	im := d.Images[0]
+	if im.Image != "webp:slim" || strings.Join(im.Architectures, ",") != "amd64" || strings.Join(im.NotRebuilt, ",") != "arm64" ||
+		!im.TestsPassed || !im.ScanPassed {
+		t.Errorf("image = %+v", im)
+	}
+	if len(im.Platforms) != 1 || im.Platforms[0].Platform != "linux/amd64" || im.Platforms[0].SBOM == nil {
+		t.Errorf("platforms = %+v", im.Platforms)
+	}
+	// The delta compares amd64 alone: the arm64-only finding is in none of
+	// its lists.
+	if deltaIDs(im.Delta.Fixed) != "CVE-2023-4863 (libwebp)" || len(im.Delta.New) != 0 || deltaIDs(im.Delta.StillActive) != "CVE-2023-42363 (busybox)" {
+		t.Errorf("delta = %+v", im.Delta)
+	}
+	if _, err := os.Stat(filepath.Join(w, "closures", "webp-slim-amd64.json")); err != nil {
+		t.Errorf("amd64 was not built: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(w, "closures", "webp-slim-arm64.json")); !os.IsNotExist(err) {
+		t.Errorf("arm64 was built: %v", err)
+	}
+	if used, err := os.ReadFile(mark); err != nil || len(used) == 0 {
+		t.Errorf("the smoke run did not use --runc: %v", err)
+	}
+	for _, want := range []string{`"architectures": [`, `"notRebuilt": [`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--json lacks %s", want)
+		}
+	}
+	body, err := os.ReadFile(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"**Not rebuilt: arm64.** This draft rebuilt, tested and scanned amd64 only; not rebuilt: arm64 of `webp:slim`.",
+		"before anything is published",
+		"| Architectures | rebuilt: amd64; **not rebuilt: arm64** |",
+		"**SBOM diff, linux/amd64**",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("PR body lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(string(body), "SBOM diff, linux/arm64") {
+		t.Errorf("PR body shows an arm64 diff:\n%s", body)
+	}
+}

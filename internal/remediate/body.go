@@ -65,6 +65,13 @@ func (d Draft) Body() string {
 		images = append(images, code(im.Image))
 	}
 	fmt.Fprintf(&b, "Fixes %s in %s.\n\n", strings.Join(fixes, ", "), strings.Join(images, ", "))
+	rebuilt, notRebuilt := d.Architectures, d.NotRebuilt
+	if len(rebuilt)+len(notRebuilt) == 0 {
+		rebuilt, notRebuilt = d.RebuiltArchitectures()
+	}
+	if len(notRebuilt) > 0 {
+		b.WriteString(notRebuiltNotice(d, rebuilt, notRebuilt))
+	}
 
 	strategy := "**lock**: `nix/flake.lock` locks the nixpkgs input to the newer revision; every package of the fleet moves with it"
 	if d.Change.Strategy == StrategyPin {
@@ -78,6 +85,7 @@ func (d Draft) Body() string {
 		{"Before", code(d.Change.Before)},
 		{"After", code(d.Change.After)},
 		{"Newer package set", code(d.Newer.URL)},
+		{"Architectures", architecturesText(rebuilt, notRebuilt)},
 	}))
 
 	b.WriteString("### Vulnerabilities\n\n")
@@ -89,7 +97,19 @@ func (d Draft) Body() string {
 
 	for _, im := range d.Images {
 		fmt.Fprintf(&b, "### %s\n\n", im.Image)
-		fmt.Fprintf(&b, "Rebuilt %s; published %s.\n\n", code(im.Rebuilt), code(im.Published))
+		fmt.Fprintf(&b, "Rebuilt %s", code(im.Rebuilt))
+		if len(im.Architectures) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(im.Architectures, ", "))
+		}
+		fmt.Fprintf(&b, "; published %s.", code(im.Published))
+		if len(im.NotRebuilt) > 0 {
+			what := "platform is"
+			if len(im.NotRebuilt) > 1 {
+				what = "platforms are"
+			}
+			fmt.Fprintf(&b, " **Not rebuilt: %s**; the published %s %s not compared here.", strings.Join(im.NotRebuilt, ", "), strings.Join(im.NotRebuilt, ", "), what)
+		}
+		b.WriteString("\n\n")
 		for _, p := range im.Platforms {
 			fmt.Fprintf(&b, "**SBOM diff, %s** (%s → %s)\n\n", p.Platform, code(short(p.Before)), code(short(p.After)))
 			switch {
@@ -147,8 +167,48 @@ func (d Draft) Body() string {
 	}
 	b.WriteString("```\n\n")
 	b.WriteString("### Review\n\n")
-	b.WriteString("Drafted by `clearcutt remediate draft`, which rebuilt the images above with the pipeline's own build, tier-test, SBOM and scan stages and would have refused the change had a gate failed or a new active finding appeared. A person reviews and merges this change; ClearCutt never merges, publishes or deploys it. Once merged, the publish workflow rebuilds, gates, signs and publishes the images.\n")
+	scope := "the images above"
+	if len(notRebuilt) > 0 {
+		scope = "the " + strings.Join(rebuilt, ", ") + " images above (not " + strings.Join(notRebuilt, ", ") + ")"
+	}
+	b.WriteString("Drafted by `clearcutt remediate draft`, which rebuilt " + scope + " with the pipeline's own build, tier-test, SBOM and scan stages and would have refused the change had a gate failed or a new active finding appeared. A person reviews and merges this change; ClearCutt never merges, publishes or deploys it. Once merged, the publish workflow rebuilds every architecture of the images, gates, signs and publishes them.\n")
 	return b.String()
+}
+
+// notRebuiltNotice says which architectures the draft did not rebuild,
+// and of which images.
+func notRebuiltNotice(d Draft, rebuilt, notRebuilt []string) string {
+	// Images grouped by the architectures they were not rebuilt for.
+	var groups []string
+	byArchs := map[string][]string{}
+	for _, im := range d.Images {
+		if len(im.NotRebuilt) == 0 {
+			continue
+		}
+		k := strings.Join(im.NotRebuilt, ", ")
+		if _, ok := byArchs[k]; !ok {
+			groups = append(groups, k)
+		}
+		byArchs[k] = append(byArchs[k], code(im.Image))
+	}
+	var parts []string
+	for _, k := range groups {
+		parts = append(parts, k+" of "+strings.Join(byArchs[k], ", "))
+	}
+	return fmt.Sprintf("> [!IMPORTANT]\n"+
+		"> **Not rebuilt: %s.** This draft rebuilt, tested and scanned %s only; not rebuilt: %s. The vulnerabilities, SBOM diff and VEX changes below cover %s alone. "+
+		"The release run (the publish workflow) re-builds every architecture of every image and gates each one (tier tests, smoke run, vulnerability gate) before anything is published.\n\n",
+		strings.Join(notRebuilt, ", "), strings.Join(rebuilt, ", "), strings.Join(parts, "; "), strings.Join(rebuilt, ", "))
+}
+
+func architecturesText(rebuilt, notRebuilt []string) string {
+	if len(rebuilt) == 0 && len(notRebuilt) == 0 {
+		return ""
+	}
+	if len(notRebuilt) == 0 {
+		return strings.Join(rebuilt, ", ") + " (every architecture rebuilt)"
+	}
+	return "rebuilt: " + strings.Join(rebuilt, ", ") + "; **not rebuilt: " + strings.Join(notRebuilt, ", ") + "**"
 }
 
 func ids(fs []DeltaFinding) string {

@@ -71,7 +71,7 @@ func index(fs []catalog.Finding) map[fkey]fstate {
 }
 
 // CompareFindings is the delta between an image's findings before a change
-// (every platform's) and after it.
+// and after it, each over the same platforms (those rebuilt).
 func CompareFindings(before, after []catalog.Finding) Delta {
 	b, a := index(before), index(after)
 	d := Delta{Fixed: []DeltaFinding{}, StillActive: []DeltaFinding{}, New: []DeltaFinding{}, VEXRetired: []VEXChange{}, VEXAdded: []VEXChange{}}

@@ -45,8 +45,13 @@ type ImageEvidence struct {
 	// Published is the catalog's reference of the published index.
 	Published string `json:"published"`
 	// Rebuilt is the rebuilt index by digest in the draft's work layout.
-	Rebuilt   string             `json:"rebuilt"`
-	Platforms []PlatformEvidence `json:"platforms"`
+	Rebuilt string `json:"rebuilt"`
+	// Architectures are the architectures rebuilt, tested and scanned;
+	// NotRebuilt those of the image the draft left out (remediate draft
+	// --arch), for which it holds no evidence.
+	Architectures []string           `json:"architectures"`
+	NotRebuilt    []string           `json:"notRebuilt,omitempty"`
+	Platforms     []PlatformEvidence `json:"platforms"`
 	// TestsPassed and ScanPassed are the tier-test and vulnerability gates
 	// of the rebuilt image; Gate lists why one failed.
 	TestsPassed bool     `json:"testsPassed"`
@@ -68,6 +73,10 @@ type Draft struct {
 	Change   Change          `json:"change"`
 	Images   []ImageEvidence `json:"images"`
 	Commands []string        `json:"reproduce"`
+	// Architectures are the architectures rebuilt and NotRebuilt those
+	// left out, over all images (RebuiltArchitectures).
+	Architectures []string `json:"architectures"`
+	NotRebuilt    []string `json:"notRebuilt,omitempty"`
 	// Newer is the package set the fix comes from.
 	Newer Locked `json:"newer"`
 }
