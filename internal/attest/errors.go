@@ -36,4 +36,12 @@ var (
 	// ErrCertificateValidity: the certificate authority returned a
 	// certificate that is not valid yet or expires too soon to sign with.
 	ErrCertificateValidity = errors.New("the signing certificate is outside its validity period")
+	// ErrTokenIdentity: the OIDC token does not name the identity
+	// verification pins (KeylessOptions.Expect); no certificate was
+	// requested with it.
+	ErrTokenIdentity = errors.New("refusing to sign: the OIDC token does not name the identity verification pins")
+	// ErrPrivateRepository: the OIDC token is of a repository that is not
+	// public, and KeylessOptions.PrivateRepository does not accept that;
+	// no certificate was requested with it.
+	ErrPrivateRepository = errors.New("refusing to sign keyless for a repository that is not public")
 )

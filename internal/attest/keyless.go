@@ -34,6 +34,14 @@ type KeylessOptions struct {
 	// IDToken supplies the OIDC token; it is called whenever a certificate
 	// is requested, so that every request carries a fresh token.
 	IDToken IDTokenFunc
+	// Expect, when set, is the identity every token must name: each token
+	// fetched is checked (CheckToken) before a certificate is requested
+	// with it. FleetTokenExpectation makes it from clearcutt.yaml.
+	Expect *TokenExpectation
+	// PrivateRepository accepts tokens of a repository that is not public
+	// (repository_visibility private or internal), whose names, ref,
+	// commit and run the certificate then enters in the public Rekor log.
+	PrivateRepository bool
 	// Transport is used for Fulcio and the TSA (http.DefaultTransport when nil).
 	Transport http.RoundTripper
 	// TrustedRoot, when set, verifies every bundle right after signing.
@@ -78,6 +86,13 @@ const (
 // up to 30 s behind the certificate authority's. The fraction keeps short
 // certificates (private or test authorities) in use for most of their
 // lifetime rather than renewing them for every signature.
+//
+// Every identity token fetched, the first and each one a renewal fetches,
+// is checked before a certificate is requested with it (CheckToken with
+// KeylessOptions.Expect and PrivateRepository): a token of another ref,
+// repository or workflow than the expected one, or of a repository that
+// is not public, is refused (ErrTokenIdentity, ErrPrivateRepository) and
+// nothing is asked of the certificate authority.
 //
 // A certificate the authority returns is refused (ErrCertificateValidity)
 // when it is not valid yet by more than 30 s of clock skew, or when it is
@@ -171,15 +186,35 @@ func (k *Keyless) current(ctx context.Context) (*certifiedKey, error) {
 	return ck, nil
 }
 
-// certify makes an ephemeral key pair and asks the certificate authority
-// to certify it, with a fresh identity token.
-func (k *Keyless) certify(ctx context.Context) (*certifiedKey, error) {
+// CheckIdentity fetches an identity token and checks it as every
+// certificate request does, without requesting a certificate: a job that
+// may not sign stops before it does any work. The token is not kept.
+func (k *Keyless) CheckIdentity(ctx context.Context) error {
+	_, err := k.token(ctx)
+	return err
+}
+
+// token fetches an identity token and checks it (CheckToken).
+func (k *Keyless) token(ctx context.Context) (string, error) {
 	tok, err := k.o.IDToken(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
+		return "", fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 	if tok == "" {
-		return nil, fmt.Errorf("%w: the token source returned an empty token", ErrIDToken)
+		return "", fmt.Errorf("%w: the token source returned an empty token", ErrIDToken)
+	}
+	if err := CheckToken(tok, k.o.Expect, k.o.PrivateRepository); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// certify makes an ephemeral key pair and asks the certificate authority
+// to certify it, with a fresh identity token that passed CheckToken.
+func (k *Keyless) certify(ctx context.Context) (*certifiedKey, error) {
+	tok, err := k.token(ctx)
+	if err != nil {
+		return nil, err
 	}
 	kp, err := sign.NewEphemeralKeypair(nil)
 	if err != nil {

@@ -621,6 +621,7 @@ not run.`,
 	fs.StringVar(&fl.sign.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
 	fs.StringVar(&fl.sign.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
 	fs.StringVar(&fl.sign.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
+	fs.BoolVar(&fl.sign.privateRepository, "private-repository", false, privateRepositoryUsage)
 	fs.StringVar(&fl.appKey, "app-key", "", "verify the application's signature against this public key (PEM)")
 	fs.StringVar(&fl.appIdentity.SAN, "app-certificate-identity", "", "exact Build Signer URI of the application's signing workflow, e.g. https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main")
 	fs.StringVar(&fl.appIdentity.Issuer, "app-certificate-oidc-issuer", githubIssuer, "OIDC issuer of the application's signer")
@@ -709,7 +710,9 @@ func runAppRebase(cmd *cobra.Command, g *globals, f *fleet.File, appStr string, 
 	if err != nil {
 		return rep, err
 	}
-	signer, err := attestSigner(cmd, g, fl.sign)
+	// The rebased application is signed under the application
+	// repository's own identity, which clearcutt.yaml does not name.
+	signer, err := attestSigner(cmd, g, fl.sign, nil)
 	if err != nil {
 		return rep, err
 	}

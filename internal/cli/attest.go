@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/fleet"
 )
 
 func init() { extraCommands = append(extraCommands, newAttestCmd) }
@@ -26,6 +27,10 @@ type attestFlags struct {
 	tsaURL       string
 	allowMissing bool
 	asJSON       bool
+
+	// privateRepository accepts keyless signing in a repository that is
+	// not public (--private-repository).
+	privateRepository bool
 }
 
 func newAttestCmd(g *globals) *cobra.Command {
@@ -54,6 +59,17 @@ and with a key pair elsewhere: --key PATH, by default
 $XDG_CONFIG_HOME/clearcutt/signing.key, generated on first use. Key
 signatures carry no transparency-log entry.
 
+Before any certificate is requested, the job's OIDC token must name the
+identity of clearcutt.yaml that verify pins (when its issuer is GitHub's):
+iss identity.issuer, repository identity.repository, ref identity.ref and
+job_workflow_ref identity.workflowRepository/workflow@workflowRef; a run from
+another branch or tag, repository or workflow is refused, as verification
+would refuse what it signed. A token of another repository running its own
+workflow (an application repository) signs under its own identity. A
+repository that is not public is refused unless --private-repository: the
+certificate, entered in the public Rekor log, names the repository, the
+workflow, the ref, the commit and the run.
+
 A platform without its SBOM, test result or vulnerability scan fails the run
 (exit 1) before anything is signed.`,
 		Args: cobra.ExactArgs(1),
@@ -61,7 +77,16 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 			if fl.keyless && cmd.Flags().Changed("key") {
 				return usageError{errors.New("--key and --keyless are mutually exclusive")}
 			}
-			res, err := runAttest(cmd, g, args[0], fl)
+			// Keyless signing checks the job's token against the fleet's
+			// identity; key signing needs no fleet file.
+			var f *fleet.File
+			if signsKeyless(cmd, fl) {
+				var err error
+				if f, err = g.loadFleet(); err != nil {
+					return usageError{fmt.Errorf("keyless signing checks the job's OIDC token against the identity in the fleet file: %w", err)}
+				}
+			}
+			res, err := runAttest(cmd, g, args[0], fl, f)
 			g.report(res)
 			if err != nil {
 				return err
@@ -79,18 +104,25 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 	f.StringVar(&fl.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
 	f.StringVar(&fl.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
 	f.StringVar(&fl.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
+	f.BoolVar(&fl.privateRepository, "private-repository", false, privateRepositoryUsage)
 	f.BoolVar(&fl.allowMissing, "allow-missing-evidence-unsafe", false, "attach what exists when a platform lacks its SBOM, test result or vulnerability scan")
 	f.BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags) (attest.Result, error) {
+// runAttest signs refStr and attaches its evidence; f, when set, is the
+// fleet whose publish identity a keyless signer must have.
+func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags, f *fleet.File) (attest.Result, error) {
 	ctx := cmd.Context()
 	ref, idx, err := openIndex(ctx, refStr, "")
 	if err != nil {
 		return attest.Result{}, err
 	}
-	signer, err := attestSigner(cmd, g, fl)
+	var expect *attest.TokenExpectation
+	if f != nil {
+		expect = attest.FleetTokenExpectation(f.Identity, attest.PublishWorkflow)
+	}
+	signer, err := attestSigner(cmd, g, fl, expect)
 	if err != nil {
 		return attest.Result{}, err
 	}
@@ -128,21 +160,41 @@ func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags) (a
 	return res, nil
 }
 
-// attestSigner picks keyless signing (asked for, or the default in a
-// GitHub Actions job that may request an OIDC token) or a key pair.
-func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags) (attest.Signer, error) {
-	reqURL, reqTok := os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), os.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-	inActions := os.Getenv("GITHUB_ACTIONS") == "true" && reqURL != ""
-	if fl.keyless || (inActions && !cmd.Flags().Changed("key")) {
+// privateRepositoryUsage is the help of --private-repository, on every
+// command that signs keyless.
+const privateRepositoryUsage = "sign keyless although the repository is not public (private or internal): the certificate, in the public Rekor log, names the repository, workflow, ref, commit and run"
+
+// signsKeyless reports whether the signing flags select keyless signing:
+// asked for, or the default in a GitHub Actions job that may request an
+// OIDC token.
+func signsKeyless(cmd *cobra.Command, fl attestFlags) bool {
+	inActions := os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
+	return fl.keyless || (inActions && !cmd.Flags().Changed("key"))
+}
+
+// attestSigner picks keyless signing (signsKeyless) or a key pair. A
+// keyless signer's tokens must name expect (nil: any identity) and be of a
+// public repository unless --private-repository; one token is checked
+// here, so that a job that may not sign stops before doing any work.
+func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags, expect *attest.TokenExpectation) (attest.Signer, error) {
+	if signsKeyless(cmd, fl) {
+		reqURL, reqTok := os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), os.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 		if reqURL == "" {
 			return nil, usageError{errors.New("--keyless needs an OIDC token: run in GitHub Actions with permissions id-token: write")}
 		}
 		s, err := attest.NewKeyless(attest.KeylessOptions{
 			FulcioURL: fl.fulcioURL, RekorURL: fl.rekorURL, TSAURL: fl.tsaURL,
 			IDToken: attest.GitHubActionsToken(reqURL, reqTok, nil),
+			Expect:  expect, PrivateRepository: fl.privateRepository,
 		})
 		if err != nil {
 			return nil, usageError{err}
+		}
+		if err := s.CheckIdentity(cmd.Context()); err != nil {
+			if errors.Is(err, attest.ErrTokenIdentity) || errors.Is(err, attest.ErrPrivateRepository) {
+				return nil, usageError{err}
+			}
+			return nil, err
 		}
 		return s, nil
 	}

@@ -85,6 +85,7 @@ Actions. Work files go under --work (closures/, stage/, evidence/).`,
 	fs.BoolVar(&fl.attest.keyless, "keyless", false, "sign keyless with the job's OIDC identity (the default in GitHub Actions)")
 	fs.StringVar(&fl.attest.fulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio URL for keyless signing")
 	fs.StringVar(&fl.attest.rekorURL, "rekor-url", "https://rekor.sigstore.dev", "Rekor URL for keyless signing")
+	fs.BoolVar(&fl.attest.privateRepository, "private-repository", false, privateRepositoryUsage)
 	fs.BoolVar(&fl.noAttest, "no-attest-unsafe", false, "publish without signing, attaching evidence or verifying")
 	_ = cmd.MarkFlagRequired("db")
 	return cmd
@@ -254,7 +255,7 @@ func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags
 	for i := range rep.Images {
 		pi := &rep.Images[i]
 		fmt.Fprintf(g.stderr, "attest %s\n", pi.Published)
-		ares, err := runAttest(cmd, g, pi.Published, af)
+		ares, err := runAttest(cmd, g, pi.Published, af, f)
 		if err != nil {
 			pi.Error = err.Error()
 			rep.Seconds = time.Since(start).Seconds()

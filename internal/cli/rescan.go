@@ -79,6 +79,11 @@ verify reports pending once it is older than its maximum scan age.
 
 Signing is as in 'clearcutt attest': keyless in GitHub Actions, else with
 --key (default $XDG_CONFIG_HOME/clearcutt/signing.key, which must exist).
+Keyless, the job's OIDC token must name the rescan identity of
+clearcutt.yaml (job_workflow_ref
+identity.workflowRepository/rescanWorkflow@workflowRef, repository
+identity.repository, ref identity.ref) and, unless --private-repository, a
+public repository.
 
 Exit status: 0 every platform was rescanned and passed the gate, 1 a platform
 could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
@@ -114,6 +119,7 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 	fs.StringVar(&fl.sign.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
 	fs.StringVar(&fl.sign.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
 	fs.StringVar(&fl.sign.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
+	fs.BoolVar(&fl.sign.privateRepository, "private-repository", false, privateRepositoryUsage)
 	// The verification flags are verify's own, so that the two cannot drift.
 	vf := &cobra.Command{}
 	addVerifyFlags(vf, &fl.verify)
@@ -186,7 +192,7 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 	if err := needSigningKey(cmd, fl.sign); err != nil {
 		return rescanReport{}, err
 	}
-	signer, err := attestSigner(cmd, g, fl.sign)
+	signer, err := attestSigner(cmd, g, fl.sign, attest.FleetTokenExpectation(f.Identity, attest.RescanWorkflow))
 	if err != nil {
 		return rescanReport{}, err
 	}

@@ -6,9 +6,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
@@ -55,6 +58,9 @@ type GitHubIdentity struct {
 	RunnerEnvironment string
 	// RunID defaults to "1".
 	RunID string
+	// Visibility is the repository's visibility, public (the default),
+	// private or internal: the repository_visibility claim of IDToken.
+	Visibility string
 }
 
 // SLSAGenerator is the identity of slsa-github-generator's container
@@ -94,7 +100,48 @@ func (g GitHubIdentity) withDefaults() GitHubIdentity {
 	if g.RunID == "" {
 		g.RunID = "1"
 	}
+	if g.Visibility == "" {
+		g.Visibility = "public"
+	}
 	return g
+}
+
+// IDToken is the OIDC token GitHub Actions gives g's job for audience
+// "sigstore", as a JWT whose payload holds the claims Fulcio reads (iss,
+// repository, ref, sha, job_workflow_ref, job_workflow_sha,
+// repository_visibility, …). It is not signed (the signature is a
+// placeholder): for code that reads the claims only.
+func (g GitHubIdentity) IDToken() string {
+	g = g.withDefaults()
+	owner, _, _ := strings.Cut(g.Repository, "/")
+	claims := map[string]any{
+		"iss":                   g.Issuer,
+		"aud":                   "sigstore",
+		"sub":                   "repo:" + g.Repository + ":ref:" + g.Ref,
+		"repository":            g.Repository,
+		"repository_owner":      owner,
+		"repository_visibility": g.Visibility,
+		"ref":                   g.Ref,
+		"sha":                   g.SourceDigest,
+		"workflow_ref":          g.Repository + "/" + g.Workflow + "@" + g.Ref,
+		"job_workflow_ref":      strings.TrimPrefix(g.BuildSignerURI(), "https://github.com/"),
+		"job_workflow_sha":      g.SignerDigest,
+		"event_name":            g.Trigger,
+		"runner_environment":    g.RunnerEnvironment,
+		"run_id":                g.RunID,
+		"run_attempt":           "1",
+	}
+	return UnsignedJWT(claims)
+}
+
+// UnsignedJWT is a JWT of claims with a placeholder signature.
+func UnsignedJWT(claims map[string]any) string {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic(fmt.Sprintf("sigtest: JWT claims: %v", err))
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(payload) + "." + enc([]byte("unsigned"))
 }
 
 // isCommit reports whether ref is a full lower-case commit SHA-1, the form

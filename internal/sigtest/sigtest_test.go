@@ -2,6 +2,9 @@ package sigtest_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -105,5 +108,47 @@ func TestGitHubCertificatePinnedByCommit(t *testing.T) {
 		if v[0] != v[1] {
 			t.Errorf("%s = %q, want %q", k, v[0], v[1])
 		}
+	}
+}
+
+// TestGitHubIDToken: the token's claims are those Fulcio turns into the
+// certificate of the same identity: job_workflow_ref is the SAN without
+// https://github.com/, repository and ref the source repository and ref.
+func TestGitHubIDToken(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	id := sigtest.GitHubIdentity{Repository: "acme/base-images", WorkflowRepository: "clearcutt/clearcutt",
+		Workflow: ".github/workflows/publish.yml", WorkflowRef: sha, Ref: "refs/heads/main", Visibility: "private"}
+	parts := strings.Split(id.IDToken(), ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts, want header.payload.signature", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"iss":                   sigtest.GitHubIssuer,
+		"aud":                   "sigstore",
+		"repository":            "acme/base-images",
+		"ref":                   "refs/heads/main",
+		"job_workflow_ref":      strings.TrimPrefix(id.BuildSignerURI(), "https://github.com/"),
+		"job_workflow_sha":      sha,
+		"repository_visibility": "private",
+	} {
+		if c[k] != want {
+			t.Errorf("%s = %v, want %q", k, c[k], want)
+		}
+	}
+	if c["job_workflow_ref"] != "clearcutt/clearcutt/.github/workflows/publish.yml@"+sha {
+		t.Errorf("job_workflow_ref = %v", c["job_workflow_ref"])
+	}
+	if def := (sigtest.GitHubIdentity{Repository: "a/b", Workflow: ".github/workflows/p.yml", Ref: "refs/heads/main"}).IDToken(); !strings.Contains(def, ".") {
+		t.Fatal(def)
+	} else if raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(def, ".")[1]); !strings.Contains(string(raw), `"repository_visibility":"public"`) {
+		t.Errorf("default visibility: %s", raw)
 	}
 }
