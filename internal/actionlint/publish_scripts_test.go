@@ -78,12 +78,21 @@ func writeFile(t *testing.T, path, content string) {
 func writeLeg(t *testing.T, dir, runtime, tier, arch, digest string) string {
 	t.Helper()
 	leg := filepath.Join(dir, "clearcutt-leg-"+runtime+"-"+tier+"-"+arch)
-	rec, _ := json.Marshal(map[string]string{"runtime": runtime, "tier": tier, "arch": arch, "reference": "r.example/fleet/" + runtime + "@" + digest})
+	// The leg pushes a one-platform index; its evidence is about the
+	// platform manifest inside, another digest.
+	platform := platformOf(digest)
+	rec, _ := json.Marshal(map[string]any{"runtime": runtime, "tier": tier, "arch": arch,
+		"reference": "r.example/fleet/" + runtime + "@" + digest, "evidence": []string{platform}})
 	writeFile(t, filepath.Join(leg, "legs", runtime+"-"+tier+"-"+arch+".json"), string(rec))
-	ev := filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(digest, "sha256:"))
+	ev := filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(platform, "sha256:"))
 	writeFile(t, filepath.Join(ev, "vulns.json"), `{"leg":"`+arch+`"}`)
 	writeFile(t, filepath.Join(ev, "sbom.spdx.json"), `{}`)
 	return leg
+}
+
+// platformOf is the platform digest inside the fixture leg image digest.
+func platformOf(digest string) string {
+	return "sha256:" + strings.Repeat("0", 8) + strings.TrimPrefix(digest, "sha256:")[8:]
 }
 
 func TestLegsAcceptOnlyTheirOwnEvidence(t *testing.T) {
@@ -126,6 +135,8 @@ func TestLegsAcceptOnlyTheirOwnEvidence(t *testing.T) {
 		{"a record naming another arch", "does not name python:distroless arm64"},
 		{"a reference by tag", "is not a reference by digest"},
 		{"a link in the evidence", "is not a regular file"},
+		{"evidence another leg also claims", "arrived from two legs"},
+		{"a record without evidence", "names no evidence"},
 	}
 	for _, p := range plant {
 		t.Run(p.name, func(t *testing.T) {
@@ -135,15 +146,20 @@ func TestLegsAcceptOnlyTheirOwnEvidence(t *testing.T) {
 			rec := filepath.Join(leg, "legs", "python-distroless-arm64.json")
 			switch p.name {
 			case "evidence for another digest":
-				writeFile(t, filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(digestA, "sha256:"), "vulns.json"), `{"forged":true}`)
+				writeFile(t, filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(platformOf(digestA), "sha256:"), "vulns.json"), `{"forged":true}`)
+			case "evidence another leg also claims":
+				writeFile(t, filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(platformOf(digestA), "sha256:"), "vulns.json"), `{"forged":true}`)
+				writeFile(t, rec, `{"runtime":"python","tier":"distroless","arch":"arm64","reference":"r.example/fleet/python@`+digestB+`","evidence":["`+platformOf(digestB)+`","`+platformOf(digestA)+`"]}`)
+			case "a record without evidence":
+				writeFile(t, rec, `{"runtime":"python","tier":"distroless","arch":"arm64","reference":"r.example/fleet/python@`+digestB+`"}`)
 			case "a second record":
 				writeFile(t, filepath.Join(leg, "legs", "python-distroless-amd64.json"), `{}`)
 			case "a record naming another arch":
-				writeFile(t, rec, `{"runtime":"python","tier":"distroless","arch":"amd64","reference":"r.example/fleet/python@`+digestB+`"}`)
+				writeFile(t, rec, `{"runtime":"python","tier":"distroless","arch":"amd64","reference":"r.example/fleet/python@`+digestB+`","evidence":["`+platformOf(digestB)+`"]}`)
 			case "a reference by tag":
-				writeFile(t, rec, `{"runtime":"python","tier":"distroless","arch":"arm64","reference":"r.example/fleet/python:latest"}`)
+				writeFile(t, rec, `{"runtime":"python","tier":"distroless","arch":"arm64","reference":"r.example/fleet/python:latest","evidence":["`+platformOf(digestB)+`"]}`)
 			case "a link in the evidence":
-				if err := os.Symlink("/etc/passwd", filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(digestB, "sha256:"), "test-result.json")); err != nil {
+				if err := os.Symlink("/etc/passwd", filepath.Join(leg, "evidence", "sha256-"+strings.TrimPrefix(platformOf(digestB), "sha256:"), "test-result.json")); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -4,9 +4,12 @@
 # own directory (download-artifact by pattern, without merge-multiple:
 # DIR/clearcutt-leg-<runtime>-<tier>-<arch>/), so one leg can never write
 # into another's files. A leg is accepted only as it recorded itself: its
-# record names this runtime, tier and arch and one platform image by digest,
-# and its evidence is that digest's directory and nothing else. A leg that
-# holds anything more is refused: that is tampering, not a failed build.
+# record names this runtime, tier and arch, the image it pushed by digest
+# and the platform digests its evidence is about, and its evidence is those
+# digests' directories and nothing else. A leg that holds anything more is
+# refused, and so is evidence for one digest from two legs: that is
+# tampering, not a failed build. (attest then requires evidence for every
+# platform of the index, which is made of these legs' images.)
 # Env: RUNTIME, TIER, ARCHES (the planned architectures, space-separated),
 # DIR, EVIDENCE (optional: copy each accepted leg's evidence here).
 # Outputs: complete (true when every planned architecture has a leg),
@@ -33,25 +36,38 @@ for arch in $ARCHES; do
 	*@sha256:????????????????????????????????????????????????????????????????) ;;
 	*) die "$name: '$reference' is not a reference by digest" ;;
 	esac
-	own="evidence/sha256-${reference##*@sha256:}"
-	# Every entry of the artifact must be the record, the evidence
-	# directory of the recorded digest, or a file in it.
+	own=()
+	while IFS= read -r d; do
+		[[ "$d" =~ ^sha256:[0-9a-f]{64}$ ]] || die "$name: '$d' in the leg record is not a digest"
+		own+=("evidence/sha256-${d#sha256:}")
+	done < <(jq -r '.evidence // [] | .[]' "$record")
+	[ ${#own[@]} -gt 0 ] || die "$name: the leg record names no evidence"
+	# Every entry of the artifact must be the record, an evidence directory
+	# the record names, or a regular file in one.
 	while IFS= read -r -d '' entry; do
 		rel=${entry#"$leg"/}
 		case "$rel" in
-		legs | "legs/$RUNTIME-$TIER-$arch.json" | evidence | "$own") ;;
-		"$own"/*)
-			if [ ! -f "$entry" ] || [ -L "$entry" ]; then die "$name: $rel is not a regular file"; fi
-			;;
-		*) die "$name: $rel is not this leg's own record or evidence (${own}): refused" ;;
+		legs | "legs/$RUNTIME-$TIER-$arch.json" | evidence) continue ;;
 		esac
+		ok=
+		for o in "${own[@]}"; do
+			if [ "$rel" = "$o" ]; then
+				ok=1
+			elif [ "${rel#"$o"/}" != "$rel" ]; then
+				if [ ! -f "$entry" ] || [ -L "$entry" ]; then die "$name: $rel is not a regular file"; fi
+				ok=1
+			fi
+		done
+		[ -n "$ok" ] || die "$name: $rel is not this leg's own record or evidence (${own[*]}): refused"
 	done < <(find "$leg" -mindepth 1 -print0)
-	[ -d "$leg/$own" ] || die "$name: no evidence for ${reference##*@}"
-	if [ -n "${EVIDENCE:-}" ]; then
-		mkdir -p "$EVIDENCE"
-		[ ! -e "$EVIDENCE/${own#evidence/}" ] || die "$name: evidence for ${reference##*@} arrived twice"
-		cp -R "$leg/$own" "$EVIDENCE/"
-	fi
+	for o in "${own[@]}"; do
+		if [ ! -d "$leg/$o" ] || [ -L "$leg/$o" ]; then die "$name: no evidence directory $o"; fi
+		if [ -n "${EVIDENCE:-}" ]; then
+			mkdir -p "$EVIDENCE"
+			[ ! -e "$EVIDENCE/${o#evidence/}" ] || die "$name: evidence for ${o#evidence/} arrived from two legs"
+			cp -R "$leg/$o" "$EVIDENCE/"
+		fi
+	done
 	platforms+=("$reference")
 done
 if [ ${#missing[@]} -gt 0 ]; then
