@@ -197,8 +197,8 @@ func HelpFlags(help string) map[string]bool {
 
 // CheckWorkflow checks a workflow file: a top-level permissions: that is
 // empty or scoped (never write-all), permissions: on every job, id-token:
-// write only in the signing jobs, pinned uses:, and no expression in any
-// run:.
+// write only in the signing jobs, pinned uses:, no expression in any run:,
+// and what GitHub does with needs:, if: and artifacts (checkSemantics).
 func CheckWorkflow(path string, raw []byte) []error {
 	errs := CheckPinned(path, raw)
 	var doc yaml.Node
@@ -218,6 +218,11 @@ func CheckWorkflow(path string, raw []byte) []error {
 			id, job := jobs.Content[i].Value, jobs.Content[i+1]
 			errs = append(errs, checkJobPermissions(path, id, job)...)
 		}
+		reusable := false
+		if on := lookup(top, "on"); on != nil {
+			reusable = lookup(on, "workflow_call") != nil || on.Value == "workflow_call"
+		}
+		errs = append(errs, checkSemantics(path, jobs, reusable)...)
 	}
 	walk(top, func(key string, v *yaml.Node) {
 		if key == "run" && strings.Contains(v.Value, "${{") {
