@@ -118,16 +118,25 @@ action() {
 	record action "$name" ran
 }
 
-# script ID NAME [VAR=value ...]: run scripts/publish/NAME.sh with the env
-# given, as the workflow's run: step does.
+# script ID NAME [VAR=value ...] [-- ARG ...]: run scripts/publish/NAME.sh
+# with the env and arguments given, as the workflow's run: step does.
 script() {
 	local id=$1 name=$2
 	shift 2
-	local out
+	local out vars=() args=()
+	while [ $# -gt 0 ]; do
+		if [ "$1" = -- ]; then
+			shift
+			args=("$@")
+			break
+		fi
+		vars+=("$1")
+		shift
+	done
 	out="$work/outputs/$(basename "$job_dir").$id"
 	: >"$out"
 	echo "--> $name.sh"
-	(cd "$job_dir/ws" && step_env GITHUB_OUTPUT="$out" "$@" "$repo/scripts/publish/$name.sh")
+	(cd "$job_dir/ws" && step_env GITHUB_OUTPUT="$out" "${vars[@]}" "$repo/scripts/publish/$name.sh" "${args[@]}")
 	"$work/bin/runaction" -parse-outputs "$out" >"$out.json"
 	record script "$name" ran
 }
@@ -139,10 +148,12 @@ out_of() { jq -r --arg k "$3" '.[$k]' "$work/outputs/$1.$2.json"; }
 
 # upload NAME PATH...: keep PATHs (relative to the workspace) as artifact
 # NAME, rooted as actions/upload-artifact roots it: one directory by its
-# contents, one file by itself, several paths by their common parent.
+# contents, one file by itself, several paths by their common parent. An
+# artifact of that name is replaced, as overwrite: true does.
 upload() {
 	local name=$1 dest=$work/artifacts/$1 parent p
 	shift
+	rm -rf "$dest"
 	mkdir -p "$dest"
 	if [ $# -eq 1 ] && [ -d "$job_dir/ws/$1" ]; then
 		cp -a "$job_dir/ws/$1/." "$dest/"
@@ -152,6 +163,19 @@ upload() {
 	for p in "$@"; do
 		[ "$(dirname "$p")" = "$parent" ] || { echo "rehearsal: upload $name: paths with different parents" >&2; exit 1; }
 		cp -a "$job_dir/ws/$p" "$dest/"
+	done
+}
+
+# download_each PATTERN DEST: every artifact matching PATTERN into its own
+# directory DEST/<artifact>, as download-artifact does by pattern without
+# merge-multiple. DEST is relative to the workspace.
+download_each() {
+	local a
+	mkdir -p "$job_dir/ws/$2"
+	for a in "$work/artifacts"/$1; do
+		[ -d "$a" ] || continue
+		mkdir -p "$job_dir/ws/$2/$(basename "$a")"
+		cp -a "$a/." "$job_dir/ws/$2/$(basename "$a")/"
 	done
 }
 
@@ -193,6 +217,7 @@ while read -r leg; do
 	arch=$(jq -r .arch <<<"$leg")
 	registry=$(jq -r .registry <<<"$leg")
 	job "image $runtime:$tier $arch"
+	script tools need-tools TOOLS="nix jq git base64 root:runc" RUNNER_LABEL="$(jq -r .runner <<<"$leg")"
 	download clearcutt-vulndb ../temp/vulndb
 	action build build fleet=clearcutt.yaml runtime="$runtime" tier="$tier" arch="$arch" nixpkgs="$repo/nix/fixtures"
 	action assemble assemble fleet=clearcutt.yaml runtime="$runtime" tier="$tier" arch="$arch" revision="$sha" cache="$work/layer-cache"
@@ -202,7 +227,7 @@ while read -r leg; do
 	action scan scan fleet=clearcutt.yaml image="$reference" db="$job_dir/temp/vulndb" fail-on=high
 	skip script registry-login "the local registry needs no login"
 	action push publish fleet=clearcutt.yaml image="$reference" to="$registry" digest-only=true
-	script record record-leg RUNTIME="$runtime" TIER="$tier" ARCH="$arch" REFERENCE="$(out push reference)" LEGS=out/legs
+	script record record-leg RUNTIME="$runtime" TIER="$tier" ARCH="$arch" REFERENCE="$(out push reference)" LEGS=out/legs EVIDENCE=out/evidence
 	upload "clearcutt-leg-$runtime-$tier-$arch" out/legs out/evidence
 done < <(jq -c '.include[]' <<<"$legs")
 
@@ -210,9 +235,11 @@ while read -r image; do
 	runtime=$(jq -r .runtime <<<"$image")
 	tier=$(jq -r .tier <<<"$image")
 	registry=$(jq -r .registry <<<"$image")
+	arches=$(jq -r .arches <<<"$image")
 	job "index $runtime:$tier"
-	download "clearcutt-leg-$runtime-$tier-*" out
-	script legs platforms RUNTIME="$runtime" TIER="$tier" LEGS=out/legs
+	download_each "clearcutt-leg-$runtime-$tier-*" ../temp/legs
+	script legs legs RUNTIME="$runtime" TIER="$tier" ARCHES="$arches" DIR="$job_dir/temp/legs"
+	[ "$(out legs complete)" = true ] || { echo "rehearsal: $runtime:$tier has no leg for $(out legs missing)" >&2; exit 1; }
 	skip script registry-login "the local registry needs no login"
 	action index index fleet=clearcutt.yaml runtime="$runtime" tier="$tier" platforms="$(out legs platforms)" to="$registry" digest-only=true
 	script record record-index NAME="$runtime:$tier" REFERENCE="$(out index reference)" INDEXES=out/indexes
@@ -221,9 +248,10 @@ done < <(jq -c '.include[]' <<<"$images")
 
 job collect
 download "clearcutt-index-*" out/indexes
-script collect collect INDEXES=out/indexes IMAGES_FILE=images.json EXPECT="$images"
+mkdir -p "$job_dir/ws/out/release"
+script collect collect INDEXES=out/indexes IMAGES_FILE=out/release/images.json FAILED_FILE=out/release/failed.json EXPECT="$images"
 subjects=$(out collect subjects)
-upload clearcutt-images images.json
+upload clearcutt-images out/release
 
 # Without an OIDC token, attest signs with the default key pair, created
 # on first use under $XDG_CONFIG_HOME/clearcutt.
@@ -232,7 +260,9 @@ while read -r subject; do
 	name=$(jq -r .name <<<"$subject")
 	ref="$(jq -r .image <<<"$subject")@$(jq -r .digest <<<"$subject")"
 	job "attest $name"
-	download "clearcutt-leg-*" out
+	download_each "clearcutt-leg-$(jq -r .runtime <<<"$subject")-$(jq -r .tier <<<"$subject")-*" ../temp/legs
+	script legs legs RUNTIME="$(jq -r .runtime <<<"$subject")" TIER="$(jq -r .tier <<<"$subject")" ARCHES="$(jq -r .arches <<<"$subject")" \
+		DIR="$job_dir/temp/legs" EVIDENCE=out/evidence
 	skip script registry-login "the local registry needs no login"
 	action attest attest fleet=clearcutt.yaml image="$ref"
 done < <(jq -c '.include[]' <<<"$subjects")
@@ -246,6 +276,8 @@ while read -r subject; do
 	job "verify $name"
 	skip script registry-login "the local registry needs no login"
 	action verify verify fleet=clearcutt.yaml image="$ref" key="$key.pub"
+	script record verified NAME="$name" REFERENCE="$ref" OUT=out/verified -- record
+	upload "clearcutt-verified-$(jq -r .runtime <<<"$subject")-$(jq -r .tier <<<"$subject")" out/verified
 done < <(jq -c '.include[]' <<<"$subjects")
 
 registry=$(jq -r '.include[0].registry' <<<"$legs")
@@ -254,17 +286,19 @@ while read -r subject; do
 	runtime=$(jq -r .runtime <<<"$subject")
 	tier=$(jq -r .tier <<<"$subject")
 	job "tags $name"
-	download "clearcutt-leg-$runtime-$tier-*" out
-	script legs platforms RUNTIME="$runtime" TIER="$tier" LEGS=out/legs
+	download_each "clearcutt-verified-$runtime-$tier" ../temp/verified
+	script verdict verified NAME="$name" RUNTIME="$runtime" TIER="$tier" DIGEST="$(jq -r .digest <<<"$subject")" DIR="$job_dir/temp/verified" -- check
+	download_each "clearcutt-leg-$runtime-$tier-*" ../temp/legs
+	script legs legs RUNTIME="$runtime" TIER="$tier" ARCHES="$(jq -r .arches <<<"$subject")" DIR="$job_dir/temp/legs"
 	skip script registry-login "the local registry needs no login"
 	action tags index fleet=clearcutt.yaml runtime="$runtime" tier="$tier" platforms="$(out legs platforms)" to="$registry" expect-digest="$(jq -r .digest <<<"$subject")"
 done < <(jq -c '.include[]' <<<"$subjects")
 
 job catalog
-download clearcutt-images out
+download clearcutt-images out/release
 skip script registry-login "the local registry needs no login"
 script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git"
-action catalog catalog fleet=clearcutt.yaml images=out/images.json out=out/catalog-branch/catalog site=out/catalog-branch/site key="$key.pub"
+action catalog catalog fleet=clearcutt.yaml images=out/release/images.json failed=out/release/failed.json out=out/catalog-branch/catalog site=out/catalog-branch/site key="$key.pub"
 script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" MESSAGE="rehearsal of $sha"
 
 # The jobs of rescan.yml, the next night: the published fleet against the
@@ -273,16 +307,20 @@ script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REM
 job rescan/rescan
 (cd "$job_dir/ws" && step_env "$work/bin/clearcutt" vulndb build --advisories "$repo/testdata/vulndb/advisories.yaml" --out ../temp/vulndb >/dev/null)
 skip inline "vulndb fetch" "offline: the database is built from testdata/vulndb/advisories.yaml"
-script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git"
+script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" REQUIRE=true
+base=$(out checkout commit)
 skip script registry-login "the local registry needs no login"
 action rescan rescan fleet=clearcutt.yaml catalog=out/catalog-branch/catalog site=out/catalog-branch/site db="$job_dir/temp/vulndb" key-pub="$key.pub"
-upload clearcutt-catalog out/catalog-branch
+upload clearcutt-catalog out/catalog-branch/catalog out/catalog-branch/site
 
 job rescan/catalog
-download clearcutt-catalog out/catalog-branch
+script checkout catalog-checkout BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" AT="$base" REQUIRE=true
+download clearcutt-catalog ../temp/catalog-data
+script apply catalog-apply DATA="$job_dir/temp/catalog-data" DIR=out/catalog-branch
 script commit catalog-commit BRANCH=clearcutt-catalog DIR=out/catalog-branch REMOTE="$work/fleet.git" MESSAGE="rescan rehearsal of $sha"
 
 job rescan/remediate
+script tools need-tools TOOLS="nix jq git base64 root:runc" RUNNER_LABEL=ubuntu-24.04
 download clearcutt-catalog ../temp/catalog-branch
 (cd "$job_dir/ws" && step_env "$work/bin/clearcutt" vulndb build --advisories "$repo/testdata/vulndb/advisories.yaml" --out ../temp/vulndb >/dev/null)
 skip inline "vulndb fetch" "offline: the database is built from testdata/vulndb/advisories.yaml"
@@ -292,7 +330,8 @@ script target remediation-target CLEARCUTT="$work/bin/clearcutt" CLEARCUTT_FLEET
 package=$(out target package)
 if [ -n "$package" ]; then
 	action draft remediate fleet=clearcutt.yaml catalog="$job_dir/temp/catalog-branch/catalog" package="$package" \
-		strategy="$(out target strategy)" newer="$job_dir/temp/nixpkgs-newer" db="$job_dir/temp/vulndb" work="$job_dir/temp/remediate"
+		strategy="$(out target strategy)" newer="$job_dir/temp/nixpkgs-newer" db="$job_dir/temp/vulndb" work="$job_dir/temp/remediate" \
+		arch=amd64 runc="$(command -v runc)"
 else
 	skip action remediate "no fixable finding in reach (the workflow's step condition)"
 fi
