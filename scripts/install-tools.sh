@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the third-party CLIs the interop tests, the admission tests and
-# the verify benchmark drive — cosign, syft, grype, slsa-verifier and the
-# Kyverno CLI — with `go install` (or `go build`) at pinned versions.
+# Installs the third-party CLIs the interop tests, the admission tests, the
+# workflow rehearsal and the verify benchmark drive — cosign, syft, grype,
+# slsa-verifier, the Kyverno CLI and act — with `go install` (or `go build`)
+# at pinned versions.
 # A tool already present at its pinned version is left alone, so a warm run
 # only reads build-info headers (and `kyverno version`).
 #
@@ -89,3 +90,6 @@ tool_in_module slsa-verifier github.com/slsa-framework/slsa-verifier/v2/cli/slsa
 # The Kyverno CLI evaluates the generated admission policies
 # (internal/admission); about 5.5 minutes to build cold on 2 cores.
 tool_in_module_dir kyverno github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno github.com/kyverno/kyverno v1.19.1
+# nektos/act runs the GitHub workflows offline for scripts/rehearse-publish.sh
+# (self-hosted mode, no Docker engine); about 4 minutes to build cold.
+tool act github.com/nektos/act github.com/nektos/act v0.2.89

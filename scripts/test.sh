@@ -35,5 +35,5 @@ export PATH="$gobin:$PATH"
 echo "==> go test"
 export CLEARCUTT_REQUIRE_TOOLS=1
 if [ $# -eq 0 ]; then set -- ./...; fi
-go test -count=1 -timeout 25m "$@"
+go test -count=1 -timeout 40m "$@"
 echo "scripts/test.sh: done in ${SECONDS} s"
