@@ -356,9 +356,9 @@ func baseLine(b app.Base) string {
 	return s
 }
 
-func (r appBuildReport) stage(key string) (stage, bool) {
+func (r appBuildReport) stage(key string) (step, bool) {
 	if key != "app build" || r.Reference == "" {
-		return stage{}, false
+		return step{}, false
 	}
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt app build "+r.Reference))
@@ -368,7 +368,7 @@ func (r appBuildReport) stage(key string) (stage, bool) {
 		t.Rows = append(t.Rows, []string{p.Platform, p.Digest.String(), p.BaseDigest.String(), strconv.Itoa(p.BaseLayers), strconv.Itoa(len(p.AppLayers))})
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{"digest": r.Digest.String(), "reference": r.Reference, "refs": jsonString(r.Refs)}, summary: md.String()}, true
+	return step{outputs: map[string]string{"digest": r.Digest.String(), "reference": r.Reference, "refs": jsonString(r.Refs)}, summary: md.String()}, true
 }
 
 // ---- app diff-base
@@ -526,9 +526,9 @@ func orNone(s string) string {
 	return s
 }
 
-func (r appDiffReport) stage(key string) (stage, bool) {
+func (r appDiffReport) stage(key string) (step, bool) {
 	if key != "app diff-base" || r.App == "" {
-		return stage{}, false
+		return step{}, false
 	}
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt app diff-base %s", passIcon(r.Passed), r.App)))
@@ -543,7 +543,7 @@ func (r appDiffReport) stage(key string) (stage, bool) {
 			strconv.Itoa(len(v.Fixed)), strconv.Itoa(len(v.New)), strconv.Itoa(len(v.Still))})
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{
+	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "same-line": strconv.FormatBool(r.SameLine),
 		"fixed": strconv.Itoa(fixed), "new": strconv.Itoa(added),
 	}, summary: md.String()}, true
@@ -784,9 +784,9 @@ func renderAppRebase(g *globals, r appRebaseReport) error {
 	return err
 }
 
-func (r appRebaseReport) stage(key string) (stage, bool) {
+func (r appRebaseReport) stage(key string) (step, bool) {
 	if key != "app rebase" || r.Reference == "" {
-		return stage{}, false
+		return step{}, false
 	}
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt app rebase "+r.Reference))
@@ -796,5 +796,5 @@ func (r appRebaseReport) stage(key string) (stage, bool) {
 		t.Rows = append(t.Rows, []string{p.Platform, p.Before.String(), p.After.String(), strconv.Itoa(len(p.AppLayers))})
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{"digest": r.Digest.String(), "reference": r.Reference, "refs": jsonString(r.Refs)}, summary: md.String()}, true
+	return step{outputs: map[string]string{"digest": r.Digest.String(), "reference": r.Reference, "refs": jsonString(r.Refs)}, summary: md.String()}, true
 }

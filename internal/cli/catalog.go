@@ -522,9 +522,9 @@ func warnOtherTags(g *globals, image string, d v1.Hash, resolved []resolvedTag) 
 // catalogIcon marks a status in step summaries.
 func catalogIcon(s catalog.Status) string { return verifyIcon(verify.Status(s)) }
 
-func (r catalogReport) stage(key string) (stage, bool) {
+func (r catalogReport) stage(key string) (step, bool) {
 	if key != "catalog" {
-		return stage{}, false
+		return step{}, false
 	}
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt catalog: %d images", passIcon(r.Passed), len(r.Catalog.Images))))
@@ -563,7 +563,7 @@ func (r catalogReport) stage(key string) (stage, bool) {
 		md.WriteString(gha.List(failed, -1))
 	}
 	md.WriteString(gha.Paragraph("Written to " + r.Path))
-	return stage{outputs: map[string]string{
+	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "catalog": r.Path, "images": strconv.Itoa(len(r.Catalog.Images)),
 	}, summary: md.String()}, true
 }

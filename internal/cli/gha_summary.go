@@ -21,8 +21,8 @@ type buildOutcome struct {
 	Path     string
 }
 
-// stage is a command's step outputs (gha.Outputs) and its summary.
-type stage struct {
+// step is a command's step outputs (gha.Outputs) and its summary.
+type step struct {
 	outputs map[string]string
 	summary string
 }
@@ -30,11 +30,11 @@ type stage struct {
 // stager is a report that renders its own step outputs and summary for
 // the command keys it belongs to.
 type stager interface {
-	stage(key string) (stage, bool)
+	stage(key string) (step, bool)
 }
 
 // stageOf renders the report of command key; false when there is none.
-func stageOf(key string, rep any) (stage, bool) {
+func stageOf(key string, rep any) (step, bool) {
 	switch r := rep.(type) {
 	case stager:
 		return r.stage(key)
@@ -83,7 +83,7 @@ func stageOf(key string, rep any) (stage, bool) {
 			return planStage(r), true
 		}
 	}
-	return stage{}, false
+	return step{}, false
 }
 
 func jsonString(v any) string {
@@ -101,7 +101,7 @@ func passIcon(ok bool) string {
 	return gha.IconFail
 }
 
-func buildStage(r buildOutcome) stage {
+func buildStage(r buildOutcome) step {
 	m := r.Manifest
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("clearcutt build %s-%s-%s", m.Runtime, m.Tier, m.Arch)))
@@ -114,10 +114,10 @@ func buildStage(r buildOutcome) stage {
 		}
 		md.WriteString(t.Markdown())
 	}
-	return stage{outputs: map[string]string{"manifest": r.Path, "closure-size": strconv.FormatInt(m.ClosureSize, 10)}, summary: md.String()}
+	return step{outputs: map[string]string{"manifest": r.Path, "closure-size": strconv.FormatInt(m.ClosureSize, 10)}, summary: md.String()}
 }
 
-func assembleStage(r assembleReport) stage {
+func assembleStage(r assembleReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt assemble "+r.Image))
 	md.WriteString(gha.Paragraph(fmt.Sprintf("Index %s — layers from cache: %d, built: %d", r.Digest, r.CacheHits, r.Built)))
@@ -126,7 +126,7 @@ func assembleStage(r assembleReport) stage {
 		t.Rows = append(t.Rows, []string{p.Arch, p.Digest, strconv.Itoa(p.Layers), humanBytes(p.Size), p.BaseDigest})
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{"digest": r.Digest, "reference": r.Reference}, summary: md.String()}
+	return step{outputs: map[string]string{"digest": r.Digest, "reference": r.Reference}, summary: md.String()}
 }
 
 func checkIcon(s structure.Status) string {
@@ -142,7 +142,7 @@ func checkIcon(s structure.Status) string {
 	}
 }
 
-func testStage(r testReport) stage {
+func testStage(r testReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt test %s", passIcon(r.Passed), r.Image)))
 	t := gha.Table{Header: []string{"Platform", "Check", "Status", "Detail"}, Limit: -1}
@@ -156,10 +156,10 @@ func testStage(r testReport) stage {
 	if stmts == nil {
 		stmts = map[string]string{}
 	}
-	return stage{outputs: map[string]string{"passed": strconv.FormatBool(r.Passed), "statements": jsonString(stmts)}, summary: md.String()}
+	return step{outputs: map[string]string{"passed": strconv.FormatBool(r.Passed), "statements": jsonString(stmts)}, summary: md.String()}
 }
 
-func sbomStage(r sbomReport) stage {
+func sbomStage(r sbomReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt sbom "+r.Image))
 	t := gha.Table{Header: []string{"Platform", "Digest", "Packages", "Nix packages", "File"}, Code: map[int]bool{1: true, 4: true}}
@@ -169,10 +169,10 @@ func sbomStage(r sbomReport) stage {
 		files = append(files, p.File)
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{"files": jsonString(files)}, summary: md.String()}
+	return step{outputs: map[string]string{"files": jsonString(files)}, summary: md.String()}
 }
 
-func scanStage(r scanReport) stage {
+func scanStage(r scanReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt scan %s", passIcon(r.Pass), r.Image)))
 	var active, suppressed, excepted int
@@ -204,13 +204,13 @@ func scanStage(r scanReport) stage {
 		}
 		md.WriteString(t.Markdown())
 	}
-	return stage{outputs: map[string]string{
+	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Pass), "active": strconv.Itoa(active),
 		"suppressed": strconv.Itoa(suppressed), "excepted": strconv.Itoa(excepted),
 	}, summary: md.String()}
 }
 
-func publishStage(r publishReport) stage {
+func publishStage(r publishReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt publish "+r.Image))
 	ref := ""
@@ -234,10 +234,10 @@ func publishStage(r publishReport) stage {
 	}
 	md.WriteString(t.Markdown())
 	md.WriteString(gha.List(refs, 0))
-	return stage{outputs: map[string]string{"digest": r.Digest, "reference": ref, "refs": jsonString(refs)}, summary: md.String()}
+	return step{outputs: map[string]string{"digest": r.Digest, "reference": ref, "refs": jsonString(refs)}, summary: md.String()}
 }
 
-func attestStage(r attest.Result) stage {
+func attestStage(r attest.Result) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("clearcutt attest %s (%s signing)", r.Index, r.Mode)))
 	t := gha.Table{Header: []string{"Subject", "Platform", "Predicate type", "Bundle", "Transparency"}, Code: map[int]bool{0: true, 3: true}, Limit: -1}
@@ -271,7 +271,7 @@ func attestStage(r attest.Result) stage {
 	for _, m := range r.Missing {
 		md.WriteString(gha.IconWarn + " " + gha.Paragraph("attested without "+m+" (--allow-missing-evidence-unsafe)"))
 	}
-	return stage{outputs: map[string]string{"bundles": jsonString(bundles)}, summary: md.String()}
+	return step{outputs: map[string]string{"bundles": jsonString(bundles)}, summary: md.String()}
 }
 
 func verifyIcon(s verify.Status) string {
@@ -287,7 +287,7 @@ func verifyIcon(s verify.Status) string {
 	}
 }
 
-func verifyStage(r verify.Report) stage {
+func verifyStage(r verify.Report) step {
 	passed := r.ExitCode() == verify.ExitPassed
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt verify %s", passIcon(passed), r.Image)))
@@ -315,10 +315,10 @@ func verifyStage(r verify.Report) stage {
 		t.Rows = append(t.Rows, row)
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{"passed": strconv.FormatBool(passed), "report": jsonString(r)}, summary: md.String()}
+	return step{outputs: map[string]string{"passed": strconv.FormatBool(passed), "report": jsonString(r)}, summary: md.String()}
 }
 
-func pipelineStage(r pipelineReport) stage {
+func pipelineStage(r pipelineReport) step {
 	var md strings.Builder
 	ok := r.Passed && r.Published && (r.Verified || r.noAttest())
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt pipeline → %s", passIcon(ok), r.Destination)))
@@ -356,7 +356,7 @@ func pipelineStage(r pipelineReport) stage {
 		}
 	}
 	md.WriteString(gha.List(problems, 0))
-	return stage{outputs: map[string]string{
+	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "published": strconv.FormatBool(r.Published), "verified": strconv.FormatBool(r.Verified),
 	}, summary: md.String()}
 }
@@ -377,7 +377,7 @@ func testOutcomeIcon(outcome string) string {
 	}
 }
 
-func planStage(f *fleet.File) stage {
+func planStage(f *fleet.File) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("clearcutt fleet plan: %d images, %d builds", len(f.Images()), len(f.Cells()))))
 	t := gha.Table{Header: []string{"Runtime", "Version", "Tier", "Arch", "System", "Runner"}, Limit: -1}
@@ -385,5 +385,5 @@ func planStage(f *fleet.File) stage {
 		t.Rows = append(t.Rows, []string{c.Runtime, c.Version, c.Tier, c.Arch, c.System, c.Runner})
 	}
 	md.WriteString(t.Markdown())
-	return stage{outputs: map[string]string{"matrix": jsonString(f.GitHubMatrix())}, summary: md.String()}
+	return step{outputs: map[string]string{"matrix": jsonString(f.GitHubMatrix())}, summary: md.String()}
 }

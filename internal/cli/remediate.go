@@ -357,9 +357,9 @@ type draftReport struct {
 	Draft   *remediate.Draft `json:"draft,omitempty"`
 }
 
-func (r draftReport) stage(key string) (stage, bool) {
+func (r draftReport) stage(key string) (step, bool) {
 	if key != "remediate draft" {
-		return stage{}, false
+		return step{}, false
 	}
 	var md strings.Builder
 	ok := r.Changed || (len(r.Refused) == 0 && r.Message != "")
@@ -385,7 +385,7 @@ func (r draftReport) stage(key string) (stage, bool) {
 	if r.Changed {
 		md.WriteString(gha.Paragraph(fmt.Sprintf("%s changed; pull-request body %s%s.", r.File, r.Body, map[bool]string{true: "; committed to " + r.Branch}[r.Branch != ""])))
 	}
-	return stage{outputs: map[string]string{"branch": r.Branch, "body": r.Body, "changed": strconv.FormatBool(r.Changed)}, summary: md.String()}, true
+	return step{outputs: map[string]string{"branch": r.Branch, "body": r.Body, "changed": strconv.FormatBool(r.Changed)}, summary: md.String()}, true
 }
 
 func deltaIDs(fs []remediate.DeltaFinding) string {

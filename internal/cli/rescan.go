@@ -405,9 +405,9 @@ func orDash(s string) string {
 }
 
 // stage renders the rescan step: outputs passed, rescanned, new-findings.
-func (r rescanReport) stage(key string) (stage, bool) {
+func (r rescanReport) stage(key string) (step, bool) {
 	if key != "rescan" {
-		return stage{}, false
+		return step{}, false
 	}
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt rescan: %d of %d images rescanned", passIcon(r.Passed), r.Rescanned, len(r.Images))))
@@ -435,7 +435,7 @@ func (r rescanReport) stage(key string) (stage, bool) {
 	if newIDs == nil {
 		newIDs = []string{}
 	}
-	return stage{outputs: map[string]string{
+	return step{outputs: map[string]string{
 		"passed":       strconv.FormatBool(r.Passed),
 		"rescanned":    strconv.Itoa(r.Rescanned),
 		"new-findings": jsonString(newIDs),
