@@ -259,7 +259,7 @@ func (f *Fleet) Validate() []Problem {
 	}
 
 	v := f.Vulnerabilities
-	if _, ok := gate.ParseSeverity(v.FailOn); !ok && v.FailOn != "any" {
+	if _, err := gate.ParseFailOn(v.FailOn); err != nil {
 		add("vulnerabilities.failOn", "must be critical, high, medium, low, negligible or any, found %q", v.FailOn)
 	}
 	for _, d := range []struct{ field, v string }{{"maxDBAge", v.MaxDBAge}, {"maxScanAge", v.MaxScanAge}} {
@@ -276,7 +276,7 @@ func (f *Fleet) Validate() []Problem {
 // GatePolicy is the vulnerability gate of the fleet (FailOn any is
 // gate.Unknown: every active finding fails).
 func (v Vulnerabilities) GatePolicy() (failOn gate.Severity, onlyFixable bool) {
-	failOn, _ = gate.ParseSeverity(v.FailOn)
+	failOn, _ = gate.ParseFailOn(v.FailOn)
 	return failOn, v.OnlyFixable
 }
 

@@ -43,6 +43,20 @@ func ParseSeverity(s string) (Severity, bool) {
 	return Unknown, false
 }
 
+// ParseFailOn reads the threshold of a vulnerability gate: a severity
+// name, or "any" (Unknown: every active finding fails). "unknown" is not a
+// threshold.
+func ParseFailOn(name string) (Severity, error) {
+	if strings.EqualFold(strings.TrimSpace(name), "any") {
+		return Unknown, nil
+	}
+	s, ok := ParseSeverity(name)
+	if !ok || s == Unknown {
+		return Unknown, fmt.Errorf("%q: want critical, high, medium, low, negligible or any", name)
+	}
+	return s, nil
+}
+
 // Status says how a finding is treated.
 type Status string
 
