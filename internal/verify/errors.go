@@ -29,6 +29,29 @@ var (
 	ErrInvalidOptions = errors.New("invalid verification options")
 )
 
+// Errors of NewPolicy; each is also an ErrInvalidOptions.
+var (
+	// ErrConflictingOptions: two options that cannot both hold (a public
+	// key and a keyless value, a rescan identity and
+	// WithoutRescanIdentity), or an option the evidence does not take.
+	ErrConflictingOptions error = policyError("conflicting policy options")
+	// ErrRepeatedOption: an option given twice with different values.
+	ErrRepeatedOption error = policyError("a policy option given twice with different values")
+	// ErrIncompleteIdentity: a keyless signer identity without a value it
+	// needs, or a value (an issuer, a source repository or ref) with no
+	// identity to apply to.
+	ErrIncompleteIdentity error = policyError("incomplete signer identity")
+)
+
+// policyError is a sentinel of NewPolicy: errors.Is also matches it with
+// ErrInvalidOptions.
+type policyError string
+
+func (e policyError) Error() string { return string(e) }
+
+// Is makes errors.Is(err, ErrInvalidOptions) hold.
+func (e policyError) Is(target error) bool { return target == ErrInvalidOptions }
+
 // Identity fields named by IdentityError.Field.
 const (
 	FieldSAN                 = "subject alternative name (build signer URI)"

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -47,11 +46,11 @@ type Identity struct {
 func (i Identity) validate(what string) error {
 	switch {
 	case i.Issuer == "":
-		return fmt.Errorf("%w: %s identity has no issuer", ErrInvalidOptions, what)
+		return fmt.Errorf("%w: %s identity has no issuer", ErrIncompleteIdentity, what)
 	case i.SAN == "":
-		return fmt.Errorf("%w: %s identity has no build signer URI", ErrInvalidOptions, what)
+		return fmt.Errorf("%w: %s identity has no build signer URI", ErrIncompleteIdentity, what)
 	case i.SourceRepositoryURI == "":
-		return fmt.Errorf("%w: %s identity has no source repository URI", ErrInvalidOptions, what)
+		return fmt.Errorf("%w: %s identity has no source repository URI", ErrIncompleteIdentity, what)
 	}
 	return nil
 }
@@ -87,13 +86,17 @@ type Policy struct {
 	RequiredChannels []Channel `json:"requiredChannels"`
 }
 
-// FleetPolicyOptions adjusts PolicyFromFleet.
+// FleetPolicyOptions adjusts PolicyFromFleet; each field set is the
+// option of NewPolicy of the same name.
 type FleetPolicyOptions struct {
-	// ProvenanceSignerURI defaults to DefaultProvenanceSignerURI.
+	// ProvenanceSignerURI defaults to DefaultProvenanceSignerURI
+	// (WithProvenanceSigner).
 	ProvenanceSignerURI string
-	// BuildSignerDigest pins the signing workflow's commit when set.
+	// BuildSignerDigest pins the signing workflow's commit when set
+	// (WithBuildSignerDigest).
 	BuildSignerDigest string
-	// NoRescan trusts the publishing workflow alone, also for scans.
+	// NoRescan trusts the publishing workflow alone, also for scans
+	// (WithoutRescanIdentity).
 	NoRescan         bool
 	MaxScanAge       time.Duration
 	MaxDBAge         time.Duration
@@ -101,57 +104,23 @@ type FleetPolicyOptions struct {
 	RequiredChannels []Channel
 }
 
-// PolicyFromFleet derives the exact identities from clearcutt.yaml:
-// Build Signer URI https://github.com/<workflowRepository>/<workflow>@<workflowRef>
-// (a full git ref, or the 40-hex commit of a workflow called by commit),
-// Source Repository URI https://github.com/<repository>, Source Repository
-// Ref <ref>. Provenance comes from the generator called by the same run.
+// PolicyFromFleet is the keyless policy of the fleet's evidence that
+// clearcutt.yaml's identity id names: NewPolicy(FleetEvidence(id), ...)
+// with the options o sets. The Build Signer URI is
+// https://github.com/<workflowRepository>/<workflow>@<workflowRef> (a full
+// git ref, or the 40-hex commit of a workflow called by commit), the
+// Source Repository URI https://github.com/<repository>, the Source
+// Repository Ref <ref>. Provenance comes from the generator called by the
+// same run.
 func PolicyFromFleet(id fleet.Identity, o FleetPolicyOptions) (Policy, error) {
-	if id.Issuer == "" || id.Repository == "" || id.Workflow == "" || id.Ref == "" {
-		return Policy{}, fmt.Errorf("%w: clearcutt.yaml identity needs issuer, repository, workflow and ref", ErrInvalidOptions)
+	opts := []PolicyOption{
+		WithProvenanceSigner(o.ProvenanceSignerURI), WithBuildSignerDigest(o.BuildSignerDigest),
+		WithMaxScanAge(o.MaxScanAge), WithMaxDBAge(o.MaxDBAge), WithGate(o.Gate), WithRequiredChannels(o.RequiredChannels...),
 	}
-	wfRepo := id.WorkflowRepository
-	if wfRepo == "" {
-		wfRepo = id.Repository
+	if o.NoRescan {
+		opts = append(opts, WithoutRescanIdentity())
 	}
-	wfRef := id.WorkflowRef
-	if wfRef == "" {
-		wfRef = id.Ref
-	}
-	repoURI := "https://github.com/" + id.Repository
-	prov := o.ProvenanceSignerURI
-	if prov == "" {
-		prov = DefaultProvenanceSignerURI
-	}
-	p := Policy{
-		Signer: Identity{
-			Issuer:              id.Issuer,
-			SAN:                 "https://github.com/" + wfRepo + "/" + strings.TrimPrefix(id.Workflow, "/") + "@" + wfRef,
-			SourceRepositoryURI: repoURI,
-			SourceRepositoryRef: id.Ref,
-			BuildSignerDigest:   o.BuildSignerDigest,
-		},
-		Provenance: Identity{
-			Issuer:              id.Issuer,
-			SAN:                 prov,
-			SourceRepositoryURI: repoURI,
-			SourceRepositoryRef: id.Ref,
-		},
-		ProvenanceBuilderID: prov,
-		MaxScanAge:          o.MaxScanAge,
-		MaxDBAge:            o.MaxDBAge,
-		Gate:                o.Gate,
-		RequiredChannels:    o.RequiredChannels,
-	}
-	if rw := id.RescanWorkflow; rw != "" && !o.NoRescan {
-		p.Rescan = &Identity{
-			Issuer:              id.Issuer,
-			SAN:                 "https://github.com/" + wfRepo + "/" + strings.TrimPrefix(rw, "/") + "@" + wfRef,
-			SourceRepositoryURI: repoURI,
-			SourceRepositoryRef: id.Ref,
-		}
-	}
-	return p, p.Validate()
+	return NewPolicy(FleetEvidence(id), opts...)
 }
 
 // Validate checks that the policy pins enough to be meaningful.
