@@ -27,6 +27,10 @@ var (
 	ErrLegacyFormat = errors.New("malformed legacy cosign artifact")
 	// ErrInvalidOptions: the verification cannot run as configured.
 	ErrInvalidOptions = errors.New("invalid verification options")
+	// ErrSignerMismatch: what a signer would sign does not verify under
+	// the policy (Policy.CheckSigner): a key signature under a keyless
+	// policy, a keyless one under a public key, or another key.
+	ErrSignerMismatch = errors.New("the signer's evidence would not verify under the policy")
 )
 
 // Errors of NewPolicy; each is also an ErrInvalidOptions.

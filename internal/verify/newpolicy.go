@@ -2,6 +2,7 @@ package verify
 
 import (
 	"cmp"
+	"crypto"
 	"fmt"
 	"slices"
 	"strings"
@@ -418,4 +419,29 @@ func withoutChannel(cs []Channel, drop Channel) []Channel {
 		}
 	}
 	return out
+}
+
+// CheckSigner says whether evidence a signer is about to sign would verify
+// under p, as far as how it is signed decides: pub is the signer's public
+// key, nil for a keyless signer. Key-signed evidence needs a policy in key
+// mode with that key; keyless evidence needs a keyless policy (whether its
+// certificate names a trusted identity is known once it is issued). A
+// mismatch wraps ErrSignerMismatch.
+func (p Policy) CheckSigner(pub crypto.PublicKey) error {
+	switch {
+	case pub != nil && len(p.PublicKey) == 0:
+		return fmt.Errorf("%w: a key signature under a keyless policy", ErrSignerMismatch)
+	case pub == nil && len(p.PublicKey) > 0:
+		return fmt.Errorf("%w: a keyless signature under a policy of a public key", ErrSignerMismatch)
+	case pub == nil:
+		return nil
+	}
+	want, err := cryptoutils.UnmarshalPEMToPublicKey(p.PublicKey)
+	if err != nil {
+		return fmt.Errorf("%w: the policy's public key: %v", ErrInvalidOptions, err)
+	}
+	if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(want) {
+		return fmt.Errorf("%w: a signature by another key than the policy's", ErrSignerMismatch)
+	}
+	return nil
 }

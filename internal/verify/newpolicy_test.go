@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gate"
@@ -295,6 +296,47 @@ func TestNewPolicyRefuses(t *testing.T) {
 				if other != tc.want && errors.Is(err, other) {
 					t.Errorf("%v is also %v", err, other)
 				}
+			}
+		})
+	}
+}
+
+// TestCheckSigner: evidence signed with a key verifies under that key only,
+// keyless evidence under a keyless policy only.
+func TestCheckSigner(t *testing.T) {
+	pem, otherPEM := publicKeyPEM(t), publicKeyPEM(t)
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := cryptoutils.UnmarshalPEMToPublicKey(otherPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPolicy, err := verify.NewPolicy(verify.FleetEvidence(composeFleet), verify.WithKey(pem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyless, err := verify.NewPolicy(verify.FleetEvidence(composeFleet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		p      verify.Policy
+		signer any
+		ok     bool
+	}{
+		{"the policy's key", keyPolicy, pub, true},
+		{"another key", keyPolicy, other, false},
+		{"keyless under a key", keyPolicy, nil, false},
+		{"a key under a keyless policy", keyless, pub, false},
+		{"keyless under a keyless policy", keyless, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.p.CheckSigner(tc.signer)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, verify.ErrSignerMismatch)) {
+				t.Errorf("CheckSigner = %v", err)
 			}
 		})
 	}
