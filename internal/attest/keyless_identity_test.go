@@ -215,7 +215,7 @@ func TestKeylessRechecksRenewedToken(t *testing.T) {
 
 // TestFleetTokenExpectationIsWhatVerifyPins: the job_workflow_ref, ref and
 // repository expected of a signing token are the Build Signer URI, Source
-// Repository Ref and URI verify.PolicyFromFleet pins, for the publish and
+// Repository Ref and URI verify.FleetEvidence pins, for the publish and
 // the rescan workflow; only GitHub's issuer has these claims.
 func TestFleetTokenExpectationIsWhatVerifyPins(t *testing.T) {
 	defaulted := fleetIdentity
@@ -225,7 +225,7 @@ func TestFleetTokenExpectationIsWhatVerifyPins(t *testing.T) {
 		{Issuer: sigtest.GitHubIssuer, Repository: "acme/fleet", WorkflowRepository: "clearcutt/clearcutt", Workflow: ".github/workflows/publish.yml",
 			RescanWorkflow: ".github/workflows/nightly.yml", Ref: "refs/tags/v2", WorkflowRef: "0123456789abcdef0123456789abcdef01234567"},
 	} {
-		p, err := verify.PolicyFromFleet(id, verify.FleetPolicyOptions{})
+		p, err := verify.NewPolicy(verify.FleetEvidence(id))
 		must(t, err)
 		for w, pinned := range map[SigningWorkflow]verify.Identity{PublishWorkflow: p.Signer, RescanWorkflow: *p.Rescan} {
 			got := map[string]string{}

@@ -15,15 +15,15 @@ import (
 const GitHubActionsIssuer = "https://token.actions.githubusercontent.com"
 
 // SigningWorkflow says which of the fleet's workflows signs.
-type SigningWorkflow int
+type SigningWorkflow = fleet.SigningWorkflow
 
 const (
 	// PublishWorkflow is identity.workflow, which signs the images and
 	// all of their evidence (clearcutt attest).
-	PublishWorkflow SigningWorkflow = iota
+	PublishWorkflow = fleet.PublishWorkflow
 	// RescanWorkflow is identity.rescanWorkflow, which signs fresh
 	// vulnerability scans and VEX (clearcutt rescan).
-	RescanWorkflow
+	RescanWorkflow = fleet.RescanWorkflow
 )
 
 // ExpectedClaim is a claim an OIDC token must carry with exactly Value.
@@ -60,11 +60,12 @@ type TokenExpectation struct {
 // fleet with workflow w must claim: iss identity.issuer, repository
 // identity.repository, ref identity.ref, and job_workflow_ref
 // <workflowRepository>/<workflow>@<workflowRef> (PublishWorkflow) or
-// <workflowRepository>/<rescanWorkflow>@<workflowRef> (RescanWorkflow),
-// the Build Signer URI that verification (verify.PolicyFromFleet) pins
-// without its https://github.com/. Defaults are those of clearcutt.yaml:
-// workflowRepository is repository, workflowRef is ref, rescanWorkflow is
-// .github/workflows/rescan.yml.
+// <workflowRepository>/<rescanWorkflow>@<workflowRef> (RescanWorkflow).
+// The values are those of fleet.Identity.Signer, from which verification
+// (verify.FleetEvidence) derives the identity it pins: the Build Signer
+// URI is the job_workflow_ref after https://github.com/. Defaults are those
+// of clearcutt.yaml: workflowRepository is repository, workflowRef is ref,
+// rescanWorkflow is .github/workflows/rescan.yml.
 //
 // These are GitHub Actions claims: FleetTokenExpectation is nil, expecting
 // nothing, unless identity.issuer is GitHubActionsIssuer.
@@ -72,31 +73,21 @@ func FleetTokenExpectation(id fleet.Identity, w SigningWorkflow) *TokenExpectati
 	if id.Issuer != GitHubActionsIssuer {
 		return nil
 	}
-	wfRepo := id.WorkflowRepository
-	if wfRepo == "" {
-		wfRepo = id.Repository
-	}
-	wfRef := id.WorkflowRef
-	if wfRef == "" {
-		wfRef = id.Ref
-	}
-	wf, wfField := id.Workflow, "identity.workflow"
+	s := id.Signer(w)
+	wfField := "identity.workflow"
 	if w == RescanWorkflow {
-		wf, wfField = id.RescanWorkflow, "identity.rescanWorkflow"
-		if wf == "" {
-			wf = fleet.DefaultRescanWorkflow
-		}
+		wfField = "identity.rescanWorkflow"
 	}
 	return &TokenExpectation{
 		Claims: []ExpectedClaim{
-			{Name: "iss", Value: id.Issuer, Field: "clearcutt.yaml identity.issuer"},
-			{Name: "repository", Value: id.Repository, Field: "clearcutt.yaml identity.repository"},
-			{Name: "ref", Value: id.Ref, Field: "clearcutt.yaml identity.ref",
+			{Name: "iss", Value: s.Issuer, Field: "clearcutt.yaml identity.issuer"},
+			{Name: "repository", Value: s.Repository, Field: "clearcutt.yaml identity.repository"},
+			{Name: "ref", Value: s.Ref, Field: "clearcutt.yaml identity.ref",
 				Hint: "runs from another branch or tag cannot sign; see docs/forking.md, the clearcutt-signing environment"},
-			{Name: "job_workflow_ref", Value: wfRepo + "/" + strings.TrimPrefix(wf, "/") + "@" + wfRef,
+			{Name: "job_workflow_ref", Value: s.JobWorkflowRef,
 				Field: "clearcutt.yaml identity.workflowRepository/" + wfField + "@identity.workflowRef"},
 		},
-		Repositories: slices.Compact([]string{id.Repository, wfRepo}),
+		Repositories: slices.Compact([]string{s.Repository, s.WorkflowRepository}),
 	}
 }
 
