@@ -1,0 +1,187 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/outcome"
+	"github.com/clearcutt/clearcutt/internal/verify"
+)
+
+// Options configure a release.
+type Options struct {
+	// Fleet is the fleet file's path (recorded in the report).
+	Fleet string
+	// Images are the images released, in order (see Select).
+	Images []fleet.Image
+	// Destination is where they are published (recorded in the report).
+	Destination string
+
+	Builder   Builder
+	Checker   Checker
+	Publisher Publisher
+	// Signer and Verifier are nil for an unsigned release: the images are
+	// then published with their tags and nothing is verified.
+	Signer   Signer
+	Verifier Verifier
+
+	// Log receives the numbered steps (nil: none).
+	Log io.Writer
+}
+
+// Report is a release's outcome. Its JSON is the pipeline's report format.
+type Report struct {
+	Fleet       string  `json:"fleet"`
+	Destination string  `json:"destination"`
+	Images      []Image `json:"images"`
+	// Passed is true when every image passed every gate.
+	Passed bool `json:"passed"`
+	// Published is true once every image is stored by digest.
+	Published bool `json:"published"`
+	// Signed is true for a release that signs and verifies its images.
+	Signed bool `json:"signed"`
+	// Tagged is true once the tags (layout names) moved: after every
+	// published image verified.
+	Tagged   bool    `json:"tagged"`
+	Verified bool    `json:"verified"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// Signed reports whether the release signs and verifies its images.
+func (o Options) signed() bool { return o.Signer != nil }
+
+// Release runs every image through the gates; only when every gate of
+// every image passed does it publish them, by digest only. A signed
+// release then signs each image, attaches its evidence and verifies every
+// channel; only when every image verified do the tags move, to the same
+// digests. An unsigned release publishes with the tags at once.
+//
+// A failed gate, or an image whose build failed, does not stop the other
+// images from being gated (so one run reports every problem), but nothing
+// is published; the error then wraps outcome.ErrGateFailed. A usage error
+// or a cancelled context stops the run at once.
+func Release(ctx context.Context, o Options) (Report, error) {
+	start := time.Now()
+	rep := Report{Fleet: o.Fleet, Destination: o.Destination, Passed: true, Signed: o.signed()}
+	done := func(err error) (Report, error) {
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, err
+	}
+	if o.Signer != nil && o.Verifier == nil {
+		return done(outcome.UsageError{Err: fmt.Errorf("a signed release needs a verifier")})
+	}
+	total := 0
+	for _, img := range o.Images {
+		total += GateSteps(len(img.Architectures))
+	}
+	steps := NewSteps(o.Log, total)
+	for _, img := range o.Images {
+		res, err := GateImage(ctx, o.Builder, o.Checker, img, img.Architectures, steps)
+		if err != nil {
+			res.Error = err.Error()
+			rep.Passed = false
+			rep.Images = append(rep.Images, res)
+			if !imageProblem(ctx, err) {
+				return done(err)
+			}
+			continue
+		}
+		rep.Images = append(rep.Images, res)
+	}
+	if !rep.Passed {
+		return done(fmt.Errorf("%w: nothing was published", outcome.ErrGateFailed))
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	for i := range rep.Images {
+		im := &rep.Images[i]
+		logf("publish %s -> %s", im.Image, o.Destination)
+		pr, err := o.Publisher.Publish(ctx, im.Reference, o.signed())
+		if err != nil {
+			im.Error = err.Error()
+			return done(err)
+		}
+		im.Publish = &pr
+		im.Published = o.Publisher.Ref(im.Image, pr.Digest)
+	}
+	rep.Published = true
+	if !o.signed() {
+		rep.Tagged = true
+		return done(nil)
+	}
+	rep.Verified = true
+	for i := range rep.Images {
+		im := &rep.Images[i]
+		logf("attest %s", im.Published)
+		ares, err := o.Signer.Sign(ctx, im.Published)
+		if err != nil {
+			im.Error = err.Error()
+			return done(err)
+		}
+		im.Attest = &ares
+		logf("verify %s", im.Published)
+		vrep, err := o.Verifier.Verify(ctx, im.Published)
+		if err != nil {
+			im.Error = err.Error()
+			return done(err)
+		}
+		im.Verify = &vrep
+		if vrep.ExitCode() != verify.ExitPassed {
+			rep.Verified = false
+			im.Error = "a required evidence channel is not verified"
+		}
+	}
+	if !rep.Verified {
+		return done(fmt.Errorf("%w: published images failed verification; their tags were not moved", outcome.ErrGateFailed))
+	}
+	// Every image verified: move the tags, to the same digests.
+	for i := range rep.Images {
+		im := &rep.Images[i]
+		logf("tag %s", im.Published)
+		pr, err := o.Publisher.Publish(ctx, im.Reference, false)
+		if err == nil && pr.Digest != im.Publish.Digest {
+			err = fmt.Errorf("%s: tagging published %s, not the verified %s", im.Image, pr.Digest, im.Publish.Digest)
+		}
+		if err != nil {
+			im.Error = err.Error()
+			return done(err)
+		}
+		im.Publish = &pr
+	}
+	rep.Tagged = true
+	return done(nil)
+}
+
+// Select returns the images of f that only names (runtime or
+// runtime:tier; none: every image), in the fleet's order.
+func Select(f *fleet.File, only []string) ([]fleet.Image, error) {
+	var out []fleet.Image
+	for _, img := range f.Images() {
+		if selected(only, img) {
+			out = append(out, img)
+		}
+	}
+	if len(out) == 0 {
+		return nil, outcome.UsageError{Err: fmt.Errorf("--only %s matches no image of %s", strings.Join(only, ","), f.Path)}
+	}
+	return out, nil
+}
+
+func selected(only []string, img fleet.Image) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, o := range only {
+		if o == img.Runtime || o == img.RefName {
+			return true
+		}
+	}
+	return false
+}
