@@ -10,9 +10,11 @@
 // — a flake.lock update of the nixpkgs input, or a pin in
 // nix/overlays/pins.nix — and describes it for review: the package diff of
 // each rebuilt image's SBOM, the vulnerability delta and the VEX statements
-// that stop applying. The CLI rebuilds and rescans the images with the
-// pipeline's own stages; a person reviews and merges. Nothing here pushes,
-// merges or deploys.
+// that stop applying. DraftChange is that workflow; it reaches Nix through
+// Flakes and rebuilds the images through a Rebuilder (package pipeline's
+// runs the release's own stages and gates), so it is tested without
+// either. A person reviews and merges. Nothing here pushes, merges or
+// deploys.
 //
 // The package runs nix and git with the environment it is given and never
 // reads the process environment.
