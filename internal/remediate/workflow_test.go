@@ -58,7 +58,9 @@ func (f *flakes) Lock(_ context.Context, ref string) (Locked, error) {
 	return Locked{URL: "github:NixOS/nixpkgs/newer?narHash=sha256-newer", Original: ref, Rev: "newer", NarHash: "sha256-newer"}, nil
 }
 
-func (f *flakes) LockNixpkgs(context.Context, string, string) ([]byte, error) { return []byte(lockFile("newer")), nil }
+func (f *flakes) LockNixpkgs(context.Context, string, string) ([]byte, error) {
+	return []byte(lockFile("newer")), nil
+}
 
 func (f *flakes) ReadPins(context.Context, string) ([]Pin, error) { return nil, nil }
 
@@ -132,7 +134,9 @@ func draftFixture(t *testing.T) (DraftOptions, *flakes, *rebuilder) {
 		t.Fatal(err)
 	}
 	webp := finding("CVE-2023-4863", "high", "libwebp", "1.3.0", "active", "1.3.2")
-	ref := func(tier string) string { return "registry.test/remediation/webp@sha256:" + strings.Repeat(tier[:1], 64) }
+	ref := func(tier string) string {
+		return "registry.test/remediation/webp@sha256:" + strings.Repeat(tier[:1], 64)
+	}
 	cat := &catalog.Catalog{APIVersion: catalog.APIVersion, Fleet: catalog.Fleet{Name: "remediation-fixture"}, Images: []catalog.Image{
 		{Name: "webp:distroless", Runtime: "webp", Tier: "distroless", Reference: ref("distroless"), Platforms: []catalog.Platform{platform("linux/amd64", webp)}},
 		{Name: "webp:slim", Runtime: "webp", Tier: "slim", Reference: ref("slim"), Platforms: []catalog.Platform{platform("linux/amd64", webp)}},
