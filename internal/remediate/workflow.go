@@ -151,6 +151,20 @@ type DraftReport struct {
 	Draft   *Draft `json:"draft,omitempty"`
 }
 
+// CheckDraft checks a draft's strategy and architectures against the
+// fleet before anything is read, and returns the architectures to rebuild
+// (none given: every architecture of the fleet).
+func CheckDraft(f *fleet.File, strategy string, archs []string) ([]string, error) {
+	if strategy != StrategyLock && strategy != StrategyPin {
+		return nil, outcome.Usage(fmt.Errorf("--strategy %q: want lock or pin", strategy))
+	}
+	archs, err := CheckArchitectures(f.Build.Architectures, archs)
+	if err != nil {
+		return nil, outcome.Usage(fmt.Errorf("--arch: %w", err))
+	}
+	return archs, nil
+}
+
 // DraftChange takes the plan's action for o.Package and makes its change:
 // it checks the repository first (a refused branch costs no rebuild), makes
 // the change in a staged copy of the flake, checks that the changed package
@@ -167,12 +181,9 @@ func DraftChange(ctx context.Context, o DraftOptions) (DraftReport, error) {
 	if o.Rebuilder == nil {
 		return rep, errors.New("remediate: DraftOptions.Rebuilder is nil")
 	}
-	if o.Strategy != StrategyLock && o.Strategy != StrategyPin {
-		return rep, outcome.Usage(fmt.Errorf("--strategy %q: want lock or pin", o.Strategy))
-	}
-	archs, err := CheckArchitectures(f.Build.Architectures, o.Archs)
+	archs, err := CheckDraft(f, o.Strategy, o.Archs)
 	if err != nil {
-		return rep, outcome.Usage(fmt.Errorf("--arch: %w", err))
+		return rep, err
 	}
 	o.Archs = archs
 	// The git checks come first: a refused branch costs no rebuild.
