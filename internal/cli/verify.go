@@ -14,7 +14,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
@@ -77,25 +76,28 @@ Without a fleet file, --key, or all of --certificate-identity,
 --certificate-oidc-issuer, --source-repository and --source-ref, pin
 everything (and only --rescan-identity adds the rescan workflow).
 With --key PUBLIC_KEY, bundles are verified against that key instead
-(the local default signer); provenance from slsa-github-generator exists only
-in keyless mode and is then reported but not required.
+(the local default signer), and no keyless flag is taken with it; provenance
+from slsa-github-generator exists only in keyless mode and is then reported
+but not required.
 
 Exit status: 0 every required channel verified, 1 a required channel failed,
 is missing or pending, 3 verification could not run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()
+			var noFleet error
 			switch {
 			case err == nil:
-			case errors.Is(err, fs.ErrNotExist) && fl.standalone():
-				// Everything is pinned by the flags: no fleet file needed.
-				f = nil
 			case errors.Is(err, fs.ErrNotExist):
-				return usageError{fmt.Errorf("%w (without a fleet file, give --key, or all of --certificate-identity, --certificate-oidc-issuer, --source-repository and --source-ref)", err)}
+				// The flags may pin everything: the policy says whether they do.
+				f, noFleet = nil, err
 			default:
 				return err
 			}
 			rep, err := runVerify(cmd.Context(), g, f, args[0], fl)
+			if noFleet != nil && errors.Is(err, verify.ErrIncompleteIdentity) {
+				return usageError{fmt.Errorf("%w (without a fleet file, give --key, or all of --certificate-identity, --certificate-oidc-issuer, --source-repository and --source-ref): %w", noFleet, err)}
+			}
 			g.report(rep)
 			if err != nil {
 				return err
@@ -146,23 +148,18 @@ func (b bundleSource) List(ctx context.Context, d v1.Hash) ([]verify.StoredBundl
 	return out, nil
 }
 
+// runVerify verifies the index named by refStr under the policy of
+// clearcutt.yaml f (nil: the flags pin everything) and the flags fl.
 func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl verifyFlags) (verify.Report, error) {
-	ref, idx, err := openIndex(ctx, refStr, "")
-	if err != nil {
-		return verify.Report{}, err
-	}
 	v, err := newVerifier(ctx, f, fl)
 	if err != nil {
 		return verify.Report{}, err
 	}
+	ref, idx, err := openIndex(ctx, refStr, "")
+	if err != nil {
+		return verify.Report{}, err
+	}
 	return v.run(ctx, g, ref, idx)
-}
-
-// standalone reports whether the flags pin everything verification needs
-// without clearcutt.yaml: a public key, or the whole keyless identity.
-func (fl verifyFlags) standalone() bool {
-	id := fl.identity
-	return fl.key != "" || (id.SAN != "" && id.Issuer != "" && id.SourceRepositoryURI != "" && id.SourceRepositoryRef != "")
 }
 
 // verifier is the identity policy and trusted material verification uses,
@@ -173,102 +170,53 @@ type verifier struct {
 	withoutSCTUnsafe bool
 }
 
+// newVerifier composes the policy of the fleet's evidence (verify.NewPolicy)
+// from clearcutt.yaml f, or without it (nil) from the flags alone, each
+// flag given an option, and loads the trusted root it verifies keyless
+// evidence with.
 func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, error) {
 	required, err := parseChannels(fl.require)
 	if err != nil {
 		return verifier{}, usageError{err}
-	}
-	if fl.maxScanAge < 0 || fl.maxDBAge < 0 {
-		return verifier{}, usageError{errors.New("--max-scan-age and --max-db-age must be positive durations")}
 	}
 	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
 	if err != nil {
 		return verifier{}, err
 	}
 	maxDBAge, maxScanAge := maxAges(f, fl.maxDBAge, fl.maxScanAge)
-	gp := verify.GatePolicy{FailOn: failOn, OnlyFixable: onlyFixable}
-	var policy verify.Policy
+	ev := verify.PinnedFleetEvidence()
 	if f != nil {
-		policy, err = verify.PolicyFromFleet(f.Identity, verify.FleetPolicyOptions{
-			ProvenanceSignerURI: fl.provenanceSigner, BuildSignerDigest: fl.signerDigest,
-			MaxScanAge: maxScanAge, MaxDBAge: maxDBAge, Gate: gp, RequiredChannels: required, NoRescan: fl.noRescanIdentity,
-		})
-		if err != nil {
-			return verifier{}, usageError{fmt.Errorf("%s: identity: %w", f.Path, err)}
-		}
-	} else {
-		// No fleet file: the flags name every value (standalone), and
-		// nothing else is trusted — no rescan identity.
-		prov := fl.provenanceSigner
-		if prov == "" {
-			prov = verify.DefaultProvenanceSignerURI
-		}
-		policy = verify.Policy{
-			Signer:              verify.Identity{BuildSignerDigest: fl.signerDigest},
-			Provenance:          verify.Identity{SAN: prov},
-			ProvenanceBuilderID: prov,
-			MaxScanAge:          maxScanAge,
-			MaxDBAge:            maxDBAge,
-			Gate:                gp,
-			RequiredChannels:    required,
-		}
+		ev = verify.FleetEvidence(f.Identity)
 	}
-	// Flags replace single values of the identity from the fleet file.
-	for _, o := range []struct{ flag, dst *string }{
-		{&fl.identity.SAN, &policy.Signer.SAN},
-		{&fl.identity.Issuer, &policy.Signer.Issuer},
-		{&fl.identity.SourceRepositoryURI, &policy.Signer.SourceRepositoryURI},
-		{&fl.identity.SourceRepositoryRef, &policy.Signer.SourceRepositoryRef},
-	} {
-		if *o.flag != "" {
-			*o.dst = *o.flag
-		}
+	opts := []verify.PolicyOption{
+		verify.WithBuildSignerURI(fl.identity.SAN), verify.WithIssuer(fl.identity.Issuer),
+		verify.WithSourceRepository(fl.identity.SourceRepositoryURI), verify.WithSourceRef(fl.identity.SourceRepositoryRef),
+		verify.WithBuildSignerDigest(fl.signerDigest), verify.WithProvenanceSigner(fl.provenanceSigner),
+		verify.WithRescanIdentity(fl.rescanIdentity),
+		verify.WithMaxScanAge(maxScanAge), verify.WithMaxDBAge(maxDBAge),
+		verify.WithGate(verify.GatePolicy{FailOn: failOn, OnlyFixable: onlyFixable}),
+		verify.WithRequiredChannels(required...),
 	}
-	if fl.identity.Issuer != "" {
-		policy.Provenance.Issuer = fl.identity.Issuer
+	if fl.noRescanIdentity {
+		opts = append(opts, verify.WithoutRescanIdentity())
 	}
-	if fl.identity.SourceRepositoryURI != "" {
-		policy.Provenance.SourceRepositoryURI = fl.identity.SourceRepositoryURI
-	}
-	if fl.identity.SourceRepositoryRef != "" {
-		policy.Provenance.SourceRepositoryRef = fl.identity.SourceRepositoryRef
-	}
-	switch {
-	case fl.rescanIdentity != "" && fl.noRescanIdentity:
-		return verifier{}, usageError{errors.New("--rescan-identity and --no-rescan-identity are exclusive")}
-	case fl.rescanIdentity != "":
-		// Same issuer, repository and ref as the publishing workflow.
-		policy.Rescan = &verify.Identity{Issuer: policy.Signer.Issuer, SAN: fl.rescanIdentity,
-			SourceRepositoryURI: policy.Signer.SourceRepositoryURI, SourceRepositoryRef: policy.Signer.SourceRepositoryRef}
-	case policy.Rescan != nil:
-		// A derived rescan identity follows the values the flags replaced.
-		policy.Rescan.Issuer = policy.Signer.Issuer
-		policy.Rescan.SourceRepositoryURI = policy.Signer.SourceRepositoryURI
-		policy.Rescan.SourceRepositoryRef = policy.Signer.SourceRepositoryRef
-	}
-	v := verifier{withoutSCTUnsafe: fl.withoutSCTUnsafe}
 	if fl.key != "" {
 		pem, err := os.ReadFile(fl.key)
 		if err != nil {
 			return verifier{}, usageError{fmt.Errorf("--key: %w", err)}
 		}
-		if _, err := cryptoutils.UnmarshalPEMToPublicKey(pem); err != nil {
-			return verifier{}, usageError{fmt.Errorf("--key %s: not a PEM public key: %v", fl.key, err)}
-		}
-		policy.PublicKey = pem
-		if len(required) == 0 {
-			policy.RequiredChannels = withoutChannel(verify.AllChannels(), verify.ChannelProvenance)
-		}
-	} else {
-		v.trusted, err = trustedRoot(ctx, fl)
-		if err != nil {
+		opts = append(opts, verify.WithKey(pem))
+	}
+	policy, err := verify.NewPolicy(ev, opts...)
+	if err != nil {
+		return verifier{}, usageError{err}
+	}
+	v := verifier{policy: policy, withoutSCTUnsafe: fl.withoutSCTUnsafe}
+	if len(policy.PublicKey) == 0 {
+		if v.trusted, err = trustedRoot(ctx, fl); err != nil {
 			return verifier{}, err
 		}
 	}
-	if err := policy.Validate(); err != nil {
-		return verifier{}, usageError{err}
-	}
-	v.policy = policy
 	return v, nil
 }
 
@@ -344,16 +292,6 @@ func channelNames() string {
 		s = append(s, string(c))
 	}
 	return strings.Join(s, ", ")
-}
-
-func withoutChannel(cs []verify.Channel, drop verify.Channel) []verify.Channel {
-	var out []verify.Channel
-	for _, c := range cs {
-		if c != drop {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 func renderVerify(g *globals, r verify.Report) error {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
+	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
 // The identity flags replace single values of the fleet file's identity,
@@ -129,7 +132,42 @@ func TestVerifierRescanIdentity(t *testing.T) {
 		t.Errorf("rescan identity %+v", r)
 	}
 	fl.noRescanIdentity = true
-	if _, err := newVerifier(context.Background(), nil, fl); err == nil || !strings.Contains(err.Error(), "exclusive") {
+	if _, err := newVerifier(context.Background(), nil, fl); !errors.Is(err, verify.ErrConflictingOptions) {
 		t.Errorf("--rescan-identity with --no-rescan-identity: %v", err)
+	}
+}
+
+// TestVerifierRefusesConflictingFlags: a public key with a keyless flag is
+// a usage error, whether the keyless value would replace one of
+// clearcutt.yaml or stand alone; so is an issuer without a fleet file or an
+// identity to replace a value of, which names the flags that would do.
+func TestVerifierRefusesConflictingFlags(t *testing.T) {
+	pub := filepath.Join(t.TempDir(), "cosign.pub")
+	k, err := sigtest.NewKeySigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, pub, string(k.PublicKeyPEM()))
+	f, err := fleet.Load("../../clearcutt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*fleet.File{f, nil} {
+		for name, fl := range map[string]verifyFlags{
+			"--certificate-identity": {key: pub, identity: verify.Identity{SAN: "https://github.com/acme/fleet/.github/workflows/publish.yml@refs/heads/main"}},
+			"--source-ref":           {key: pub, identity: verify.Identity{SourceRepositoryRef: "refs/heads/main"}},
+			"--signer-digest":        {key: pub, signerDigest: "0123456789abcdef0123456789abcdef01234567"},
+			"--rescan-identity":      {key: pub, rescanIdentity: "https://github.com/acme/fleet/.github/workflows/rescan.yml@refs/heads/main"},
+		} {
+			_, err := newVerifier(context.Background(), f, fl)
+			if !errors.Is(err, verify.ErrConflictingOptions) || exitCode(err) != ExitUsage {
+				t.Errorf("--key with %s (fleet file %t): %v", name, f != nil, err)
+			}
+		}
+	}
+	code, _, errs := run(t, "-f", filepath.Join(t.TempDir(), "clearcutt.yaml"), "verify", "oci:"+t.TempDir()+"@sha256:"+strings.Repeat("0", 64),
+		"--certificate-oidc-issuer", sigtest.GitHubIssuer)
+	if code != ExitUsage || !strings.Contains(errs, "OIDC issuer without a Build Signer URI") || !strings.Contains(errs, "--certificate-identity") {
+		t.Errorf("an issuer alone without a fleet file: exit %d, %s", code, errs)
 	}
 }
