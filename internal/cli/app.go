@@ -624,7 +624,7 @@ not run.`,
 	fs.BoolVar(&fl.sign.privateRepository, "private-repository", false, privateRepositoryUsage)
 	fs.StringVar(&fl.appKey, "app-key", "", "verify the application's signature against this public key (PEM)")
 	fs.StringVar(&fl.appIdentity.SAN, "app-certificate-identity", "", "exact Build Signer URI of the application's signing workflow, e.g. https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main")
-	fs.StringVar(&fl.appIdentity.Issuer, "app-certificate-oidc-issuer", githubIssuer, "OIDC issuer of the application's signer")
+	fs.StringVar(&fl.appIdentity.Issuer, "app-certificate-oidc-issuer", "", "OIDC issuer of the application's keyless signer (default: GitHub Actions', "+githubIssuer+")")
 	fs.StringVar(&fl.appIdentity.SourceRepositoryURI, "app-source-repository", "", "Source Repository URI of the application, e.g. https://github.com/acme/app")
 	fs.StringVar(&fl.appIdentity.SourceRepositoryRef, "app-source-ref", "", "Source Repository Ref of the application's signing run, e.g. refs/heads/main (not checked when empty)")
 	// The base's verification flags are verify's own (so the two cannot
@@ -655,35 +655,32 @@ type appRebaseReport struct {
 	Refused   string            `json:"refused,omitempty"`
 }
 
-// appSignatureVerifier verifies the application's own signature: key mode
-// with --app-key, else the exact keyless identity of the app flags.
+// appSignatureVerifier verifies the application's own signature, by the
+// signer the app flags name: --app-key, or the exact keyless identity
+// (issuer GitHub Actions' unless --app-certificate-oidc-issuer).
 func appSignatureVerifier(ctx context.Context, fl appRebaseFlags) (verifier, error) {
 	id := fl.appIdentity
-	p := verify.Policy{RequiredChannels: []verify.Channel{verify.ChannelSignature}}
-	v := verifier{withoutSCTUnsafe: fl.base.withoutSCTUnsafe}
-	switch {
-	case fl.appKey != "" && (id.SAN != "" || id.SourceRepositoryURI != "" || id.SourceRepositoryRef != ""):
-		return verifier{}, usageError{errors.New("--app-key and the --app-certificate-identity/--app-source-* flags are exclusive")}
-	case fl.appKey != "":
+	opts := []verify.PolicyOption{
+		verify.WithBuildSignerURI(id.SAN), verify.WithIssuer(id.Issuer),
+		verify.WithSourceRepository(id.SourceRepositoryURI), verify.WithSourceRef(id.SourceRepositoryRef),
+	}
+	if fl.appKey != "" {
 		pem, err := os.ReadFile(fl.appKey)
 		if err != nil {
 			return verifier{}, usageError{fmt.Errorf("--app-key: %w", err)}
 		}
-		p.PublicKey = pem
-	case id.SAN == "" || id.SourceRepositoryURI == "" || id.Issuer == "":
-		return verifier{}, usageError{errors.New("name the application's signer: --app-key PUBLIC_KEY, or --app-certificate-identity and --app-source-repository (exact values)")}
-	default:
-		p.Signer, p.Provenance = id, id
-		tr, err := trustedRoot(ctx, fl.base)
-		if err != nil {
+		opts = append(opts, verify.WithKey(pem))
+	}
+	p, err := verify.NewPolicy(verify.ApplicationSignature(githubIssuer), opts...)
+	if err != nil {
+		return verifier{}, usageError{fmt.Errorf("the application's signer (--app-key PUBLIC_KEY, or --app-certificate-identity and --app-source-repository, exact values): %w", err)}
+	}
+	v := verifier{policy: p, withoutSCTUnsafe: fl.base.withoutSCTUnsafe}
+	if len(p.PublicKey) == 0 {
+		if v.trusted, err = trustedRoot(ctx, fl.base); err != nil {
 			return verifier{}, err
 		}
-		v.trusted = tr
 	}
-	if err := p.Validate(); err != nil {
-		return verifier{}, usageError{err}
-	}
-	v.policy = p
 	return v, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -169,5 +171,48 @@ func TestVerifierRefusesConflictingFlags(t *testing.T) {
 		"--certificate-oidc-issuer", sigtest.GitHubIssuer)
 	if code != ExitUsage || !strings.Contains(errs, "OIDC issuer without a Build Signer URI") || !strings.Contains(errs, "--certificate-identity") {
 		t.Errorf("an issuer alone without a fleet file: exit %d, %s", code, errs)
+	}
+}
+
+// TestAppSignatureVerifier: the application's signer is a key or an exact
+// keyless identity, GitHub Actions' issuer unless named, never both, and
+// the refusal names the flags.
+func TestAppSignatureVerifier(t *testing.T) {
+	pub := filepath.Join(t.TempDir(), "app.pub")
+	k, err := sigtest.NewKeySigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, pub, string(k.PublicKeyPEM()))
+	const san = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+	v, err := appSignatureVerifier(context.Background(), appRebaseFlags{appKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(verify.Policy{PublicKey: k.PublicKeyPEM(), RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.policy); d != "" {
+		t.Errorf("--app-key policy (-want +got):\n%s", d)
+	}
+	v, err = appSignatureVerifier(context.Background(), appRebaseFlags{appIdentity: verify.Identity{SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := verify.Identity{Issuer: githubIssuer, SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}
+	if d := cmp.Diff(verify.Policy{Signer: id, Provenance: id, RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.policy); d != "" {
+		t.Errorf("keyless application policy (-want +got):\n%s", d)
+	}
+	for name, tc := range map[string]struct {
+		fl   appRebaseFlags
+		want error
+	}{
+		"a key and an identity": {appRebaseFlags{appKey: pub, appIdentity: verify.Identity{SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}}, verify.ErrConflictingOptions},
+		"a key and an issuer":   {appRebaseFlags{appKey: pub, appIdentity: verify.Identity{Issuer: "https://oidc.ci.example"}}, verify.ErrConflictingOptions},
+		"an issuer alone":       {appRebaseFlags{appIdentity: verify.Identity{Issuer: "https://oidc.ci.example"}}, verify.ErrIncompleteIdentity},
+		"no signer":             {appRebaseFlags{}, verify.ErrIncompleteIdentity},
+		"no source repository":  {appRebaseFlags{appIdentity: verify.Identity{SAN: san}}, verify.ErrIncompleteIdentity},
+	} {
+		_, err := appSignatureVerifier(context.Background(), tc.fl)
+		if !errors.Is(err, tc.want) || exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--app-key") {
+			t.Errorf("%s: %v, want %v naming --app-key", name, err, tc.want)
+		}
 	}
 }
