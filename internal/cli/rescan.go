@@ -332,24 +332,17 @@ func needSigningKey(cmd *cobra.Command, fl attestFlags) error {
 }
 
 // signerMatchesPolicy refuses to attach scans that the policy the SBOMs
-// were verified with would reject: a key signature must be by the
-// verification key, and keyless signatures need keyless verification.
+// were verified with would reject (verify.Policy.CheckSigner): a key
+// signature must be by the verification key, and keyless signatures need
+// keyless verification.
 func signerMatchesPolicy(s attest.Signer, p verify.Policy) error {
-	ks, isKey := s.(*attest.KeySigner)
-	switch {
-	case isKey && len(p.PublicKey) == 0:
-		return usageError{fmt.Errorf("signing with the key %s, but verifying keyless: pass its public key as --key-pub, or sign keyless", ks.Path())}
-	case !isKey && len(p.PublicKey) > 0:
-		return usageError{errors.New("signing keyless, but verifying with --key-pub: the new scans would not verify")}
-	case !isKey:
-		return nil
+	var pub crypto.PublicKey
+	signing := "signing keyless"
+	if ks, ok := s.(*attest.KeySigner); ok {
+		pub, signing = ks.PublicKey(), "signing with the key "+ks.Path()
 	}
-	pub, err := attest.ParsePublicKeyPEM(p.PublicKey)
-	if err != nil {
-		return usageError{fmt.Errorf("--key-pub: %w", err)}
-	}
-	if eq, ok := ks.PublicKey().(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(pub) {
-		return usageError{fmt.Errorf("the signing key %s is not the key of --key-pub: the new scans would not verify", ks.Path())}
+	if err := p.CheckSigner(pub); err != nil {
+		return usageError{fmt.Errorf("%s: %w: the new scans would not verify (they are verified with --key-pub when it is given, else keyless: sign with the private key of --key-pub, or keyless without it)", signing, err)}
 	}
 	return nil
 }

@@ -569,7 +569,7 @@ func TestRescanUsageErrors(t *testing.T) {
 		"no signing key":      {[]string{"--catalog", catDir, "--db", db, "--key-pub", signer.PublicKeyPath()}, ExitUsage, "fleet's existing key"},
 		"keyless and key":     {[]string{"--catalog", catDir, "--db", db, "--key", key, "--keyless"}, ExitUsage, "mutually exclusive"},
 		"key, verify keyless": {[]string{"--catalog", catDir, "--db", db, "--key", key}, ExitUsage, "--key-pub"},
-		"key of another pub":  {[]string{"--catalog", catDir, "--db", db, "--key", key, "--key-pub", other.PublicKeyPath()}, ExitUsage, "not the key of --key-pub"},
+		"key of another pub":  {[]string{"--catalog", catDir, "--db", db, "--key", key, "--key-pub", other.PublicKeyPath()}, ExitUsage, "another key than the policy's"},
 		"stale database": {[]string{"--catalog", catDir, "--db", buildTestDB(t, time.Now().UTC().Add(-30*24*time.Hour).Format(time.RFC3339)),
 			"--key", key, "--key-pub", signer.PublicKeyPath()}, ExitRuntime, "stale"},
 		"unreadable image": {[]string{"--catalog", catDir, "--db", db, "--key", key, "--key-pub", signer.PublicKeyPath(), "--json"}, ExitFailed, "nowhere"},
