@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -532,14 +533,14 @@ func TestWriteIsAtomicAndReadRoundTrips(t *testing.T) {
 	}
 
 	// Read: none, and a file of another format.
-	if c, err := Read(t.TempDir()); c != nil || err != nil {
+	if c, err := Read(t.TempDir()); c != nil || !errors.Is(err, ErrInvalidCatalog) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Read of an empty directory: %v %v", c, err)
 	}
 	other := t.TempDir()
 	if err := os.WriteFile(filepath.Join(other, FileName), []byte(`{"apiVersion":"v0"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(other); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), filepath.Join(other, FileName)) {
+	if _, err := Read(other); !errors.Is(err, ErrInvalidCatalog) || !strings.Contains(err.Error(), filepath.Join(other, FileName)) {
 		t.Errorf("Read of another format: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,23 +14,45 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
-// Read returns the catalog in dir (nil without a catalog.json). A file that
-// is not a catalog of this APIVersion is an error naming it.
-func Read(dir string) (*Catalog, error) {
-	p := filepath.Join(dir, FileName)
+// Path is the catalog file of catalog directory dir.
+func Path(dir string) string { return filepath.Join(dir, FileName) }
+
+// Read reads DIR/catalog.json and checks it as Parse does. Every error
+// wraps ErrInvalidCatalog and names the file; a missing file also wraps
+// fs.ErrNotExist.
+func Read(dir string, reqs ...Requirement) (*Catalog, error) {
+	p := Path(dir)
 	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w (run 'clearcutt catalog' first)", ErrInvalidCatalog, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidCatalog, err)
 	}
+	return Parse(p, b, reqs...)
+}
+
+// Parse decodes the catalog data read from path (which names it in
+// errors) strictly: an unknown field, or data after the catalog object, is
+// refused. It then checks the catalog with Validate and each of reqs: the
+// format version first, then reqs, then the rest of Validate, and names
+// the first fault found. Every error wraps ErrInvalidCatalog.
+func Parse(path string, data []byte, reqs ...Requirement) (*Catalog, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
 	var c Catalog
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, p, err)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidCatalog, path, err)
 	}
-	if c.APIVersion != APIVersion {
-		return nil, fmt.Errorf("%w: %s: apiVersion %q, want %q", ErrInvalid, p, c.APIVersion, APIVersion)
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: %s: data after the catalog object", ErrInvalidCatalog, path)
+	}
+	checks := append([]Requirement{(*Catalog).checkVersion}, reqs...)
+	checks = append(checks, (*Catalog).checkContent)
+	for _, check := range checks {
+		if err := check(&c); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidCatalog, path, err)
+		}
 	}
 	return &c, nil
 }

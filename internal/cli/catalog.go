@@ -158,7 +158,7 @@ func runCatalog(ctx context.Context, g *globals, f *fleet.File, fl catalogFlags)
 		return rep, usageError{errors.New("--failed needs --images: it names the images of a release that failed")}
 	}
 	prev, err := catalog.Read(fl.out)
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return rep, usageError{fmt.Errorf("--out: %w", err)}
 	}
 	var images map[string]oci.Ref

@@ -24,7 +24,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
-	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
@@ -189,7 +188,7 @@ func TestCatalogRecordsFailedReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _, err := rescan.ReadCatalog(out)
+	before, err := catalog.Read(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ type remediateInputs struct {
 
 func loadRemediateInputs(f *fleet.File, fl remediateFlags) (remediateInputs, error) {
 	var in remediateInputs
-	cat, err := remediate.ReadCatalog(fl.catalog)
+	cat, err := catalog.Read(fl.catalog)
 	if err != nil {
 		return in, usageError{fmt.Errorf("--catalog: %w", err)}
 	}

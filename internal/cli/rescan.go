@@ -173,7 +173,8 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 		return rescanReport{}, err
 	}
 	maxDBAge, _ := maxAges(f, fl.maxDBAge, 0)
-	cat, catPath, err := rescan.ReadCatalog(fl.catalog)
+	catPath := catalog.Path(fl.catalog)
+	cat, err := catalog.Read(fl.catalog, catalog.RequireImages)
 	if err != nil {
 		return rescanReport{}, usageError{fmt.Errorf("--catalog: %w", err)}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/site"
 )
 
@@ -37,7 +38,7 @@ Exit status: 0 the site was written, 2 the catalog or SITE is unusable,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := site.Build(site.Options{CatalogDir: catalogDir, OutDir: out})
 			if err != nil {
-				if errors.Is(err, site.ErrInvalidCatalog) || errors.Is(err, site.ErrNotASite) {
+				if errors.Is(err, catalog.ErrInvalidCatalog) || errors.Is(err, site.ErrNotASite) {
 					return usageError{err}
 				}
 				return err

@@ -110,7 +110,7 @@ func Render(c *catalog.Catalog, dir string) ([]File, error) {
 			}
 			data, err := readSBOM(dir, p.SBOM)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s %s: %v", ErrInvalidCatalog, im.Name, p.Platform, err)
+				return nil, fmt.Errorf("%w: %s %s: %v", catalog.ErrInvalidCatalog, im.Name, p.Platform, err)
 			}
 			copied[name] = true
 			files = append(files, File{Path: name, Data: data})

@@ -59,7 +59,7 @@ func Build(opts Options) (Result, error) {
 	if opts.CatalogDir == "" || opts.OutDir == "" {
 		return Result{}, fmt.Errorf("site: the catalog and the output directory are both required")
 	}
-	c, err := Load(opts.CatalogDir)
+	c, err := load(opts.CatalogDir)
 	if err != nil {
 		return Result{}, err
 	}

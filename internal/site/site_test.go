@@ -191,7 +191,7 @@ func TestFailedReleasesShowRed(t *testing.T) {
 	dir := t.TempDir()
 	c.Images[5].Release = nil
 	sitetest.Write(t, dir, c)
-	if _, err := Build(Options{CatalogDir: dir, OutDir: filepath.Join(t.TempDir(), "site")}); !errors.Is(err, ErrInvalidCatalog) ||
+	if _, err := Build(Options{CatalogDir: dir, OutDir: filepath.Join(t.TempDir(), "site")}); !errors.Is(err, catalog.ErrInvalidCatalog) ||
 		!strings.Contains(err.Error(), "images[5] (static:slim) has no reference and no failed release") {
 		t.Errorf("an image with neither a reference nor a failed release: %v", err)
 	}
@@ -376,7 +376,7 @@ func TestBuildReplacesOnlyWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Build(Options{CatalogDir: cat, OutDir: out})
-	if !errors.Is(err, ErrInvalidCatalog) || !strings.Contains(err.Error(), "images[0].platforms[0].sbom") {
+	if !errors.Is(err, catalog.ErrInvalidCatalog) || !strings.Contains(err.Error(), "images[0].platforms[0].sbom") {
 		t.Fatalf("want an invalid-catalog error naming the SBOM, got %v", err)
 	}
 	if got := readPage(t, out, "index.html"); got != before {
@@ -457,7 +457,7 @@ func TestLoadRejectsWhatTheSiteCannotShowSafely(t *testing.T) {
 				os.WriteFile(filepath.Join(dir, catalog.FileName), tc.raw(b), 0o644)
 			}
 			_, err := Build(Options{CatalogDir: dir, OutDir: filepath.Join(t.TempDir(), "site")})
-			if !errors.Is(err, ErrInvalidCatalog) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Join(dir, catalog.FileName)) {
+			if !errors.Is(err, catalog.ErrInvalidCatalog) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Join(dir, catalog.FileName)) {
 				t.Fatalf("want an invalid-catalog error naming the file and %q, got %v", tc.want, err)
 			}
 		})
