@@ -98,7 +98,7 @@ func Assemble(ctx context.Context, f *fleet.File, o AssembleOptions) (AssembleRe
 		SourceDateEpoch: o.SourceDateEpoch,
 		LayerBudget:     f.Build.LayerBudget,
 		CacheDir:        o.Cache,
-		Progress:        events(update),
+		Progress:        Events(update),
 	}
 	if rt.Base != nil {
 		_, baseIdx, err := OpenIndex(ctx, rt.Base.Image, f.Dir)

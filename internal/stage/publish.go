@@ -78,7 +78,7 @@ func Publish(ctx context.Context, f *fleet.File, src string, o PublishOptions) (
 	}
 	update, done := progressOf(o.Progress).Status("publish " + img.RefName)
 	defer done()
-	opts := oci.PublishOptions{Source: ref, RefName: img.RefName, Keychain: kc, Progress: events(update)}
+	opts := oci.PublishOptions{Source: ref, RefName: img.RefName, Keychain: kc, Progress: Events(update)}
 	if strings.HasPrefix(o.To, oci.LayoutPrefix) {
 		opts.Dest, err = oci.ParseRef(o.To)
 	} else {

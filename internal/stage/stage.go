@@ -49,8 +49,8 @@ func progressOf(p Progress) Progress {
 	return p
 }
 
-// events adapts a status line to the events of the oci package.
-func events(update func(string)) func(oci.Event) {
+// Events adapts a status line to the progress events of the oci package.
+func Events(update func(string)) func(oci.Event) {
 	return func(e oci.Event) {
 		msg := e.Step
 		if e.Arch != "" {
