@@ -15,8 +15,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fleet"
 )
 
-func init() { extraCommands = append(extraCommands, newAdmissionCmd) }
-
 type admissionFlags struct {
 	engine           string
 	profile          string
@@ -109,12 +107,12 @@ func runAdmission(f *fleet.File, fl admissionFlags) (admissionReport, error) {
 	case string(admission.EngineKyverno), string(admission.EnginePolicyController):
 		o.Engines = []admission.Engine{admission.Engine(fl.engine)}
 	default:
-		return admissionReport{}, usageError{fmt.Errorf("--engine %q: want kyverno, policy-controller or all", fl.engine)}
+		return admissionReport{}, usageErr(fmt.Errorf("--engine %q: want kyverno, policy-controller or all", fl.engine))
 	}
 	if fl.key != "" {
 		pem, err := os.ReadFile(fl.key)
 		if err != nil {
-			return admissionReport{}, usageError{fmt.Errorf("--key: %w", err)}
+			return admissionReport{}, usageErr(fmt.Errorf("--key: %w", err))
 		}
 		o.PublicKeyPEM = pem
 		if fl.engine == "all" || fl.engine == "" {
@@ -123,7 +121,7 @@ func runAdmission(f *fleet.File, fl admissionFlags) (admissionReport, error) {
 	}
 	res, err := admission.Generate(f, o)
 	if errors.Is(err, admission.ErrInvalidOptions) {
-		return admissionReport{}, usageError{err}
+		return admissionReport{}, usageErr(err)
 	}
 	if err != nil {
 		return admissionReport{}, err

@@ -24,8 +24,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
-func init() { extraCommands = append(extraCommands, newAppCmd) }
-
 // githubIssuer is the OIDC issuer of GitHub Actions tokens.
 const githubIssuer = "https://token.actions.githubusercontent.com"
 
@@ -71,7 +69,7 @@ func appRefusal(err error) error {
 		errors.Is(err, app.ErrIncompatible), errors.Is(err, app.ErrNoBoundary), errors.Is(err, app.ErrAppSignature):
 		return fmt.Errorf("%w: %w", ErrGateFailed, err)
 	case errors.Is(err, app.ErrBadOptions), errors.Is(err, app.ErrBadArtifact), errors.Is(err, oci.ErrNotByDigest), errors.Is(err, oci.ErrBadRef):
-		return usageError{err}
+		return usageErr(err)
 	}
 	return err
 }
@@ -81,15 +79,15 @@ func appRefusal(err error) error {
 func destination(to string, tags []string) (oci.PublishOptions, error) {
 	ref, err := oci.ParseRef(to)
 	if err != nil {
-		return oci.PublishOptions{}, usageError{fmt.Errorf("--to: %w", err)}
+		return oci.PublishOptions{}, usageErr(fmt.Errorf("--to: %w", err))
 	}
 	if ref.Digest != "" {
-		return oci.PublishOptions{}, usageError{fmt.Errorf("--to %s: name a repository or oci:DIR, not a digest", to)}
+		return oci.PublishOptions{}, usageErr(fmt.Errorf("--to %s: name a repository or oci:DIR, not a digest", to))
 	}
 	o := oci.PublishOptions{Dest: ref, Keychain: authn.DefaultKeychain}
 	if ref.IsLayout() {
 		if len(tags) > 1 {
-			return oci.PublishOptions{}, usageError{fmt.Errorf("--to %s: a layout entry has one name; give at most one --tag", to)}
+			return oci.PublishOptions{}, usageErr(fmt.Errorf("--to %s: a layout entry has one name; give at most one --tag", to))
 		}
 		if len(tags) == 1 {
 			o.RefName = tags[0]
@@ -210,7 +208,7 @@ func parseJSONArgv(flag, s string) ([]string, error) {
 	}
 	var out []string
 	if err := json.Unmarshal([]byte(s), &out); err != nil || len(out) == 0 {
-		return nil, usageError{fmt.Errorf("--%s %s: want a non-empty JSON array of strings, e.g. '[\"/app/server\"]'", flag, s)}
+		return nil, usageErr(fmt.Errorf("--%s %s: want a non-empty JSON array of strings, e.g. '[\"/app/server\"]'", flag, s))
 	}
 	return out, nil
 }
@@ -221,10 +219,10 @@ func parseKeyValues(flag string, kvs []string) (map[string]string, []string, err
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, nil, usageError{fmt.Errorf("--%s %q: want KEY=VALUE", flag, kv)}
+			return nil, nil, usageErr(fmt.Errorf("--%s %q: want KEY=VALUE", flag, kv))
 		}
 		if _, dup := m[k]; dup {
-			return nil, nil, usageError{fmt.Errorf("--%s %s given twice", flag, k)}
+			return nil, nil, usageErr(fmt.Errorf("--%s %s given twice", flag, k))
 		}
 		m[k] = v
 		list = append(list, k+"="+v)
@@ -253,7 +251,7 @@ func appConfigFlags(fl appBuildFlags) (app.Config, error) {
 	}
 	c.WorkingDir = fl.workdir
 	if err := c.Validate(); err != nil {
-		return c, usageError{err}
+		return c, usageErr(err)
 	}
 	return c, nil
 }
@@ -268,10 +266,10 @@ func runAppBuild(ctx context.Context, g *globals, f *fleet.File, fl appBuildFlag
 	for _, s := range fl.artifacts {
 		a, err := app.ParseArtifact(s)
 		if err != nil {
-			return rep, usageError{fmt.Errorf("--artifact: %w", err)}
+			return rep, usageErr(fmt.Errorf("--artifact: %w", err))
 		}
 		if _, err := os.Stat(a.Path); err != nil {
-			return rep, usageError{fmt.Errorf("--artifact %s: %w", s, err)}
+			return rep, usageErr(fmt.Errorf("--artifact %s: %w", s, err))
 		}
 		arts = append(arts, a)
 	}
@@ -594,8 +592,8 @@ Exit status: 0 rebased, written and signed, 1 refused, 2 bad flags, 3 could
 not run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if fl.sign.keyless && cmd.Flags().Changed("key") {
-				return usageError{errors.New("--key and --keyless are mutually exclusive")}
+			if err := fl.sign.check(cmd); err != nil {
+				return err
 			}
 			f, err := g.loadFleet()
 			if err != nil {
@@ -616,12 +614,7 @@ not run.`,
 	fs.StringVar(&fl.onto, "onto", "", "the new fleet base index, by digest (required)")
 	fs.StringVar(&fl.to, "to", "", "destination: a registry repository or oci:DIR (required)")
 	fs.StringArrayVar(&fl.tags, "tag", nil, "tag the rebased index after it is written (repeatable; for oci:DIR, the one index.json entry name)")
-	fs.StringVar(&fl.sign.key, "key", "", "private signing key (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)")
-	fs.BoolVar(&fl.sign.keyless, "keyless", false, "sign keyless with Fulcio and Rekor (default in GitHub Actions with id-token: write)")
-	fs.StringVar(&fl.sign.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
-	fs.StringVar(&fl.sign.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
-	fs.StringVar(&fl.sign.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
-	fs.BoolVar(&fl.sign.privateRepository, "private-repository", false, privateRepositoryUsage)
+	fl.sign.signingFlags.addFlags(cmd, keyUsage)
 	fs.StringVar(&fl.appKey, "app-key", "", "verify the application's signature against this public key (PEM)")
 	fs.StringVar(&fl.appIdentity.SAN, "app-certificate-identity", "", "exact Build Signer URI of the application's signing workflow, e.g. https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main")
 	fs.StringVar(&fl.appIdentity.Issuer, "app-certificate-oidc-issuer", "", "OIDC issuer of the application's keyless signer (default: GitHub Actions', "+githubIssuer+")")
@@ -667,13 +660,13 @@ func appSignatureVerifier(ctx context.Context, fl appRebaseFlags) (verifier, err
 	if fl.appKey != "" {
 		pem, err := os.ReadFile(fl.appKey)
 		if err != nil {
-			return verifier{}, usageError{fmt.Errorf("--app-key: %w", err)}
+			return verifier{}, usageErr(fmt.Errorf("--app-key: %w", err))
 		}
 		opts = append(opts, verify.WithKey(pem))
 	}
 	p, err := verify.NewPolicy(verify.ApplicationSignature(githubIssuer), opts...)
 	if err != nil {
-		return verifier{}, usageError{fmt.Errorf("the application's signer (--app-key PUBLIC_KEY, or --app-certificate-identity and --app-source-repository, exact values): %w", err)}
+		return verifier{}, usageErr(fmt.Errorf("the application's signer (--app-key PUBLIC_KEY, or --app-certificate-identity and --app-source-repository, exact values): %w", err))
 	}
 	v := verifier{policy: p, withoutSCTUnsafe: fl.base.withoutSCTUnsafe}
 	if len(p.PublicKey) == 0 {

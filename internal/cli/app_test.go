@@ -27,7 +27,9 @@ import (
 	"github.com/clearcutt/clearcutt/internal/gha"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 	"github.com/clearcutt/clearcutt/internal/vulndb"
 )
@@ -55,7 +57,7 @@ func publishAppFleet(t *testing.T) *appFleet {
 	f := &appFleet{repo: repo, fleet: filepath.Join(repo, "clearcutt.yaml"), host: ocitest.StartDistribution(t), dir: t.TempDir()}
 	f.db = testDB(t, repo)
 	fixtures := filepath.Join(repo, "nix/fixtures")
-	published := func(rep pipelineReport, image string) string {
+	published := func(rep pipeline.Report, image string) string {
 		t.Helper()
 		for _, im := range rep.Images {
 			if im.Image == image {
@@ -403,7 +405,7 @@ func TestAppLifecycle(t *testing.T) {
 		if err := os.CopyFS(ev, os.DirFS(f.evidence1)); err != nil {
 			t.Fatal(err)
 		}
-		sboms, _ := filepath.Glob(filepath.Join(ev, "*", SBOMFile))
+		sboms, _ := filepath.Glob(filepath.Join(ev, "*", stage.SBOMFile))
 		if len(sboms) == 0 {
 			t.Fatalf("no SBOM in %s", ev)
 		}

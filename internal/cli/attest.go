@@ -16,21 +16,11 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fleet"
 )
 
-func init() { extraCommands = append(extraCommands, newAttestCmd) }
-
 type attestFlags struct {
+	signingFlags
 	evidence     string
-	key          string
-	keyless      bool
-	fulcioURL    string
-	rekorURL     string
-	tsaURL       string
 	allowMissing bool
 	asJSON       bool
-
-	// privateRepository accepts keyless signing in a repository that is
-	// not public (--private-repository).
-	privateRepository bool
 }
 
 func newAttestCmd(g *globals) *cobra.Command {
@@ -74,16 +64,16 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 (exit 1) before anything is signed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if fl.keyless && cmd.Flags().Changed("key") {
-				return usageError{errors.New("--key and --keyless are mutually exclusive")}
+			if err := fl.check(cmd); err != nil {
+				return err
 			}
 			// Keyless signing checks the job's token against the fleet's
 			// identity; key signing needs no fleet file.
 			var f *fleet.File
-			if signsKeyless(cmd, fl) {
+			if fl.signsKeyless(cmd) {
 				var err error
 				if f, err = g.loadFleet(); err != nil {
-					return usageError{fmt.Errorf("keyless signing checks the job's OIDC token against the identity in the fleet file: %w", err)}
+					return usageErr(fmt.Errorf("keyless signing checks the job's OIDC token against the identity in the fleet file: %w", err))
 				}
 			}
 			res, err := runAttest(cmd, g, args[0], fl, f)
@@ -99,12 +89,7 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 	}
 	f := cmd.Flags()
 	f.StringVar(&fl.evidence, "evidence", "out/evidence", "directory of per-digest evidence (sha256-<hex>/{sbom.spdx.json,test-result.json,vulns.json,vex.json})")
-	f.StringVar(&fl.key, "key", "", "private key file (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)")
-	f.BoolVar(&fl.keyless, "keyless", false, "sign keyless with Fulcio and Rekor (default in GitHub Actions with id-token: write)")
-	f.StringVar(&fl.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
-	f.StringVar(&fl.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
-	f.StringVar(&fl.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
-	f.BoolVar(&fl.privateRepository, "private-repository", false, privateRepositoryUsage)
+	fl.signingFlags.addFlags(cmd, keyUsage)
 	f.BoolVar(&fl.allowMissing, "allow-missing-evidence-unsafe", false, "attach what exists when a platform lacks its SBOM, test result or vulnerability scan")
 	f.BoolVar(&fl.asJSON, "json", false, "print the result as JSON")
 	return cmd
@@ -128,7 +113,7 @@ func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags, f 
 	}
 	store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain, Created: time.Now().UTC().Truncate(time.Second)})
 	if err != nil {
-		return attest.Result{}, usageError{err}
+		return attest.Result{}, usageErr(err)
 	}
 	name := ""
 	if !ref.IsLayout() {
@@ -150,7 +135,7 @@ func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags, f 
 	case errors.Is(err, attest.ErrMissingEvidence):
 		return res, fmt.Errorf("%w: %w", ErrGateFailed, err)
 	case errors.Is(err, attest.ErrSubjectMismatch), errors.Is(err, attest.ErrBadEvidence), errors.Is(err, attest.ErrBadStatement):
-		return res, usageError{err}
+		return res, usageErr(err)
 	case err != nil:
 		return res, err
 	}
@@ -160,27 +145,22 @@ func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags, f 
 	return res, nil
 }
 
+// keyUsage is the help of --key on the commands that sign.
+const keyUsage = "private signing key (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)"
+
 // privateRepositoryUsage is the help of --private-repository, on every
 // command that signs keyless.
 const privateRepositoryUsage = "sign keyless although the repository is not public (private or internal): the certificate, in the public Rekor log, names the repository, workflow, ref, commit and run"
 
-// signsKeyless reports whether the signing flags select keyless signing:
-// asked for, or the default in a GitHub Actions job that may request an
-// OIDC token.
-func signsKeyless(cmd *cobra.Command, fl attestFlags) bool {
-	inActions := os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
-	return fl.keyless || (inActions && !cmd.Flags().Changed("key"))
-}
-
-// attestSigner picks keyless signing (signsKeyless) or a key pair. A
+// attestSigner picks keyless signing (signingFlags.signsKeyless) or a key pair. A
 // keyless signer's tokens must name expect (nil: any identity) and be of a
 // public repository unless --private-repository; one token is checked
 // here, so that a job that may not sign stops before doing any work.
 func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags, expect *attest.TokenExpectation) (attest.Signer, error) {
-	if signsKeyless(cmd, fl) {
+	if fl.signsKeyless(cmd) {
 		reqURL, reqTok := os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), os.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 		if reqURL == "" {
-			return nil, usageError{errors.New("--keyless needs an OIDC token: run in GitHub Actions with permissions id-token: write")}
+			return nil, usageErr(errors.New("--keyless needs an OIDC token: run in GitHub Actions with permissions id-token: write"))
 		}
 		s, err := attest.NewKeyless(attest.KeylessOptions{
 			FulcioURL: fl.fulcioURL, RekorURL: fl.rekorURL, TSAURL: fl.tsaURL,
@@ -188,11 +168,11 @@ func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags, expect *attest
 			Expect:  expect, PrivateRepository: fl.privateRepository,
 		})
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usageErr(err)
 		}
 		if err := s.CheckIdentity(cmd.Context()); err != nil {
 			if errors.Is(err, attest.ErrTokenIdentity) || errors.Is(err, attest.ErrPrivateRepository) {
-				return nil, usageError{err}
+				return nil, usageErr(err)
 			}
 			return nil, err
 		}
@@ -202,13 +182,13 @@ func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags, expect *attest
 	if path == "" {
 		p, err := defaultKeyPath()
 		if err != nil {
-			return nil, usageError{fmt.Errorf("no --key given: %w", err)}
+			return nil, usageErr(fmt.Errorf("no --key given: %w", err))
 		}
 		path, create = p, true
 	}
 	s, err := attest.LoadOrCreateKey(path, create)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageErr(err)
 	}
 	if s.Created {
 		fmt.Fprintf(g.stderr, "clearcutt: created signing key %s; verifiers need its public key %s\n", s.Path(), s.PublicKeyPath())

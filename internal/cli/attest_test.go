@@ -18,6 +18,7 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
 // attestFixture writes a two-platform index to a layout and its evidence.
@@ -54,7 +55,7 @@ func attestFixture(t *testing.T) (layoutDir string, idx v1.ImageIndex, evidence 
 			attest.FileTestResult: st(attest.PredicateTestResult),
 			attest.FileVulns:      st(attest.PredicateVulns),
 		} {
-			if _, err := writeEvidence(evidence, m.Digest, name, data); err != nil {
+			if _, err := stage.WriteEvidence(evidence, m.Digest, name, data); err != nil {
 				t.Fatal(err)
 			}
 		}

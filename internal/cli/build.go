@@ -1,22 +1,16 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
-	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
-
-func init() { extraCommands = append(extraCommands, newBuildCmd) }
 
 type buildFlags struct {
 	runtime, tier, arch string
@@ -24,6 +18,14 @@ type buildFlags struct {
 	nixpkgs             string
 	verbose             bool
 	asJSON              bool
+}
+
+func (fl buildFlags) options(g *globals) stage.BuildOptions {
+	o := stage.BuildOptions{Runtime: fl.runtime, Tier: fl.tier, Arch: fl.arch, Out: fl.out, Nixpkgs: fl.nixpkgs, Env: os.Environ()}
+	if fl.verbose {
+		o.Log = g.stderr
+	}
+	return o
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -42,7 +44,7 @@ printing, image codecs, ...) are reported as pruning candidates, never removed.`
 			if err != nil {
 				return err
 			}
-			m, path, err := runBuild(cmd.Context(), g, f, fl)
+			m, path, err := stage.Build(cmd.Context(), f, fl.options(g))
 			g.report(buildOutcome{m, path})
 			if err != nil {
 				return err
@@ -64,105 +66,6 @@ printing, image codecs, ...) are reported as pruning candidates, never removed.`
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
-}
-
-// nixFleetOf renders the part of the fleet that Nix reads (fleet.json).
-func nixFleetOf(f *fleet.File) *closure.NixFleet {
-	nf := &closure.NixFleet{
-		Schema:   closure.FleetSchema,
-		User:     closure.NixUser{Name: f.Build.User.Name, UID: f.Build.User.UID, GID: f.Build.User.GID},
-		Tiers:    map[string]closure.NixTier{},
-		Runtimes: map[string]closure.NixRuntime{},
-	}
-	for _, t := range fleet.AllTiers {
-		tr := f.Tier(t)
-		nf.Tiers[t] = closure.NixTier{Packages: nonNil(tr.Packages), CredentialHelper: tr.CredentialHelper}
-	}
-	for _, r := range f.Runtimes {
-		nf.Runtimes[r.ID] = closure.NixRuntime{Attribute: r.Nix.Attribute, Tiers: r.Tiers, DevPackages: nonNil(r.Nix.DevPackages)}
-	}
-	return nf
-}
-
-func nonNil(xs []string) []string {
-	if xs == nil {
-		return []string{}
-	}
-	return xs
-}
-
-// flakeDir is nix.flake, relative to the fleet file unless absolute.
-func flakeDir(f *fleet.File) string {
-	if filepath.IsAbs(f.Nix.Flake) {
-		return f.Nix.Flake
-	}
-	return filepath.Join(f.Dir, f.Nix.Flake)
-}
-
-// nixOverride turns --nixpkgs into a flake reference.
-func nixOverride(p string) (string, error) {
-	if p == "" {
-		return "", nil
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(filepath.Join(abs, "flake.nix")); err != nil {
-		return "", usageError{fmt.Errorf("--nixpkgs %s: not a flake directory: %w", p, err)}
-	}
-	return "path:" + abs, nil
-}
-
-func runBuild(ctx context.Context, g *globals, f *fleet.File, fl buildFlags) (*closure.Manifest, string, error) {
-	if _, err := f.Image(fl.runtime, fl.tier); err != nil {
-		return nil, "", usageError{err}
-	}
-	if !containsString(f.Build.Architectures, fl.arch) {
-		return nil, "", usageError{fmt.Errorf("architecture %q is not in build.architectures of %s", fl.arch, f.Path)}
-	}
-	sys, err := fleet.NixSystem(fl.arch)
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	override, err := nixOverride(fl.nixpkgs)
-	if err != nil {
-		return nil, "", err
-	}
-	var logw io.Writer = io.Discard
-	if fl.verbose {
-		logw = g.stderr
-	}
-	if err := os.MkdirAll(fl.out, 0o755); err != nil {
-		return nil, "", err
-	}
-	cell := fmt.Sprintf("%s-%s-%s", fl.runtime, fl.tier, fl.arch)
-	gcroot, err := filepath.Abs(filepath.Join(fl.out, cell+".gcroot"))
-	if err != nil {
-		return nil, "", err
-	}
-	m, err := closure.Build(ctx, closure.BuildOptions{
-		GCRoot:          gcroot,
-		FlakeDir:        flakeDir(f),
-		Fleet:           nixFleetOf(f),
-		Runtime:         fl.runtime,
-		Tier:            fl.tier,
-		System:          sys,
-		OverrideNixpkgs: override,
-		Env:             os.Environ(),
-		Progress:        logw,
-	})
-	if err != nil {
-		if errors.Is(err, closure.ErrNixNotFound) {
-			return nil, "", err
-		}
-		return nil, "", fmt.Errorf("build %s-%s-%s: %w", fl.runtime, fl.tier, fl.arch, err)
-	}
-	path := filepath.Join(fl.out, cell+".json")
-	if err := m.Write(path); err != nil {
-		return nil, "", err
-	}
-	return m, path, nil
 }
 
 func renderBuild(g *globals, m *closure.Manifest, path string) error {

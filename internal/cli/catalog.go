@@ -30,8 +30,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
-func init() { extraCommands = append(extraCommands, newCatalogCmd) }
-
 type catalogFlags struct {
 	out    string
 	site   string
@@ -93,7 +91,7 @@ release failed, 2 usage, 3 the catalog could not be built.`,
 				if res, err = site.Build(site.Options{CatalogDir: fl.out, OutDir: fl.site}); err == nil {
 					rep.Site = &res
 				} else if errors.Is(err, site.ErrNotASite) {
-					err = usageError{fmt.Errorf("--site: %w", err)}
+					err = usageErr(fmt.Errorf("--site: %w", err))
 				}
 			}
 			g.report(rep)
@@ -155,11 +153,11 @@ type catalogTarget struct {
 func runCatalog(ctx context.Context, g *globals, f *fleet.File, fl catalogFlags) (catalogReport, error) {
 	rep := catalogReport{Path: filepath.Join(fl.out, catalog.FileName)}
 	if fl.failed != "" && fl.images == "" {
-		return rep, usageError{errors.New("--failed needs --images: it names the images of a release that failed")}
+		return rep, usageErr(errors.New("--failed needs --images: it names the images of a release that failed"))
 	}
 	prev, err := catalog.Read(fl.out)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return rep, usageError{fmt.Errorf("--out: %w", err)}
+		return rep, usageErr(fmt.Errorf("--out: %w", err))
 	}
 	var images map[string]oci.Ref
 	var failed []failedImage
@@ -269,15 +267,15 @@ func fleetVersion(f *fleet.File, imageName string) string {
 func layoutTargets(ctx context.Context, f *fleet.File, from string) ([]catalogTarget, error) {
 	ref, err := oci.ParseRef(from)
 	if err != nil || !ref.IsLayout() || ref.Digest != "" {
-		return nil, usageError{fmt.Errorf("--from %q: want an OCI layout, oci:DIR (without a digest)", from)}
+		return nil, usageErr(fmt.Errorf("--from %q: want an OCI layout, oci:DIR (without a digest)", from))
 	}
 	root, err := layout.ImageIndexFromPath(ref.Layout)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--from %s: %w", from, err)}
+		return nil, usageErr(fmt.Errorf("--from %s: %w", from, err))
 	}
 	im, err := root.IndexManifest()
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--from %s: index.json: %w", from, err)}
+		return nil, usageErr(fmt.Errorf("--from %s: index.json: %w", from, err))
 	}
 	var out []catalogTarget
 	seen := map[string]bool{}
@@ -287,11 +285,11 @@ func layoutTargets(ctx context.Context, f *fleet.File, from string) ([]catalogTa
 			continue // evidence (sha256-<hex>) and entries that are no fleet image
 		}
 		if seen[n] {
-			return nil, usageError{fmt.Errorf("--from %s: index.json names %s twice", from, n)}
+			return nil, usageErr(fmt.Errorf("--from %s: index.json names %s twice", from, n))
 		}
 		seen[n] = true
 		if !d.MediaType.IsIndex() {
-			return nil, usageError{fmt.Errorf("--from %s: %s (%s) is a %s, not an image index", from, n, d.Digest, d.MediaType)}
+			return nil, usageErr(fmt.Errorf("--from %s: %s (%s) is a %s, not an image index", from, n, d.Digest, d.MediaType))
 		}
 		r := oci.Ref{Layout: ref.Layout, Digest: d.Digest.String()}
 		_, idx, err := openIndex(ctx, r.String(), "")
@@ -301,7 +299,7 @@ func layoutTargets(ctx context.Context, f *fleet.File, from string) ([]catalogTa
 		out = append(out, catalogTarget{name: n, ref: r, tags: []string{}, idx: idx, version: fleetVersion(f, n)})
 	}
 	if len(out) == 0 {
-		return nil, usageError{fmt.Errorf("--from %s: index.json names no <runtime>:<tier> image", from)}
+		return nil, usageErr(fmt.Errorf("--from %s: index.json names no <runtime>:<tier> image", from))
 	}
 	return out, nil
 }
@@ -311,18 +309,18 @@ func layoutTargets(ctx context.Context, f *fleet.File, from string) ([]catalogTa
 func readImagesFile(file string) (map[string]oci.Ref, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--images: %w", err)}
+		return nil, usageErr(fmt.Errorf("--images: %w", err))
 	}
 	var m map[string]string
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
-		return nil, usageError{fmt.Errorf("--images %s: want a JSON object of <runtime>:<tier> to REFERENCE@sha256:…: %w", file, err)}
+		return nil, usageErr(fmt.Errorf("--images %s: want a JSON object of <runtime>:<tier> to REFERENCE@sha256:…: %w", file, err))
 	}
 	if dec.More() {
-		return nil, usageError{fmt.Errorf("--images %s: data after the JSON object", file)}
+		return nil, usageErr(fmt.Errorf("--images %s: data after the JSON object", file))
 	}
 	if len(m) == 0 {
-		return nil, usageError{fmt.Errorf("--images %s: names no image", file)}
+		return nil, usageErr(fmt.Errorf("--images %s: names no image", file))
 	}
 	names := make([]string, 0, len(m))
 	for n := range m {
@@ -332,11 +330,11 @@ func readImagesFile(file string) (map[string]oci.Ref, error) {
 	refs := map[string]oci.Ref{}
 	for _, n := range names {
 		if !catalog.ValidName(n) {
-			return nil, usageError{fmt.Errorf("--images %s: key %q is not <runtime>:<tier>", file, n)}
+			return nil, usageErr(fmt.Errorf("--images %s: key %q is not <runtime>:<tier>", file, n))
 		}
 		ref, err := oci.RequireDigest(m[n])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--images %s: %s: %w", file, n, err)}
+			return nil, usageErr(fmt.Errorf("--images %s: %s: %w", file, n, err))
 		}
 		refs[n] = ref
 	}
@@ -389,7 +387,7 @@ type failedImage struct {
 func readFailedFile(f *fleet.File, file, imagesFile string, images map[string]oci.Ref) ([]failedImage, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--failed: %w", err)}
+		return nil, usageErr(fmt.Errorf("--failed: %w", err))
 	}
 	var m map[string]string
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -397,10 +395,10 @@ func readFailedFile(f *fleet.File, file, imagesFile string, images map[string]oc
 		if err == nil {
 			err = errors.New("null")
 		}
-		return nil, usageError{fmt.Errorf("--failed %s: want a JSON object of <runtime>:<tier> to the reason its release failed: %w", file, err)}
+		return nil, usageErr(fmt.Errorf("--failed %s: want a JSON object of <runtime>:<tier> to the reason its release failed: %w", file, err))
 	}
 	if dec.More() {
-		return nil, usageError{fmt.Errorf("--failed %s: data after the JSON object", file)}
+		return nil, usageErr(fmt.Errorf("--failed %s: data after the JSON object", file))
 	}
 	names := make([]string, 0, len(m))
 	for n := range m {
@@ -410,10 +408,10 @@ func readFailedFile(f *fleet.File, file, imagesFile string, images map[string]oc
 	var out []failedImage
 	for _, n := range names {
 		if !catalog.ValidName(n) {
-			return nil, usageError{fmt.Errorf("--failed %s: key %q is not <runtime>:<tier>", file, n)}
+			return nil, usageErr(fmt.Errorf("--failed %s: key %q is not <runtime>:<tier>", file, n))
 		}
 		if _, ok := images[n]; ok {
-			return nil, usageError{fmt.Errorf("--failed %s: key %s is also in --images %s: an image is released or failed, not both", file, n, imagesFile)}
+			return nil, usageErr(fmt.Errorf("--failed %s: key %s is also in --images %s: an image is released or failed, not both", file, n, imagesFile))
 		}
 		var img *fleet.Image
 		for _, i := range f.Images() {
@@ -422,7 +420,7 @@ func readFailedFile(f *fleet.File, file, imagesFile string, images map[string]oc
 			}
 		}
 		if img == nil {
-			return nil, usageError{fmt.Errorf("--failed %s: key %s is not an image of the fleet (%s)", file, n, f.Path)}
+			return nil, usageErr(fmt.Errorf("--failed %s: key %s is not an image of the fleet (%s)", file, n, f.Path))
 		}
 		out = append(out, failedImage{img: *img, reason: m[n]})
 	}
@@ -439,7 +437,7 @@ func servedTarget(ctx context.Context, g *globals, f *fleet.File, img fleet.Imag
 	}
 	repo, err := name.NewRepository(img.Repository, name.StrictValidation)
 	if err != nil {
-		return catalogTarget{}, false, usageError{fmt.Errorf("%s: registry.repository: %s: %w", f.Path, img.Repository, err)}
+		return catalogTarget{}, false, usageErr(fmt.Errorf("%s: registry.repository: %s: %w", f.Path, img.Repository, err))
 	}
 	resolved, err := resolveTags(ctx, repo, img.Tags)
 	if err != nil || len(resolved) == 0 {
@@ -460,7 +458,7 @@ func servedTarget(ctx context.Context, g *globals, f *fleet.File, img fleet.Imag
 // points at that digest is recorded.
 func registryTargets(ctx context.Context, g *globals, f *fleet.File) ([]catalogTarget, error) {
 	if len(f.Registry.Tags) == 0 {
-		return nil, usageError{fmt.Errorf("%s: registry.tags is empty, so no tag names an image: use --images or --from", f.Path)}
+		return nil, usageErr(fmt.Errorf("%s: registry.tags is empty, so no tag names an image: use --images or --from", f.Path))
 	}
 	var out []catalogTarget
 	for _, img := range f.Images() {

@@ -27,7 +27,9 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -150,7 +152,7 @@ func storeFileBytes(t *testing.T, m *closure.Manifest) int64 {
 
 // checkCatalog compares a catalog of the published fleet with what the
 // pipeline built, scanned and published.
-func checkCatalog(t *testing.T, c catalog.Catalog, prep pipelineReport, work string, refPrefix func(runtime string) string, pub string) {
+func checkCatalog(t *testing.T, c catalog.Catalog, prep pipeline.Report, work string, refPrefix func(runtime string) string, pub string) {
 	t.Helper()
 	if c.APIVersion != catalog.APIVersion || c.Fleet.Name != "clearcutt-example" || c.Fleet.Repository != "clearcutt/clearcutt" {
 		t.Errorf("catalog header %s %+v", c.APIVersion, c.Fleet)
@@ -202,7 +204,7 @@ func checkCatalog(t *testing.T, c catalog.Catalog, prep pipelineReport, work str
 				t.Errorf("%s %s: digest %s, published %s", pi.Image, p.Platform, p.Digest, d)
 			}
 			h := mustHash(t, p.Digest)
-			var asm platformReport
+			var asm stage.AssemblePlatform
 			for _, a := range pi.Assemble.Platforms {
 				if a.Digest == p.Digest {
 					asm = a
@@ -243,7 +245,7 @@ func checkCatalog(t *testing.T, c catalog.Catalog, prep pipelineReport, work str
 			}
 			// The package count is the SBOM's, and the SBOM written is the
 			// one the pipeline attested.
-			var sb sbomPlatform
+			var sb stage.SBOMPlatform
 			for _, s := range pi.SBOM.Platforms {
 				if s.Digest == p.Digest {
 					sb = s
@@ -256,7 +258,7 @@ func checkCatalog(t *testing.T, c catalog.Catalog, prep pipelineReport, work str
 				t.Errorf("%s %s: sbom %q", pi.Image, p.Platform, p.SBOM)
 			}
 			// Vulnerabilities: the scan statement's findings, none dropped.
-			var sp scanPlatform
+			var sp stage.ScanPlatform
 			for _, s := range pi.Scan.Platforms {
 				if s.Digest == p.Digest {
 					sp = s
@@ -338,7 +340,7 @@ func TestCatalogOfPublishedFleet(t *testing.T) {
 		if code, _, errs := run(t, "-f", fleetFile, "publish", pi.Reference, "--to", host+"/fleet", "--evidence", evidence); code != 0 {
 			t.Fatalf("publish %s: %s", pi.Image, errs)
 		}
-		registryRef[pi.Image] = publishedRef(host+"/fleet", pi.Image, pi.Digest)
+		registryRef[pi.Image] = stage.PublishedRef(host+"/fleet", pi.Image, pi.Digest)
 		if code, _, errs := run(t, "-f", fleetFile, "attest", registryRef[pi.Image], "--evidence", evidence); code != 0 {
 			t.Fatalf("attest %s: %s", pi.Image, errs)
 		}

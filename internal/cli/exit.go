@@ -3,17 +3,18 @@ package cli
 import (
 	"errors"
 	"strings"
+
+	"github.com/clearcutt/clearcutt/internal/outcome"
 )
 
 // exitCode maps an error to the process exit status.
 func exitCode(err error) int {
-	var ue usageError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, ErrGateFailed):
 		return ExitFailed
-	case errors.As(err, &ue), isCobraUsage(err):
+	case outcome.IsUsage(err), isCobraUsage(err):
 		return ExitUsage
 	default:
 		return ExitRuntime

@@ -15,7 +15,7 @@ import (
 func (g *globals) loadFleet() (*fleet.File, error) {
 	f, err := fleet.Load(g.fleetPath)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageErr(err)
 	}
 	return f, nil
 }
@@ -35,7 +35,7 @@ func newFleetCmd(g *globals) *cobra.Command {
 			g.report(f)
 			switch {
 			case asJSON && asMatrix:
-				return usageError{fmt.Errorf("--json and --github-matrix are exclusive")}
+				return usageErr(fmt.Errorf("--json and --github-matrix are exclusive"))
 			case asMatrix:
 				return writeJSONCompact(g.stdout, f.GitHubMatrix())
 			case asJSON:

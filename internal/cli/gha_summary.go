@@ -11,6 +11,8 @@ import (
 	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gha"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/structure"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
@@ -42,29 +44,29 @@ func stageOf(key string, rep any) (step, bool) {
 		if key == "build" && r.Manifest != nil {
 			return buildStage(r), true
 		}
-	case assembleReport:
+	case stage.AssembleReport:
 		if key == "assemble" {
 			return assembleStage(r), true
 		}
-	case testReport:
+	case stage.TestReport:
 		if key == "test" {
 			return testStage(r), true
 		}
-	case sbomReport:
+	case stage.SBOMReport:
 		if key == "sbom" {
 			return sbomStage(r), true
 		}
-	case scanReport:
+	case stage.ScanReport:
 		if key == "scan" {
 			return scanStage(r), true
 		}
-	case publishReport:
+	case stage.PublishReport:
 		if key == "publish" {
 			return publishStage(r), true
 		}
 	case indexReport:
 		if key == "index" {
-			return publishStage(r.publishReport), true
+			return publishStage(r.PublishReport), true
 		}
 	case attest.Result:
 		if key == "attest" {
@@ -74,7 +76,7 @@ func stageOf(key string, rep any) (step, bool) {
 		if key == "verify" {
 			return verifyStage(r), true
 		}
-	case pipelineReport:
+	case pipeline.Report:
 		if key == "pipeline" {
 			return pipelineStage(r), true
 		}
@@ -117,7 +119,7 @@ func buildStage(r buildOutcome) step {
 	return step{outputs: map[string]string{"manifest": r.Path, "closure-size": strconv.FormatInt(m.ClosureSize, 10)}, summary: md.String()}
 }
 
-func assembleStage(r assembleReport) step {
+func assembleStage(r stage.AssembleReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt assemble "+r.Image))
 	md.WriteString(gha.Paragraph(fmt.Sprintf("Index %s — layers from cache: %d, built: %d", r.Digest, r.CacheHits, r.Built)))
@@ -142,7 +144,7 @@ func checkIcon(s structure.Status) string {
 	}
 }
 
-func testStage(r testReport) step {
+func testStage(r stage.TestReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt test %s", passIcon(r.Passed), r.Image)))
 	t := gha.Table{Header: []string{"Platform", "Check", "Status", "Detail"}, Limit: -1}
@@ -159,7 +161,7 @@ func testStage(r testReport) step {
 	return step{outputs: map[string]string{"passed": strconv.FormatBool(r.Passed), "statements": jsonString(stmts)}, summary: md.String()}
 }
 
-func sbomStage(r sbomReport) step {
+func sbomStage(r stage.SBOMReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt sbom "+r.Image))
 	t := gha.Table{Header: []string{"Platform", "Digest", "Packages", "Nix packages", "File"}, Code: map[int]bool{1: true, 4: true}}
@@ -172,7 +174,7 @@ func sbomStage(r sbomReport) step {
 	return step{outputs: map[string]string{"files": jsonString(files)}, summary: md.String()}
 }
 
-func scanStage(r scanReport) step {
+func scanStage(r stage.ScanReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt scan %s", passIcon(r.Pass), r.Image)))
 	var active, suppressed, excepted int
@@ -210,7 +212,7 @@ func scanStage(r scanReport) step {
 	}, summary: md.String()}
 }
 
-func publishStage(r publishReport) step {
+func publishStage(r stage.PublishReport) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, "clearcutt publish "+r.Image))
 	ref := ""
@@ -318,9 +320,9 @@ func verifyStage(r verify.Report) step {
 	return step{outputs: map[string]string{"passed": strconv.FormatBool(passed), "report": jsonString(r)}, summary: md.String()}
 }
 
-func pipelineStage(r pipelineReport) step {
+func pipelineStage(r pipeline.Report) step {
 	var md strings.Builder
-	ok := r.Passed && r.Published && (r.Verified || r.noAttest())
+	ok := r.Passed && r.Published && (r.Verified || !r.Signed)
 	md.WriteString(gha.Heading(3, fmt.Sprintf("%s clearcutt pipeline → %s", passIcon(ok), r.Destination)))
 	t := gha.Table{Header: []string{"Image", "Index digest", "Arch", "Layers", "Size", "Tests", "Vulns (active/suppressed/excepted)", "Published", "Verified"}, Code: map[int]bool{1: true}, Limit: -1}
 	for _, pi := range r.Images {
@@ -359,11 +361,6 @@ func pipelineStage(r pipelineReport) step {
 	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "published": strconv.FormatBool(r.Published), "verified": strconv.FormatBool(r.Verified),
 	}, summary: md.String()}
-}
-
-// noAttest reports a pipeline that published without attesting.
-func (r pipelineReport) noAttest() bool {
-	return r.Published && len(r.Images) > 0 && r.Images[0].Attest == nil
 }
 
 func testOutcomeIcon(outcome string) string {

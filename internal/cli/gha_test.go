@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/app"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
+	"github.com/clearcutt/clearcutt/internal/stage"
 
 	"github.com/clearcutt/clearcutt/internal/remediate"
 
@@ -131,7 +133,7 @@ func fakeReports() map[string]struct {
 } {
 	idx, amd, arm := hash("index"), hash("amd64"), hash("arm64")
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	test := testReport{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Passed: true,
+	test := stage.TestReport{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Passed: true,
 		Platforms: []structure.Result{{Platform: "linux/amd64", Subject: structure.Subject{Name: "python:distroless", Digest: amd}, Checks: []structure.Check{
 			{ID: "no-shell", Status: structure.Passed}, {ID: "stripped", Status: structure.Warned, Detail: "2 files | with\nsymbols"}, {ID: "smoke", Status: structure.Skipped}}}},
 		Statements: map[string]string{amd.String(): "out/evidence/sha256-" + amd.Hex + "/test-result.json"}}
@@ -144,20 +146,20 @@ func fakeReports() map[string]struct {
 			Paths:             make([]closure.StorePath, 3),
 			PruningCandidates: []closure.PruningCandidate{{Pname: "fontconfig", Feature: "fonts", NarSize: 1000, RequiredBy: []string{"/nix/store/x-tk"}}}},
 			"out/closures/python-distroless-amd64.json"}, "| Pruning candidate | Feature | Size | Required by |"},
-		"assemble": {assembleReport{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Digest: idx.String(),
-			Platforms: []platformReport{{Arch: "amd64", Digest: amd.String(), Layers: 7, Size: 4096}, {Arch: "arm64", Digest: arm.String(), Layers: 7, Size: 4000}}},
+		"assemble": {stage.AssembleReport{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Digest: idx.String(),
+			Platforms: []stage.AssemblePlatform{{Arch: "amd64", Digest: amd.String(), Layers: 7, Size: 4096}, {Arch: "arm64", Digest: arm.String(), Layers: 7, Size: 4000}}},
 			"| Arch | Digest | Layers | Size | Base |"},
 		"test": {test, "| Platform | Check | Status | Detail |"},
-		"sbom": {sbomReport{Image: "ghcr.io/acme/python:distroless", Platforms: []sbomPlatform{{File: "out/evidence/a/sbom.spdx.json"}, {File: "out/evidence/b/sbom.spdx.json"}}},
+		"sbom": {stage.SBOMReport{Image: "ghcr.io/acme/python:distroless", Platforms: []stage.SBOMPlatform{{File: "out/evidence/a/sbom.spdx.json"}, {File: "out/evidence/b/sbom.spdx.json"}}},
 			"| Platform | Digest | Packages | Nix packages | File |"},
-		"scan": {scanReport{Image: "python:distroless", Pass: false, Platforms: []scanPlatform{
+		"scan": {stage.ScanReport{Image: "python:distroless", Pass: false, Platforms: []stage.ScanPlatform{
 			{Platform: "linux/amd64", Result: scan.Result{Findings: []scan.Finding{finding}}, Decision: gate.Decision{Pass: false, Policy: "fail-on high", Reasons: []string{"CVE-2024-0001 in openssl is high"}, Counts: gate.Counts{Active: 1, Suppressed: 2}}},
 			{Platform: "linux/arm64", Decision: gate.Decision{Pass: true, Counts: gate.Counts{Suppressed: 1, Excepted: 3}}}}},
 			"| ID | Severity | Package | Version | Fixed in | Status |"},
-		"publish": {publishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
+		"publish": {stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
 			Platforms: map[string]string{"linux/amd64": amd.String()}, Refs: []string{"127.0.0.1:5000/fleet/python@" + idx.String(), "127.0.0.1:5000/fleet/python:3.12-distroless"}, BlobsUploaded: 3, BlobsSkipped: 9},
 			"| Reference | Blobs uploaded | Blobs skipped | Bytes uploaded |"},
-		"index": {indexReport{publishReport: publishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
+		"index": {indexReport{PublishReport: stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
 			Platforms: map[string]string{"linux/amd64": amd.String()}, Refs: []string{"127.0.0.1:5000/fleet/python@" + idx.String()}, BlobsUploaded: 0, BlobsSkipped: 4}},
 			"| Reference | Blobs uploaded | Blobs skipped | Bytes uploaded |"},
 		"attest": {attest.Result{Index: idx, Mode: attest.ModeKeyless, Attached: []attest.Attached{
@@ -168,8 +170,8 @@ func fakeReports() map[string]struct {
 			{Channel: verify.ChannelSignature, Required: true, Status: verify.StatusVerified, Entries: []verify.Entry{{Arch: "index", Status: verify.StatusVerified}, {Arch: "linux/amd64", Status: verify.StatusVerified}}},
 			{Channel: verify.ChannelVulnerabilities, Required: true, Status: verify.StatusPending, Entries: []verify.Entry{{Arch: "linux/amd64", Status: verify.StatusPending, Reason: "scan is 30h old"}}}}},
 			"| Channel | Required | Status | index | linux/amd64 |"},
-		"pipeline": {pipelineReport{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipelineImage{{Image: "python:distroless", Digest: idx.String(),
-			Assemble: &assembleReport{Platforms: []platformReport{{Arch: "amd64", Layers: 7, Size: 10}}}, Test: &test, Publish: &publishReport{}}}},
+		"pipeline": {pipeline.Report{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipeline.Image{{Image: "python:distroless", Digest: idx.String(),
+			Assemble: &stage.AssembleReport{Platforms: []stage.AssemblePlatform{{Arch: "amd64", Layers: 7, Size: 10}}}, Test: &test, Publish: &stage.PublishReport{}}}},
 			"| Image | Index digest | Arch | Layers | Size | Tests | Vulns (active/suppressed/excepted) | Published | Verified |"},
 		"rescan": {rescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
 			"| Image | Platform | Digest | Status | Active | Suppressed | Excepted | New findings | Detail |"},
@@ -296,7 +298,7 @@ func TestActionsFleetPlanMatrixIsGitHubMatrix(t *testing.T) {
 
 func TestActionsGateFailureAndRuntimeError(t *testing.T) {
 	fakes := fakeReports()
-	failed := fakes["test"].rep.(testReport)
+	failed := fakes["test"].rep.(stage.TestReport)
 	failed.Passed = false
 
 	j := newGHAJob(t)
@@ -325,7 +327,7 @@ func TestActionsGateFailureAndRuntimeError(t *testing.T) {
 	// A runtime error writes no outputs; the summary names the error.
 	j = newGHAJob(t)
 	g = &globals{stderr: &bytes.Buffer{}, getenv: j.getenv}
-	if err := g.toActions("test", testReport{Passed: true}, errors.New("registry unreachable | retry")); err != nil {
+	if err := g.toActions("test", stage.TestReport{Passed: true}, errors.New("registry unreachable | retry")); err != nil {
 		t.Fatal(err)
 	}
 	if out := j.outputs(t); len(out) != 0 {

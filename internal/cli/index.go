@@ -13,9 +13,8 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
-
-func init() { extraCommands = append(extraCommands, newIndexCmd) }
 
 type indexFlags struct {
 	runtime, tier string
@@ -63,7 +62,7 @@ other index.`,
 			if fl.asJSON {
 				return writeJSON(g.stdout, rep)
 			}
-			return renderPublish(g, []publishReport{rep.publishReport})
+			return renderPublish(g, []stage.PublishReport{rep.PublishReport})
 		},
 	}
 	cmd.Flags().StringVar(&fl.runtime, "runtime", "", "runtime id (required)")
@@ -85,14 +84,14 @@ other index.`,
 // architectures of build.architectures the index lacks (only with
 // --allow-partial-unsafe).
 type indexReport struct {
-	publishReport
+	stage.PublishReport
 	Missing []string `json:"missingArchitectures,omitempty"`
 }
 
 func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (indexReport, error) {
 	img, err := f.Image(fl.runtime, fl.tier)
 	if err != nil {
-		return indexReport{}, usageError{err}
+		return indexReport{}, usageErr(err)
 	}
 	ropts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	var ims []oci.PlatformImage
@@ -100,7 +99,7 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 	for _, s := range fl.platforms {
 		ref, err := oci.RequireDigest(s)
 		if err != nil {
-			return indexReport{}, usageError{fmt.Errorf("--platform: %w", err)}
+			return indexReport{}, usageErr(fmt.Errorf("--platform: %w", err))
 		}
 		pi, err := oci.OpenPlatformImage(ctx, ref, ropts...)
 		if err != nil {
@@ -112,15 +111,15 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 		}
 		for _, l := range [][2]string{{oci.LabelRuntime, fl.runtime}, {oci.LabelTier, fl.tier}} {
 			if got := cf.Config.Labels[l[0]]; got != l[1] {
-				return indexReport{}, usageError{fmt.Errorf("--platform %s: image label %s=%q, want %q", s, l[0], got, l[1])}
+				return indexReport{}, usageErr(fmt.Errorf("--platform %s: image label %s=%q, want %q", s, l[0], got, l[1]))
 			}
 		}
 		arch := pi.Platform.Architecture
 		if prev, ok := from[arch]; ok {
-			return indexReport{}, usageError{fmt.Errorf("--platform %s and %s are both %s", prev, s, arch)}
+			return indexReport{}, usageErr(fmt.Errorf("--platform %s and %s are both %s", prev, s, arch))
 		}
 		if !containsString(img.Architectures, arch) {
-			return indexReport{}, usageError{fmt.Errorf("--platform %s is %s, not in build.architectures %v", s, arch, img.Architectures)}
+			return indexReport{}, usageErr(fmt.Errorf("--platform %s is %s, not in build.architectures %v", s, arch, img.Architectures))
 		}
 		from[arch] = s
 		ims = append(ims, pi)
@@ -132,19 +131,19 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 		}
 	}
 	if len(missing) > 0 && !fl.allowPartial {
-		return indexReport{}, usageError{fmt.Errorf("%s: no --platform for architecture %s of build.architectures (--allow-partial-unsafe publishes without it)", img.RefName, strings.Join(missing, ", "))}
+		return indexReport{}, usageErr(fmt.Errorf("%s: no --platform for architecture %s of build.architectures (--allow-partial-unsafe publishes without it)", img.RefName, strings.Join(missing, ", ")))
 	}
 	idx, err := oci.NewIndex(ims)
 	if err != nil {
-		return indexReport{}, usageError{fmt.Errorf("%s: %w", img.RefName, err)}
+		return indexReport{}, usageErr(fmt.Errorf("%s: %w", img.RefName, err))
 	}
-	if err := requireTestEvidence(idx, fl.evidence); err != nil {
+	if err := stage.RequireTestEvidence(idx, fl.evidence); err != nil {
 		return indexReport{}, fmt.Errorf("%w: %w", ErrGateFailed, err)
 	}
 	if fl.expectDigest != "" {
 		want, err := v1.NewHash(fl.expectDigest)
 		if err != nil {
-			return indexReport{}, usageError{fmt.Errorf("--expect-digest: %w", err)}
+			return indexReport{}, usageErr(fmt.Errorf("--expect-digest: %w", err))
 		}
 		got, err := idx.Digest()
 		if err != nil {
@@ -162,7 +161,7 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 		opts.Tags = img.Tags
 	}
 	if err != nil {
-		return indexReport{}, usageError{fmt.Errorf("--to: %w", err)}
+		return indexReport{}, usageErr(fmt.Errorf("--to: %w", err))
 	}
 	if fl.digestOnly {
 		opts.Tags, opts.RefName = nil, ""
@@ -172,7 +171,7 @@ func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (in
 	if err != nil {
 		return indexReport{}, fmt.Errorf("index %s to %s: %w", img.RefName, opts.Dest, err)
 	}
-	rep := indexReport{publishReport: publishReport{
+	rep := indexReport{PublishReport: stage.PublishReport{
 		Image: img.RefName, Destination: opts.Dest.String(), Digest: res.Digest.String(),
 		Platforms: map[string]string{}, Refs: res.Refs,
 		BlobsUploaded: res.BlobsUploaded, BlobsSkipped: res.BlobsSkipped, BytesUploaded: res.BytesUploaded,

@@ -11,15 +11,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
-func assembleJSON(t *testing.T, args ...string) assembleReport {
+func assembleJSON(t *testing.T, args ...string) stage.AssembleReport {
 	t.Helper()
 	code, out, errs := run(t, append(args, "--json")...)
 	if code != 0 {
 		t.Fatalf("assemble %v: exit %d: %s", args, code, errs)
 	}
-	var r assembleReport
+	var r stage.AssembleReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}

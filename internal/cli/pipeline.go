@@ -2,23 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
-	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
-
-func init() { extraCommands = append(extraCommands, newPipelineCmd) }
 
 type pipelineFlags struct {
 	work     string
@@ -52,7 +47,17 @@ Actions. Work files go under --work (closures/, stage/, evidence/).`,
 			if err != nil {
 				return err
 			}
-			rep, err := runPipeline(cmd, g, f, fl)
+			if err := fl.attest.check(cmd); err != nil {
+				return err
+			}
+			o, err := fl.release(cmd, g, f)
+			if err != nil {
+				return err
+			}
+			rep, err := pipeline.Release(cmd.Context(), o)
+			if fl.noAttest && err == nil {
+				fmt.Fprintln(g.stderr, "clearcutt: warning: published without signatures or attached evidence (--no-attest-unsafe)")
+			}
 			g.report(rep)
 			if fl.asJSON {
 				if werr := writeJSON(g.stdout, rep); werr != nil && err == nil {
@@ -74,238 +79,54 @@ Actions. Work files go under --work (closures/, stage/, evidence/).`,
 	cmd.Flags().BoolVar(&fl.noSmoke, "no-smoke", false, "do not execute images (smoke checks are reported as skipped)")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
 	fs := cmd.Flags()
-	fs.StringVar(&fl.scan.db, "db", "", "Grype v6 vulnerability database directory (required; 'clearcutt vulndb build' makes one)")
-	fs.StringVar(&fl.scan.vexDir, "vex-dir", "", "OpenVEX documents (default: vex/ next to the fleet file, if present)")
-	fs.StringVar(&fl.scan.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	fs.StringVar(&fl.scan.failOn, "fail-on", "", failOnUsage)
-	fs.BoolVar(&fl.scan.onlyFixable, "only-fixable", false, onlyFixableUsage)
-	durationFlag(fs, &fl.scan.maxDBAge, "max-db-age", maxDBAgeUsage)
-	fs.BoolVar(&fl.scan.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age")
-	fs.StringVar(&fl.attest.key, "key", "", "signing key (default $XDG_CONFIG_HOME/clearcutt/signing.key, created on first use)")
-	fs.BoolVar(&fl.attest.keyless, "keyless", false, "sign keyless with the job's OIDC identity (the default in GitHub Actions)")
-	fs.StringVar(&fl.attest.fulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio URL for keyless signing")
-	fs.StringVar(&fl.attest.rekorURL, "rekor-url", "https://rekor.sigstore.dev", "Rekor URL for keyless signing")
-	fs.BoolVar(&fl.attest.privateRepository, "private-repository", false, privateRepositoryUsage)
+	fl.scan.addFlags(fs, dbUsage)
+	fl.attest.signingFlags.addFlags(cmd, keyUsage)
 	fs.BoolVar(&fl.noAttest, "no-attest-unsafe", false, "publish without signing, attaching evidence or verifying")
 	_ = cmd.MarkFlagRequired("db")
 	return cmd
 }
 
-// pipelineImage is one image's outcome.
-type pipelineImage struct {
-	Image     string          `json:"image"`
-	Reference string          `json:"reference,omitempty"`
-	Digest    string          `json:"digest,omitempty"`
-	Assemble  *assembleReport `json:"assemble,omitempty"`
-	Test      *testReport     `json:"test,omitempty"`
-	SBOM      *sbomReport     `json:"sbom,omitempty"`
-	Scan      *scanReport     `json:"scan,omitempty"`
-	Publish   *publishReport  `json:"publish,omitempty"`
-	Published string          `json:"published,omitempty"`
-	Attest    *attest.Result  `json:"attest,omitempty"`
-	Verify    *verify.Report  `json:"verify,omitempty"`
-	Error     string          `json:"error,omitempty"`
-}
-
-type pipelineReport struct {
-	Fleet       string          `json:"fleet"`
-	Destination string          `json:"destination"`
-	Images      []pipelineImage `json:"images"`
-	Passed      bool            `json:"passed"`
-	Published   bool            `json:"published"`
-	// Tagged is true once the tags (layout names) moved: after every
-	// published image verified.
-	Tagged   bool    `json:"tagged"`
-	Verified bool    `json:"verified"`
-	Seconds  float64 `json:"seconds"`
-}
-
-func selected(only []string, img fleet.Image) bool {
-	if len(only) == 0 {
-		return true
+// release translates the flags into the options of pipeline.Release: the
+// real stages under --work, signed with the key or keyless, verified with
+// the same policy clearcutt verify applies.
+func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (pipeline.Options, error) {
+	images, err := pipeline.Select(f, fl.only)
+	if err != nil {
+		return pipeline.Options{}, err
 	}
-	for _, o := range only {
-		if o == img.Runtime || o == img.RefName {
-			return true
-		}
+	epoch, err := sourceDateEpoch(-1, f)
+	if err != nil {
+		return pipeline.Options{}, err
 	}
-	return false
-}
-
-func runPipeline(cmd *cobra.Command, g *globals, f *fleet.File, fl pipelineFlags) (pipelineReport, error) {
-	ctx := cmd.Context()
-	start := time.Now()
-	rep := pipelineReport{Fleet: f.Path, Destination: fl.to, Passed: true}
-	var images []fleet.Image
-	for _, img := range f.Images() {
-		if selected(fl.only, img) {
-			images = append(images, img)
-		}
+	cache, err := layerCache(fl.cache)
+	if err != nil {
+		return pipeline.Options{}, err
 	}
-	if len(images) == 0 {
-		return rep, usageError{fmt.Errorf("--only %s matches no image of %s", strings.Join(fl.only, ","), f.Path)}
+	st := pipeline.Stages{
+		Fleet: f, Work: fl.work, Nixpkgs: fl.nixpkgs, Env: os.Environ(), Cache: cache, SourceDateEpoch: epoch,
+		Runc: runcPath("", fl.noSmoke), Scanning: fl.scan.options(g), To: fl.to, Progress: g,
 	}
-	closures := filepath.Join(fl.work, "closures")
-	stage := filepath.Join(fl.work, "stage")
-	evidence := filepath.Join(fl.work, "evidence")
-	total := 0
-	for _, img := range images {
-		total += len(img.Architectures) + 4
-	}
-	step := 0
-	say := func(format string, args ...any) {
-		step++
-		fmt.Fprintf(g.stderr, "[%d/%d] %s\n", step, total, fmt.Sprintf(format, args...))
-	}
-	for _, img := range images {
-		pi := pipelineImage{Image: img.RefName}
-		err := func() error {
-			for _, arch := range img.Architectures {
-				say("build %s %s", img.RefName, arch)
-				if _, _, err := runBuild(ctx, g, f, buildFlags{runtime: img.Runtime, tier: img.Tier, arch: arch, out: closures, nixpkgs: fl.nixpkgs}); err != nil {
-					return err
-				}
-			}
-			say("assemble %s", img.RefName)
-			ar, err := runAssemble(ctx, g, f, assembleFlags{runtime: img.Runtime, tier: img.Tier, closures: closures, stage: stage, cache: fl.cache, sourceDateEpoch: -1})
-			if err != nil {
-				return err
-			}
-			pi.Assemble, pi.Reference, pi.Digest = &ar, ar.Reference, ar.Digest
-			say("test %s", img.RefName)
-			tr, err := runTest(ctx, g, f, ar.Reference, testFlags{evidence: evidence, noSmoke: fl.noSmoke})
-			if err != nil {
-				return err
-			}
-			pi.Test = &tr
-			if !tr.Passed {
-				return fmt.Errorf("%w: %s", ErrGateFailed, failedChecks(tr))
-			}
-			say("sbom %s", img.RefName)
-			sr, err := runSBOM(ctx, g, f, ar.Reference, sbomFlags{closures: closures, evidence: evidence, sourceDateEpoch: -1})
-			if err != nil {
-				return err
-			}
-			pi.SBOM = &sr
-			say("scan %s", img.RefName)
-			sf := fl.scan
-			sf.evidence = evidence
-			vr, err := runScan(ctx, g, f, ar.Reference, sf)
-			if err != nil {
-				return err
-			}
-			pi.Scan = &vr
-			if !vr.Pass {
-				return fmt.Errorf("%w: vulnerability gate: %s", ErrGateFailed, scanReasons(vr))
-			}
-			return nil
-		}()
-		if err != nil {
-			pi.Error = err.Error()
-			rep.Passed = false
-			rep.Images = append(rep.Images, pi)
-			if ctx.Err() != nil || !errors.Is(err, ErrGateFailed) && !isBuildProblem(err) {
-				rep.Seconds = time.Since(start).Seconds()
-				return rep, err
-			}
-			continue
-		}
-		rep.Images = append(rep.Images, pi)
-	}
-	if !rep.Passed {
-		rep.Seconds = time.Since(start).Seconds()
-		return rep, fmt.Errorf("%w: nothing was published", ErrGateFailed)
-	}
-	// Unless signing is skipped, the images are published by digest only:
-	// their tags (layout names) move once every one of them verified.
-	for i := range rep.Images {
-		pi := &rep.Images[i]
-		fmt.Fprintf(g.stderr, "publish %s -> %s\n", pi.Image, fl.to)
-		pr, err := runPublish(ctx, g, f, pi.Reference, publishFlags{to: fl.to, evidence: evidence, digestOnly: !fl.noAttest})
-		if err != nil {
-			pi.Error = err.Error()
-			rep.Seconds = time.Since(start).Seconds()
-			return rep, err
-		}
-		pi.Publish = &pr
-		pi.Published = publishedRef(fl.to, pi.Image, pr.Digest)
-	}
-	rep.Published = true
+	o := pipeline.Options{Fleet: f.Path, Images: images, Destination: fl.to, Builder: st, Checker: st, Publisher: st, Log: g.stderr}
 	if fl.noAttest {
-		fmt.Fprintln(g.stderr, "clearcutt: warning: published without signatures or attached evidence (--no-attest-unsafe)")
-		rep.Tagged = true
-		rep.Seconds = time.Since(start).Seconds()
-		return rep, nil
+		return o, nil
 	}
 	af := fl.attest
-	af.evidence = evidence
+	af.evidence = st.Evidence()
 	vf := verifyFlags{failOn: fl.scan.failOn, onlyFixable: fl.scan.onlyFixable, maxDBAge: fl.scan.maxDBAge}
 	if !af.keyless && !inGitHubActions() {
 		key := af.key
 		if key == "" {
 			p, err := defaultKeyPath()
 			if err != nil {
-				return rep, usageError{err}
+				return o, usageErr(err)
 			}
 			key = p
 		}
 		vf.key = key + ".pub"
 	}
-	rep.Verified = true
-	for i := range rep.Images {
-		pi := &rep.Images[i]
-		fmt.Fprintf(g.stderr, "attest %s\n", pi.Published)
-		ares, err := runAttest(cmd, g, pi.Published, af, f)
-		if err != nil {
-			pi.Error = err.Error()
-			rep.Seconds = time.Since(start).Seconds()
-			return rep, err
-		}
-		pi.Attest = &ares
-		fmt.Fprintf(g.stderr, "verify %s\n", pi.Published)
-		vrep, err := runVerify(ctx, g, f, pi.Published, vf)
-		if err != nil {
-			pi.Error = err.Error()
-			rep.Seconds = time.Since(start).Seconds()
-			return rep, err
-		}
-		pi.Verify = &vrep
-		if vrep.ExitCode() != verify.ExitPassed {
-			rep.Verified = false
-			pi.Error = "a required evidence channel is not verified"
-		}
-	}
-	if !rep.Verified {
-		rep.Seconds = time.Since(start).Seconds()
-		return rep, fmt.Errorf("%w: published images failed verification; their tags were not moved", ErrGateFailed)
-	}
-	// Every image verified: move the tags, to the same digests.
-	for i := range rep.Images {
-		pi := &rep.Images[i]
-		fmt.Fprintf(g.stderr, "tag %s\n", pi.Published)
-		pr, err := runPublish(ctx, g, f, pi.Reference, publishFlags{to: fl.to, evidence: evidence})
-		if err == nil && pr.Digest != pi.Publish.Digest {
-			err = fmt.Errorf("%s: tagging published %s, not the verified %s", pi.Image, pr.Digest, pi.Publish.Digest)
-		}
-		if err != nil {
-			pi.Error = err.Error()
-			rep.Seconds = time.Since(start).Seconds()
-			return rep, err
-		}
-		pi.Publish = &pr
-	}
-	rep.Tagged = true
-	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
-}
-
-// publishedRef is the by-digest reference of an image published to dest.
-func publishedRef(dest, refName, digest string) string {
-	if strings.HasPrefix(dest, oci.LayoutPrefix) {
-		return dest + "@" + digest
-	}
-	runtime, _, _ := strings.Cut(refName, ":")
-	return strings.TrimSuffix(dest, "/") + "/" + runtime + "@" + digest
+	o.Signer = pipeline.SignerFunc(func(_ context.Context, ref string) (attest.Result, error) { return runAttest(cmd, g, ref, af, f) })
+	o.Verifier = pipeline.VerifierFunc(func(ctx context.Context, ref string) (verify.Report, error) { return runVerify(ctx, g, f, ref, vf) })
+	return o, nil
 }
 
 // inGitHubActions reports a job that may request an OIDC token.
@@ -313,36 +134,7 @@ func inGitHubActions() bool {
 	return os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
 }
 
-func scanReasons(r scanReport) string {
-	var out []string
-	for _, p := range r.Platforms {
-		for _, reason := range p.Decision.Reasons {
-			out = append(out, p.Platform+": "+reason)
-		}
-	}
-	return strings.Join(out, "; ")
-}
-
-// isBuildProblem reports errors specific to one image (its build or
-// assembly failed) after which the other images are still worth gating.
-func isBuildProblem(err error) bool {
-	var ue usageError
-	return !errors.As(err, &ue) && !errors.Is(err, context.Canceled)
-}
-
-func failedChecks(tr testReport) string {
-	var out []string
-	for _, p := range tr.Platforms {
-		for _, c := range p.Checks {
-			if c.Status == "failed" {
-				out = append(out, fmt.Sprintf("%s %s: %s", p.Platform, c.ID, c.Detail))
-			}
-		}
-	}
-	return strings.Join(out, "; ")
-}
-
-func renderPipeline(g *globals, r pipelineReport) error {
+func renderPipeline(g *globals, r pipeline.Report) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tINDEX DIGEST\tARCH\tLAYERS\tSIZE\tTESTS\tVULNS (active/suppressed/excepted)\tPUBLISHED\tVERIFIED")
 	for _, pi := range r.Images {

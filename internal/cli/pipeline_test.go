@@ -17,6 +17,8 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
 
@@ -59,13 +61,13 @@ func mustHash(t *testing.T, s string) v1.Hash {
 	return h
 }
 
-func pipelineJSON(t *testing.T, wantCode int, args ...string) pipelineReport {
+func pipelineJSON(t *testing.T, wantCode int, args ...string) pipeline.Report {
 	t.Helper()
 	code, out, errs := run(t, append(args, "--json")...)
 	if code != wantCode {
 		t.Fatalf("pipeline exit %d, want %d\nstderr: %s\nstdout: %s", code, wantCode, tail(errs, 3000), tail(out, 3000))
 	}
-	var rep pipelineReport
+	var rep pipeline.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("pipeline --json: %v\n%s", err, tail(out, 2000))
 	}
@@ -89,7 +91,7 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 	fleetFile := filepath.Join(repo, "clearcutt.yaml")
 	only := []string{"--only", "python", "--only", "static", "--only", "python-debian"}
 	db := testDB(t, repo)
-	runOnce := func(dir string) pipelineReport {
+	runOnce := func(dir string) pipeline.Report {
 		args := append([]string{"-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", db,
 			"--work", filepath.Join(dir, "work"), "--cache", filepath.Join(dir, "cache"), "--to", "oci:" + filepath.Join(dir, "published")}, only...)
 		return pipelineJSON(t, ExitOK, args...)
@@ -209,7 +211,7 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s %s: no smoke check", pi.Image, res.Platform)
 			}
-			host := strings.HasPrefix(res.Platform, "linux/"+hostArch())
+			host := strings.HasPrefix(res.Platform, "linux/"+stage.HostArch())
 			if host && c.Status != "passed" {
 				t.Errorf("%s %s: smoke %s: %s", pi.Image, res.Platform, c.Status, c.Detail)
 			}
@@ -231,19 +233,19 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 
 	// Publish to the real registry process: tags, then an unchanged re-publish.
 	host := ocitest.StartDistribution(t)
-	var distroless pipelineImage
+	var distroless pipeline.Image
 	for _, pi := range first.Images {
 		if pi.Image == "python:distroless" {
 			distroless = pi
 		}
 	}
-	pub := func() publishReport {
+	pub := func() stage.PublishReport {
 		code, out, errs := run(t, "-f", fleetFile, "publish", distroless.Reference, "--to", host+"/fleet",
 			"--evidence", filepath.Join(d1, "work", "evidence"), "--json")
 		if code != 0 {
 			t.Fatalf("publish exit %d: %s", code, errs)
 		}
-		var r publishReport
+		var r stage.PublishReport
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -361,7 +363,7 @@ func TestPublishRefusesUngatedImage(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("assemble: %s", errs)
 	}
-	var ar assembleReport
+	var ar stage.AssembleReport
 	if err := json.Unmarshal([]byte(out), &ar); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -37,19 +38,14 @@ func (g *globals) progressDone() {
 	}
 }
 
+// progressEvent is a status line for the progress events of the oci
+// package.
 func (g *globals) progressEvent(prefix string) func(oci.Event) {
-	line := g.progressLine(prefix)
-	return func(e oci.Event) {
-		msg := e.Step
-		if e.Arch != "" {
-			msg += " " + e.Arch
-		}
-		if e.Total > 0 {
-			msg += fmt.Sprintf(" %d/%d", e.N, e.Total)
-		}
-		if e.Detail != "" {
-			msg += " " + e.Detail
-		}
-		line(msg)
-	}
+	return stage.Events(g.progressLine(prefix))
+}
+
+// Status implements stage.Progress: a redrawn status line on a terminal,
+// nothing elsewhere.
+func (g *globals) Status(prefix string) (func(string), func()) {
+	return g.progressLine(prefix), g.progressDone
 }

@@ -1,20 +1,14 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/spf13/cobra"
-
-	"github.com/clearcutt/clearcutt/internal/fleet"
-	"github.com/clearcutt/clearcutt/internal/oci"
 )
-
-func init() { extraCommands = append(extraCommands, newPublishCmd) }
 
 type publishFlags struct {
 	to         string
@@ -46,7 +40,7 @@ combined index.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runPublish(cmd.Context(), g, f, args[0], fl)
+			rep, err := stage.Publish(cmd.Context(), f, args[0], stage.PublishOptions{To: fl.to, Evidence: fl.evidence, DigestOnly: fl.digestOnly, Progress: g})
 			g.report(rep)
 			if err != nil {
 				return err
@@ -54,7 +48,7 @@ combined index.`,
 			if fl.asJSON {
 				return writeJSON(g.stdout, rep)
 			}
-			return renderPublish(g, []publishReport{rep})
+			return renderPublish(g, []stage.PublishReport{rep})
 		},
 	}
 	cmd.Flags().StringVar(&fl.to, "to", "oci:out/oci", "destination: oci:DIR, or a registry repository prefix such as ghcr.io/acme/fleet")
@@ -64,77 +58,7 @@ combined index.`,
 	return cmd
 }
 
-type publishReport struct {
-	Image         string            `json:"image"`
-	Destination   string            `json:"destination"`
-	Digest        string            `json:"digest"`
-	Platforms     map[string]string `json:"platforms"`
-	Refs          []string          `json:"refs"`
-	BlobsUploaded int               `json:"blobsUploaded"`
-	BlobsSkipped  int               `json:"blobsSkipped"`
-	BytesUploaded int64             `json:"bytesUploaded"`
-}
-
-func runPublish(ctx context.Context, g *globals, f *fleet.File, src string, fl publishFlags) (publishReport, error) {
-	ref, idx, err := openIndex(ctx, src, "")
-	if err != nil {
-		return publishReport{}, err
-	}
-	if !ref.IsLayout() {
-		return publishReport{}, usageError{fmt.Errorf("%s: publish copies from a staging layout (oci:DIR@sha256:…)", src)}
-	}
-	// The image's identity comes from its own labels, so the tags and the
-	// destination cannot disagree with what was built.
-	im, err := idx.IndexManifest()
-	if err != nil || len(im.Manifests) == 0 {
-		return publishReport{}, fmt.Errorf("%s: empty or unreadable index: %v", src, err)
-	}
-	first, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		return publishReport{}, fmt.Errorf("%s: %w", src, err)
-	}
-	cf, err := first.ConfigFile()
-	if err != nil {
-		return publishReport{}, fmt.Errorf("%s: %w", src, err)
-	}
-	img, err := f.Image(cf.Config.Labels[oci.LabelRuntime], cf.Config.Labels[oci.LabelTier])
-	if err != nil {
-		return publishReport{}, usageError{fmt.Errorf("%s: %w", src, err)}
-	}
-	if err := requireTestEvidence(idx, fl.evidence); err != nil {
-		return publishReport{}, fmt.Errorf("%w: %w", ErrGateFailed, err)
-	}
-	to := fl.to
-	opts := oci.PublishOptions{Source: ref, RefName: img.RefName, Keychain: authn.DefaultKeychain, Progress: g.progressEvent("publish " + img.RefName)}
-	if strings.HasPrefix(to, oci.LayoutPrefix) {
-		opts.Dest, err = oci.ParseRef(to)
-	} else {
-		opts.Dest, err = oci.ParseRef(strings.TrimSuffix(to, "/") + "/" + img.Runtime)
-		opts.Tags = img.Tags
-	}
-	if err != nil {
-		return publishReport{}, usageError{fmt.Errorf("--to: %w", err)}
-	}
-	if fl.digestOnly {
-		opts.Tags, opts.RefName = nil, ""
-	}
-	res, err := oci.Publish(ctx, opts)
-	g.progressDone()
-	if err != nil {
-		return publishReport{}, fmt.Errorf("publish %s to %s: %w", img.RefName, opts.Dest, err)
-	}
-	rep := publishReport{
-		Image: img.RefName, Destination: opts.Dest.String(), Digest: res.Digest.String(),
-		Platforms: map[string]string{}, Refs: res.Refs,
-		BlobsUploaded: res.BlobsUploaded, BlobsSkipped: res.BlobsSkipped, BytesUploaded: res.BytesUploaded,
-	}
-	for p, d := range res.Platforms {
-		rep.Platforms[p] = d.String()
-	}
-	return rep, nil
-}
-
-func renderPublish(g *globals, reps []publishReport) error {
+func renderPublish(g *globals, reps []stage.PublishReport) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tDIGEST\tUPLOADED\tSKIPPED\tBYTES\tREFS")
 	for _, r := range reps {

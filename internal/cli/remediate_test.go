@@ -12,7 +12,9 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/actionlint"
 	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/remediate"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
 
@@ -73,7 +75,7 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 // catalogFromPipeline writes DIR/catalog.json from a pipeline run's scans,
 // with each platform's SBOM under sbom/, as the catalog stage records
 // verified evidence.
-func catalogFromPipeline(t *testing.T, rep pipelineReport, evidence string) string {
+func catalogFromPipeline(t *testing.T, rep pipeline.Report, evidence string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "catalog")
 	c := catalog.Catalog{APIVersion: catalog.APIVersion, GeneratedAt: time.Now().UTC(), Fleet: catalog.Fleet{Name: "remediation-fixture"}}
@@ -85,7 +87,7 @@ func catalogFromPipeline(t *testing.T, rep pipelineReport, evidence string) stri
 		im := catalog.Image{Name: pi.Image, Runtime: runtime, Tier: tier, Reference: pi.Reference, IndexDigest: pi.Digest, Status: catalog.StatusVerified}
 		for _, sp := range pi.Scan.Platforms {
 			d := mustHash(t, sp.Digest)
-			sbom, err := os.ReadFile(filepath.Join(evidence, "sha256-"+d.Hex, SBOMFile))
+			sbom, err := os.ReadFile(filepath.Join(evidence, "sha256-"+d.Hex, stage.SBOMFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +99,7 @@ func catalogFromPipeline(t *testing.T, rep pipelineReport, evidence string) stri
 				t.Fatal(err)
 			}
 			im.Platforms = append(im.Platforms, catalog.Platform{Platform: sp.Platform, Digest: sp.Digest, SBOM: rel,
-				Vulnerabilities: &catalog.Vulnerabilities{ScanTime: sp.Result.FinishedOn, Findings: catalogFindings(sp.Result)}})
+				Vulnerabilities: &catalog.Vulnerabilities{ScanTime: sp.Result.FinishedOn, Findings: pipeline.CatalogFindings(sp.Result)}})
 		}
 		c.Images = append(c.Images, im)
 	}
@@ -195,7 +197,7 @@ func checkDraftEvidence(t *testing.T, r draftReport, work string) string {
 		// The rebuilt evidence itself: the SBOM lists libwebp 1.3.2 only,
 		// the scan statement no longer names CVE-2023-4863.
 		ev := filepath.Join(work, "evidence", "sha256-"+strings.TrimPrefix(p.After, "sha256:"))
-		sbom, err := os.ReadFile(filepath.Join(ev, SBOMFile))
+		sbom, err := os.ReadFile(filepath.Join(ev, stage.SBOMFile))
 		if err != nil {
 			t.Fatal(err)
 		}

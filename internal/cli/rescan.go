@@ -24,24 +24,17 @@ import (
 	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/site"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
-func init() { extraCommands = append(extraCommands, newRescanCmd) }
-
 type rescanFlags struct {
-	catalog        string
-	db             string
-	vexDir         string
-	exceptions     string
-	failOn         string
-	onlyFixable    bool
-	maxDBAge       time.Duration
-	allowStaleUnsf bool
-	sign           attestFlags
-	verify         verifyFlags
-	site           string
-	asJSON         bool
+	catalog string
+	scan    scanFlags
+	sign    attestFlags
+	verify  verifyFlags
+	site    string
+	asJSON  bool
 }
 
 // rescanVerifyFlags are the flags of verify the rescan takes, and the name
@@ -90,8 +83,8 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 (database missing or stale).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if fl.sign.keyless && cmd.Flags().Changed("key") {
-				return usageError{errors.New("--key and --keyless are mutually exclusive")}
+			if err := fl.sign.check(cmd); err != nil {
+				return err
 			}
 			f, err := g.loadFleet()
 			if err != nil {
@@ -107,19 +100,8 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&fl.catalog, "catalog", "", "catalog directory holding catalog.json (required)")
-	fs.StringVar(&fl.db, "db", "", "directory of the Grype v6 vulnerability database (vulnerability.db) (required)")
-	fs.StringVar(&fl.vexDir, "vex-dir", "", "directory of OpenVEX documents (*.json; default: vex/ next to the fleet file, if present)")
-	fs.StringVar(&fl.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	fs.StringVar(&fl.failOn, "fail-on", "", failOnUsage)
-	fs.BoolVar(&fl.onlyFixable, "only-fixable", false, onlyFixableUsage)
-	durationFlag(fs, &fl.maxDBAge, "max-db-age", maxDBAgeUsage)
-	fs.BoolVar(&fl.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age (the statements record it)")
-	fs.StringVar(&fl.sign.key, "key", "", "private signing key (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key)")
-	fs.BoolVar(&fl.sign.keyless, "keyless", false, "sign keyless with Fulcio and Rekor (default in GitHub Actions with id-token: write)")
-	fs.StringVar(&fl.sign.fulcioURL, "fulcio-url", attest.DefaultFulcioURL, "Fulcio URL for keyless signing")
-	fs.StringVar(&fl.sign.rekorURL, "rekor-url", attest.DefaultRekorURL, "Rekor URL for keyless signing")
-	fs.StringVar(&fl.sign.tsaURL, "tsa-url", "", "RFC 3161 timestamp authority URL for keyless signing (optional)")
-	fs.BoolVar(&fl.sign.privateRepository, "private-repository", false, privateRepositoryUsage)
+	fl.scan.addFlags(fs, dbUsage)
+	fl.sign.signingFlags.addFlags(cmd, "private signing key (PEM PKCS#8 ECDSA P-256; default $XDG_CONFIG_HOME/clearcutt/signing.key, which must exist)")
 	// The verification flags are verify's own, so that the two cannot drift.
 	vf := &cobra.Command{}
 	addVerifyFlags(vf, &fl.verify)
@@ -168,21 +150,21 @@ func (r rescanReport) failure() string {
 
 func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (rescanReport, error) {
 	ctx := cmd.Context()
-	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
+	failOn, onlyFixable, err := stage.GatePolicy(f, fl.scan.failOn, fl.scan.onlyFixable)
 	if err != nil {
 		return rescanReport{}, err
 	}
-	maxDBAge, _ := maxAges(f, fl.maxDBAge, 0)
+	maxDBAge, _ := stage.MaxAges(f, fl.scan.maxDBAge, 0)
 	catPath := catalog.Path(fl.catalog)
 	cat, err := catalog.Read(fl.catalog, catalog.RequireImages)
 	if err != nil {
-		return rescanReport{}, usageError{fmt.Errorf("--catalog: %w", err)}
+		return rescanReport{}, usageErr(fmt.Errorf("--catalog: %w", err))
 	}
-	vexPaths, err := vexDocuments(f, fl.vexDir)
+	vexPaths, err := stage.VEXDocuments(f, fl.scan.vexDir)
 	if err != nil {
 		return rescanReport{}, err
 	}
-	exc, _, err := loadExceptions(f, fl.exceptions)
+	exc, _, err := stage.LoadExceptions(f, fl.scan.exceptions)
 	if err != nil {
 		return rescanReport{}, err
 	}
@@ -229,7 +211,7 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 			}
 			return v.run(ctx, g, ref, t.Index)
 		},
-		Scan: scan.BatchOptions{DBDir: fl.db, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: fl.allowStaleUnsf,
+		Scan: scan.BatchOptions{DBDir: fl.scan.db, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: fl.scan.allowStaleUnsf,
 			Now: now, VEX: vexPaths, Exceptions: exc},
 		Gate:   gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now},
 		Signer: signer,
@@ -246,7 +228,7 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 	rep.Catalog = catPath
 	switch {
 	case errors.Is(err, scan.ErrInvalidVEX), errors.Is(err, scan.ErrInvalidOptions):
-		return rescanReport{Report: rep}, usageError{err}
+		return rescanReport{Report: rep}, usageErr(err)
 	case err != nil:
 		return rescanReport{Report: rep}, fmt.Errorf("rescan: %w", err)
 	}
@@ -314,20 +296,19 @@ func updateCatalog(ctx context.Context, g *globals, f *fleet.File, fl rescanFlag
 // needSigningKey refuses to sign rescans with a key created on the spot:
 // verifiers trust the fleet's existing key, so in key mode it must exist.
 func needSigningKey(cmd *cobra.Command, fl attestFlags) error {
-	keyless := fl.keyless || (os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "" && !cmd.Flags().Changed("key"))
-	if keyless {
+	if fl.signsKeyless(cmd) {
 		return nil
 	}
 	path := fl.key
 	if path == "" {
 		p, err := defaultKeyPath()
 		if err != nil {
-			return usageError{fmt.Errorf("no --key given: %w", err)}
+			return usageErr(fmt.Errorf("no --key given: %w", err))
 		}
 		path = p
 	}
 	if _, err := os.Stat(path); err != nil {
-		return usageError{fmt.Errorf("signing key %s: %w (rescans are signed with the fleet's existing key: pass --key, or sign keyless)", path, err)}
+		return usageErr(fmt.Errorf("signing key %s: %w (rescans are signed with the fleet's existing key: pass --key, or sign keyless)", path, err))
 	}
 	return nil
 }
@@ -343,7 +324,7 @@ func signerMatchesPolicy(s attest.Signer, p verify.Policy) error {
 		pub, signing = ks.PublicKey(), "signing with the key "+ks.Path()
 	}
 	if err := p.CheckSigner(pub); err != nil {
-		return usageError{fmt.Errorf("%s: %w: the new scans would not verify (they are verified with --key-pub when it is given, else keyless: sign with the private key of --key-pub, or keyless without it)", signing, err)}
+		return usageErr(fmt.Errorf("%s: %w: the new scans would not verify (they are verified with --key-pub when it is given, else keyless: sign with the private key of --key-pub, or keyless without it)", signing, err))
 	}
 	return nil
 }

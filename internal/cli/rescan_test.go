@@ -18,9 +18,11 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/verify"
 	"github.com/clearcutt/clearcutt/internal/vulndb"
 )
@@ -45,7 +47,7 @@ const laterAdvisory = `
 // real pipeline (key mode) to dest, and a catalog of them.
 type rescanPublished struct {
 	repo, fleetFile, work, catalogDir, pub string
-	pipeline                               pipelineReport
+	pipeline                               pipeline.Report
 	images                                 []catalog.Image
 }
 
@@ -71,7 +73,7 @@ func publishForRescan(t *testing.T, dest string) *rescanPublished {
 
 // writeRescanCatalog writes DIR/catalog.json naming each published image by
 // index digest with its platforms, as clearcutt catalog records them.
-func writeRescanCatalog(t *testing.T, dir string, rep pipelineReport) []catalog.Image {
+func writeRescanCatalog(t *testing.T, dir string, rep pipeline.Report) []catalog.Image {
 	t.Helper()
 	ctx := context.Background()
 	c := catalog.Catalog{APIVersion: catalog.APIVersion, GeneratedAt: time.Now().UTC(),
@@ -238,11 +240,11 @@ func TestRescanPublishedFleet(t *testing.T) {
 	if w := rep.Work; w.Scans != 4 || w.UniquePackages >= w.Packages || w.Lookups > w.UniquePackages || w.Reused == 0 {
 		t.Errorf("work = %+v", w)
 	}
-	vex, err := vexDocuments(&fleet.File{Dir: p.repo}, "")
+	vex, err := stage.VEXDocuments(&fleet.File{Dir: p.repo}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	exc, _, err := loadExceptions(&fleet.File{Dir: p.repo}, "")
+	exc, _, err := stage.LoadExceptions(&fleet.File{Dir: p.repo}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

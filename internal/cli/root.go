@@ -5,13 +5,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/clearcutt/clearcutt/internal/outcome"
 	"github.com/spf13/cobra"
 )
 
@@ -24,13 +24,11 @@ const (
 )
 
 // ErrGateFailed marks a completed run whose result is a failure.
-var ErrGateFailed = errors.New("gate failed")
+var ErrGateFailed = outcome.ErrGateFailed
 
-// usageError marks errors caused by the invocation or the input files.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+// usageErr marks an error caused by the invocation or the input files
+// (exit status 2).
+func usageErr(err error) error { return outcome.UsageError{Err: err} }
 
 type globals struct {
 	fleetPath string
@@ -68,14 +66,15 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.PersistentFlags().StringVarP(&g.fleetPath, "fleet", "f", "clearcutt.yaml", "the fleet file")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newFleetCmd(g))
-	for _, add := range extraCommands {
-		root.AddCommand(add(g))
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	// The commands, in pipeline order (help lists them sorted).
+	for _, c := range []func(*globals) *cobra.Command{
+		newFleetCmd, newBuildCmd, newAssembleCmd, newTestCmd, newSBOMCmd, newScanCmd, newPublishCmd, newIndexCmd,
+		newAttestCmd, newVerifyCmd, newPipelineCmd, newCatalogCmd, newSiteCmd, newRescanCmd, newRemediateCmd,
+		newVEXCmd, newVulndbCmd, newAdmissionCmd, newAppCmd,
+	} {
+		root.AddCommand(c(g))
 	}
 	withActions(g, root)
 	return root
 }
-
-// extraCommands are the stage commands registered by the files that define them.
-var extraCommands []func(*globals) *cobra.Command

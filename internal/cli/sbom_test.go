@@ -12,6 +12,7 @@ import (
 	"github.com/anchore/syft/syft/pkg"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
 // TestSBOMOnPipelineImage builds python:distroless with the real pipeline,
@@ -34,13 +35,13 @@ func TestSBOMOnPipelineImage(t *testing.T) {
 	closures := filepath.Join(work, "closures")
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 
-	sbomJSON := func(evidence string) sbomReport {
+	sbomJSON := func(evidence string) stage.SBOMReport {
 		t.Helper()
 		code, out, errs := run(t, "-f", fleetFile, "sbom", ref, "--closures", closures, "--evidence", evidence, "--json")
 		if code != ExitOK {
 			t.Fatalf("sbom exit %d: %s", code, tail(errs, 3000))
 		}
-		var r sbomReport
+		var r stage.SBOMReport
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("sbom --json: %v\n%s", err, tail(out, 2000))
 		}
@@ -52,7 +53,7 @@ func TestSBOMOnPipelineImage(t *testing.T) {
 		t.Fatalf("%d platforms, want amd64 and arm64", len(first.Platforms))
 	}
 	for i, p := range first.Platforms {
-		want := filepath.Join(ev1, "sha256-"+strings.TrimPrefix(p.Digest, "sha256:"), SBOMFile)
+		want := filepath.Join(ev1, "sha256-"+strings.TrimPrefix(p.Digest, "sha256:"), stage.SBOMFile)
 		if p.File != want {
 			t.Errorf("%s: file %s, want %s", p.Platform, p.File, want)
 		}
@@ -130,7 +131,7 @@ func TestSBOMOnPipelineImage(t *testing.T) {
 		t.Fatalf("--no-closure: exit %d: %s", code, tail(errs, 2000))
 	}
 	for _, p := range first.Platforms {
-		if !strings.Contains(out, p.Platform) || !strings.Contains(out, filepath.Join(ev3, "sha256-"+strings.TrimPrefix(p.Digest, "sha256:"), SBOMFile)) {
+		if !strings.Contains(out, p.Platform) || !strings.Contains(out, filepath.Join(ev3, "sha256-"+strings.TrimPrefix(p.Digest, "sha256:"), stage.SBOMFile)) {
 			t.Errorf("table lacks %s:\n%s", p.Platform, out)
 		}
 	}

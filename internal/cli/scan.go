@@ -1,26 +1,17 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gate"
-	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
-
-func init() { extraCommands = append(extraCommands, newScanCmd) }
 
 type scanFlags struct {
 	db             string
@@ -54,7 +45,7 @@ Exit status 1 means the gate failed.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runScan(cmd.Context(), g, f, args[0], fl)
+			rep, err := stage.Scan(cmd.Context(), f, args[0], fl.options(g))
 			g.report(rep)
 			if err != nil {
 				return err
@@ -63,160 +54,14 @@ Exit status 1 means the gate failed.`,
 		},
 	}
 	flags := cmd.Flags()
-	flags.StringVar(&fl.db, "db", "", "directory of the Grype v6 vulnerability database (vulnerability.db)")
+	fl.addFlags(flags, dbUsage)
 	flags.StringVar(&fl.evidence, "evidence", "out/evidence", "evidence directory: SBOMs are read from and statements written to <dir>/sha256-<digest>/")
-	flags.StringVar(&fl.vexDir, "vex-dir", "", "directory of OpenVEX documents (*.json; default: vex/ next to the fleet file, if present)")
-	flags.StringVar(&fl.exceptions, "exceptions", "", "exceptions file (default: exceptions.yaml next to the fleet file, if present)")
-	flags.StringVar(&fl.failOn, "fail-on", "", failOnUsage)
-	flags.BoolVar(&fl.onlyFixable, "only-fixable", false, onlyFixableUsage)
-	durationFlag(flags, &fl.maxDBAge, "max-db-age", maxDBAgeUsage)
-	flags.BoolVar(&fl.allowStaleUnsf, "allow-stale-db-unsafe", false, "accept a database older than --max-db-age (the result records it)")
 	flags.BoolVar(&fl.asJSON, "json", false, "print the results as JSON")
 	_ = cmd.MarkFlagRequired("db")
 	return cmd
 }
 
-type scanPlatform struct {
-	Platform   string            `json:"platform"`
-	Digest     string            `json:"digest"`
-	Overlay    bool              `json:"overlay"`
-	Result     scan.Result       `json:"result"`
-	Decision   gate.Decision     `json:"decision"`
-	Statements map[string]string `json:"statements"`
-}
-
-type scanReport struct {
-	Image      string         `json:"image"`
-	Reference  string         `json:"reference"`
-	Pass       bool           `json:"pass"`
-	VEX        []string       `json:"vex"`
-	Exceptions string         `json:"exceptions,omitempty"`
-	Platforms  []scanPlatform `json:"platforms"`
-}
-
-func runScan(ctx context.Context, g *globals, f *fleet.File, refStr string, fl scanFlags) (scanReport, error) {
-	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
-	if err != nil {
-		return scanReport{}, err
-	}
-	maxDBAge, _ := maxAges(f, fl.maxDBAge, 0)
-	vexPaths, err := vexDocuments(f, fl.vexDir)
-	if err != nil {
-		return scanReport{}, err
-	}
-	exc, excPath, err := loadExceptions(f, fl.exceptions)
-	if err != nil {
-		return scanReport{}, err
-	}
-	ref, idx, err := openIndex(ctx, refStr, "")
-	if err != nil {
-		return scanReport{}, err
-	}
-	plats, err := platformImages(ref, idx)
-	if err != nil {
-		return scanReport{}, err
-	}
-	rep := scanReport{Reference: ref.String(), Pass: true, VEX: vexPaths, Exceptions: excPath}
-	now := time.Now().UTC()
-	for _, p := range plats {
-		d, cf := p.desc, p.cfg
-		labels := cf.Config.Labels
-		rep.Image = labels[oci.LabelRuntime] + ":" + labels[oci.LabelTier]
-		sbomPath := filepath.Join(fl.evidence, d.Digest.Algorithm+"-"+d.Digest.Hex, "sbom.spdx.json")
-		sbom, err := os.ReadFile(sbomPath)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return rep, usageError{fmt.Errorf("%s (%s): no SBOM at %s: run 'clearcutt sbom' first", d.Digest, d.Platform, sbomPath)}
-			}
-			return rep, err
-		}
-		overlay := labels[oci.LabelBaseDigest] != ""
-		res, err := scan.Run(ctx, scan.Options{
-			SBOM:               sbom,
-			SBOMPath:           sbomPath,
-			Subject:            scan.Subject{Name: rep.Image, Digest: d.Digest},
-			Overlay:            overlay,
-			DBDir:              fl.db,
-			MaxDBAge:           maxDBAge,
-			AllowStaleDBUnsafe: fl.allowStaleUnsf,
-			Now:                now,
-			VEX:                vexPaths,
-			Exceptions:         exc,
-			Progress:           g.progressLine(fmt.Sprintf("scan %s %s", rep.Image, d.Platform.Architecture)),
-		})
-		g.progressDone()
-		if err != nil {
-			if errors.Is(err, scan.ErrInvalidSBOM) {
-				return rep, usageError{err}
-			}
-			return rep, fmt.Errorf("%s (%s): %w", d.Digest, d.Platform, err)
-		}
-		dec := res.Decide(gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now})
-		p := scanPlatform{Platform: d.Platform.String(), Digest: d.Digest.String(), Overlay: overlay, Result: res, Decision: dec, Statements: map[string]string{}}
-		vulns, err := res.StatementJSON()
-		if err != nil {
-			return rep, err
-		}
-		vex, err := res.VEXStatementJSON()
-		if err != nil {
-			return rep, err
-		}
-		for name, data := range map[string][]byte{"vulns.json": vulns, "vex.json": vex} {
-			path, err := writeEvidence(fl.evidence, d.Digest, name, data)
-			if err != nil {
-				return rep, err
-			}
-			p.Statements[name] = path
-		}
-		if !dec.Pass {
-			rep.Pass = false
-		}
-		rep.Platforms = append(rep.Platforms, p)
-	}
-	return rep, nil
-}
-
-// vexDocuments lists the OpenVEX documents (*.json) of dir, or of vex/ next
-// to the fleet file when dir is empty and that directory exists.
-func vexDocuments(f *fleet.File, dir string) ([]string, error) {
-	explicit := dir != ""
-	if !explicit {
-		dir = filepath.Join(f.Dir, "vex")
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if !explicit && errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, usageError{fmt.Errorf("--vex-dir: %w", err)}
-	}
-	var out []string
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
-			out = append(out, filepath.Join(dir, e.Name()))
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// loadExceptions reads path, or exceptions.yaml next to the fleet file when
-// path is empty and that file exists.
-func loadExceptions(f *fleet.File, path string) (*scan.Exceptions, string, error) {
-	if path == "" {
-		path = filepath.Join(f.Dir, "exceptions.yaml")
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, "", nil
-		}
-	}
-	x, err := scan.LoadExceptions(path)
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	return x, path, nil
-}
-
-func renderScan(g *globals, r scanReport) error {
+func renderScan(g *globals, r stage.ScanReport) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range r.Platforms {
 		db := p.Result.Scanner.DB

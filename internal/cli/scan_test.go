@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
 // scanFixture writes a two-platform overlay index labelled python:distroless
@@ -51,7 +52,7 @@ func scanFixture(t *testing.T) (ref string, digests []v1.Hash, evidence string) 
 	im, _ := idx.IndexManifest()
 	for _, m := range im.Manifests {
 		digests = append(digests, m.Digest)
-		if _, err := writeEvidence(evidence, m.Digest, "sbom.spdx.json", sbom); err != nil {
+		if _, err := stage.WriteEvidence(evidence, m.Digest, "sbom.spdx.json", sbom); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +120,7 @@ func TestScanCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--json: exit %d %s", code, errs)
 	}
-	var rep scanReport
+	var rep stage.ScanReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/site"
 )
 
-func init() { extraCommands = append(extraCommands, newSiteCmd) }
-
 func newSiteCmd(g *globals) *cobra.Command {
 	var (
 		catalogDir, out string
@@ -39,7 +37,7 @@ Exit status: 0 the site was written, 2 the catalog or SITE is unusable,
 			res, err := site.Build(site.Options{CatalogDir: catalogDir, OutDir: out})
 			if err != nil {
 				if errors.Is(err, catalog.ErrInvalidCatalog) || errors.Is(err, site.ErrNotASite) {
-					return usageError{err}
+					return usageErr(err)
 				}
 				return err
 			}

@@ -1,32 +1,36 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/spf13/cobra"
-
-	"github.com/clearcutt/clearcutt/internal/fleet"
-	"github.com/clearcutt/clearcutt/internal/fsutil"
-	"github.com/clearcutt/clearcutt/internal/oci"
-	"github.com/clearcutt/clearcutt/internal/structure"
 )
-
-func init() { extraCommands = append(extraCommands, newTestCmd) }
 
 type testFlags struct {
 	evidence string
 	runc     string
 	noSmoke  bool
 	asJSON   bool
+}
+
+func (fl testFlags) options(g *globals) stage.TestOptions {
+	return stage.TestOptions{Evidence: fl.evidence, Runc: runcPath(fl.runc, fl.noSmoke), Progress: g}
+}
+
+// runcPath is the runc binary smoke runs use: flag, else runc on PATH;
+// none with noSmoke or when there is no runc.
+func runcPath(flag string, noSmoke bool) string {
+	if noSmoke {
+		return ""
+	}
+	if flag == "" {
+		flag, _ = exec.LookPath("runc")
+	}
+	return flag
 }
 
 func newTestCmd(g *globals) *cobra.Command {
@@ -47,7 +51,7 @@ Exit status 1 means a check failed.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runTest(cmd.Context(), g, f, args[0], fl)
+			rep, err := stage.Test(cmd.Context(), f, args[0], fl.options(g))
 			g.report(rep)
 			if err != nil {
 				return err
@@ -62,167 +66,7 @@ Exit status 1 means a check failed.`,
 	return cmd
 }
 
-type testReport struct {
-	Image     string             `json:"image"`
-	Reference string             `json:"reference"`
-	Passed    bool               `json:"passed"`
-	Platforms []structure.Result `json:"platforms"`
-	// Statements maps a platform digest to the statement file written.
-	Statements map[string]string `json:"statements"`
-}
-
-func runTest(ctx context.Context, g *globals, f *fleet.File, refStr string, fl testFlags) (testReport, error) {
-	ref, idx, err := openIndex(ctx, refStr, "")
-	if err != nil {
-		return testReport{}, err
-	}
-	plats, err := platformImages(ref, idx)
-	if err != nil {
-		return testReport{}, err
-	}
-	runc := fl.runc
-	if runc == "" && !fl.noSmoke {
-		runc, _ = exec.LookPath("runc")
-	}
-	if fl.noSmoke {
-		runc = ""
-	}
-	rep := testReport{Reference: ref.String(), Passed: true, Statements: map[string]string{}}
-	for _, p := range plats {
-		d, img, cf := p.desc, p.img, p.cfg
-		rtID, tier := cf.Config.Labels[oci.LabelRuntime], cf.Config.Labels[oci.LabelTier]
-		rt, ok := f.Runtime(rtID)
-		if !ok {
-			return rep, usageError{fmt.Errorf("%s: image label %s=%q names no runtime of %s", ref, oci.LabelRuntime, rtID, f.Path)}
-		}
-		if !containsString(rt.Tiers, tier) {
-			return rep, usageError{fmt.Errorf("%s: image label %s=%q is not a tier of runtime %q", ref, oci.LabelTier, tier, rtID)}
-		}
-		rep.Image = rtID + ":" + tier
-		work, err := os.MkdirTemp("", "clearcutt-test-")
-		if err != nil {
-			return rep, err
-		}
-		res, err := structure.Run(ctx, structure.Options{
-			Image:     img,
-			Platform:  d.Platform.String(),
-			Tier:      tier,
-			Rules:     tierRules(f.Tier(tier)),
-			User:      fmt.Sprintf("%d:%d", f.Build.User.UID, f.Build.User.GID),
-			Smoke:     smokeOf(rt),
-			NoProgram: len(rt.Entrypoint) == 0 && len(rt.Cmd) == 0,
-			Runc:      runc,
-			HostArch:  hostArch(),
-			WorkDir:   work,
-			Subject:   structure.Subject{Name: rep.Image, Digest: d.Digest},
-			Progress:  g.progressLine(fmt.Sprintf("test %s %s", rep.Image, d.Platform.Architecture)),
-		})
-		g.progressDone()
-		os.RemoveAll(work)
-		if err != nil {
-			return rep, fmt.Errorf("%s: platform %s: %w", ref, d.Platform, err)
-		}
-		rep.Platforms = append(rep.Platforms, res)
-		if !res.Passed() {
-			rep.Passed = false
-		}
-		stmt, err := res.StatementJSON()
-		if err != nil {
-			return rep, err
-		}
-		p, err := writeEvidence(fl.evidence, d.Digest, "test-result.json", stmt)
-		if err != nil {
-			return rep, err
-		}
-		rep.Statements[d.Digest.String()] = p
-	}
-	return rep, nil
-}
-
-func tierRules(t fleet.Tier) structure.TierRules {
-	return structure.TierRules{
-		Shell:            structure.Policy(t.Shell),
-		PackageManager:   structure.Policy(t.PackageManager),
-		Coreutils:        structure.Policy(t.Coreutils),
-		Deployable:       t.Deployable,
-		CredentialHelper: t.CredentialHelper,
-	}
-}
-
-func smokeOf(rt fleet.Runtime) *structure.Smoke {
-	if rt.Smoke == nil {
-		return nil
-	}
-	return &structure.Smoke{Command: rt.Smoke.Command, Expect: rt.Smoke.Expect}
-}
-
-// writeEvidence stores a statement for a platform digest atomically.
-func writeEvidence(dir string, d v1.Hash, name string, data []byte) (string, error) {
-	sub := filepath.Join(dir, d.Algorithm+"-"+d.Hex)
-	if err := os.MkdirAll(sub, 0o755); err != nil {
-		return "", err
-	}
-	p := filepath.Join(sub, name)
-	// Evidence is published next to the image: readable by everyone.
-	return p, fsutil.WriteFileAtomic(p, data, 0o644)
-}
-
-// ErrNoTestEvidence: publish found no passing test result for an image.
-var ErrNoTestEvidence = errors.New("no passing test result")
-
-// requireTestEvidence checks that every platform of idx has a test-result
-// statement in dir whose result is not FAILED and whose subject is that
-// platform's digest.
-func requireTestEvidence(idx v1.ImageIndex, dir string) error {
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return err
-	}
-	for _, d := range im.Manifests {
-		p := filepath.Join(dir, d.Digest.Algorithm+"-"+d.Digest.Hex, "test-result.json")
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("%w for %s (%s): run 'clearcutt test' first: %v", ErrNoTestEvidence, d.Digest, platformOf(d), err)
-		}
-		var st struct {
-			Subject []struct {
-				Digest map[string]string `json:"digest"`
-			} `json:"subject"`
-			PredicateType string `json:"predicateType"`
-			Predicate     struct {
-				Result string `json:"result"`
-			} `json:"predicate"`
-		}
-		if err := json.Unmarshal(data, &st); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrNoTestEvidence, p, err)
-		}
-		if st.PredicateType != structure.PredicateType || len(st.Subject) != 1 || st.Subject[0].Digest[d.Digest.Algorithm] != d.Digest.Hex {
-			return fmt.Errorf("%w: %s is not a test result for %s", ErrNoTestEvidence, p, d.Digest)
-		}
-		if st.Predicate.Result != "PASSED" && st.Predicate.Result != "WARNED" {
-			return fmt.Errorf("%w: %s (%s) result is %s", ErrNoTestEvidence, d.Digest, platformOf(d), st.Predicate.Result)
-		}
-	}
-	return nil
-}
-
-func platformOf(d v1.Descriptor) string {
-	if d.Platform == nil {
-		return "no platform"
-	}
-	return d.Platform.String()
-}
-
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func renderTest(g *globals, r testReport) error {
+func renderTest(g *globals, r stage.TestReport) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range r.Platforms {
 		fmt.Fprintf(tw, "%s %s  %s  %s\n", r.Image, p.Platform, p.Subject.Digest, p.Outcome())

@@ -19,10 +19,9 @@ import (
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
-
-func init() { extraCommands = append(extraCommands, newVerifyCmd) }
 
 type verifyFlags struct {
 	identity           verify.Identity
@@ -96,7 +95,7 @@ is missing or pending, 3 verification could not run.`,
 			}
 			rep, err := runVerify(cmd.Context(), g, f, args[0], fl)
 			if noFleet != nil && errors.Is(err, verify.ErrIncompleteIdentity) {
-				return usageError{fmt.Errorf("%w (without a fleet file, give --key, or all of --certificate-identity, --certificate-oidc-issuer, --source-repository and --source-ref): %w", noFleet, err)}
+				return usageErr(fmt.Errorf("%w (without a fleet file, give --key, or all of --certificate-identity, --certificate-oidc-issuer, --source-repository and --source-ref): %w", noFleet, err))
 			}
 			g.report(rep)
 			if err != nil {
@@ -177,13 +176,13 @@ type verifier struct {
 func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, error) {
 	required, err := parseChannels(fl.require)
 	if err != nil {
-		return verifier{}, usageError{err}
+		return verifier{}, usageErr(err)
 	}
-	failOn, onlyFixable, err := gatePolicy(f, fl.failOn, fl.onlyFixable)
+	failOn, onlyFixable, err := stage.GatePolicy(f, fl.failOn, fl.onlyFixable)
 	if err != nil {
 		return verifier{}, err
 	}
-	maxDBAge, maxScanAge := maxAges(f, fl.maxDBAge, fl.maxScanAge)
+	maxDBAge, maxScanAge := stage.MaxAges(f, fl.maxDBAge, fl.maxScanAge)
 	ev := verify.PinnedFleetEvidence()
 	if f != nil {
 		ev = verify.FleetEvidence(f.Identity)
@@ -203,13 +202,13 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 	if fl.key != "" {
 		pem, err := os.ReadFile(fl.key)
 		if err != nil {
-			return verifier{}, usageError{fmt.Errorf("--key: %w", err)}
+			return verifier{}, usageErr(fmt.Errorf("--key: %w", err))
 		}
 		opts = append(opts, verify.WithKey(pem))
 	}
 	policy, err := verify.NewPolicy(ev, opts...)
 	if err != nil {
-		return verifier{}, usageError{err}
+		return verifier{}, usageErr(err)
 	}
 	v := verifier{policy: policy, withoutSCTUnsafe: fl.withoutSCTUnsafe}
 	if len(policy.PublicKey) == 0 {
@@ -248,7 +247,7 @@ func (v verifier) run(ctx context.Context, g *globals, ref oci.Ref, idx v1.Image
 func trustedRoot(ctx context.Context, fl verifyFlags) (root.TrustedMaterial, error) {
 	switch {
 	case fl.trustedRoot != "" && fl.refreshTrustedRoot:
-		return nil, usageError{fmt.Errorf("--trusted-root and --refresh-trusted-root are exclusive")}
+		return nil, usageErr(fmt.Errorf("--trusted-root and --refresh-trusted-root are exclusive"))
 	case fl.trustedRoot != "":
 		tr, err := verify.LoadTrustedRoot(fl.trustedRoot)
 		if err != nil {

@@ -18,8 +18,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/vexdoc"
 )
 
-func init() { extraCommands = append(extraCommands, newVEXCmd) }
-
 func newVEXCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vex",
@@ -51,7 +49,7 @@ func vexFiles(f *fleet.File, paths []string) ([]string, error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usageErr(err)
 		}
 		if !st.IsDir() {
 			out = append(out, p)
@@ -59,7 +57,7 @@ func vexFiles(f *fleet.File, paths []string) ([]string, error) {
 		}
 		files, err := jsonFiles(p)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usageErr(err)
 		}
 		out = append(out, files...)
 	}
@@ -227,13 +225,13 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 	if fl.timestamp != "" {
 		t, err := time.Parse(time.RFC3339, fl.timestamp)
 		if err != nil {
-			return vexCreateReport{}, usageError{fmt.Errorf("--timestamp %q: want RFC 3339 (2026-11-26T12:00:00Z)", fl.timestamp)}
+			return vexCreateReport{}, usageErr(fmt.Errorf("--timestamp %q: want RFC 3339 (2026-11-26T12:00:00Z)", fl.timestamp))
 		}
 		now = t
 	}
 	now = now.UTC().Truncate(time.Second)
 	if err := vexdoc.CheckVulnerabilityID(fl.id); err != nil {
-		return vexCreateReport{}, usageError{fmt.Errorf("--id: %w", err)}
+		return vexCreateReport{}, usageErr(fmt.Errorf("--id: %w", err))
 	}
 	images := f.Images()
 	st := openvex.Statement{
@@ -246,7 +244,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 	var subs []openvex.Subcomponent
 	for _, s := range fl.subcomponents {
 		if err := vexdoc.CheckPURL(s); err != nil {
-			return vexCreateReport{}, usageError{fmt.Errorf("--subcomponent: %w", err)}
+			return vexCreateReport{}, usageErr(fmt.Errorf("--subcomponent: %w", err))
 		}
 		subs = append(subs, openvex.Subcomponent{Component: openvex.Component{ID: s}})
 	}
@@ -254,7 +252,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 	for _, p := range fl.products {
 		id, err := resolveProduct(f, images, p)
 		if err != nil {
-			return vexCreateReport{}, usageError{fmt.Errorf("--product: %w", err)}
+			return vexCreateReport{}, usageErr(fmt.Errorf("--product: %w", err))
 		}
 		st.Products = append(st.Products, openvex.Product{Component: openvex.Component{ID: id}, Subcomponents: subs})
 		rep.Products = append(rep.Products, id)
@@ -264,7 +262,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 		for i, p := range probs {
 			msgs[i] = flagFor(p.Field) + ": " + p.Message
 		}
-		return vexCreateReport{}, usageError{errors.New(strings.Join(msgs, "\n"))}
+		return vexCreateReport{}, usageErr(errors.New(strings.Join(msgs, "\n")))
 	}
 
 	file := fl.file
@@ -272,7 +270,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 		file = filepath.Join(vexDir(f), vexdoc.FileName(fl.id))
 	}
 	if !strings.HasSuffix(file, ".json") {
-		return vexCreateReport{}, usageError{fmt.Errorf("--file %s: clearcutt scan reads only *.json documents", file)}
+		return vexCreateReport{}, usageErr(fmt.Errorf("--file %s: clearcutt scan reads only *.json documents", file))
 	}
 	rep.File = file
 	others, err := otherDocuments(f, file)
@@ -286,22 +284,22 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 	case err == nil:
 		doc = existing.VEX
 		if fl.author != "" && fl.author != doc.Author {
-			return vexCreateReport{}, usageError{fmt.Errorf("--author %q: %s is authored by %q; write to another --file", fl.author, file, doc.Author)}
+			return vexCreateReport{}, usageErr(fmt.Errorf("--author %q: %s is authored by %q; write to another --file", fl.author, file, doc.Author))
 		}
 		if fl.role != "" && fl.role != doc.AuthorRole {
-			return vexCreateReport{}, usageError{fmt.Errorf("--role %q: %s gives the role %q; write to another --file", fl.role, file, doc.AuthorRole)}
+			return vexCreateReport{}, usageErr(fmt.Errorf("--role %q: %s gives the role %q; write to another --file", fl.role, file, doc.AuthorRole))
 		}
 		rep.Change, rep.Statement = vexdoc.Upsert(&doc, st, now)
 	case errors.Is(err, fs.ErrNotExist):
 		if strings.TrimSpace(fl.author) == "" {
-			return vexCreateReport{}, usageError{fmt.Errorf("%s is a new document: --author is required (the person or team who stands behind the statement)", file)}
+			return vexCreateReport{}, usageErr(fmt.Errorf("%s is a new document: --author is required (the person or team who stands behind the statement)", file))
 		}
 		doc = vexdoc.NewDocument(documentBase(f, file), fl.author, fl.role, now)
 		st.Timestamp = &now
 		doc.Statements = append(doc.Statements, st)
 		rep.Change = vexdoc.Created
 	default:
-		return vexCreateReport{}, usageError{fmt.Errorf("%w (fix it first; 'clearcutt vex validate' lists every problem)", err)}
+		return vexCreateReport{}, usageErr(fmt.Errorf("%w (fix it first; 'clearcutt vex validate' lists every problem)", err))
 	}
 	rep.DocumentID, rep.Version = doc.ID, doc.Version
 	if rep.Change == vexdoc.Unchanged {
@@ -316,7 +314,7 @@ func runVEXCreate(f *fleet.File, fl vexCreateFlags) (vexCreateReport, error) {
 		}
 	}
 	if len(probs) > 0 {
-		return vexCreateReport{}, usageError{fmt.Errorf("%s not written:\n%w", file, probs)}
+		return vexCreateReport{}, usageErr(fmt.Errorf("%s not written:\n%w", file, probs))
 	}
 	data, err := vexdoc.Marshal(&doc)
 	if err != nil {
@@ -346,7 +344,7 @@ func otherDocuments(f *fleet.File, file string) ([]*vexdoc.Document, error) {
 		}
 		d, err := vexdoc.Load(p)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("%w (fix it first; 'clearcutt vex validate' lists every problem)", err)}
+			return nil, usageErr(fmt.Errorf("%w (fix it first; 'clearcutt vex validate' lists every problem)", err))
 		}
 		out = append(out, d)
 	}
@@ -531,7 +529,7 @@ func runVEXList(f *fleet.File, args []string, image, vuln string) (vexListReport
 	if image != "" {
 		img, err := fleetImage(f, f.Images(), image)
 		if err != nil {
-			return vexListReport{}, usageError{fmt.Errorf("--image: %w", err)}
+			return vexListReport{}, usageErr(fmt.Errorf("--image: %w", err))
 		}
 		only = []fleet.Image{img}
 	}
@@ -543,7 +541,7 @@ func runVEXList(f *fleet.File, args []string, image, vuln string) (vexListReport
 	for _, p := range paths {
 		d, err := vexdoc.Load(p)
 		if err != nil {
-			return vexListReport{}, usageError{err}
+			return vexListReport{}, usageErr(err)
 		}
 		for i, st := range d.VEX.Statements {
 			if vuln != "" && !aboutVuln(st.Vulnerability, vuln) {

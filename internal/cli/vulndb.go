@@ -9,8 +9,6 @@ import (
 	"github.com/clearcutt/clearcutt/internal/vulndb"
 )
 
-func init() { extraCommands = append(extraCommands, newVulndbCmd) }
-
 func newVulndbCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "vulndb", Short: "Build and inspect Grype v6 vulnerability databases"}
 	var advisories, out, builtAt string
@@ -29,13 +27,13 @@ which scans compare against their maximum database age.`,
 			if builtAt != "" {
 				t, err := time.Parse(time.RFC3339, builtAt)
 				if err != nil {
-					return usageError{fmt.Errorf("--built-at: %w", err)}
+					return usageErr(fmt.Errorf("--built-at: %w", err))
 				}
 				at = t
 			}
 			f, err := vulndb.Load(advisories)
 			if err != nil {
-				return usageError{err}
+				return usageErr(err)
 			}
 			if err := f.Build(cmd.Context(), out, at); err != nil {
 				return err
@@ -62,7 +60,7 @@ which scans compare against their maximum database age.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			i, err := vulndb.Describe(args[0])
 			if err != nil {
-				return usageError{err}
+				return usageErr(err)
 			}
 			if asJSON {
 				return writeJSON(g.stdout, i)

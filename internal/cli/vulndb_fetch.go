@@ -62,7 +62,7 @@ is read then). HTTPS is required; --ca-cert trusts a private mirror's CA.`,
 			g.progressDone()
 			if err != nil {
 				if errors.Is(err, vulndb.ErrInvalidFetchOptions) || errors.Is(err, vulndb.ErrNotDBDir) {
-					return usageError{err}
+					return usageErr(err)
 				}
 				return err
 			}
