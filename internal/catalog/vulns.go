@@ -1,11 +1,12 @@
 package catalog
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/clearcutt/clearcutt/internal/vulns"
 )
 
 // Finding statuses, as internal/scan annotates vulns/v0.2 results.
@@ -62,39 +63,18 @@ func (c Severities) Total() int {
 	return c.Critical + c.High + c.Medium + c.Low + c.Negligible + c.Unknown
 }
 
-// vulnsPredicate is the part of a vulns/v0.2 predicate the catalog reads:
-// each result's id, its severities (the scanner's own under method
-// "grype") and the annotations internal/scan writes.
-type vulnsPredicate struct {
-	Scanner *struct {
-		Result []struct {
-			ID       string `json:"id"`
-			Severity []struct {
-				Method string `json:"method"`
-				Score  string `json:"score"`
-			} `json:"severity"`
-			Annotations []map[string]any `json:"annotations"`
-		} `json:"result"`
-	} `json:"scanner"`
-}
-
 // ReadVulnerabilities summarises a verified vulns/v0.2 predicate. Every
 // result is kept: a finding a VEX statement suppressed or an exception
 // covers is counted apart, and a status the catalog does not know counts
-// as active. A predicate without a scanner is refused.
+// as active. A predicate vulns.Decode refuses (no scanner, a result
+// without an id) is an error wrapping ErrInvalid and vulns.ErrInvalid.
 func ReadVulnerabilities(predicate []byte, scanTime time.Time, dbBuilt *time.Time) (*Vulnerabilities, error) {
-	var p vulnsPredicate
-	if err := json.Unmarshal(predicate, &p); err != nil {
-		return nil, fmt.Errorf("%w: vulnerability predicate: %v", ErrInvalid, err)
-	}
-	if p.Scanner == nil {
-		return nil, fmt.Errorf("%w: vulnerability predicate has no scanner", ErrInvalid)
+	p, err := vulns.Decode(vulns.PredicateType, predicate)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	v := &Vulnerabilities{ScanTime: scanTime, DBBuiltAt: dbBuilt, Findings: []Finding{}}
-	for i, r := range p.Scanner.Result {
-		if r.ID == "" {
-			return nil, fmt.Errorf("%w: vulnerability predicate: result %d has no id", ErrInvalid, i)
-		}
+	for _, r := range p.Scanner.Result {
 		a := map[string]any{}
 		for _, m := range r.Annotations {
 			for k, val := range m {
@@ -105,13 +85,13 @@ func ReadVulnerabilities(predicate []byte, scanTime time.Time, dbBuilt *time.Tim
 		}
 		sev := ""
 		for _, s := range r.Severity {
-			if s.Method == "grype" {
+			if s.Method == vulns.SeverityScanner {
 				sev = s.Score
 			}
 		}
 		if sev == "" {
 			for _, s := range r.Severity {
-				if s.Method != "cvss_vector" {
+				if s.Method != vulns.SeverityCVSS {
 					sev = s.Score
 					break
 				}
@@ -119,20 +99,20 @@ func ReadVulnerabilities(predicate []byte, scanTime time.Time, dbBuilt *time.Tim
 		}
 		f := Finding{
 			ID:               r.ID,
-			Aliases:          strs(a["aliases"]),
+			Aliases:          strs(a[vulns.AnnotationAliases]),
 			Severity:         normSeverity(sev),
-			Package:          str(a["package"]),
-			Version:          str(a["version"]),
-			Type:             str(a["type"]),
-			PURL:             str(a["purl"]),
-			Origin:           str(a["origin"]),
-			Status:           str(a["status"]),
-			FixState:         str(a["fixState"]),
-			FixedIn:          strs(a["fixedIn"]),
-			VEXStatus:        str(a["vexStatus"]),
-			VEXJustification: str(a["vexJustification"]),
-			ExceptionOwner:   str(a["exceptionOwner"]),
-			ExceptionExpires: str(a["exceptionExpires"]),
+			Package:          str(a[vulns.AnnotationPackage]),
+			Version:          str(a[vulns.AnnotationVersion]),
+			Type:             str(a[vulns.AnnotationType]),
+			PURL:             str(a[vulns.AnnotationPURL]),
+			Origin:           str(a[vulns.AnnotationOrigin]),
+			Status:           str(a[vulns.AnnotationStatus]),
+			FixState:         str(a[vulns.AnnotationFixState]),
+			FixedIn:          strs(a[vulns.AnnotationFixedIn]),
+			VEXStatus:        str(a[vulns.AnnotationVEXStatus]),
+			VEXJustification: str(a[vulns.AnnotationVEXJustification]),
+			ExceptionOwner:   str(a[vulns.AnnotationExceptionOwner]),
+			ExceptionExpires: str(a[vulns.AnnotationExceptionExpires]),
 		}
 		switch f.Status {
 		case FindingSuppressed:

@@ -1,13 +1,13 @@
 package rescan
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/vulns"
 )
 
 // previousScan is what a verified vulns/v0.2 predicate says: when the
@@ -17,40 +17,25 @@ type previousScan struct {
 	active map[string]bool
 }
 
-// readPrevious decodes the predicate of a verified scan.
-func readPrevious(predicate json.RawMessage) (*previousScan, error) {
-	var p struct {
-		Scanner struct {
-			Result []struct {
-				ID          string           `json:"id"`
-				Annotations []map[string]any `json:"annotations"`
-			} `json:"result"`
-		} `json:"scanner"`
-		Metadata struct {
-			ScanStartedOn  *time.Time `json:"scanStartedOn"`
-			ScanFinishedOn *time.Time `json:"scanFinishedOn"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(predicate, &p); err != nil {
+// readPrevious decodes the predicate (of type predicateType) of a
+// verified scan.
+func readPrevious(predicateType string, predicate []byte) (*previousScan, error) {
+	p, err := vulns.Decode(predicateType, predicate)
+	if err != nil {
 		return nil, fmt.Errorf("previous scan: %w", err)
 	}
 	out := &previousScan{active: map[string]bool{}}
-	switch {
-	case p.Metadata.ScanFinishedOn != nil:
-		out.at = *p.Metadata.ScanFinishedOn
-	case p.Metadata.ScanStartedOn != nil:
-		out.at = *p.Metadata.ScanStartedOn
-	}
+	out.at, _ = p.ScanTime()
 	for _, r := range p.Scanner.Result {
 		status := string(gate.Active)
 		var name, version string
 		if len(r.Annotations) > 0 {
 			a := r.Annotations[0]
-			if s, ok := a["status"].(string); ok {
+			if s, ok := a[vulns.AnnotationStatus].(string); ok {
 				status = s
 			}
-			name, _ = a["package"].(string)
-			version, _ = a["version"].(string)
+			name, _ = a[vulns.AnnotationPackage].(string)
+			version, _ = a[vulns.AnnotationVersion].(string)
 		}
 		if status == string(gate.Active) {
 			out.active[findingKey(r.ID, name, version)] = true

@@ -360,7 +360,7 @@ func (r *runner) platform(ctx context.Context, im catalog.Image, t Target, p pla
 	}
 	var prev *previousScan
 	if ve, ok := entry(vr, verify.ChannelVulnerabilities, d); ok && len(ve.Predicate) > 0 {
-		ps, err := readPrevious(ve.Predicate)
+		ps, err := readPrevious(ve.PredicateType, ve.Predicate)
 		if err != nil {
 			return fail("%v", err)
 		}

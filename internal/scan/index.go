@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ita1 "github.com/in-toto/attestation/go/v1"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/intoto"
+	"github.com/clearcutt/clearcutt/internal/vulns"
 )
 
 // PlatformScan is the signed vulnerability statement of one platform image
@@ -23,26 +23,6 @@ type PlatformScan struct {
 	Digest   v1.Hash
 	// Statement is the platform's vulns/v0.2 statement exactly as signed.
 	Statement []byte
-}
-
-// indexPredicate is the part of a platform predicate the index statement
-// is made of.
-type indexPredicate struct {
-	Scanner struct {
-		URI     string `json:"uri"`
-		Version string `json:"version"`
-		DB      struct {
-			URI        string     `json:"uri"`
-			Version    string     `json:"version"`
-			LastUpdate *time.Time `json:"lastUpdate"`
-		} `json:"db"`
-		Result []map[string]any `json:"result"`
-	} `json:"scanner"`
-	Metadata struct {
-		ScanStartedOn  *time.Time `json:"scanStartedOn"`
-		ScanFinishedOn *time.Time `json:"scanFinishedOn"`
-	} `json:"metadata"`
-	Gate *GateRecord `json:"gate"`
 }
 
 // IndexStatement is the vulns/v0.2 statement about an index (named name)
@@ -58,16 +38,16 @@ func IndexStatement(name string, index v1.Hash, platforms []PlatformScan) ([]byt
 	if len(platforms) == 0 {
 		return nil, fmt.Errorf("%w: no platform scans", ErrInvalidOptions)
 	}
-	var agg indexPredicate
-	g := GateRecord{Decision: gate.Decision{Pass: true, Counts: gate.Counts{BySeverity: map[string]int{}}}}
-	agg.Scanner.Result = []map[string]any{}
+	agg := vulns.Predicate{Scanner: &vulns.Scanner{Result: []vulns.Result{}}}
+	g := gate.Decision{Pass: true, Counts: gate.Counts{BySeverity: map[string]int{}}}
+	stale := false
 	for i, p := range platforms {
 		var st struct {
 			Subject []struct {
 				Digest map[string]string `json:"digest"`
 			} `json:"subject"`
-			PredicateType string         `json:"predicateType"`
-			Predicate     indexPredicate `json:"predicate"`
+			PredicateType string          `json:"predicateType"`
+			Predicate     json.RawMessage `json:"predicate"`
 		}
 		if err := json.Unmarshal(p.Statement, &st); err != nil {
 			return nil, fmt.Errorf("%w: scan of %s: %v", ErrInvalidOptions, p.Platform, err)
@@ -75,36 +55,38 @@ func IndexStatement(name string, index v1.Hash, platforms []PlatformScan) ([]byt
 		if st.PredicateType != PredicateType || len(st.Subject) != 1 || st.Subject[0].Digest[p.Digest.Algorithm] != p.Digest.Hex {
 			return nil, fmt.Errorf("%w: the scan of %s is not a %s statement about %s", ErrInvalidOptions, p.Platform, PredicateType, p.Digest)
 		}
-		pr := st.Predicate
-		if pr.Gate == nil {
+		pr, err := vulns.Decode(st.PredicateType, st.Predicate)
+		if err != nil {
+			return nil, fmt.Errorf("%w: scan of %s: %v", ErrInvalidOptions, p.Platform, err)
+		}
+		pass, ok := pr.Gate.Verdict()
+		if !ok {
 			return nil, fmt.Errorf("%w: the scan of %s records no gate decision", ErrInvalidOptions, p.Platform)
 		}
 		if i == 0 {
 			agg.Scanner.URI, agg.Scanner.Version = pr.Scanner.URI, pr.Scanner.Version
 			g.Policy = pr.Gate.Policy
 		}
-		if db := pr.Scanner.DB; agg.Scanner.DB.LastUpdate == nil || (db.LastUpdate != nil && db.LastUpdate.Before(*agg.Scanner.DB.LastUpdate)) {
+		if db := pr.Scanner.DB; agg.Scanner.DB.LastUpdate == nil || (db.LastUpdate != nil && db.LastUpdate.Before(agg.Scanner.DB.LastUpdate.Time)) {
 			agg.Scanner.DB = db
 		}
-		if t := pr.Metadata.ScanStartedOn; t != nil && (agg.Metadata.ScanStartedOn == nil || t.Before(*agg.Metadata.ScanStartedOn)) {
+		if t := pr.Metadata.ScanStartedOn; t != nil && (agg.Metadata.ScanStartedOn == nil || t.Before(agg.Metadata.ScanStartedOn.Time)) {
 			agg.Metadata.ScanStartedOn = t
 		}
-		if t := pr.Metadata.ScanFinishedOn; t != nil && (agg.Metadata.ScanFinishedOn == nil || t.After(*agg.Metadata.ScanFinishedOn)) {
+		if t := pr.Metadata.ScanFinishedOn; t != nil && (agg.Metadata.ScanFinishedOn == nil || t.After(agg.Metadata.ScanFinishedOn.Time)) {
 			agg.Metadata.ScanFinishedOn = t
 		}
 		for _, r := range pr.Scanner.Result {
-			if anns, ok := r["annotations"].([]any); ok {
-				for _, a := range anns {
-					if m, ok := a.(map[string]any); ok {
-						m["platform"] = p.Platform
-					}
+			for _, a := range r.Annotations {
+				if a != nil {
+					a[vulns.AnnotationPlatform] = p.Platform
 				}
 			}
 			agg.Scanner.Result = append(agg.Scanner.Result, r)
 		}
 		pg := pr.Gate
-		g.Pass = g.Pass && pg.Pass
-		g.StaleDBAccepted = g.StaleDBAccepted || pg.StaleDBAccepted
+		g.Pass = g.Pass && pass
+		stale = stale || pg.StaleDBAccepted
 		if pg.Policy != g.Policy {
 			g.Policy = "per platform"
 		}
@@ -122,7 +104,7 @@ func IndexStatement(name string, index v1.Hash, platforms []PlatformScan) ([]byt
 		}
 	}
 	sort.Strings(g.Reasons)
-	agg.Gate = &g
+	agg.Gate = vulns.NewGate(g, stale)
 	pj, err := json.Marshal(agg)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/vulns"
 )
 
 // TestIndexStatement: the index statement passes only when every
@@ -43,7 +44,7 @@ func TestIndexStatement(t *testing.T) {
 	index := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("1d", 32)}
 	lenient := gate.Policy{FailOn: gate.High, Now: scanNow}
 	strict := gate.Policy{FailOn: gate.Unknown, Now: scanNow}
-	read := func(b []byte) (g GateRecord, results int, platforms map[string]bool, subject string) {
+	read := func(b []byte) (g vulns.Gate, results int, platforms map[string]bool, subject string) {
 		var st struct {
 			Subject []struct {
 				Digest map[string]string `json:"digest"`
@@ -54,7 +55,7 @@ func TestIndexStatement(t *testing.T) {
 						Annotations []map[string]any `json:"annotations"`
 					} `json:"result"`
 				} `json:"scanner"`
-				Gate GateRecord `json:"gate"`
+				Gate vulns.Gate `json:"gate"`
 			} `json:"predicate"`
 		}
 		if err := json.Unmarshal(b, &st); err != nil {
@@ -73,7 +74,7 @@ func TestIndexStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, n, plats, subj := read(b)
-	if !g.Pass || g.StaleDBAccepted || n == 0 || !plats["linux/amd64"] || !plats["linux/arm64"] || subj != index.Hex {
+	if pass, ok := g.Verdict(); !ok || !pass || g.StaleDBAccepted || n == 0 || !plats["linux/amd64"] || !plats["linux/arm64"] || subj != index.Hex {
 		t.Fatalf("both passing: gate %+v, %d results on %v, subject %s", g, n, plats, subj)
 	}
 
@@ -82,14 +83,14 @@ func TestIndexStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _, _, _ = read(b)
-	if g.Pass || !g.StaleDBAccepted || len(g.Reasons) == 0 || !strings.HasPrefix(g.Reasons[0], "linux/arm64: ") {
+	if pass, ok := g.Verdict(); !ok || pass || !g.StaleDBAccepted || len(g.Reasons) == 0 || !strings.HasPrefix(g.Reasons[0], "linux/arm64: ") {
 		t.Fatalf("one failing, stale: gate %+v", g)
 	}
 
 	bare := platformScan("linux/amd64", lenient, false)
 	var m map[string]any
 	_ = json.Unmarshal(bare.Statement, &m)
-	delete(m["predicate"].(map[string]any), GateField)
+	delete(m["predicate"].(map[string]any), vulns.GateField)
 	bare.Statement, _ = json.Marshal(m)
 	if _, err := IndexStatement("x", index, []PlatformScan{bare}); !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "records no gate decision") {
 		t.Fatalf("a platform scan without a verdict: %v", err)

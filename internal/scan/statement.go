@@ -4,137 +4,94 @@ import (
 	"encoding/json"
 	"fmt"
 
-	vulnsv02 "github.com/in-toto/attestation/go/predicates/vulns/v02"
 	ita1 "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/intoto"
+	"github.com/clearcutt/clearcutt/internal/vulns"
 )
 
 // PredicateType is the in-toto vulnerabilities predicate type.
-const PredicateType = "https://in-toto.io/attestation/vulns/v0.2"
+const PredicateType = vulns.PredicateType
 
 // Predicate is the vulns/v0.2 predicate: the scanner, its database (URI,
 // schema version, build time as lastUpdate) and one result per finding.
 // Each result carries one annotation object with the package, its origin,
 // the status (active, suppressed, excepted), the fix and, where they
-// applied, the VEX status and justification or the exception.
-func (r Result) Predicate() (*vulnsv02.Vulns, error) {
-	dbURI := r.Scanner.DB.URI()
-	dbVersion := r.Scanner.DB.SchemaVersion
-	version := r.Scanner.Version
-	p := &vulnsv02.Vulns{
-		Scanner: &vulnsv02.Scanner{
-			Uri:     r.Scanner.URI,
-			Version: &version,
-			Db: &vulnsv02.VulnDatabase{
-				Uri:        &dbURI,
-				Version:    &dbVersion,
-				LastUpdate: timestamppb.New(r.Scanner.DB.Built),
+// applied, the VEX status and justification or the exception. It records
+// no gate verdict (Statement adds it).
+func (r Result) Predicate() *vulns.Predicate {
+	p := &vulns.Predicate{
+		Scanner: &vulns.Scanner{
+			URI:     r.Scanner.URI,
+			Version: r.Scanner.Version,
+			DB: vulns.DB{
+				URI:        r.Scanner.DB.URI(),
+				Version:    r.Scanner.DB.SchemaVersion,
+				LastUpdate: vulns.At(r.Scanner.DB.Built),
 			},
-			Result: []*vulnsv02.Result{},
 		},
-		Metadata: &vulnsv02.ScanMetadata{
-			ScanStartedOn:  timestamppb.New(r.StartedOn),
-			ScanFinishedOn: timestamppb.New(r.FinishedOn),
+		Metadata: vulns.Metadata{
+			ScanStartedOn:  vulns.At(r.StartedOn),
+			ScanFinishedOn: vulns.At(r.FinishedOn),
 		},
 	}
 	for _, f := range r.Findings {
-		res := &vulnsv02.Result{Id: f.ID, Severity: []*vulnsv02.Result_Severity{{Method: "grype", Score: f.Severity}}}
+		res := vulns.Result{ID: f.ID, Severity: []vulns.Severity{{Method: vulns.SeverityScanner, Score: f.Severity}}}
 		for _, v := range f.CVSS {
-			res.Severity = append(res.Severity, &vulnsv02.Result_Severity{Method: "cvss_vector", Score: v})
+			res.Severity = append(res.Severity, vulns.Severity{Method: vulns.SeverityCVSS, Score: v})
 		}
-		ann, err := structpb.NewStruct(annotations(f))
-		if err != nil {
-			return nil, fmt.Errorf("annotations of %s: %w", f.ID, err)
-		}
-		res.Annotations = []*structpb.Struct{ann}
+		res.Annotations = []map[string]any{annotations(f)}
 		p.Scanner.Result = append(p.Scanner.Result, res)
 	}
-	return p, nil
+	return p
 }
 
 func annotations(f Finding) map[string]any {
 	a := map[string]any{
-		"package":  f.Package.Name,
-		"version":  f.Package.Version,
-		"type":     f.Package.Type,
-		"origin":   string(f.Origin),
-		"status":   string(f.Status),
-		"fixState": f.FixState,
+		vulns.AnnotationPackage:  f.Package.Name,
+		vulns.AnnotationVersion:  f.Package.Version,
+		vulns.AnnotationType:     f.Package.Type,
+		vulns.AnnotationOrigin:   string(f.Origin),
+		vulns.AnnotationStatus:   string(f.Status),
+		vulns.AnnotationFixState: f.FixState,
 	}
 	if f.Package.PURL != "" {
-		a["purl"] = f.Package.PURL
+		a[vulns.AnnotationPURL] = f.Package.PURL
 	}
 	if len(f.FixedIn) > 0 {
-		a["fixedIn"] = toAny(f.FixedIn)
+		a[vulns.AnnotationFixedIn] = f.FixedIn
 	}
 	if len(f.Aliases) > 0 {
-		a["aliases"] = toAny(f.Aliases)
+		a[vulns.AnnotationAliases] = f.Aliases
 	}
 	if f.VEX != nil {
-		a["vexStatus"] = f.VEX.Status
+		a[vulns.AnnotationVEXStatus] = f.VEX.Status
 		if f.VEX.Justification != "" {
-			a["vexJustification"] = f.VEX.Justification
+			a[vulns.AnnotationVEXJustification] = f.VEX.Justification
 		}
 	}
 	if f.Exception != nil {
-		a["exceptionOwner"] = f.Exception.Owner
-		a["exceptionExpires"] = f.Exception.Expires
-		a["exceptionReason"] = f.Exception.Reason
-		a["exceptionExpired"] = f.Exception.Expired
+		a[vulns.AnnotationExceptionOwner] = f.Exception.Owner
+		a[vulns.AnnotationExceptionExpires] = f.Exception.Expires
+		a[vulns.AnnotationExceptionReason] = f.Exception.Reason
+		a[vulns.AnnotationExceptionExpired] = f.Exception.Expired
 	}
 	return a
 }
 
-func toAny(xs []string) []any {
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = x
-	}
-	return out
-}
-
-// GateField is the top-level predicate field that carries the gate
-// decision the scan reached (a ClearCutt extension of vulns/v0.2).
-const GateField = "gate"
-
-// GateRecord is the gate object of the predicate: the decision, and
-// whether a database older than the maximum age was accepted with the
-// unsafe option (verify and admission refuse such a scan).
-type GateRecord struct {
-	gate.Decision
-	StaleDBAccepted bool `json:"staleDBAccepted,omitempty"`
-}
-
-// Statement is the in-toto Statement v1 about the scanned platform image.
-// It needs the gate decision (Decide): a scan statement without a verdict
-// is never published.
+// Statement is the in-toto Statement v1 about the scanned platform image,
+// its predicate carrying the gate decision (vulns.GateField). It needs the
+// gate decision (Decide): a scan statement without a verdict is never
+// published.
 func (r Result) Statement() (*ita1.Statement, error) {
 	if r.Gate == nil {
 		return nil, fmt.Errorf("%w: the result has no gate decision", ErrInvalidOptions)
 	}
-	pred, err := r.Predicate()
-	if err != nil {
-		return nil, err
-	}
-	pj, err := protojson.Marshal(pred)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(pj, &m); err != nil {
-		return nil, err
-	}
-	g, err := json.Marshal(GateRecord{Decision: *r.Gate, StaleDBAccepted: r.StaleDBAccepted})
-	if err != nil {
-		return nil, err
-	}
-	m[GateField] = json.RawMessage(g)
-	pj, err = json.Marshal(m)
+	pred := r.Predicate()
+	pred.Gate = vulns.NewGate(*r.Gate, r.StaleDBAccepted)
+	pj, err := json.Marshal(pred)
 	if err != nil {
 		return nil, err
 	}

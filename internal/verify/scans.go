@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/vulns"
 )
 
 // ClockSkew is how far in the future a time claimed by signed evidence
@@ -13,51 +14,9 @@ import (
 // is refused.
 const ClockSkew = 5 * time.Minute
 
-// vulnsPredicate is the part of a vulns/v0.2 predicate verify reads, plus
-// ClearCutt's extensions: the top-level "gate" object with the decision
-// the scan reached, and the result annotations internal/scan writes (the
-// finding's status, fix, VEX status and exception).
-type vulnsPredicate struct {
-	Scanner struct {
-		URI     string `json:"uri"`
-		Version string `json:"version"`
-		DB      struct {
-			LastUpdate *time.Time `json:"lastUpdate"`
-		} `json:"db"`
-		Result []struct {
-			ID       string `json:"id"`
-			Severity []struct {
-				Method string `json:"method"`
-				Score  string `json:"score"`
-			} `json:"severity"`
-			Annotations []map[string]any `json:"annotations"`
-		} `json:"result"`
-	} `json:"scanner"`
-	Metadata struct {
-		ScanStartedOn  *time.Time `json:"scanStartedOn"`
-		ScanFinishedOn *time.Time `json:"scanFinishedOn"`
-	} `json:"metadata"`
-	Gate *struct {
-		Pass            *bool    `json:"pass"`
-		Policy          string   `json:"policy"`
-		Reasons         []string `json:"reasons"`
-		StaleDBAccepted bool     `json:"staleDBAccepted"`
-	} `json:"gate"`
-}
-
-// Result annotations internal/scan writes on each finding.
-const (
-	// AnnotationExceptionExpired is true when the matching exception had
-	// expired at scan time.
-	AnnotationExceptionExpired = "exceptionExpired"
-	annotationStatus           = "status"
-	annotationPackage          = "package"
-	annotationVersion          = "version"
-	annotationFixedIn          = "fixedIn"
-	annotationVEXStatus        = "vexStatus"
-	annotationExceptionExpires = "exceptionExpires"
-	annotationExceptionOwner   = "exceptionOwner"
-)
+// AnnotationExceptionExpired is the result annotation that is true when
+// the matching exception had expired at scan time.
+const AnnotationExceptionExpired = vulns.AnnotationExceptionExpired
 
 // scan is one verified vulnerability statement, judged.
 type scan struct {
@@ -75,33 +34,36 @@ type scan struct {
 // the fleet's gate applied to its findings.
 func parseScan(v verified, p Policy, now time.Time) scan {
 	s := scan{v: v}
-	var pr vulnsPredicate
-	if err := decodePredicate(v, &pr); err != nil {
+	js, err := predicateJSON(v)
+	if err != nil {
 		s.err = err
 		return s
 	}
-	switch {
-	case pr.Metadata.ScanFinishedOn != nil:
-		s.at = *pr.Metadata.ScanFinishedOn
-	case pr.Metadata.ScanStartedOn != nil:
-		s.at = *pr.Metadata.ScanStartedOn
-	default:
+	pr, err := vulns.Decode(v.PredicateType, js)
+	if err != nil {
+		s.err = fmt.Errorf("%w: %v", ErrContent, err)
+		return s
+	}
+	at, ok := pr.ScanTime()
+	if !ok {
 		s.err = fmt.Errorf("%w: vulnerability scan records no scan time", ErrContent)
 		return s
 	}
-	s.dbBuilt = pr.Scanner.DB.LastUpdate
+	s.at = at
+	s.dbBuilt = pr.DBBuilt()
 	if s.err = checkScanTimes(s, v, p, now); s.err != nil {
 		return s
 	}
 	g := pr.Gate
+	pass, ok := g.Verdict()
 	switch {
-	case g == nil || g.Pass == nil:
+	case !ok:
 		s.err = fmt.Errorf("%w: vulnerability scan records no gate verdict", ErrContent)
 		return s
 	case g.StaleDBAccepted:
 		s.err = fmt.Errorf("%w: vulnerability scan used a stale database, accepted with the unsafe option", ErrContent)
 		return s
-	case !*g.Pass:
+	case !pass:
 		s.err = fmt.Errorf("%w: vulnerability gate failed at scan time", ErrContent)
 		if len(g.Reasons) > 0 {
 			s.err = fmt.Errorf("%w: %s", s.err, strings.Join(g.Reasons, "; "))
@@ -144,12 +106,12 @@ func checkScanTimes(s scan, v verified, p Policy, now time.Time) error {
 // finding counts as suppressed only with a not_affected or fixed VEX
 // status, and as excepted only through an exception the gate finds
 // unexpired now; anything else is active.
-func scanFindings(pr vulnsPredicate) []gate.Finding {
+func scanFindings(pr *vulns.Predicate) []gate.Finding {
 	var out []gate.Finding
 	for _, r := range pr.Scanner.Result {
 		f := gate.Finding{ID: r.ID, Status: gate.Active}
 		for _, sv := range r.Severity {
-			if sv.Method == "grype" {
+			if sv.Method == vulns.SeverityScanner {
 				f.Severity, _ = gate.ParseSeverity(sv.Score)
 			}
 		}
@@ -158,22 +120,22 @@ func scanFindings(pr vulnsPredicate) []gate.Finding {
 			a = r.Annotations[0]
 		}
 		str := func(k string) string { s, _ := a[k].(string); return s }
-		f.Package, f.Version = str(annotationPackage), str(annotationVersion)
-		fixed, _ := a[annotationFixedIn].([]any)
+		f.Package, f.Version = str(vulns.AnnotationPackage), str(vulns.AnnotationVersion)
+		fixed, _ := a[vulns.AnnotationFixedIn].([]any)
 		f.Fixable = len(fixed) > 0
-		switch gate.Status(str(annotationStatus)) {
+		switch gate.Status(str(vulns.AnnotationStatus)) {
 		case gate.Suppressed:
-			if vs := str(annotationVEXStatus); vs == "not_affected" || vs == "fixed" {
+			if vs := str(vulns.AnnotationVEXStatus); vs == "not_affected" || vs == "fixed" {
 				f.Status = gate.Suppressed
 			}
 		case gate.Excepted:
 			f.Status = gate.Excepted
 		}
-		if exp := str(annotationExceptionExpires); exp != "" {
+		if exp := str(vulns.AnnotationExceptionExpires); exp != "" {
 			// Decide fails the gate on an exception expired at its Now.
 			t, err := time.Parse(time.DateOnly, exp)
 			if err == nil {
-				f.Exception = &gate.Exception{Owner: str(annotationExceptionOwner), Expires: t}
+				f.Exception = &gate.Exception{Owner: str(vulns.AnnotationExceptionOwner), Expires: t}
 			}
 		}
 		if f.Status == gate.Excepted && f.Exception == nil {
