@@ -99,24 +99,11 @@ func IndexTestResult(name string, index v1.Hash, platforms []PlatformEvidence) (
 			agg.Url = u
 		}
 	}
-	pj, err := protojson.Marshal(agg)
+	st, err := intoto.NewStatement(PredicateTestResult, []intoto.Subject{{Name: name, Digest: map[string]string{index.Algorithm: index.Hex}}}, agg)
 	if err != nil {
-		return nil, err
-	}
-	pred := &structpb.Struct{}
-	if err := protojson.Unmarshal(pj, pred); err != nil {
-		return nil, err
-	}
-	st := &ita1.Statement{
-		Type:          ita1.StatementTypeUri,
-		Subject:       []*ita1.ResourceDescriptor{{Name: name, Digest: map[string]string{index.Algorithm: index.Hex}}},
-		PredicateType: PredicateTestResult,
-		Predicate:     pred,
-	}
-	if err := st.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: index test result: %v", ErrBadStatement, err)
 	}
-	return intoto.Marshal(st)
+	return st, nil
 }
 
 // platformTestResult decodes a platform's test-result statement, which

@@ -62,19 +62,11 @@ func SignStatement(ctx context.Context, s Signer, statement []byte) ([]byte, err
 // subject (the digest, with the name when given, and empty annotations),
 // predicate type https://sigstore.dev/cosign/sign/v1 and an empty predicate.
 func SignatureStatement(name string, d v1.Hash) ([]byte, error) {
-	subj := map[string]any{
-		"digest":      map[string]string{d.Algorithm: d.Hex},
-		"annotations": map[string]any{},
-	}
-	if name != "" {
-		subj["name"] = name
-	}
-	return intoto.Canonical(map[string]any{
-		"_type":         StatementType,
-		"subject":       []any{subj},
-		"predicateType": PredicateSignature,
-		"predicate":     map[string]any{},
-	})
+	return intoto.NewStatement(PredicateSignature, []intoto.Subject{{
+		Name:        name,
+		Digest:      map[string]string{d.Algorithm: d.Hex},
+		Annotations: map[string]any{},
+	}}, map[string]any{})
 }
 
 // TransparencyOf returns the log indexes of a bundle's transparency-log

@@ -11,7 +11,7 @@ import (
 )
 
 // StatementType is the in-toto Statement v1 type.
-const StatementType = "https://in-toto.io/Statement/v1"
+const StatementType = intoto.StatementType
 
 // Predicate types of the evidence channels.
 const (
@@ -65,22 +65,12 @@ func (st *Statement) IsAbout(d v1.Hash) bool {
 }
 
 // WrapPredicate builds an in-toto Statement v1 about digest d (named name
-// when not empty) whose predicate is the JSON document predicate.
+// when not empty) whose predicate is the JSON document predicate, its
+// numbers kept as written (intoto.NewStatement).
 func WrapPredicate(name string, d v1.Hash, predicateType string, predicate []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(predicate))
-	dec.UseNumber()
-	var p map[string]any
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%w: predicate is not a JSON object: %v", ErrBadStatement, err)
+	st, err := intoto.NewStatement(predicateType, []intoto.Subject{{Name: name, Digest: map[string]string{d.Algorithm: d.Hex}}}, json.RawMessage(predicate))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadStatement, err)
 	}
-	subj := map[string]any{"digest": map[string]string{d.Algorithm: d.Hex}}
-	if name != "" {
-		subj["name"] = name
-	}
-	return intoto.Canonical(map[string]any{
-		"_type":         StatementType,
-		"subject":       []any{subj},
-		"predicateType": predicateType,
-		"predicate":     p,
-	})
+	return st, nil
 }

@@ -6,9 +6,6 @@ import (
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	ita1 "github.com/in-toto/attestation/go/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/intoto"
@@ -105,22 +102,5 @@ func IndexStatement(name string, index v1.Hash, platforms []PlatformScan) ([]byt
 	}
 	sort.Strings(g.Reasons)
 	agg.Gate = vulns.NewGate(g, stale)
-	pj, err := json.Marshal(agg)
-	if err != nil {
-		return nil, err
-	}
-	pred := &structpb.Struct{}
-	if err := protojson.Unmarshal(pj, pred); err != nil {
-		return nil, err
-	}
-	st := &ita1.Statement{
-		Type:          ita1.StatementTypeUri,
-		Subject:       []*ita1.ResourceDescriptor{{Name: name, Digest: map[string]string{index.Algorithm: index.Hex}}},
-		PredicateType: PredicateType,
-		Predicate:     pred,
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("index vulnerability statement: %w", err)
-	}
-	return intoto.Marshal(st)
+	return intoto.NewStatement(PredicateType, []intoto.Subject{{Name: name, Digest: map[string]string{index.Algorithm: index.Hex}}}, &agg)
 }

@@ -1,12 +1,7 @@
 package scan
 
 import (
-	"encoding/json"
 	"fmt"
-
-	ita1 "github.com/in-toto/attestation/go/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/clearcutt/clearcutt/internal/intoto"
 	"github.com/clearcutt/clearcutt/internal/vulns"
@@ -20,7 +15,7 @@ const PredicateType = vulns.PredicateType
 // Each result carries one annotation object with the package, its origin,
 // the status (active, suppressed, excepted), the fix and, where they
 // applied, the VEX status and justification or the exception. It records
-// no gate verdict (Statement adds it).
+// no gate verdict (StatementJSON adds it).
 func (r Result) Predicate() *vulns.Predicate {
 	p := &vulns.Predicate{
 		Scanner: &vulns.Scanner{
@@ -81,69 +76,38 @@ func annotations(f Finding) map[string]any {
 	return a
 }
 
-// Statement is the in-toto Statement v1 about the scanned platform image,
-// its predicate carrying the gate decision (vulns.GateField). It needs the
-// gate decision (Decide): a scan statement without a verdict is never
+// StatementJSON is the in-toto Statement v1 about the scanned platform
+// image whose predicate is Predicate with the gate decision
+// (vulns.GateField), encoded by intoto.NewStatement. It needs the gate
+// decision (Decide): a scan statement without a verdict is never
 // published.
-func (r Result) Statement() (*ita1.Statement, error) {
+func (r Result) StatementJSON() ([]byte, error) {
 	if r.Gate == nil {
 		return nil, fmt.Errorf("%w: the result has no gate decision", ErrInvalidOptions)
 	}
 	pred := r.Predicate()
 	pred.Gate = vulns.NewGate(*r.Gate, r.StaleDBAccepted)
-	pj, err := json.Marshal(pred)
-	if err != nil {
-		return nil, err
-	}
-	return r.statement(PredicateType, pj)
-}
-
-// StatementJSON is Statement as JSON with sorted keys (deterministic bytes).
-func (r Result) StatementJSON() ([]byte, error) {
-	st, err := r.Statement()
-	if err != nil {
-		return nil, err
-	}
-	return intoto.Marshal(st)
+	return r.statement(PredicateType, pred)
 }
 
 // VEXStatementJSON is the in-toto Statement v1 (predicate type
-// https://openvex.dev/ns/v0.2.0) whose predicate is the OpenVEX document of
-// the statements that applied to the image, with sorted keys.
+// https://openvex.dev/ns/v0.2.0) about the scanned platform image whose
+// predicate is the OpenVEX document of the statements that applied to the
+// image, encoded by intoto.NewStatement.
 func (r Result) VEXStatementJSON() ([]byte, error) {
 	if r.VEX == nil {
 		return nil, fmt.Errorf("%w: the result holds no VEX document", ErrInvalidOptions)
 	}
-	doc, err := json.Marshal(&r.VEX.Doc)
-	if err != nil {
-		return nil, err
-	}
-	st, err := r.statement(VEXPredicateType, doc)
-	if err != nil {
-		return nil, err
-	}
-	return intoto.Marshal(st)
+	return r.statement(VEXPredicateType, &r.VEX.Doc)
 }
 
-func (r Result) statement(predicateType string, predicateJSON []byte) (*ita1.Statement, error) {
+// statement is the statement of predicateType about the scanned image.
+func (r Result) statement(predicateType string, predicate any) ([]byte, error) {
 	if r.Subject.Digest.Hex == "" {
 		return nil, fmt.Errorf("%w: statement subject has no digest", ErrInvalidOptions)
 	}
-	pred := &structpb.Struct{}
-	if err := protojson.Unmarshal(predicateJSON, pred); err != nil {
-		return nil, err
-	}
-	st := &ita1.Statement{
-		Type: ita1.StatementTypeUri,
-		Subject: []*ita1.ResourceDescriptor{{
-			Name:   r.Subject.Name,
-			Digest: map[string]string{r.Subject.Digest.Algorithm: r.Subject.Digest.Hex},
-		}},
-		PredicateType: predicateType,
-		Predicate:     pred,
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("%s statement: %w", predicateType, err)
-	}
-	return st, nil
+	return intoto.NewStatement(predicateType, []intoto.Subject{{
+		Name:   r.Subject.Name,
+		Digest: map[string]string{r.Subject.Digest.Algorithm: r.Subject.Digest.Hex},
+	}}, predicate)
 }

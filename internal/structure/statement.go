@@ -5,8 +5,6 @@ import (
 
 	trv0 "github.com/in-toto/attestation/go/predicates/test_result/v0"
 	ita1 "github.com/in-toto/attestation/go/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/clearcutt/clearcutt/internal/intoto"
 )
@@ -68,42 +66,16 @@ func (r Result) Predicate() *trv0.TestResult {
 	return p
 }
 
-// Statement is the in-toto Statement v1 whose subject is the tested image
-// (Subject.Name, digest by algorithm) and whose predicate is Predicate.
-func (r Result) Statement() (*ita1.Statement, error) {
+// StatementJSON is the in-toto Statement v1 whose subject is the tested
+// image (Subject.Name, digest by algorithm) and whose predicate is
+// Predicate, encoded by intoto.NewStatement: the same result always gives
+// the same bytes.
+func (r Result) StatementJSON() ([]byte, error) {
 	if r.Subject.Digest.Hex == "" || r.Subject.Digest.Algorithm == "" {
 		return nil, fmt.Errorf("%w: statement subject has no digest", ErrInvalidOptions)
 	}
-	pj, err := protojson.Marshal(r.Predicate())
-	if err != nil {
-		return nil, err
-	}
-	pred := &structpb.Struct{}
-	if err := protojson.Unmarshal(pj, pred); err != nil {
-		return nil, err
-	}
-	st := &ita1.Statement{
-		Type: ita1.StatementTypeUri,
-		Subject: []*ita1.ResourceDescriptor{{
-			Name:   r.Subject.Name,
-			Digest: map[string]string{r.Subject.Digest.Algorithm: r.Subject.Digest.Hex},
-		}},
-		PredicateType: PredicateType,
-		Predicate:     pred,
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("test-result statement: %w", err)
-	}
-	return st, nil
-}
-
-// StatementJSON is Statement encoded as JSON with sorted keys and no
-// insignificant whitespace, so the same result always gives the same
-// bytes (protojson output alone is deliberately unstable).
-func (r Result) StatementJSON() ([]byte, error) {
-	st, err := r.Statement()
-	if err != nil {
-		return nil, err
-	}
-	return intoto.Marshal(st)
+	return intoto.NewStatement(PredicateType, []intoto.Subject{{
+		Name:   r.Subject.Name,
+		Digest: map[string]string{r.Subject.Digest.Algorithm: r.Subject.Digest.Hex},
+	}}, r.Predicate())
 }

@@ -89,7 +89,7 @@ func TestStatementOutcomes(t *testing.T) {
 	if res.Outcome() != ResultPassed {
 		t.Errorf("all passed: %s", res.Outcome())
 	}
-	if _, err := res.Statement(); !errors.Is(err, ErrInvalidOptions) {
+	if _, err := res.StatementJSON(); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("statement without a subject digest: %v", err)
 	}
 }
