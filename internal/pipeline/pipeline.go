@@ -3,8 +3,9 @@
 // and attach the evidence, verify every channel, and only then move the
 // tags. The stages are reached through small interfaces — a Builder, a
 // Checker, a Publisher, a Signer and a Verifier — so that the flow itself
-// is tested without Nix, registries or Sigstore; Stages (stages.go) are
-// the real ones, from package stage.
+// is tested without Nix, registries or Sigstore. The real ones are Stages
+// (stages.go: build, assemble, the gates and publish) and package stage's
+// Attester and Verifier.
 //
 // GateImage is the part of the flow every image goes through before
 // anything is published; the remediation draft uses it to rebuild and gate
@@ -163,18 +164,4 @@ func GateImage(ctx context.Context, b Builder, c Checker, img fleet.Image, archs
 // or a gate failed) after which the other images are still worth gating.
 func imageProblem(ctx context.Context, err error) bool {
 	return ctx.Err() == nil && !outcome.IsUsage(err) && !errors.Is(err, context.Canceled)
-}
-
-// SignerFunc is a function that is a Signer.
-type SignerFunc func(ctx context.Context, ref string) (attest.Result, error)
-
-// Sign implements Signer.
-func (f SignerFunc) Sign(ctx context.Context, ref string) (attest.Result, error) { return f(ctx, ref) }
-
-// VerifierFunc is a function that is a Verifier.
-type VerifierFunc func(ctx context.Context, ref string) (verify.Report, error)
-
-// Verify implements Verifier.
-func (f VerifierFunc) Verify(ctx context.Context, ref string) (verify.Report, error) {
-	return f(ctx, ref)
 }
