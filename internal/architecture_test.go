@@ -26,7 +26,7 @@ var (
 	// pipeline, owns one wire format or is a library they share, and knows
 	// nothing of the flows, the command line or GitHub Actions.
 	stagePackages = []string{
-		"admission", "app", "attest", "catalog", "closure", "fleet", "fsutil",
+		"admission", "appimage", "attest", "catalog", "closure", "fleet", "fsutil",
 		"gate", "intoto", "nixcmd", "oci", "outcome", "remediate", "rescan",
 		"sbom", "sbom/spdxdiff", "scan", "site", "structure", "verify", "vexdoc",
 		"vulndb", "vulns",
@@ -39,7 +39,7 @@ var (
 	// Repository tools: the model and rules of actions/ and the workflows,
 	// and the benchmark report, with their commands.
 	toolPackages = []string{
-		"actionlint", "actionlint/cmd/actartifact", "actionlint/cmd/actiondocs",
+		"actions", "actions/cmd/actartifact", "actions/cmd/actiondocs",
 		"benchreport", "benchreport/cmd/benchreport",
 	}
 	// Test support: imported by tests (and by each other) only.

@@ -62,7 +62,7 @@ mkdir -p "$work/bin" "$work/config"
 runtimes=${CLEARCUTT_REHEARSAL_RUNTIMES:-}
 
 echo "==> tools"
-go build -trimpath -o "$work/bin/actartifact" ./internal/actionlint/cmd/actartifact
+go build -trimpath -o "$work/bin/actartifact" ./internal/actions/cmd/actartifact
 go build -trimpath -o "$work/bin/clearcutt" .
 if [ -z "$runtimes" ]; then
 	runtimes="$("$work/bin/clearcutt" fleet plan --github-matrix | jq -r '[.include[].runtime] | unique | join(" ")') webp"

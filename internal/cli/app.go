@@ -12,15 +12,15 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/clearcutt/clearcutt/internal/app"
+	"github.com/clearcutt/clearcutt/internal/appimage"
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gha"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -54,21 +54,17 @@ func buildOnlyTiers(f *fleet.File) []string {
 	return out
 }
 
-// appVerifier is v as internal/app calls it.
-func (v verifier) appVerifier(g *globals) app.Verifier {
-	return func(ctx context.Context, ref oci.Ref, idx v1.ImageIndex) (verify.Report, error) {
-		return v.run(ctx, g, ref, idx)
-	}
-}
+// appVerifier is v as internal/appimage calls it.
+func appVerifier(v stage.Verifier) appimage.Verifier { return v.VerifyIndex }
 
 // appRefusal turns the refusals of internal/app into a failed check
 // (exit 1) and bad input into a usage error (exit 2).
 func appRefusal(err error) error {
 	switch {
-	case errors.Is(err, app.ErrBaseRejected), errors.Is(err, app.ErrBuildOnlyBase), errors.Is(err, app.ErrNotFleetBase),
-		errors.Is(err, app.ErrIncompatible), errors.Is(err, app.ErrNoBoundary), errors.Is(err, app.ErrAppSignature):
+	case errors.Is(err, appimage.ErrBaseRejected), errors.Is(err, appimage.ErrBuildOnlyBase), errors.Is(err, appimage.ErrNotFleetBase),
+		errors.Is(err, appimage.ErrIncompatible), errors.Is(err, appimage.ErrNoBoundary), errors.Is(err, appimage.ErrAppSignature):
 		return fmt.Errorf("%w: %w", ErrGateFailed, err)
-	case errors.Is(err, app.ErrBadOptions), errors.Is(err, app.ErrBadArtifact), errors.Is(err, oci.ErrNotByDigest), errors.Is(err, oci.ErrBadRef):
+	case errors.Is(err, appimage.ErrBadOptions), errors.Is(err, appimage.ErrBadArtifact), errors.Is(err, oci.ErrNotByDigest), errors.Is(err, oci.ErrBadRef):
 		return usageErr(err)
 	}
 	return err
@@ -166,7 +162,7 @@ artifacts, 3 could not run.`,
 	fs := cmd.Flags()
 	fs.StringVar(&fl.base, "base", "", "the fleet base index, by digest (registry reference or oci:DIR@sha256:…) (required)")
 	fs.StringArrayVar(&fl.artifacts, "artifact", nil, "a directory or file to add as a layer; PLATFORM=PATH (e.g. linux/arm64=dist/arm64) for one platform only (repeatable, required)")
-	fs.StringVar(&fl.dest, "dest", app.DefaultDest, "image directory the artifacts are placed under")
+	fs.StringVar(&fl.dest, "dest", appimage.DefaultDest, "image directory the artifacts are placed under")
 	fs.StringVar(&fl.entrypoint, "entrypoint", "", `entrypoint as a JSON array, e.g. '["/app/server"]' (default: the base's)`)
 	fs.StringVar(&fl.cmd, "cmd", "", `command (arguments) as a JSON array (default: the base's, cleared by --entrypoint)`)
 	fs.StringVar(&fl.workdir, "workdir", "", "working directory (default: the base's)")
@@ -186,7 +182,7 @@ artifacts, 3 could not run.`,
 
 // appBuildReport is what app build prints.
 type appBuildReport struct {
-	app.BuildResult
+	appimage.BuildResult
 	// Reference is the written index by digest; Refs every reference written.
 	Reference string   `json:"reference,omitempty"`
 	Refs      []string `json:"refs,omitempty"`
@@ -230,8 +226,8 @@ func parseKeyValues(flag string, kvs []string) (map[string]string, []string, err
 	return m, list, nil
 }
 
-func appConfigFlags(fl appBuildFlags) (app.Config, error) {
-	var c app.Config
+func appConfigFlags(fl appBuildFlags) (appimage.Config, error) {
+	var c appimage.Config
 	var err error
 	if c.Entrypoint, err = parseJSONArgv("entrypoint", fl.entrypoint); err != nil {
 		return c, err
@@ -262,9 +258,9 @@ func runAppBuild(ctx context.Context, g *globals, f *fleet.File, fl appBuildFlag
 	if err != nil {
 		return rep, err
 	}
-	var arts []app.Artifact
+	var arts []appimage.Artifact
 	for _, s := range fl.artifacts {
-		a, err := app.ParseArtifact(s)
+		a, err := appimage.ParseArtifact(s)
 		if err != nil {
 			return rep, usageErr(fmt.Errorf("--artifact: %w", err))
 		}
@@ -294,8 +290,8 @@ func runAppBuild(ctx context.Context, g *globals, f *fleet.File, fl appBuildFlag
 		return rep, err
 	}
 	defer os.RemoveAll(work)
-	res, err := app.Build(ctx, app.BuildOptions{
-		Base: baseRef, BaseIndex: baseIdx, VerifyBase: v.appVerifier(g),
+	res, err := appimage.Build(ctx, appimage.BuildOptions{
+		Base: baseRef, BaseIndex: baseIdx, VerifyBase: appVerifier(v),
 		Artifacts: arts, Dest: fl.dest, Config: cfg, SourceDateEpoch: epoch, WorkDir: work,
 		BuildOnlyTiers: buildOnlyTiers(f), AllowBuildOnlyBaseUnsafe: fl.allowDev,
 	})
@@ -346,7 +342,7 @@ func renderAppBuild(g *globals, r appBuildReport) error {
 	return tw.Flush()
 }
 
-func baseLine(b app.Base) string {
+func baseLine(b appimage.Base) string {
 	s := b.Line()
 	if b.Version != "" {
 		s += " version " + b.Version
@@ -419,7 +415,7 @@ platform, fails verification, or the evidence to compare is not verified,
 
 // appDiffReport is what app diff-base prints.
 type appDiffReport struct {
-	app.DiffReport
+	appimage.DiffReport
 }
 
 func runAppDiff(ctx context.Context, g *globals, f *fleet.File, appStr string, fl appDiffFlags) (appDiffReport, error) {
@@ -431,7 +427,7 @@ func runAppDiff(ctx context.Context, g *globals, f *fleet.File, appStr string, f
 	if err != nil {
 		return appDiffReport{}, fmt.Errorf("--candidate: %w", err)
 	}
-	current, err := app.CurrentBase(appRef, appIdx)
+	current, err := appimage.CurrentBase(appRef, appIdx)
 	if err != nil {
 		return appDiffReport{}, appRefusal(err)
 	}
@@ -443,9 +439,9 @@ func runAppDiff(ctx context.Context, g *globals, f *fleet.File, appStr string, f
 	if err != nil {
 		return appDiffReport{}, err
 	}
-	rep, err := app.DiffBase(ctx, app.DiffOptions{
+	rep, err := appimage.DiffBase(ctx, appimage.DiffOptions{
 		App: appRef, AppIndex: appIdx, Current: curRef, CurrentIndex: curIdx,
-		Candidate: candRef, CandidateIndex: candIdx, Verify: v.appVerifier(g),
+		Candidate: candRef, CandidateIndex: candIdx, Verify: appVerifier(v),
 	})
 	if err != nil {
 		return appDiffReport{DiffReport: rep}, appRefusal(err)
@@ -491,7 +487,7 @@ func renderAppDiff(g *globals, r appDiffReport) error {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, group := range []struct {
 			mark string
-			vs   []app.VulnChange
+			vs   []appimage.VulnChange
 		}{{"fixed", vd.Fixed}, {"new", vd.New}, {"still", vd.Still}} {
 			for _, c := range group.vs {
 				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", group.mark, c.ID, c.Severity, c.Package, vulnStates(c))
@@ -507,7 +503,7 @@ func renderAppDiff(g *globals, r appDiffReport) error {
 	return nil
 }
 
-func vulnStates(c app.VulnChange) string {
+func vulnStates(c appimage.VulnChange) string {
 	side := func(version, status string) string {
 		if version == "" && status == "" {
 			return "-"
@@ -641,7 +637,7 @@ not run.`,
 
 // appRebaseReport is what app rebase prints.
 type appRebaseReport struct {
-	app.RebaseResult
+	appimage.RebaseResult
 	Reference string            `json:"reference,omitempty"`
 	Refs      []string          `json:"refs,omitempty"`
 	Attached  []attest.Attached `json:"attached,omitempty"`
@@ -668,9 +664,9 @@ func appSignatureVerifier(ctx context.Context, fl appRebaseFlags) (verifier, err
 	if err != nil {
 		return verifier{}, usageErr(fmt.Errorf("the application's signer (--app-key PUBLIC_KEY, or --app-certificate-identity and --app-source-repository, exact values): %w", err))
 	}
-	v := verifier{policy: p, withoutSCTUnsafe: fl.base.withoutSCTUnsafe}
+	v := verifier{Policy: p, WithoutSCTUnsafe: fl.base.withoutSCTUnsafe}
 	if len(p.PublicKey) == 0 {
-		if v.trusted, err = trustedRoot(ctx, fl.base); err != nil {
+		if v.Trusted, err = trustedRoot(ctx, fl.base); err != nil {
 			return verifier{}, err
 		}
 	}
@@ -706,9 +702,9 @@ func runAppRebase(cmd *cobra.Command, g *globals, f *fleet.File, appStr string, 
 	if err != nil {
 		return rep, err
 	}
-	res, err := app.Rebase(ctx, app.RebaseOptions{
-		App: appRef, AppIndex: appIdx, VerifyApp: av.appVerifier(g),
-		Onto: ontoRef, OntoIndex: ontoIdx, VerifyBase: bv.appVerifier(g),
+	res, err := appimage.Rebase(ctx, appimage.RebaseOptions{
+		App: appRef, AppIndex: appIdx, VerifyApp: appVerifier(av),
+		Onto: ontoRef, OntoIndex: ontoIdx, VerifyBase: appVerifier(bv),
 		BuildOnlyTiers: buildOnlyTiers(f), AllowBuildOnlyBaseUnsafe: fl.allowDev,
 	})
 	rep.RebaseResult = res
@@ -734,7 +730,7 @@ func runAppRebase(cmd *cobra.Command, g *globals, f *fleet.File, appStr string, 
 	if !written.IsLayout() {
 		name = written.Repo.String()
 	}
-	rep.Attached, err = app.SignRebase(ctx, store, signer, name, res)
+	rep.Attached, err = appimage.SignRebase(ctx, store, signer, name, res)
 	if err != nil {
 		return rep, fmt.Errorf("%s was written but not signed: %w", rep.Reference, err)
 	}
@@ -770,7 +766,7 @@ func renderAppRebase(g *globals, r appRebaseReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(g.stdout, "%d bundles stored (signatures and the rebase attestation %s)\n", len(r.Attached), app.PredicateRebase)
+	_, err := fmt.Fprintf(g.stdout, "%d bundles stored (signatures and the rebase attestation %s)\n", len(r.Attached), appimage.PredicateRebase)
 	return err
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/clearcutt/clearcutt/internal/app"
+	"github.com/clearcutt/clearcutt/internal/appimage"
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/gha"
 	"github.com/clearcutt/clearcutt/internal/oci"
@@ -328,8 +328,8 @@ func TestAppLifecycle(t *testing.T) {
 			for k, want := range map[string]string{
 				oci.LabelBaseDigest:               digestOf(t, base).String(),
 				oci.LabelBaseName:                 f.slimV1,
-				app.LabelBaseLayers:               strconv.Itoa(len(bl)),
-				app.LabelBaseTopLayer:             bcf.RootFS.DiffIDs[len(bl)-1].String(),
+				appimage.LabelBaseLayers:          strconv.Itoa(len(bl)),
+				appimage.LabelBaseTopLayer:        bcf.RootFS.DiffIDs[len(bl)-1].String(),
 				oci.LabelRuntime:                  "python",
 				oci.LabelTier:                     "slim",
 				"org.opencontainers.image.source": "https://github.com/acme/server",
@@ -344,7 +344,7 @@ func TestAppLifecycle(t *testing.T) {
 				!slices.Contains(cf.Config.Env, "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt") {
 				t.Errorf("%s: config %+v", arch, cf.Config)
 			}
-			if _, err := app.ReadBoundary(cf); err != nil {
+			if _, err := appimage.ReadBoundary(cf); err != nil {
 				t.Errorf("%s: %v", arch, err)
 			}
 			layers, err := img.Layers()
@@ -454,7 +454,7 @@ func TestAppLifecycle(t *testing.T) {
 			t.Fatalf("diff: passed=%v sameLine=%v versionChanged=%v verified=%v current=%s platforms=%d problems=%v",
 				d.Passed, d.SameLine, d.VersionChanged, d.CandidateVerified, d.Current.Reference, len(d.Platforms), d.Problems)
 		}
-		ids := func(vs []app.VulnChange) []string {
+		ids := func(vs []appimage.VulnChange) []string {
 			var out []string
 			for _, v := range vs {
 				out = append(out, v.ID+" "+v.Package)
@@ -519,7 +519,7 @@ func TestAppLifecycle(t *testing.T) {
 			bl, al := layerDigests(t, newBases[arch]), layerDigests(t, img)
 			old := before[arch]
 			ol := layerDigests(t, old)
-			k, _ := strconv.Atoi(configOf(t, old).Config.Labels[app.LabelBaseLayers])
+			k, _ := strconv.Atoi(configOf(t, old).Config.Labels[appimage.LabelBaseLayers])
 			if !slices.Equal(al[:len(bl)], bl) || !slices.Equal(al[len(bl):], ol[k:]) {
 				t.Errorf("%s: rebased layers %v, want the new base's %v then the app's %v", arch, al, bl, ol[k:])
 			}
@@ -529,8 +529,8 @@ func TestAppLifecycle(t *testing.T) {
 			}
 			l := cf.Config.Labels
 			if l[oci.LabelBaseDigest] != digestOf(t, newBases[arch]).String() || l[oci.LabelBaseName] != f.slimV2 ||
-				l[app.LabelBaseLayers] != strconv.Itoa(len(bl)) || l[app.LabelBaseTopLayer] != bcf.RootFS.DiffIDs[len(bl)-1].String() ||
-				l[app.LabelConfig] != ocf.Config.Labels[app.LabelConfig] {
+				l[appimage.LabelBaseLayers] != strconv.Itoa(len(bl)) || l[appimage.LabelBaseTopLayer] != bcf.RootFS.DiffIDs[len(bl)-1].String() ||
+				l[appimage.LabelConfig] != ocf.Config.Labels[appimage.LabelConfig] {
 				t.Errorf("%s: rebased labels %v", arch, l)
 			}
 			if !slices.Equal(cf.Config.Entrypoint, ocf.Config.Entrypoint) || cf.Config.WorkingDir != "/app" || !slices.Contains(cf.Config.Env, "PORT=8080") {
@@ -554,7 +554,7 @@ func TestAppLifecycle(t *testing.T) {
 		f.cli(t, ExitOK, "verify", rb.Reference, "--key", appPub, "--require", "signature")
 		testenv.Need(t, "cosign", "scripts/install-tools.sh")
 		cosign := func(pub string) (string, error) {
-			cmd := exec.Command("cosign", "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", app.PredicateRebase, rb.Reference)
+			cmd := exec.Command("cosign", "verify-attestation", "--key", pub, "--insecure-ignore-tlog", "--type", appimage.PredicateRebase, rb.Reference)
 			cmd.Env = testenv.CleanEnv("HOME="+f.dir, "XDG_CONFIG_HOME="+filepath.Join(f.dir, "cosign"))
 			out, err := cmd.Output()
 			return string(out), err
@@ -576,10 +576,10 @@ func TestAppLifecycle(t *testing.T) {
 			Subject       []struct {
 				Digest map[string]string `json:"digest"`
 			} `json:"subject"`
-			Predicate app.RebasePredicate `json:"predicate"`
+			Predicate appimage.RebasePredicate `json:"predicate"`
 		}](t, string(payload))
 		p := st.Predicate
-		if st.PredicateType != app.PredicateRebase || len(st.Subject) != 1 || "sha256:"+st.Subject[0].Digest["sha256"] != rb.Digest.String() ||
+		if st.PredicateType != appimage.PredicateRebase || len(st.Subject) != 1 || "sha256:"+st.Subject[0].Digest["sha256"] != rb.Digest.String() ||
 			p.App != built.Reference || p.OldBase != f.slimV1 || p.NewBase != f.slimV2 || len(p.Platforms) != 2 {
 			t.Fatalf("rebase statement %+v", st)
 		}
@@ -803,9 +803,9 @@ func testAppTeamsGuide(t *testing.T, f *appFleet) {
 // contract declares for them, and none while it declares none.
 func TestAppStagesFollowTheContract(t *testing.T) {
 	reports := map[string]stager{
-		"app build": appBuildReport{BuildResult: app.BuildResult{Platforms: []app.Platform{{Platform: "linux/amd64"}}},
+		"app build": appBuildReport{BuildResult: appimage.BuildResult{Platforms: []appimage.Platform{{Platform: "linux/amd64"}}},
 			Reference: "registry.test/app@sha256:" + strings.Repeat("a", 64), Refs: []string{"registry.test/app@sha256:" + strings.Repeat("a", 64)}},
-		"app diff-base": appDiffReport{app.DiffReport{App: "registry.test/app@sha256:" + strings.Repeat("a", 64), Passed: true, SameLine: true}},
+		"app diff-base": appDiffReport{appimage.DiffReport{App: "registry.test/app@sha256:" + strings.Repeat("a", 64), Passed: true, SameLine: true}},
 		"app rebase": appRebaseReport{Reference: "registry.test/app@sha256:" + strings.Repeat("b", 64),
 			Refs: []string{"registry.test/app@sha256:" + strings.Repeat("b", 64)}},
 	}

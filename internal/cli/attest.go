@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
 type attestFlags struct {
@@ -98,51 +98,36 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 // runAttest signs refStr and attaches its evidence; f, when set, is the
 // fleet whose publish identity a keyless signer must have.
 func runAttest(cmd *cobra.Command, g *globals, refStr string, fl attestFlags, f *fleet.File) (attest.Result, error) {
-	ctx := cmd.Context()
-	ref, idx, err := openIndex(ctx, refStr, "")
-	if err != nil {
-		return attest.Result{}, err
-	}
-	var expect *attest.TokenExpectation
-	if f != nil {
-		expect = attest.FleetTokenExpectation(f.Identity, attest.PublishWorkflow)
-	}
-	signer, err := attestSigner(cmd, g, fl, expect)
-	if err != nil {
-		return attest.Result{}, err
-	}
-	store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain, Created: time.Now().UTC().Truncate(time.Second)})
-	if err != nil {
+	// The reference is checked before a key is made or a token requested.
+	if _, err := oci.RequireDigest(refStr); err != nil {
 		return attest.Result{}, usageErr(err)
 	}
-	name := ""
-	if !ref.IsLayout() {
-		name = ref.Repo.String()
+	a, err := fl.attester(cmd, g, f)
+	if err != nil {
+		return attest.Result{}, err
 	}
-	line := g.progressLine("attest")
-	res, err := attest.Run(ctx, attest.Options{
-		Target:                     attest.Target{Ref: ref, Index: idx, Name: name},
-		Store:                      store,
-		Signer:                     signer,
-		EvidenceDir:                fl.evidence,
-		AllowMissingEvidenceUnsafe: fl.allowMissing,
-		Progress: func(e attest.Event) {
-			line(fmt.Sprintf("%d/%d %s %s", e.N, e.Total, e.Subject, e.PredicateType))
-		},
-	})
-	g.progressDone()
-	switch {
-	case errors.Is(err, attest.ErrMissingEvidence):
-		return res, fmt.Errorf("%w: %w", ErrGateFailed, err)
-	case errors.Is(err, attest.ErrSubjectMismatch), errors.Is(err, attest.ErrBadEvidence), errors.Is(err, attest.ErrBadStatement):
-		return res, usageErr(err)
-	case err != nil:
+	res, err := a.Sign(cmd.Context(), refStr)
+	if err != nil {
 		return res, err
 	}
 	for _, m := range res.Missing {
 		fmt.Fprintf(g.stderr, "clearcutt: warning: attested without %s (--allow-missing-evidence-unsafe)\n", m)
 	}
 	return res, nil
+}
+
+// attester is the signing stage the flags describe; f, when set, is the
+// fleet whose publish identity a keyless signer must have.
+func (fl attestFlags) attester(cmd *cobra.Command, g *globals, f *fleet.File) (stage.Attester, error) {
+	var expect *attest.TokenExpectation
+	if f != nil {
+		expect = attest.FleetTokenExpectation(f.Identity, attest.PublishWorkflow)
+	}
+	signer, err := attestSigner(cmd, g, fl, expect)
+	if err != nil {
+		return stage.Attester{}, err
+	}
+	return stage.Attester{Signer: signer, Evidence: fl.evidence, AllowMissingEvidenceUnsafe: fl.allowMissing, Progress: g}, nil
 }
 
 // keyUsage is the help of --key on the commands that sign.

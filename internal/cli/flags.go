@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -71,4 +72,9 @@ func (fl signingFlags) check(cmd *cobra.Command) error {
 // token and was given no --key.
 func (fl signingFlags) signsKeyless(cmd *cobra.Command) bool {
 	return fl.keyless || (inGitHubActions() && !cmd.Flags().Changed("key"))
+}
+
+// inGitHubActions reports a job that may request an OIDC token.
+func inGitHubActions() bool {
+	return os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearcutt/clearcutt/internal/app"
+	"github.com/clearcutt/clearcutt/internal/appimage"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/stage"
 
@@ -179,12 +179,12 @@ func fakeReports() map[string]struct {
 			Draft: &remediate.Draft{Images: []remediate.ImageEvidence{{Image: "webp:distroless", Rebuilt: "oci:out/remediate/stage@" + idx.String(),
 				Delta: remediate.Delta{Fixed: []remediate.DeltaFinding{{ID: "CVE-2023-4863", Package: "libwebp"}}}}}}},
 			"| Image | Rebuilt | Fixed | Still active | New |"},
-		"app build": {appBuildReport{BuildResult: app.BuildResult{Digest: idx, Base: app.Base{Reference: "ghcr.io/acme/fleet/python@" + idx.String(), Runtime: "python", Tier: "distroless"},
-			Platforms: []app.Platform{{Platform: "linux/amd64", Digest: amd, BaseDigest: amd, BaseLayers: 7}}}, Reference: "ghcr.io/acme/app@" + idx.String(), Refs: []string{"ghcr.io/acme/app@" + idx.String()}},
+		"app build": {appBuildReport{BuildResult: appimage.BuildResult{Digest: idx, Base: appimage.Base{Reference: "ghcr.io/acme/fleet/python@" + idx.String(), Runtime: "python", Tier: "distroless"},
+			Platforms: []appimage.Platform{{Platform: "linux/amd64", Digest: amd, BaseDigest: amd, BaseLayers: 7}}}, Reference: "ghcr.io/acme/app@" + idx.String(), Refs: []string{"ghcr.io/acme/app@" + idx.String()}},
 			"| Platform | Digest | Base digest | Base layers | App layers |"},
-		"app diff-base": {appDiffReport{app.DiffReport{App: "ghcr.io/acme/app@" + idx.String(), Passed: true, SameLine: true, Platforms: []app.PlatformDiff{{Platform: "linux/amd64"}}}},
+		"app diff-base": {appDiffReport{appimage.DiffReport{App: "ghcr.io/acme/app@" + idx.String(), Passed: true, SameLine: true, Platforms: []appimage.PlatformDiff{{Platform: "linux/amd64"}}}},
 			"| Platform | Added | Removed | Changed | Fixed | New | Still present |"},
-		"app rebase": {appRebaseReport{RebaseResult: app.RebaseResult{Digest: idx, App: "ghcr.io/acme/app@" + idx.String(), Platforms: []app.RebasedPlatform{{Platform: "linux/amd64", Before: amd, After: amd}}},
+		"app rebase": {appRebaseReport{RebaseResult: appimage.RebaseResult{Digest: idx, App: "ghcr.io/acme/app@" + idx.String(), Platforms: []appimage.RebasedPlatform{{Platform: "linux/amd64", Before: amd, After: amd}}},
 			Reference: "ghcr.io/acme/app@" + idx.String()},
 			"| Platform | Before | After | App layers kept |"},
 		"catalog": {catalogReport{Path: "site/catalog.json", Passed: true, Catalog: catalog.Catalog{Images: []catalog.Image{{Name: "python:distroless", Status: catalog.StatusVerified}}}},

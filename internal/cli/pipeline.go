@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/verify"
@@ -113,7 +111,7 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 	af := fl.attest
 	af.evidence = st.Evidence()
 	vf := verifyFlags{failOn: fl.scan.failOn, onlyFixable: fl.scan.onlyFixable, maxDBAge: fl.scan.maxDBAge}
-	if !af.keyless && !inGitHubActions() {
+	if !af.signsKeyless(cmd) {
 		key := af.key
 		if key == "" {
 			p, err := defaultKeyPath()
@@ -124,14 +122,18 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 		}
 		vf.key = key + ".pub"
 	}
-	o.Signer = pipeline.SignerFunc(func(_ context.Context, ref string) (attest.Result, error) { return runAttest(cmd, g, ref, af, f) })
-	o.Verifier = pipeline.VerifierFunc(func(ctx context.Context, ref string) (verify.Report, error) { return runVerify(ctx, g, f, ref, vf) })
+	// The signer first: a key it creates is the one the verifier reads.
+	a, err := af.attester(cmd, g, f)
+	if err != nil {
+		return o, err
+	}
+	v, err := newVerifier(cmd.Context(), f, vf)
+	if err != nil {
+		return o, err
+	}
+	v.Progress = g
+	o.Signer, o.Verifier = a, v
 	return o, nil
-}
-
-// inGitHubActions reports a job that may request an OIDC token.
-func inGitHubActions() bool {
-	return os.Getenv("GITHUB_ACTIONS") == "true" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
 }
 
 func renderPipeline(g *globals, r pipeline.Report) error {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearcutt/clearcutt/internal/actionlint"
+	"github.com/clearcutt/clearcutt/internal/actions"
 	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/remediate"
@@ -488,7 +488,7 @@ func runRemediationTarget(t *testing.T, repo, fleetFile, catalogDir, nixpkgs, ne
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got, err := actionlint.ParseOutputs(f)
+	got, err := actions.ParseOutputs(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,7 +179,7 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 	if err != nil {
 		return rescanReport{}, err
 	}
-	if err := signerMatchesPolicy(signer, v.policy); err != nil {
+	if err := signerMatchesPolicy(signer, v.Policy); err != nil {
 		return rescanReport{}, err
 	}
 	now := time.Now().UTC()
@@ -209,7 +209,7 @@ func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (r
 			if err != nil {
 				return verify.Report{}, err
 			}
-			return v.run(ctx, g, ref, t.Index)
+			return v.VerifyIndex(ctx, ref, t.Index)
 		},
 		Scan: scan.BatchOptions{DBDir: fl.scan.db, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: fl.scan.allowStaleUnsf,
 			Now: now, VEX: vexPaths, Exceptions: exc},
@@ -275,7 +275,7 @@ func updateCatalog(ctx context.Context, g *globals, f *fleet.File, fl rescanFlag
 		if err != nil {
 			return err
 		}
-		vrep, err := v.run(ctx, g, ref, idx)
+		vrep, err := v.VerifyIndex(ctx, ref, idx)
 		if err != nil {
 			return err
 		}

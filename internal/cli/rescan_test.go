@@ -172,7 +172,7 @@ func verifiedScan(t *testing.T, p *rescanPublished, image, arch string) verify.E
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := v.run(ctx, &globals{stderr: os.Stderr}, ref, idx)
+		rep, err := v.VerifyIndex(ctx, ref, idx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,15 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/cobra"
 
-	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
-	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
@@ -132,21 +127,6 @@ func addVerifyFlags(cmd *cobra.Command, fl *verifyFlags) {
 	fs.StringVar(&fl.rescanIdentity, "rescan-identity", "", "exact Build Signer URI of the rescan workflow, trusted for scans and VEX only (default: derived from identity.rescanWorkflow)")
 }
 
-// bundleSource adapts attest's store to what verify reads.
-type bundleSource struct{ s attest.Store }
-
-func (b bundleSource) List(ctx context.Context, d v1.Hash) ([]verify.StoredBundle, error) {
-	stored, err := b.s.List(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]verify.StoredBundle, 0, len(stored))
-	for _, s := range stored {
-		out = append(out, verify.StoredBundle{Digest: s.Digest, PredicateType: s.PredicateType, Bundle: s.Bundle, Created: s.Created, Err: s.Err})
-	}
-	return out, nil
-}
-
 // runVerify verifies the index named by refStr under the policy of
 // clearcutt.yaml f (nil: the flags pin everything) and the flags fl.
 func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl verifyFlags) (verify.Report, error) {
@@ -158,16 +138,13 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 	if err != nil {
 		return verify.Report{}, err
 	}
-	return v.run(ctx, g, ref, idx)
+	v.Progress = g
+	return v.VerifyIndex(ctx, ref, idx)
 }
 
 // verifier is the identity policy and trusted material verification uses,
 // set up once from clearcutt.yaml and the verify flags.
-type verifier struct {
-	policy           verify.Policy
-	trusted          root.TrustedMaterial
-	withoutSCTUnsafe bool
-}
+type verifier = stage.Verifier
 
 // newVerifier composes the policy of the fleet's evidence (verify.NewPolicy)
 // from clearcutt.yaml f, or without it (nil) from the flags alone, each
@@ -210,9 +187,9 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 	if err != nil {
 		return verifier{}, usageErr(err)
 	}
-	v := verifier{policy: policy, withoutSCTUnsafe: fl.withoutSCTUnsafe}
+	v := verifier{Policy: policy, WithoutSCTUnsafe: fl.withoutSCTUnsafe}
 	if len(policy.PublicKey) == 0 {
-		if v.trusted, err = trustedRoot(ctx, fl); err != nil {
+		if v.Trusted, err = trustedRoot(ctx, fl); err != nil {
 			return verifier{}, err
 		}
 	}
@@ -220,29 +197,6 @@ func newVerifier(ctx context.Context, f *fleet.File, fl verifyFlags) (verifier, 
 }
 
 // run verifies every channel of the index idx named by ref.
-func (v verifier) run(ctx context.Context, g *globals, ref oci.Ref, idx v1.ImageIndex) (verify.Report, error) {
-	d, _ := ref.Hash()
-	store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain})
-	if err != nil {
-		return verify.Report{}, err
-	}
-	sources := verify.Sources{Bundles: bundleSource{store}}
-	if ref.IsLayout() {
-		sources.Legacy = verify.NewLayoutLegacyReader(ref.Layout)
-	} else {
-		sources.Legacy = verify.NewRegistryLegacyReader(ref.Repo, remote.WithAuthFromKeychain(authn.DefaultKeychain))
-	}
-	rep, err := verify.Run(ctx, verify.Options{
-		Image: ref.String(), Index: idx, IndexDigest: d, Sources: sources, Trusted: v.trusted,
-		Policy: v.policy, WithoutSCTUnsafe: v.withoutSCTUnsafe,
-		Progress: g.progressLine("verify " + ref.String()),
-	})
-	g.progressDone()
-	if err != nil {
-		return rep, fmt.Errorf("verify %s: %w", ref, err)
-	}
-	return rep, nil
-}
 
 func trustedRoot(ctx context.Context, fl verifyFlags) (root.TrustedMaterial, error) {
 	switch {

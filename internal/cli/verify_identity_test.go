@@ -122,14 +122,14 @@ func TestVerifierRescanIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.policy.Rescan != nil {
-		t.Errorf("standalone without --rescan-identity trusts %+v", v.policy.Rescan)
+	if v.Policy.Rescan != nil {
+		t.Errorf("standalone without --rescan-identity trusts %+v", v.Policy.Rescan)
 	}
 	fl.rescanIdentity = "https://github.com/acme/fleet/.github/workflows/rescan.yml@refs/heads/main"
 	if v, err = newVerifier(context.Background(), nil, fl); err != nil {
 		t.Fatal(err)
 	}
-	if r := v.policy.Rescan; r == nil || r.SAN != fl.rescanIdentity || r.Issuer != sigtest.GitHubIssuer ||
+	if r := v.Policy.Rescan; r == nil || r.SAN != fl.rescanIdentity || r.Issuer != sigtest.GitHubIssuer ||
 		r.SourceRepositoryURI != "https://github.com/acme/fleet" || r.SourceRepositoryRef != "refs/heads/main" {
 		t.Errorf("rescan identity %+v", r)
 	}
@@ -189,7 +189,7 @@ func TestAppSignatureVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(verify.Policy{PublicKey: k.PublicKeyPEM(), RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.policy); d != "" {
+	if d := cmp.Diff(verify.Policy{PublicKey: k.PublicKeyPEM(), RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.Policy); d != "" {
 		t.Errorf("--app-key policy (-want +got):\n%s", d)
 	}
 	v, err = appSignatureVerifier(context.Background(), appRebaseFlags{appIdentity: verify.Identity{SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}})
@@ -197,7 +197,7 @@ func TestAppSignatureVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := verify.Identity{Issuer: githubIssuer, SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}
-	if d := cmp.Diff(verify.Policy{Signer: id, Provenance: id, RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.policy); d != "" {
+	if d := cmp.Diff(verify.Policy{Signer: id, Provenance: id, RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.Policy); d != "" {
 		t.Errorf("keyless application policy (-want +got):\n%s", d)
 	}
 	for name, tc := range map[string]struct {

@@ -1,4 +1,4 @@
-package actionlint
+package actions
 
 import (
 	"bytes"
@@ -78,11 +78,11 @@ func TestReadmesAreGenerated(t *testing.T) {
 		path := filepath.Join(filepath.Dir(a.Path), ReadmeName)
 		got, err := os.ReadFile(path)
 		if err != nil {
-			t.Errorf("%v (run go run ./internal/actionlint/cmd/actiondocs)", err)
+			t.Errorf("%v (run go run ./internal/actions/cmd/actiondocs)", err)
 			continue
 		}
 		if !bytes.Equal(got, Readme(a)) {
-			t.Errorf("%s differs from its action.yml; run go run ./internal/actionlint/cmd/actiondocs", path)
+			t.Errorf("%s differs from its action.yml; run go run ./internal/actions/cmd/actiondocs", path)
 		}
 	}
 }

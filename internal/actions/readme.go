@@ -1,4 +1,4 @@
-package actionlint
+package actions
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ const ReadmeName = "README.md"
 // usage, inputs and outputs. The same action always gives the same bytes.
 func Readme(a *Action) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "<!-- Generated from action.yml by go run ./internal/actionlint/cmd/actiondocs; do not edit. -->\n\n")
+	fmt.Fprintf(&b, "<!-- Generated from action.yml by go run ./internal/actions/cmd/actiondocs; do not edit. -->\n\n")
 	b.WriteString(gha.Heading(1, a.Name))
 	b.WriteString(gha.Paragraph(strings.TrimSpace(a.Description)))
 	fmt.Fprintf(&b, "Runs `clearcutt %s`. The action builds the `clearcutt` CLI from its own checkout "+

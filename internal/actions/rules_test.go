@@ -1,4 +1,4 @@
-package actionlint
+package actions
 
 import (
 	"errors"

@@ -1,7 +1,7 @@
 // Command actiondocs regenerates actions/<stage>/README.md from each
 // action.yml. Run it from the repository root:
 //
-//	go run ./internal/actionlint/cmd/actiondocs
+//	go run ./internal/actions/cmd/actiondocs
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/clearcutt/clearcutt/internal/actionlint"
+	"github.com/clearcutt/clearcutt/internal/actions"
 	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
 
@@ -21,16 +21,16 @@ func main() {
 }
 
 func run(root string) error {
-	actions, err := actionlint.LoadAll(root)
+	all, err := actions.LoadAll(root)
 	if err != nil {
 		return err
 	}
-	if len(actions) == 0 {
+	if len(all) == 0 {
 		return fmt.Errorf("no actions/*/action.yml under %s", root)
 	}
-	for _, a := range actions {
-		path := filepath.Join(filepath.Dir(a.Path), actionlint.ReadmeName)
-		if err := fsutil.WriteFileAtomic(path, actionlint.Readme(a), 0o644); err != nil {
+	for _, a := range all {
+		path := filepath.Join(filepath.Dir(a.Path), actions.ReadmeName)
+		if err := fsutil.WriteFileAtomic(path, actions.Readme(a), 0o644); err != nil {
 			return err
 		}
 		fmt.Println(path)

@@ -1,4 +1,4 @@
-// Package app builds application images on the fleet's base images and
+// Package appimage builds application images on the fleet's base images and
 // keeps them on a current base.
 //
 // Build adds an application's files as layers of their own on top of every
@@ -17,7 +17,7 @@
 // passes internal/verify with the fleet identity, or the application
 // repository's identity for the application's own signature); it never
 // reads the process environment and never prints.
-package app
+package appimage
 
 import "errors"
 

@@ -1,10 +1,10 @@
-// Package actionlint is the model of ClearCutt's composite actions
+// Package actions is the model of ClearCutt's composite actions
 // (actions/<stage>/action.yml): it loads them, renders each action's README
 // from its action.yml, and checks the rules every action and workflow of the
 // repository follows: inputs reach the CLI only through env:, no expression
 // is interpolated into a shell script, every uses: is pinned to a commit, and
 // an action declares exactly the outputs the CLI writes for its command.
-package actionlint
+package actions
 
 import (
 	"bytes"
