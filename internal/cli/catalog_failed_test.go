@@ -24,6 +24,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
@@ -183,8 +184,7 @@ func TestCatalogRecordsFailedReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf := rescanFlags{catalog: out, verify: verifyFlags{key: pub}}
-	v, err := newVerifier(context.Background(), f, rf.verify)
+	v, err := newVerifier(context.Background(), f, verifyFlags{key: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestCatalogRecordsFailedReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := updateCatalog(context.Background(), &globals{stdout: io.Discard, stderr: io.Discard}, f, rf, before, v); err != nil {
+	if err := pipeline.RefreshCatalog(context.Background(), pipeline.CatalogOptions{Fleet: f, Out: out, Verifier: v, KeyPath: pub}, before); err != nil {
 		t.Fatal(err)
 	}
 	after, err := catalog.Read(out)

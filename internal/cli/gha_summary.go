@@ -64,7 +64,7 @@ func stageOf(key string, rep any) (step, bool) {
 		if key == "publish" {
 			return publishStage(r), true
 		}
-	case indexReport:
+	case stage.IndexReport:
 		if key == "index" {
 			return publishStage(r.PublishReport), true
 		}

@@ -159,7 +159,7 @@ func fakeReports() map[string]struct {
 		"publish": {stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
 			Platforms: map[string]string{"linux/amd64": amd.String()}, Refs: []string{"127.0.0.1:5000/fleet/python@" + idx.String(), "127.0.0.1:5000/fleet/python:3.12-distroless"}, BlobsUploaded: 3, BlobsSkipped: 9},
 			"| Reference | Blobs uploaded | Blobs skipped | Bytes uploaded |"},
-		"index": {indexReport{PublishReport: stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
+		"index": {stage.IndexReport{PublishReport: stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
 			Platforms: map[string]string{"linux/amd64": amd.String()}, Refs: []string{"127.0.0.1:5000/fleet/python@" + idx.String()}, BlobsUploaded: 0, BlobsSkipped: 4}},
 			"| Reference | Blobs uploaded | Blobs skipped | Bytes uploaded |"},
 		"attest": {attest.Result{Index: idx, Mode: attest.ModeKeyless, Attached: []attest.Attached{
@@ -173,7 +173,7 @@ func fakeReports() map[string]struct {
 		"pipeline": {pipeline.Report{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipeline.Image{{Image: "python:distroless", Digest: idx.String(),
 			Assemble: &stage.AssembleReport{Platforms: []stage.AssemblePlatform{{Arch: "amd64", Layers: 7, Size: 10}}}, Test: &test, Publish: &stage.PublishReport{}}}},
 			"| Image | Index digest | Arch | Layers | Size | Tests | Vulns (active/suppressed/excepted) | Published | Verified |"},
-		"rescan": {rescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}},
+		"rescan": {rescanReport{RescanReport: pipeline.RescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}}},
 			"| Image | Platform | Digest | Status | Active | Suppressed | Excepted | New findings | Detail |"},
 		"remediate draft": {draftReport{Package: "libwebp", Strategy: "lock", Changed: true, File: "nix/flake.lock", Branch: "remediate/libwebp", Body: "out/remediate/pr-body.md",
 			Draft: &remediate.Draft{Images: []remediate.ImageEvidence{{Image: "webp:distroless", Rebuilt: "oci:out/remediate/stage@" + idx.String(),

@@ -1,18 +1,8 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"sort"
-	"strings"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
-	"github.com/clearcutt/clearcutt/internal/fleet"
-	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
@@ -54,7 +44,8 @@ other index.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runIndex(cmd.Context(), g, f, fl)
+			rep, err := stage.Index(cmd.Context(), f, stage.IndexOptions{Runtime: fl.runtime, Tier: fl.tier, Platforms: fl.platforms, AllowPartialUnsafe: fl.allowPartial,
+				ExpectDigest: fl.expectDigest, To: fl.to, Evidence: fl.evidence, DigestOnly: fl.digestOnly, Progress: g})
 			g.report(rep)
 			if err != nil {
 				return err
@@ -78,107 +69,4 @@ other index.`,
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
-}
-
-// indexReport is what index prints: the publish report, plus the
-// architectures of build.architectures the index lacks (only with
-// --allow-partial-unsafe).
-type indexReport struct {
-	stage.PublishReport
-	Missing []string `json:"missingArchitectures,omitempty"`
-}
-
-func runIndex(ctx context.Context, g *globals, f *fleet.File, fl indexFlags) (indexReport, error) {
-	img, err := f.Image(fl.runtime, fl.tier)
-	if err != nil {
-		return indexReport{}, usageErr(err)
-	}
-	ropts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
-	var ims []oci.PlatformImage
-	from := map[string]string{} // architecture -> --platform value
-	for _, s := range fl.platforms {
-		ref, err := oci.RequireDigest(s)
-		if err != nil {
-			return indexReport{}, usageErr(fmt.Errorf("--platform: %w", err))
-		}
-		pi, err := oci.OpenPlatformImage(ctx, ref, ropts...)
-		if err != nil {
-			return indexReport{}, fmt.Errorf("--platform: %w", err)
-		}
-		cf, err := pi.Image.ConfigFile()
-		if err != nil {
-			return indexReport{}, fmt.Errorf("--platform %s: config: %w", s, err)
-		}
-		for _, l := range [][2]string{{oci.LabelRuntime, fl.runtime}, {oci.LabelTier, fl.tier}} {
-			if got := cf.Config.Labels[l[0]]; got != l[1] {
-				return indexReport{}, usageErr(fmt.Errorf("--platform %s: image label %s=%q, want %q", s, l[0], got, l[1]))
-			}
-		}
-		arch := pi.Platform.Architecture
-		if prev, ok := from[arch]; ok {
-			return indexReport{}, usageErr(fmt.Errorf("--platform %s and %s are both %s", prev, s, arch))
-		}
-		if !containsString(img.Architectures, arch) {
-			return indexReport{}, usageErr(fmt.Errorf("--platform %s is %s, not in build.architectures %v", s, arch, img.Architectures))
-		}
-		from[arch] = s
-		ims = append(ims, pi)
-	}
-	var missing []string
-	for _, a := range img.Architectures {
-		if _, ok := from[a]; !ok {
-			missing = append(missing, a)
-		}
-	}
-	if len(missing) > 0 && !fl.allowPartial {
-		return indexReport{}, usageErr(fmt.Errorf("%s: no --platform for architecture %s of build.architectures (--allow-partial-unsafe publishes without it)", img.RefName, strings.Join(missing, ", ")))
-	}
-	idx, err := oci.NewIndex(ims)
-	if err != nil {
-		return indexReport{}, usageErr(fmt.Errorf("%s: %w", img.RefName, err))
-	}
-	if err := stage.RequireTestEvidence(idx, fl.evidence); err != nil {
-		return indexReport{}, fmt.Errorf("%w: %w", ErrGateFailed, err)
-	}
-	if fl.expectDigest != "" {
-		want, err := v1.NewHash(fl.expectDigest)
-		if err != nil {
-			return indexReport{}, usageErr(fmt.Errorf("--expect-digest: %w", err))
-		}
-		got, err := idx.Digest()
-		if err != nil {
-			return indexReport{}, err
-		}
-		if got != want {
-			return indexReport{}, fmt.Errorf("%w: %s: the platforms combine into %s, not the expected %s", ErrGateFailed, img.RefName, got, want)
-		}
-	}
-	opts := oci.PublishOptions{RefName: img.RefName, Keychain: authn.DefaultKeychain, Progress: g.progressEvent("index " + img.RefName)}
-	if strings.HasPrefix(fl.to, oci.LayoutPrefix) {
-		opts.Dest, err = oci.ParseRef(fl.to)
-	} else {
-		opts.Dest, err = oci.ParseRef(strings.TrimSuffix(fl.to, "/") + "/" + img.Runtime)
-		opts.Tags = img.Tags
-	}
-	if err != nil {
-		return indexReport{}, usageErr(fmt.Errorf("--to: %w", err))
-	}
-	if fl.digestOnly {
-		opts.Tags, opts.RefName = nil, ""
-	}
-	res, err := oci.PublishIndex(ctx, idx, opts)
-	g.progressDone()
-	if err != nil {
-		return indexReport{}, fmt.Errorf("index %s to %s: %w", img.RefName, opts.Dest, err)
-	}
-	rep := indexReport{PublishReport: stage.PublishReport{
-		Image: img.RefName, Destination: opts.Dest.String(), Digest: res.Digest.String(),
-		Platforms: map[string]string{}, Refs: res.Refs,
-		BlobsUploaded: res.BlobsUploaded, BlobsSkipped: res.BlobsSkipped, BytesUploaded: res.BytesUploaded,
-	}, Missing: missing}
-	for p, d := range res.Platforms {
-		rep.Platforms[p] = d.String()
-	}
-	sort.Strings(rep.Missing)
-	return rep, nil
 }

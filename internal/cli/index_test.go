@@ -85,10 +85,10 @@ func TestIndexCombinesPerArchitectureImages(t *testing.T) {
 		}
 	}
 
-	index := func(args ...string) (int, indexReport, string) {
+	index := func(args ...string) (int, stage.IndexReport, string) {
 		t.Helper()
 		code, out, errs := run(t, append([]string{"-f", fleetFile, "index", "--json"}, args...)...)
-		var r indexReport
+		var r stage.IndexReport
 		if code == 0 {
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
 				t.Fatal(err)

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"context"
-	"crypto"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,21 +8,16 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
-	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/fleet"
-	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/gha"
-	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
-	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/site"
 	"github.com/clearcutt/clearcutt/internal/stage"
-	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
 type rescanFlags struct {
@@ -90,7 +82,16 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 			if err != nil {
 				return err
 			}
-			rep, err := runRescan(cmd, g, f, fl)
+			res, err := pipeline.Rescan(cmd.Context(), fl.rescan(cmd, g, f))
+			rep := rescanReport{RescanReport: res}
+			if err == nil && res.CatalogUpdated && fl.site != "" {
+				var sr site.Result
+				if sr, err = site.Build(site.Options{CatalogDir: fl.catalog, OutDir: fl.site}); err == nil {
+					rep.Site = &sr
+				} else {
+					err = fmt.Errorf("--site: %w", err)
+				}
+			}
 			g.report(rep)
 			if err != nil {
 				return err
@@ -124,11 +125,7 @@ could not be rescanned or a gate failed, 2 usage, 3 the rescan could not run
 
 // rescanReport is rescan's report; it renders the rescan step of a job.
 type rescanReport struct {
-	rescan.Report
-	// CatalogUpdated says catalog.json was rewritten after the rescan;
-	// CatalogError says why it was not.
-	CatalogUpdated bool   `json:"catalogUpdated"`
-	CatalogError   string `json:"catalogError,omitempty"`
+	pipeline.RescanReport
 	// Site is what --site wrote.
 	Site *site.Result `json:"site,omitempty"`
 }
@@ -148,149 +145,22 @@ func (r rescanReport) failure() string {
 	return fmt.Sprintf("%d of %d platforms not rescanned, %d failed the vulnerability gate", notRescanned, r.Platforms, gateFailed)
 }
 
-func runRescan(cmd *cobra.Command, g *globals, f *fleet.File, fl rescanFlags) (rescanReport, error) {
-	ctx := cmd.Context()
-	failOn, onlyFixable, err := stage.GatePolicy(f, fl.scan.failOn, fl.scan.onlyFixable)
-	if err != nil {
-		return rescanReport{}, err
-	}
-	maxDBAge, _ := stage.MaxAges(f, fl.scan.maxDBAge, 0)
-	catPath := catalog.Path(fl.catalog)
-	cat, err := catalog.Read(fl.catalog, catalog.RequireImages)
-	if err != nil {
-		return rescanReport{}, usageErr(fmt.Errorf("--catalog: %w", err))
-	}
-	vexPaths, err := stage.VEXDocuments(f, fl.scan.vexDir)
-	if err != nil {
-		return rescanReport{}, err
-	}
-	exc, _, err := stage.LoadExceptions(f, fl.scan.exceptions)
-	if err != nil {
-		return rescanReport{}, err
-	}
-	v, err := newVerifier(ctx, f, fl.verify)
-	if err != nil {
-		return rescanReport{}, err
-	}
-	if err := needSigningKey(cmd, fl.sign); err != nil {
-		return rescanReport{}, err
-	}
-	signer, err := attestSigner(cmd, g, fl.sign, attest.FleetTokenExpectation(f.Identity, attest.RescanWorkflow))
-	if err != nil {
-		return rescanReport{}, err
-	}
-	if err := signerMatchesPolicy(signer, v.Policy); err != nil {
-		return rescanReport{}, err
-	}
-	now := time.Now().UTC()
-	line := g.progressLine("rescan")
-	// An image whose release failed with none served has nothing to rescan.
-	var served []catalog.Image
-	for _, im := range cat.Images {
-		if im.Served() {
-			served = append(served, im)
-		}
-	}
-	rep, err := rescan.Run(ctx, rescan.Options{
-		Images: served,
-		Open: func(ctx context.Context, im catalog.Image) (rescan.Target, error) {
-			ref, idx, err := openIndex(ctx, im.Reference, "")
-			if err != nil {
-				return rescan.Target{}, err
-			}
-			store, err := attest.Open(ref, attest.StoreOptions{Keychain: authn.DefaultKeychain, Created: now.Truncate(time.Second)})
-			if err != nil {
-				return rescan.Target{}, err
-			}
-			return rescan.Target{Index: idx, Store: store}, nil
+// rescan translates the flags into the options of pipeline.Rescan.
+func (fl rescanFlags) rescan(cmd *cobra.Command, g *globals, f *fleet.File) pipeline.RescanOptions {
+	return pipeline.RescanOptions{
+		Fleet: f, CatalogDir: fl.catalog, Scan: fl.scan.options(g), KeyPath: fl.verify.key, Log: g.stderr, Progress: g,
+		NewVerifier: func() (stage.Verifier, error) {
+			v, err := newVerifier(cmd.Context(), f, fl.verify)
+			v.Progress = g
+			return v, err
 		},
-		Verify: func(ctx context.Context, im catalog.Image, t rescan.Target) (verify.Report, error) {
-			ref, err := oci.RequireDigest(im.Reference)
-			if err != nil {
-				return verify.Report{}, err
+		NewSigner: func() (attest.Signer, error) {
+			if err := needSigningKey(cmd, fl.sign); err != nil {
+				return nil, err
 			}
-			return v.VerifyIndex(ctx, ref, t.Index)
+			return attestSigner(cmd, g, fl.sign, attest.FleetTokenExpectation(f.Identity, attest.RescanWorkflow))
 		},
-		Scan: scan.BatchOptions{DBDir: fl.scan.db, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: fl.scan.allowStaleUnsf,
-			Now: now, VEX: vexPaths, Exceptions: exc},
-		Gate:   gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now},
-		Signer: signer,
-		Progress: func(e rescan.Event) {
-			if e.Step == rescan.StepOpen {
-				g.progressDone()
-				fmt.Fprintf(g.stderr, "[%d/%d] rescan %s\n", e.N, e.Total, e.Image)
-				return
-			}
-			line(strings.TrimSpace(e.Image + " " + e.Platform + ": " + e.Step))
-		},
-	})
-	g.progressDone()
-	rep.Catalog = catPath
-	switch {
-	case errors.Is(err, scan.ErrInvalidVEX), errors.Is(err, scan.ErrInvalidOptions):
-		return rescanReport{Report: rep}, usageErr(err)
-	case err != nil:
-		return rescanReport{Report: rep}, fmt.Errorf("rescan: %w", err)
 	}
-	out := rescanReport{Report: rep}
-	if err := updateCatalog(ctx, g, f, fl, cat, v); err != nil {
-		// The previous catalog stays as it was. A rescan that already
-		// failed reports that failure (exit 1); otherwise this is the
-		// error.
-		err = fmt.Errorf("%s was not updated: %w", catPath, err)
-		out.CatalogError = err.Error()
-		if !rep.Passed {
-			fmt.Fprintln(g.stderr, "clearcutt:", err)
-			return out, nil
-		}
-		return out, err
-	}
-	out.CatalogUpdated = true
-	if fl.site != "" {
-		res, err := site.Build(site.Options{CatalogDir: fl.catalog, OutDir: fl.site})
-		if err != nil {
-			return out, fmt.Errorf("--site: %w", err)
-		}
-		out.Site = &res
-	}
-	return out, nil
-}
-
-// updateCatalog re-observes every image of cat, by digest, and rewrites the
-// catalog from what verification sees now (the new scans included); a
-// failed release recorded on an image is kept. Like 'clearcutt catalog', it
-// writes nothing unless every image could be read.
-func updateCatalog(ctx context.Context, g *globals, f *fleet.File, fl rescanFlags, cat *catalog.Catalog, v verifier) error {
-	var observed []catalog.Observed
-	var failed []catalog.FailedRelease
-	for i, im := range cat.Images {
-		if im.ReleaseFailed() {
-			failed = append(failed, catalog.FailedRelease{Name: im.Name, Reason: im.Release.Reason, Version: im.Version, RecordedAt: im.Release.RecordedAt})
-		}
-		if !im.Served() {
-			continue
-		}
-		fmt.Fprintf(g.stderr, "[%d/%d] catalog %s\n", i+1, len(cat.Images), im.Name)
-		ref, idx, err := openIndex(ctx, im.Reference, "")
-		if err != nil {
-			return err
-		}
-		vrep, err := v.VerifyIndex(ctx, ref, idx)
-		if err != nil {
-			return err
-		}
-		observed = append(observed, catalog.Observed{Name: im.Name, Reference: ref.String(), Tags: im.Tags,
-			Index: idx, Report: vrep, Version: im.Version})
-	}
-	res, err := catalog.Build(ctx, catalog.Options{
-		Fleet: catalogFleet(f, v, fl.verify.key, cat.Fleet.Registry), Images: observed, Failed: failed, Previous: cat,
-		Progress: g.progressLine("catalog"),
-	})
-	g.progressDone()
-	if err != nil {
-		return err
-	}
-	return catalog.Write(fl.catalog, res)
 }
 
 // needSigningKey refuses to sign rescans with a key created on the spot:
@@ -309,22 +179,6 @@ func needSigningKey(cmd *cobra.Command, fl attestFlags) error {
 	}
 	if _, err := os.Stat(path); err != nil {
 		return usageErr(fmt.Errorf("signing key %s: %w (rescans are signed with the fleet's existing key: pass --key, or sign keyless)", path, err))
-	}
-	return nil
-}
-
-// signerMatchesPolicy refuses to attach scans that the policy the SBOMs
-// were verified with would reject (verify.Policy.CheckSigner): a key
-// signature must be by the verification key, and keyless signatures need
-// keyless verification.
-func signerMatchesPolicy(s attest.Signer, p verify.Policy) error {
-	var pub crypto.PublicKey
-	signing := "signing keyless"
-	if ks, ok := s.(*attest.KeySigner); ok {
-		pub, signing = ks.PublicKey(), "signing with the key "+ks.Path()
-	}
-	if err := p.CheckSigner(pub); err != nil {
-		return usageErr(fmt.Errorf("%s: %w: the new scans would not verify (they are verified with --key-pub when it is given, else keyless: sign with the private key of --key-pub, or keyless without it)", signing, err))
 	}
 	return nil
 }

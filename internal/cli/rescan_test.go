@@ -589,10 +589,10 @@ func TestRescanUsageErrors(t *testing.T) {
 // outputs, and passed is false when a platform was not rescanned.
 func TestRescanStageOutputs(t *testing.T) {
 	now := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
-	rep := rescanReport{Report: rescan.Report{Passed: false, Rescanned: 1, Platforms: 2, Failed: 1, NewFindings: []string{"CVE-2024-0450"},
+	rep := rescanReport{RescanReport: pipeline.RescanReport{Report: rescan.Report{Passed: false, Rescanned: 1, Platforms: 2, Failed: 1, NewFindings: []string{"CVE-2024-0450"},
 		Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{
 			{Platform: "linux/amd64", Digest: hash("amd64").String(), Status: rescan.StatusRescanned, Active: 3, ScanFinishedOn: &now, NewFindings: []string{"CVE-2024-0450"}},
-			{Platform: "linux/arm64", Digest: hash("arm64").String(), Status: rescan.StatusFailed, Reason: "SBOM not verified (missing)", NewFindings: []string{}}}}}}}
+			{Platform: "linux/arm64", Digest: hash("arm64").String(), Status: rescan.StatusFailed, Reason: "SBOM not verified (missing)", NewFindings: []string{}}}}}}}}
 	st, ok := rep.stage("rescan")
 	if !ok {
 		t.Fatal("no rescan stage")

@@ -78,23 +78,41 @@ func Publish(ctx context.Context, f *fleet.File, src string, o PublishOptions) (
 	}
 	update, done := progressOf(o.Progress).Status("publish " + img.RefName)
 	defer done()
-	opts := oci.PublishOptions{Source: ref, RefName: img.RefName, Keychain: kc, Progress: Events(update)}
-	if strings.HasPrefix(o.To, oci.LayoutPrefix) {
-		opts.Dest, err = oci.ParseRef(o.To)
-	} else {
-		opts.Dest, err = oci.ParseRef(strings.TrimSuffix(o.To, "/") + "/" + img.Runtime)
-		opts.Tags = img.Tags
-	}
+	opts, err := publishOptions(img, o.To, o.DigestOnly, kc, update)
 	if err != nil {
-		return PublishReport{}, outcome.UsageError{Err: fmt.Errorf("--to: %w", err)}
+		return PublishReport{}, err
 	}
-	if o.DigestOnly {
-		opts.Tags, opts.RefName = nil, ""
-	}
+	opts.Source = ref
 	res, err := oci.Publish(ctx, opts)
 	if err != nil {
 		return PublishReport{}, fmt.Errorf("publish %s to %s: %w", img.RefName, opts.Dest, err)
 	}
+	return publishReport(img, opts, res), nil
+}
+
+// publishOptions are the oci options that publish img to dest: an OCI
+// layout (named by the image), or PREFIX/<runtime> in a registry with the
+// image's tags; digestOnly moves no tag and writes no name.
+func publishOptions(img fleet.Image, dest string, digestOnly bool, kc authn.Keychain, update func(string)) (oci.PublishOptions, error) {
+	opts := oci.PublishOptions{RefName: img.RefName, Keychain: kc, Progress: Events(update)}
+	var err error
+	if strings.HasPrefix(dest, oci.LayoutPrefix) {
+		opts.Dest, err = oci.ParseRef(dest)
+	} else {
+		opts.Dest, err = oci.ParseRef(strings.TrimSuffix(dest, "/") + "/" + img.Runtime)
+		opts.Tags = img.Tags
+	}
+	if err != nil {
+		return opts, outcome.UsageError{Err: fmt.Errorf("--to: %w", err)}
+	}
+	if digestOnly {
+		opts.Tags, opts.RefName = nil, ""
+	}
+	return opts, nil
+}
+
+// publishReport is the report of img published with opts.
+func publishReport(img fleet.Image, opts oci.PublishOptions, res oci.PublishResult) PublishReport {
 	rep := PublishReport{
 		Image: img.RefName, Destination: opts.Dest.String(), Digest: res.Digest.String(),
 		Platforms: map[string]string{}, Refs: res.Refs,
@@ -103,7 +121,7 @@ func Publish(ctx context.Context, f *fleet.File, src string, o PublishOptions) (
 	for p, d := range res.Platforms {
 		rep.Platforms[p] = d.String()
 	}
-	return rep, nil
+	return rep
 }
 
 // PublishedRef is the by-digest reference of an image refName ("runtime:tier")
