@@ -16,6 +16,16 @@
 // statement: deterministic JSON, version and @id bumped on every change,
 // written atomically.
 //
+// Create, Validate and List are the flows of 'clearcutt vex create',
+// 'vex validate' and 'vex list', each with its options and its report:
+// Create records one statement (a product given as runtime:tier becomes
+// ImageProduct) only when the whole document passes Check and conflicts
+// with none of the fleet's documents; Validate reports every problem of a
+// set of documents; List selects statements by image and vulnerability.
+// Refusals are outcome.UsageErrors matching ErrInvalid, ErrNotInFleet,
+// ErrNoAuthor, ErrOtherAuthor or ErrNotJSONFile. Which files are the
+// fleet's documents is for the caller to say.
+//
 // The package uses github.com/openvex/go-vex for the document model and
 // github.com/package-url/packageurl-go (the parser go-vex and its matcher
 // use) for package URLs; it links neither grype nor syft.
