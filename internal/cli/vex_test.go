@@ -81,7 +81,7 @@ func readString(t *testing.T, p string) string {
 }
 
 func TestVEXRepositoryDocumentsValidate(t *testing.T) {
-	rep := vexJSON[vexValidateReport](t, ExitOK, "-f", filepath.Join(testenv.RepoRoot(t), "clearcutt.yaml"), "vex", "validate")
+	rep := vexJSON[vexdoc.ValidateReport](t, ExitOK, "-f", filepath.Join(testenv.RepoRoot(t), "clearcutt.yaml"), "vex", "validate")
 	if !rep.Passed || len(rep.Documents) == 0 || rep.Statements == 0 || len(rep.Problems) != 0 {
 		t.Fatalf("the repository's vex/ does not validate: %+v", rep)
 	}
@@ -91,9 +91,9 @@ func TestVEXCreateValidateListRoundTrip(t *testing.T) {
 	fleetFile := vexFleet(t, true)
 	dir := filepath.Dir(fleetFile)
 	doc := filepath.Join(dir, "vex", "cve-2023-40217.openvex.json")
-	create := func(want int, extra ...string) vexCreateReport {
+	create := func(want int, extra ...string) vexdoc.CreateReport {
 		t.Helper()
-		return vexJSON[vexCreateReport](t, want, append([]string{"-f", fleetFile, "vex", "create", "--id", "CVE-2023-40217"}, extra...)...)
+		return vexJSON[vexdoc.CreateReport](t, want, append([]string{"-f", fleetFile, "vex", "create", "--id", "CVE-2023-40217"}, extra...)...)
 	}
 
 	// A package statement makes a new document, its timestamps in UTC.
@@ -112,7 +112,7 @@ func TestVEXCreateValidateListRoundTrip(t *testing.T) {
 	}
 	// The same input writes the same bytes in another fleet: deterministic.
 	other := vexFleet(t, false)
-	vexJSON[vexCreateReport](t, ExitOK, "-f", other, "vex", "create", "--id", "CVE-2023-40217", "--product", "pkg:nix/python3", "--status", "not_affected",
+	vexJSON[vexdoc.CreateReport](t, ExitOK, "-f", other, "vex", "create", "--id", "CVE-2023-40217", "--product", "pkg:nix/python3", "--status", "not_affected",
 		"--justification", "vulnerable_code_not_in_execute_path", "--impact-statement", "No image calls ssl.SSLSocket.recv before the handshake.",
 		"--author", "Platform security <sec@example.com>", "--role", "Fleet maintainer", "--timestamp", "2026-11-26T09:00:00Z")
 	if got := readString(t, filepath.Join(filepath.Dir(other), "vex", "cve-2023-40217.openvex.json")); got != first {
@@ -145,7 +145,7 @@ func TestVEXCreateValidateListRoundTrip(t *testing.T) {
 		t.Fatalf("update: %+v", rep)
 	}
 
-	val := vexJSON[vexValidateReport](t, ExitOK, "-f", fleetFile, "vex", "validate")
+	val := vexJSON[vexdoc.ValidateReport](t, ExitOK, "-f", fleetFile, "vex", "validate")
 	if !val.Passed || len(val.Documents) != 2 || val.Statements != 3 {
 		t.Fatalf("validate: %+v", val)
 	}
@@ -163,7 +163,7 @@ func TestVEXCreateValidateListRoundTrip(t *testing.T) {
 	type row struct{ vuln, status, file string }
 	rows := func(args ...string) []row {
 		t.Helper()
-		l := vexJSON[vexListReport](t, ExitOK, append([]string{"-f", fleetFile, "vex", "list"}, args...)...)
+		l := vexJSON[vexdoc.ListReport](t, ExitOK, append([]string{"-f", fleetFile, "vex", "list"}, args...)...)
 		var out []row
 		for _, s := range l.Statements {
 			out = append(out, row{s.Vulnerability, s.Status, filepath.Base(s.File)})
@@ -282,7 +282,7 @@ func TestVEXValidateReportsEveryProblem(t *testing.T) {
 		`{"vulnerability": {"name": "CVE-2023-52426"}, "products": [{"@id": "pkg:nix/expat@2.5.0"}], "status": "affected", "action_statement": "upgrade"}`))
 	writeDoc(t, filepath.Join(vexDir, "notes.md"), "not a document")
 
-	rep := vexJSON[vexValidateReport](t, ExitFailed, "-f", fleetFile, "vex", "validate")
+	rep := vexJSON[vexdoc.ValidateReport](t, ExitFailed, "-f", fleetFile, "vex", "validate")
 	if rep.Passed || len(rep.Documents) != 5 {
 		t.Fatalf("validate: %+v", rep)
 	}
@@ -347,7 +347,7 @@ func TestVEXValidateRefusesFutureTimestamps(t *testing.T) {
   ]
 }
 `)
-	rep := vexJSON[vexValidateReport](t, ExitFailed, "-f", fleetFile, "vex", "validate")
+	rep := vexJSON[vexdoc.ValidateReport](t, ExitFailed, "-f", fleetFile, "vex", "validate")
 	want := []string{
 		file + ":5: timestamp: 2099-01-01T00:00:00Z is in the future",
 		file + ":6: last_updated: 2099-01-02T00:00:00Z is in the future",
@@ -382,7 +382,7 @@ func TestVEXPublishedDocumentSuppressesInGrype(t *testing.T) {
 	for _, d := range []string{"glibc-cve-2023-4911.openvex.json"} {
 		writeDoc(t, filepath.Join(vexDir, d), readString(t, filepath.Join(repo, "vex", d)))
 	}
-	created := vexJSON[vexCreateReport](t, ExitOK, "-f", fleetFile, "vex", "create", "--file", filepath.Join(vexDir, "python3.json"),
+	created := vexJSON[vexdoc.CreateReport](t, ExitOK, "-f", fleetFile, "vex", "create", "--file", filepath.Join(vexDir, "python3.json"),
 		"--id", "CVE-2023-40217", "--product", "pkg:nix/python3", "--status", "not_affected",
 		"--justification", "vulnerable_code_not_in_execute_path", "--author", "test")
 	if created.Change != "created" {
