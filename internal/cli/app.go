@@ -9,9 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -19,8 +17,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gha"
-	"github.com/clearcutt/clearcutt/internal/oci"
-	"github.com/clearcutt/clearcutt/internal/stage"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
 
@@ -41,57 +38,6 @@ identity.`,
 	}
 	cmd.AddCommand(newAppBuildCmd(g), newAppDiffCmd(g), newAppRebaseCmd(g))
 	return cmd
-}
-
-// buildOnlyTiers are the tiers of f that are never deployed (dev always).
-func buildOnlyTiers(f *fleet.File) []string {
-	out := []string{"dev"}
-	for _, t := range []string{"distroless", "slim"} {
-		if !f.Tier(t).Deployable {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// appVerifier is v as internal/appimage calls it.
-func appVerifier(v stage.Verifier) appimage.Verifier { return v.VerifyIndex }
-
-// appRefusal turns the refusals of internal/app into a failed check
-// (exit 1) and bad input into a usage error (exit 2).
-func appRefusal(err error) error {
-	switch {
-	case errors.Is(err, appimage.ErrBaseRejected), errors.Is(err, appimage.ErrBuildOnlyBase), errors.Is(err, appimage.ErrNotFleetBase),
-		errors.Is(err, appimage.ErrIncompatible), errors.Is(err, appimage.ErrNoBoundary), errors.Is(err, appimage.ErrAppSignature):
-		return fmt.Errorf("%w: %w", ErrGateFailed, err)
-	case errors.Is(err, appimage.ErrBadOptions), errors.Is(err, appimage.ErrBadArtifact), errors.Is(err, oci.ErrNotByDigest), errors.Is(err, oci.ErrBadRef):
-		return usageErr(err)
-	}
-	return err
-}
-
-// destination parses --to and --tag: a registry repository with tags, or
-// an OCI layout whose index.json entry is named by the one tag.
-func destination(to string, tags []string) (oci.PublishOptions, error) {
-	ref, err := oci.ParseRef(to)
-	if err != nil {
-		return oci.PublishOptions{}, usageErr(fmt.Errorf("--to: %w", err))
-	}
-	if ref.Digest != "" {
-		return oci.PublishOptions{}, usageErr(fmt.Errorf("--to %s: name a repository or oci:DIR, not a digest", to))
-	}
-	o := oci.PublishOptions{Dest: ref, Keychain: authn.DefaultKeychain}
-	if ref.IsLayout() {
-		if len(tags) > 1 {
-			return oci.PublishOptions{}, usageErr(fmt.Errorf("--to %s: a layout entry has one name; give at most one --tag", to))
-		}
-		if len(tags) == 1 {
-			o.RefName = tags[0]
-		}
-		return o, nil
-	}
-	o.Tags = tags
-	return o, nil
 }
 
 // ---- app build
@@ -148,7 +94,12 @@ artifacts, 3 could not run.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runAppBuild(cmd.Context(), g, f, fl)
+			o, err := fl.build(cmd.Context(), g, f)
+			if err != nil {
+				return err
+			}
+			res, err := pipeline.AppBuild(cmd.Context(), o)
+			rep := appBuildReport{BuildResult: res.BuildResult, Reference: res.Reference, Refs: res.Refs}
 			if errors.Is(err, ErrGateFailed) {
 				rep.Refused = refusal(err)
 			}
@@ -252,64 +203,29 @@ func appConfigFlags(fl appBuildFlags) (appimage.Config, error) {
 	return c, nil
 }
 
-func runAppBuild(ctx context.Context, g *globals, f *fleet.File, fl appBuildFlags) (appBuildReport, error) {
-	var rep appBuildReport
-	cfg, err := appConfigFlags(fl)
-	if err != nil {
-		return rep, err
+// build translates the flags into the options of pipeline.AppBuild.
+func (fl appBuildFlags) build(ctx context.Context, g *globals, f *fleet.File) (pipeline.AppBuildOptions, error) {
+	o := pipeline.AppBuildOptions{Fleet: f, Base: fl.base, Dest: fl.dest, AllowBuildOnlyBaseUnsafe: fl.allowDev, Log: g.stderr, Progress: g}
+	var err error
+	if o.Config, err = appConfigFlags(fl); err != nil {
+		return o, err
 	}
-	var arts []appimage.Artifact
 	for _, s := range fl.artifacts {
 		a, err := appimage.ParseArtifact(s)
 		if err != nil {
-			return rep, usageErr(fmt.Errorf("--artifact: %w", err))
+			return o, usageErr(fmt.Errorf("--artifact: %w", err))
 		}
-		if _, err := os.Stat(a.Path); err != nil {
-			return rep, usageErr(fmt.Errorf("--artifact %s: %w", s, err))
-		}
-		arts = append(arts, a)
+		o.Artifacts = append(o.Artifacts, a)
 	}
-	pub, err := destination(fl.to, fl.tags)
-	if err != nil {
-		return rep, err
+	if o.Publish, err = pipeline.AppDestination(fl.to, fl.tags); err != nil {
+		return o, err
 	}
-	epoch, err := sourceDateEpoch(fl.epoch, f)
-	if err != nil {
-		return rep, err
+	if o.SourceDateEpoch, err = sourceDateEpoch(fl.epoch, f); err != nil {
+		return o, err
 	}
-	baseRef, baseIdx, err := openIndex(ctx, fl.base, "")
-	if err != nil {
-		return rep, fmt.Errorf("--base: %w", err)
-	}
-	v, err := newVerifier(ctx, f, fl.verify)
-	if err != nil {
-		return rep, err
-	}
-	work, err := os.MkdirTemp("", "clearcutt-app-")
-	if err != nil {
-		return rep, err
-	}
-	defer os.RemoveAll(work)
-	res, err := appimage.Build(ctx, appimage.BuildOptions{
-		Base: baseRef, BaseIndex: baseIdx, VerifyBase: appVerifier(v),
-		Artifacts: arts, Dest: fl.dest, Config: cfg, SourceDateEpoch: epoch, WorkDir: work,
-		BuildOnlyTiers: buildOnlyTiers(f), AllowBuildOnlyBaseUnsafe: fl.allowDev,
-	})
-	rep.BuildResult = res
-	if err != nil {
-		return rep, appRefusal(err)
-	}
-	if fl.allowDev && containsString(buildOnlyTiers(f), res.Base.Tier) {
-		fmt.Fprintf(g.stderr, "clearcutt: warning: built on %s, a build-time tier (--allow-dev-base-unsafe)\n", res.Base.Line())
-	}
-	pub.Progress = g.progressEvent("app build")
-	pr, err := oci.PublishIndex(ctx, res.Index, pub)
-	g.progressDone()
-	if err != nil {
-		return rep, err
-	}
-	rep.Reference, rep.Refs = pr.Refs[0], pr.Refs
-	return rep, nil
+	o.Verifier, err = newVerifier(ctx, f, fl.verify)
+	o.Verifier.Progress = g
+	return o, err
 }
 
 func renderAppBuild(g *globals, r appBuildReport) error {
@@ -398,7 +314,13 @@ platform, fails verification, or the evidence to compare is not verified,
 			if err != nil {
 				return err
 			}
-			rep, err := runAppDiff(cmd.Context(), g, f, args[0], fl)
+			v, err := newVerifier(cmd.Context(), f, fl.verify)
+			if err != nil {
+				return err
+			}
+			v.Progress = g
+			res, err := pipeline.AppDiff(cmd.Context(), pipeline.AppDiffOptions{App: args[0], Candidate: fl.candidate, Verifier: v})
+			rep := appDiffReport{DiffReport: res}
 			g.report(rep)
 			if err != nil {
 				return err
@@ -416,37 +338,6 @@ platform, fails verification, or the evidence to compare is not verified,
 // appDiffReport is what app diff-base prints.
 type appDiffReport struct {
 	appimage.DiffReport
-}
-
-func runAppDiff(ctx context.Context, g *globals, f *fleet.File, appStr string, fl appDiffFlags) (appDiffReport, error) {
-	appRef, appIdx, err := openIndex(ctx, appStr, "")
-	if err != nil {
-		return appDiffReport{}, err
-	}
-	candRef, candIdx, err := openIndex(ctx, fl.candidate, "")
-	if err != nil {
-		return appDiffReport{}, fmt.Errorf("--candidate: %w", err)
-	}
-	current, err := appimage.CurrentBase(appRef, appIdx)
-	if err != nil {
-		return appDiffReport{}, appRefusal(err)
-	}
-	curRef, curIdx, err := openIndex(ctx, current, "")
-	if err != nil {
-		return appDiffReport{}, fmt.Errorf("the base %s is built on: %w", appRef, err)
-	}
-	v, err := newVerifier(ctx, f, fl.verify)
-	if err != nil {
-		return appDiffReport{}, err
-	}
-	rep, err := appimage.DiffBase(ctx, appimage.DiffOptions{
-		App: appRef, AppIndex: appIdx, Current: curRef, CurrentIndex: curIdx,
-		Candidate: candRef, CandidateIndex: candIdx, Verify: appVerifier(v),
-	})
-	if err != nil {
-		return appDiffReport{DiffReport: rep}, appRefusal(err)
-	}
-	return appDiffReport{DiffReport: rep}, nil
 }
 
 func renderAppDiff(g *globals, r appDiffReport) error {
@@ -595,7 +486,12 @@ not run.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runAppRebase(cmd, g, f, args[0], fl)
+			o, err := fl.rebase(cmd, g, f, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := pipeline.AppRebase(cmd.Context(), o)
+			rep := appRebaseReport{RebaseResult: res.RebaseResult, Reference: res.Reference, Refs: res.Refs, Attached: res.Attached}
 			if errors.Is(err, ErrGateFailed) {
 				rep.Refused = refusal(err)
 			}
@@ -673,68 +569,23 @@ func appSignatureVerifier(ctx context.Context, fl appRebaseFlags) (verifier, err
 	return v, nil
 }
 
-func runAppRebase(cmd *cobra.Command, g *globals, f *fleet.File, appStr string, fl appRebaseFlags) (appRebaseReport, error) {
-	ctx := cmd.Context()
-	var rep appRebaseReport
-	pub, err := destination(fl.to, fl.tags)
-	if err != nil {
-		return rep, err
+// rebase translates the flags into the options of pipeline.AppRebase.
+func (fl appRebaseFlags) rebase(cmd *cobra.Command, g *globals, f *fleet.File, app string) (pipeline.AppRebaseOptions, error) {
+	o := pipeline.AppRebaseOptions{Fleet: f, App: app, Onto: fl.onto, AllowBuildOnlyBaseUnsafe: fl.allowDev, Progress: g}
+	var err error
+	if o.Publish, err = pipeline.AppDestination(fl.to, fl.tags); err != nil {
+		return o, err
 	}
-	appRef, appIdx, err := openIndex(ctx, appStr, "")
-	if err != nil {
-		return rep, err
+	if o.AppVerifier, err = appSignatureVerifier(cmd.Context(), fl); err != nil {
+		return o, err
 	}
-	ontoRef, ontoIdx, err := openIndex(ctx, fl.onto, "")
-	if err != nil {
-		return rep, fmt.Errorf("--onto: %w", err)
-	}
-	av, err := appSignatureVerifier(ctx, fl)
-	if err != nil {
-		return rep, err
-	}
-	bv, err := newVerifier(ctx, f, fl.base)
-	if err != nil {
-		return rep, err
+	if o.BaseVerifier, err = newVerifier(cmd.Context(), f, fl.base); err != nil {
+		return o, err
 	}
 	// The rebased application is signed under the application
 	// repository's own identity, which clearcutt.yaml does not name.
-	signer, err := attestSigner(cmd, g, fl.sign, nil)
-	if err != nil {
-		return rep, err
-	}
-	res, err := appimage.Rebase(ctx, appimage.RebaseOptions{
-		App: appRef, AppIndex: appIdx, VerifyApp: appVerifier(av),
-		Onto: ontoRef, OntoIndex: ontoIdx, VerifyBase: appVerifier(bv),
-		BuildOnlyTiers: buildOnlyTiers(f), AllowBuildOnlyBaseUnsafe: fl.allowDev,
-	})
-	rep.RebaseResult = res
-	if err != nil {
-		return rep, appRefusal(err)
-	}
-	pub.Progress = g.progressEvent("app rebase")
-	pr, err := oci.PublishIndex(ctx, res.Index, pub)
-	g.progressDone()
-	if err != nil {
-		return rep, err
-	}
-	rep.Reference, rep.Refs = pr.Refs[0], pr.Refs
-	written, err := oci.RequireDigest(rep.Reference)
-	if err != nil {
-		return rep, err
-	}
-	store, err := attest.Open(written, attest.StoreOptions{Keychain: authn.DefaultKeychain, Created: time.Now().UTC().Truncate(time.Second)})
-	if err != nil {
-		return rep, err
-	}
-	name := ""
-	if !written.IsLayout() {
-		name = written.Repo.String()
-	}
-	rep.Attached, err = appimage.SignRebase(ctx, store, signer, name, res)
-	if err != nil {
-		return rep, fmt.Errorf("%s was written but not signed: %w", rep.Reference, err)
-	}
-	return rep, nil
+	o.NewSigner = func() (attest.Signer, error) { return attestSigner(cmd, g, fl.sign, nil) }
+	return o, nil
 }
 
 func renderAppRebase(g *globals, r appRebaseReport) error {
