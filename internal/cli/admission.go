@@ -74,7 +74,6 @@ See docs/admission.md for what each rule enforces and the engines' limits.`,
 			if err != nil {
 				return err
 			}
-			g.report(rep)
 			switch {
 			case fl.asJSON:
 				return writeJSON(g.stdout, rep)

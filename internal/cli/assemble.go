@@ -82,7 +82,7 @@ byte-identical to the one assembled together with the other architectures.`,
 				return err
 			}
 			res, err := stage.Assemble(cmd.Context(), f, o)
-			g.report(res)
+			g.report(assembleStep(res))
 			if err != nil {
 				return err
 			}

@@ -77,7 +77,7 @@ A platform without its SBOM, test result or vulnerability scan fails the run
 				}
 			}
 			res, err := runAttest(cmd, g, args[0], fl, f)
-			g.report(res)
+			g.report(attestStep(res))
 			if err != nil {
 				return err
 			}

@@ -32,7 +32,7 @@ func newFleetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			g.report(f)
+			g.report(planStep{f})
 			switch {
 			case asJSON && asMatrix:
 				return usageErr(fmt.Errorf("--json and --github-matrix are exclusive"))

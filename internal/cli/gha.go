@@ -13,7 +13,7 @@ import (
 
 // report records what the running command produced; after the command the
 // GitHub Actions hook turns it into the step's outputs and summary.
-func (g *globals) report(v any) { g.reported = v }
+func (g *globals) report(s stager) { g.reported = s }
 
 // actions is the GitHub Actions adapter of this process. Workflow commands
 // go to stderr, so that --json output on stdout stays parseable.
@@ -60,7 +60,7 @@ func commandKey(cmd *cobra.Command) string {
 // succeeded or a gate failed (the report is then complete and says so);
 // after any other error the summary shows the error (and the pipeline's
 // partial table), and no output is written.
-func (g *globals) toActions(key string, rep any, err error) error {
+func (g *globals) toActions(key string, rep stager, err error) error {
 	a := g.actions()
 	if !a.Enabled() {
 		return nil

@@ -36,56 +36,67 @@ type stager interface {
 }
 
 // stageOf renders the report of command key; false when there is none.
-func stageOf(key string, rep any) (step, bool) {
-	switch r := rep.(type) {
-	case stager:
-		return r.stage(key)
-	case buildOutcome:
-		if key == "build" && r.Manifest != nil {
-			return buildStage(r), true
-		}
-	case stage.AssembleReport:
-		if key == "assemble" {
-			return assembleStage(r), true
-		}
-	case stage.TestReport:
-		if key == "test" {
-			return testStage(r), true
-		}
-	case stage.SBOMReport:
-		if key == "sbom" {
-			return sbomStage(r), true
-		}
-	case stage.ScanReport:
-		if key == "scan" {
-			return scanStage(r), true
-		}
-	case stage.PublishReport:
-		if key == "publish" {
-			return publishStage(r), true
-		}
-	case stage.IndexReport:
-		if key == "index" {
-			return publishStage(r.PublishReport), true
-		}
-	case attest.Result:
-		if key == "attest" {
-			return attestStage(r), true
-		}
-	case verify.Report:
-		if key == "verify" {
-			return verifyStage(r), true
-		}
-	case pipeline.Report:
-		if key == "pipeline" {
-			return pipelineStage(r), true
-		}
-	case *fleet.File:
-		if key == "fleet plan" && r != nil {
-			return planStage(r), true
-		}
+func stageOf(key string, rep stager) (step, bool) {
+	if rep == nil {
+		return step{}, false
 	}
-	return step{}, false
+	return rep.stage(key)
+}
+
+// The reports of package stage, attest, verify and pipeline, as steps.
+type (
+	assembleStep stage.AssembleReport
+	testStep     stage.TestReport
+	sbomStep     stage.SBOMReport
+	scanStep     stage.ScanReport
+	publishStep  stage.PublishReport
+	indexStep    stage.IndexReport
+	attestStep   attest.Result
+	verifyStep   verify.Report
+	pipelineStep pipeline.Report
+	planStep     struct{ f *fleet.File }
+)
+
+// when renders a step with render only when ok.
+func when(ok bool, render func() step) (step, bool) {
+	if !ok {
+		return step{}, false
+	}
+	return render(), true
+}
+
+func (r buildOutcome) stage(key string) (step, bool) {
+	return when(key == "build" && r.Manifest != nil, func() step { return buildStage(r) })
+}
+func (r assembleStep) stage(key string) (step, bool) {
+	return when(key == "assemble", func() step { return assembleStage(stage.AssembleReport(r)) })
+}
+func (r testStep) stage(key string) (step, bool) {
+	return when(key == "test", func() step { return testStage(stage.TestReport(r)) })
+}
+func (r sbomStep) stage(key string) (step, bool) {
+	return when(key == "sbom", func() step { return sbomStage(stage.SBOMReport(r)) })
+}
+func (r scanStep) stage(key string) (step, bool) {
+	return when(key == "scan", func() step { return scanStage(stage.ScanReport(r)) })
+}
+func (r publishStep) stage(key string) (step, bool) {
+	return when(key == "publish", func() step { return publishStage(stage.PublishReport(r)) })
+}
+func (r indexStep) stage(key string) (step, bool) {
+	return when(key == "index", func() step { return publishStage(r.PublishReport) })
+}
+func (r attestStep) stage(key string) (step, bool) {
+	return when(key == "attest", func() step { return attestStage(attest.Result(r)) })
+}
+func (r verifyStep) stage(key string) (step, bool) {
+	return when(key == "verify", func() step { return verifyStage(verify.Report(r)) })
+}
+func (r pipelineStep) stage(key string) (step, bool) {
+	return when(key == "pipeline", func() step { return pipelineStage(pipeline.Report(r)) })
+}
+func (r planStep) stage(key string) (step, bool) {
+	return when(key == "fleet plan" && r.f != nil, func() step { return planStage(r.f) })
 }
 
 func jsonString(v any) string {

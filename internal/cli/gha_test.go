@@ -128,7 +128,7 @@ func hash(s string) v1.Hash {
 // fakeReports is one report per command, as its RunE records it, and a
 // table header its summary must show.
 func fakeReports() map[string]struct {
-	rep    any
+	rep    stager
 	header string
 } {
 	idx, amd, arm := hash("index"), hash("amd64"), hash("arm64")
@@ -139,38 +139,38 @@ func fakeReports() map[string]struct {
 		Statements: map[string]string{amd.String(): "out/evidence/sha256-" + amd.Hex + "/test-result.json"}}
 	finding := scan.Finding{ID: "CVE-2024-0001", Severity: "high", Package: scan.Package{Name: "openssl", Version: "3.0.1"}, FixedIn: []string{"3.0.2"}, Status: gate.Active}
 	return map[string]struct {
-		rep    any
+		rep    stager
 		header string
 	}{
 		"build": {buildOutcome{&closure.Manifest{Runtime: "python", Tier: "distroless", Arch: "amd64", ClosureSize: 12345678,
 			Paths:             make([]closure.StorePath, 3),
 			PruningCandidates: []closure.PruningCandidate{{Pname: "fontconfig", Feature: "fonts", NarSize: 1000, RequiredBy: []string{"/nix/store/x-tk"}}}},
 			"out/closures/python-distroless-amd64.json"}, "| Pruning candidate | Feature | Size | Required by |"},
-		"assemble": {stage.AssembleReport{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Digest: idx.String(),
+		"assemble": {assembleStep{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Digest: idx.String(),
 			Platforms: []stage.AssemblePlatform{{Arch: "amd64", Digest: amd.String(), Layers: 7, Size: 4096}, {Arch: "arm64", Digest: arm.String(), Layers: 7, Size: 4000}}},
 			"| Arch | Digest | Layers | Size | Base |"},
-		"test": {test, "| Platform | Check | Status | Detail |"},
-		"sbom": {stage.SBOMReport{Image: "ghcr.io/acme/python:distroless", Platforms: []stage.SBOMPlatform{{File: "out/evidence/a/sbom.spdx.json"}, {File: "out/evidence/b/sbom.spdx.json"}}},
+		"test": {testStep(test), "| Platform | Check | Status | Detail |"},
+		"sbom": {sbomStep{Image: "ghcr.io/acme/python:distroless", Platforms: []stage.SBOMPlatform{{File: "out/evidence/a/sbom.spdx.json"}, {File: "out/evidence/b/sbom.spdx.json"}}},
 			"| Platform | Digest | Packages | Nix packages | File |"},
-		"scan": {stage.ScanReport{Image: "python:distroless", Pass: false, Platforms: []stage.ScanPlatform{
+		"scan": {scanStep{Image: "python:distroless", Pass: false, Platforms: []stage.ScanPlatform{
 			{Platform: "linux/amd64", Result: scan.Result{Findings: []scan.Finding{finding}}, Decision: gate.Decision{Pass: false, Policy: "fail-on high", Reasons: []string{"CVE-2024-0001 in openssl is high"}, Counts: gate.Counts{Active: 1, Suppressed: 2}}},
 			{Platform: "linux/arm64", Decision: gate.Decision{Pass: true, Counts: gate.Counts{Suppressed: 1, Excepted: 3}}}}},
 			"| ID | Severity | Package | Version | Fixed in | Status |"},
-		"publish": {stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
+		"publish": {publishStep{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
 			Platforms: map[string]string{"linux/amd64": amd.String()}, Refs: []string{"127.0.0.1:5000/fleet/python@" + idx.String(), "127.0.0.1:5000/fleet/python:3.12-distroless"}, BlobsUploaded: 3, BlobsSkipped: 9},
 			"| Reference | Blobs uploaded | Blobs skipped | Bytes uploaded |"},
-		"index": {stage.IndexReport{PublishReport: stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
+		"index": {indexStep{PublishReport: stage.PublishReport{Image: "python:distroless", Destination: "127.0.0.1:5000/fleet/python", Digest: idx.String(),
 			Platforms: map[string]string{"linux/amd64": amd.String()}, Refs: []string{"127.0.0.1:5000/fleet/python@" + idx.String()}, BlobsUploaded: 0, BlobsSkipped: 4}},
 			"| Reference | Blobs uploaded | Blobs skipped | Bytes uploaded |"},
-		"attest": {attest.Result{Index: idx, Mode: attest.ModeKeyless, Attached: []attest.Attached{
+		"attest": {attestStep{Index: idx, Mode: attest.ModeKeyless, Attached: []attest.Attached{
 			{Subject: idx, PredicateType: "https://sigstore.dev/cosign/sign/v1", Artifact: hash("b1"), LogIndexes: []int64{42}},
 			{Subject: amd, Platform: "linux/amd64", PredicateType: "https://spdx.dev/Document", Artifact: hash("b2"), LogIndexes: []int64{43}}}},
 			"| Subject | Platform | Predicate type | Bundle | Transparency |"},
-		"verify": {verify.Report{Image: "oci:out/oci@" + idx.String(), Digest: idx.String(), VerifiedAt: now, Channels: []verify.ChannelReport{
+		"verify": {verifyStep{Image: "oci:out/oci@" + idx.String(), Digest: idx.String(), VerifiedAt: now, Channels: []verify.ChannelReport{
 			{Channel: verify.ChannelSignature, Required: true, Status: verify.StatusVerified, Entries: []verify.Entry{{Arch: "index", Status: verify.StatusVerified}, {Arch: "linux/amd64", Status: verify.StatusVerified}}},
 			{Channel: verify.ChannelVulnerabilities, Required: true, Status: verify.StatusPending, Entries: []verify.Entry{{Arch: "linux/amd64", Status: verify.StatusPending, Reason: "scan is 30h old"}}}}},
 			"| Channel | Required | Status | index | linux/amd64 |"},
-		"pipeline": {pipeline.Report{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipeline.Image{{Image: "python:distroless", Digest: idx.String(),
+		"pipeline": {pipelineStep{Destination: "oci:out/oci", Passed: true, Published: true, Verified: true, Images: []pipeline.Image{{Image: "python:distroless", Digest: idx.String(),
 			Assemble: &stage.AssembleReport{Platforms: []stage.AssemblePlatform{{Arch: "amd64", Layers: 7, Size: 10}}}, Test: &test, Publish: &stage.PublishReport{}}}},
 			"| Image | Index digest | Arch | Layers | Size | Tests | Vulns (active/suppressed/excepted) | Published | Verified |"},
 		"rescan": {rescanReport{RescanReport: pipeline.RescanReport{Report: rescan.Report{Passed: true, Rescanned: 1, NewFindings: []string{"CVE-2024-0450"}, Images: []rescan.Image{{Name: "python:distroless", Platforms: []rescan.Platform{{Platform: "linux/amd64", Digest: amd.String(), Status: rescan.StatusRescanned, NewFindings: []string{"CVE-2024-0450"}}}}}}}},
@@ -298,7 +298,7 @@ func TestActionsFleetPlanMatrixIsGitHubMatrix(t *testing.T) {
 
 func TestActionsGateFailureAndRuntimeError(t *testing.T) {
 	fakes := fakeReports()
-	failed := fakes["test"].rep.(stage.TestReport)
+	failed := fakes["test"].rep.(testStep)
 	failed.Passed = false
 
 	j := newGHAJob(t)
@@ -317,7 +317,7 @@ func TestActionsGateFailureAndRuntimeError(t *testing.T) {
 	// A gate failure never reports passed=true, even from a report that says so.
 	j = newGHAJob(t)
 	g = &globals{stderr: &bytes.Buffer{}, getenv: j.getenv}
-	if err := g.toActions("verify", verify.Report{Channels: []verify.ChannelReport{}}, fmt.Errorf("%w: x", ErrGateFailed)); err != nil {
+	if err := g.toActions("verify", verifyStep{Channels: []verify.ChannelReport{}}, fmt.Errorf("%w: x", ErrGateFailed)); err != nil {
 		t.Fatal(err)
 	}
 	if got := j.outputs(t)["passed"]; got != "false" {
@@ -327,7 +327,7 @@ func TestActionsGateFailureAndRuntimeError(t *testing.T) {
 	// A runtime error writes no outputs; the summary names the error.
 	j = newGHAJob(t)
 	g = &globals{stderr: &bytes.Buffer{}, getenv: j.getenv}
-	if err := g.toActions("test", stage.TestReport{Passed: true}, errors.New("registry unreachable | retry")); err != nil {
+	if err := g.toActions("test", testStep{Passed: true}, errors.New("registry unreachable | retry")); err != nil {
 		t.Fatal(err)
 	}
 	if out := j.outputs(t); len(out) != 0 {

@@ -46,7 +46,7 @@ other index.`,
 			}
 			rep, err := stage.Index(cmd.Context(), f, stage.IndexOptions{Runtime: fl.runtime, Tier: fl.tier, Platforms: fl.platforms, AllowPartialUnsafe: fl.allowPartial,
 				ExpectDigest: fl.expectDigest, To: fl.to, Evidence: fl.evidence, DigestOnly: fl.digestOnly, Progress: g})
-			g.report(rep)
+			g.report(indexStep(rep))
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ Actions. Work files go under --work (closures/, stage/, evidence/).`,
 			if fl.noAttest && err == nil {
 				fmt.Fprintln(g.stderr, "clearcutt: warning: published without signatures or attached evidence (--no-attest-unsafe)")
 			}
-			g.report(rep)
+			g.report(pipelineStep(rep))
 			if fl.asJSON {
 				if werr := writeJSON(g.stdout, rep); werr != nil && err == nil {
 					err = werr

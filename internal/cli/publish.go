@@ -41,7 +41,7 @@ combined index.`,
 				return err
 			}
 			rep, err := stage.Publish(cmd.Context(), f, args[0], stage.PublishOptions{To: fl.to, Evidence: fl.evidence, DigestOnly: fl.digestOnly, Progress: g})
-			g.report(rep)
+			g.report(publishStep(rep))
 			if err != nil {
 				return err
 			}

@@ -86,7 +86,6 @@ listed apart: they need no action, or none is possible.`,
 			if err != nil {
 				return err
 			}
-			g.report(plan)
 			return g.emit(fl.asJSON, plan, func() error { return renderPlanActions(g, plan) }, true, "")
 		},
 	}

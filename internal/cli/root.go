@@ -36,8 +36,9 @@ type globals struct {
 	stderr    io.Writer
 	// getenv describes the GitHub Actions job, if any (nil: none).
 	getenv func(string) string
-	// reported is what the running command produced (see report).
-	reported any
+	// reported is what the running command produced: its step outputs
+	// and summary in GitHub Actions (see report).
+	reported stager
 }
 
 // Main runs the CLI and returns the process exit code.

@@ -49,7 +49,7 @@ not build has no closure manifest: --no-closure writes Syft's findings only.`,
 				return err
 			}
 			rep, err := stage.SBOM(cmd.Context(), f, args[0], o)
-			g.report(rep)
+			g.report(sbomStep(rep))
 			if err != nil {
 				return err
 			}

@@ -46,7 +46,7 @@ Exit status 1 means the gate failed.`,
 				return err
 			}
 			rep, err := stage.Scan(cmd.Context(), f, args[0], fl.options(g))
-			g.report(rep)
+			g.report(scanStep(rep))
 			if err != nil {
 				return err
 			}

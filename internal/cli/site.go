@@ -41,7 +41,6 @@ Exit status: 0 the site was written, 2 the catalog or SITE is unusable,
 				}
 				return err
 			}
-			g.report(res)
 			return g.emit(asJSON, res, func() error {
 				_, err := fmt.Fprintf(g.stdout, "wrote %d pages for %d images to %s (%d files)\n", len(res.Pages), res.Images, res.OutDir, len(res.Files))
 				return err

@@ -52,7 +52,7 @@ Exit status 1 means a check failed.`,
 				return err
 			}
 			rep, err := stage.Test(cmd.Context(), f, args[0], fl.options(g))
-			g.report(rep)
+			g.report(testStep(rep))
 			if err != nil {
 				return err
 			}

@@ -92,7 +92,7 @@ is missing or pending, 3 verification could not run.`,
 			if noFleet != nil && errors.Is(err, verify.ErrIncompleteIdentity) {
 				return usageErr(fmt.Errorf("%w (without a fleet file, give --key, or all of --certificate-identity, --certificate-oidc-issuer, --source-repository and --source-ref): %w", noFleet, err))
 			}
-			g.report(rep)
+			g.report(verifyStep(rep))
 			if err != nil {
 				return err
 			}

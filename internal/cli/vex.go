@@ -101,7 +101,6 @@ inline_mitigations_already_exist) or --impact-statement; affected needs
 			if err != nil {
 				return err
 			}
-			g.report(rep)
 			return g.emit(fl.asJSON, rep, func() error { return renderVEXCreate(g, rep) }, true, rep.File)
 		},
 	}
@@ -189,7 +188,6 @@ names the file, line and field. Exit status 1 when any is found.`,
 			if err != nil {
 				return err
 			}
-			g.report(rep)
 			return g.emit(asJSON, rep, func() error { return renderVEXValidate(g, rep) }, rep.Passed, fmt.Sprintf("%d VEX problem(s)", len(rep.Problems)))
 		},
 	}
@@ -241,7 +239,6 @@ statements about that id (name or alias).`,
 			if err != nil {
 				return err
 			}
-			g.report(rep)
 			return g.emit(asJSON, rep, func() error { return renderVEXList(g, rep) }, true, "")
 		},
 	}

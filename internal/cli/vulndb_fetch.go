@@ -70,7 +70,6 @@ is read then). HTTPS is required; --ca-cert trusts a private mirror's CA.`,
 				fmt.Fprintf(g.stderr, "clearcutt: warning: installed a database built %s, older than --max-age %s (--allow-stale-db-unsafe)\n",
 					res.DB.Built.Format(time.RFC3339), fl.maxAge)
 			}
-			g.report(res)
 			return g.emit(fl.asJSON, res, func() error { return renderVulndbFetch(g, res) }, true, res.Dir)
 		},
 	}
