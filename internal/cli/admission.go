@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -129,61 +128,12 @@ func runAdmission(f *fleet.File, fl admissionFlags) (admissionReport, error) {
 	if fl.out == "" {
 		return rep, nil
 	}
-	written, err := writeAdmissionFiles(fl.out, res.Files)
+	written, err := admission.WriteFiles(fl.out, res.Files)
 	if err != nil {
-		return admissionReport{}, err
+		return admissionReport{}, fmt.Errorf("--out: %w", err)
 	}
 	rep.Out, rep.Written = fl.out, written
 	return rep, nil
-}
-
-// writeAdmissionFiles writes every file to a temporary file in dir first
-// and renames them only when all were written: a failure leaves no policy
-// file half-written.
-func writeAdmissionFiles(dir string, files []admission.File) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--out: %w", err)
-	}
-	var temps, paths []string
-	cleanup := func() {
-		for _, t := range temps {
-			os.Remove(t)
-		}
-	}
-	for _, file := range files {
-		tmp, err := os.CreateTemp(dir, "."+file.Name+".*")
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("--out: %w", err)
-		}
-		temps = append(temps, tmp.Name())
-		_, werr := tmp.WriteString(file.Content)
-		cerr := tmp.Close()
-		if werr == nil {
-			werr = cerr
-		}
-		if werr == nil {
-			werr = os.Chmod(tmp.Name(), 0o644)
-		}
-		if werr != nil {
-			cleanup()
-			return nil, fmt.Errorf("--out: %s: %w", file.Name, werr)
-		}
-		paths = append(paths, filepath.Join(dir, file.Name))
-	}
-	for _, p := range paths {
-		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
-			cleanup()
-			return nil, fmt.Errorf("--out: %s exists and is not a regular file", p)
-		}
-	}
-	for i, t := range temps {
-		if err := os.Rename(t, paths[i]); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("--out: %w", err)
-		}
-	}
-	return paths, nil
 }
 
 // printAdmissionYAML prints every file as one multi-document stream.
