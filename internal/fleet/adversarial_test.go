@@ -126,7 +126,7 @@ func TestFleetFileSizeCap(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Parse("big.yaml", make([]byte, 2<<20)); err == nil || !strings.HasPrefix(err.Error(), "big.yaml: the file is 2097152 bytes; a fleet file is at most 1 MiB") {
+	if _, err := Parse("big.yaml", make([]byte, 2<<20)); !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), "big.yaml: the file is 2097152 bytes; a fleet file is at most 1 MiB") {
 		t.Errorf("Parse: %v", err)
 	}
 	if _, err := Load(exact); err != nil {

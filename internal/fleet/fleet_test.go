@@ -194,6 +194,9 @@ func TestWorkflowRef(t *testing.T) {
 			t.Errorf("workflowRef %q accepted", ref)
 			continue
 		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("workflowRef %q: error does not wrap ErrInvalid: %v", ref, err)
+		}
 		for _, w := range []string{"clearcutt.yaml:11:16", "identity.workflowRef", "full git ref like refs/tags/v1.0.0 or a 40-hex commit SHA"} {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("workflowRef %q: error %q does not contain %q", ref, err, w)
@@ -202,7 +205,7 @@ func TestWorkflowRef(t *testing.T) {
 	}
 	// The source ref is what github.ref holds: never a bare commit.
 	_, err := Parse("clearcutt.yaml", []byte(strings.Replace(valid, "  ref: refs/heads/main", "  ref: "+sha, 1)))
-	if err == nil || !strings.Contains(err.Error(), "identity.ref") || !strings.Contains(err.Error(), "full git ref like refs/heads/main") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "identity.ref") || !strings.Contains(err.Error(), "full git ref like refs/heads/main") {
 		t.Errorf("identity.ref %s: %v", sha, err)
 	}
 }
@@ -229,7 +232,11 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestMultipleDocumentsRejected(t *testing.T) {
 	_, err := Parse("f.yaml", []byte(valid+"---\nkind: Fleet\n"))
-	if err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
-		t.Fatalf("err = %v", err)
+	var es Errors
+	if !errors.Is(err, ErrInvalid) || !errors.As(err, &es) || len(es) != 1 {
+		t.Fatalf("err = %v, want one fleet file error", err)
+	}
+	if es[0].File != "f.yaml" || es[0].Line == 0 || !strings.Contains(es[0].Msg, "more than one YAML document") {
+		t.Fatalf("err = %+v", es[0])
 	}
 }

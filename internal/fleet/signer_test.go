@@ -1,6 +1,10 @@
 package fleet
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
 
 // TestIdentitySigner: the signing runs of the publish and the rescan
 // workflow, with clearcutt.yaml's defaults where a field is unset and the
@@ -34,8 +38,8 @@ func TestIdentitySigner(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.id.Signer(tc.w)
-			if got != tc.want {
-				t.Errorf("Signer = %+v\nwant     %+v", got, tc.want)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Signer (-want +got):\n%s", diff)
 			}
 			if got.BuildSignerURI() != tc.san {
 				t.Errorf("BuildSignerURI = %s, want %s", got.BuildSignerURI(), tc.san)
