@@ -157,7 +157,7 @@ func TestMissingBenchmark(t *testing.T) {
 	// Every missing benchmark is named, not only the first.
 	rep = testReport(t, withoutLines(readBench(t), `^Benchmark(AssembleWarm|CosignEquivalent)-`))
 	_, err = rep.Markdown()
-	if err == nil || !strings.Contains(err.Error(), "BenchmarkAssembleWarm") || !strings.Contains(err.Error(), "BenchmarkCosignEquivalent") {
+	if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "BenchmarkAssembleWarm") || !strings.Contains(err.Error(), "BenchmarkCosignEquivalent") {
 		t.Fatalf("err = %v, want both missing benchmarks named", err)
 	}
 }

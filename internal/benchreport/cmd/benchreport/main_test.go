@@ -3,11 +3,13 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/clearcutt/clearcutt/internal/benchreport"
 	"github.com/clearcutt/clearcutt/internal/closure"
 )
 
@@ -100,7 +102,7 @@ func TestRunMissingBenchmarkKeepsPage(t *testing.T) {
 	}
 	args, out := setup(t, []byte(strings.Join(kept, "")))
 	err := run(args)
-	if err == nil || !strings.Contains(err.Error(), "BenchmarkTarGzipBaseline") {
+	if !errors.Is(err, benchreport.ErrMissing) || !strings.Contains(err.Error(), "BenchmarkTarGzipBaseline") {
 		t.Fatalf("err = %v, want BenchmarkTarGzipBaseline named", err)
 	}
 	page, err := os.ReadFile(out)
