@@ -11,11 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -300,8 +300,8 @@ func TestBuildReadsImagesAndVerifiedEvidence(t *testing.T) {
 		{"/nix/store/aaa-python3/lib/pkgconfig", ReasonPkgConfig, 60},
 		{"/nix/store/bbb-openssl/lib/*.la", ReasonLibtool, 10},
 	}
-	if !reflect.DeepEqual(amd.PruningCandidates, wantPruning) {
-		t.Errorf("pruning candidates\n got %+v\nwant %+v", amd.PruningCandidates, wantPruning)
+	if diff := cmp.Diff(wantPruning, amd.PruningCandidates); diff != "" {
+		t.Errorf("pruning candidates (-want +got):\n%s", diff)
 	}
 
 	// The package count and the SBOM file only from a verified SBOM.
@@ -364,8 +364,8 @@ func TestBuildReadsImagesAndVerifiedEvidence(t *testing.T) {
 
 	// One history point: the newest scan, unique ids over both platforms.
 	wantPoint := ScanPoint{ScanTime: f.t1, DBBuiltAt: &f.t0, Active: Severities{High: 1, Low: 1, Unknown: 1}, Suppressed: 1, Excepted: 1}
-	if len(im.History) != 1 || !reflect.DeepEqual(im.History[0], wantPoint) {
-		t.Errorf("history %+v, want [%+v]", im.History, wantPoint)
+	if diff := cmp.Diff([]ScanPoint{wantPoint}, im.History); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
 	}
 }
 
@@ -377,13 +377,16 @@ func TestHistoryCarriesOverAndGrowsOnlyWithNewScans(t *testing.T) {
 		{Name: "static:distroless", History: []ScanPoint{{ScanTime: f.t0}}},
 	}}
 	im := build(t, Options{Images: []Observed{f.observed()}, Previous: prev}).Catalog.Images[0]
-	if len(im.History) != 2 || !reflect.DeepEqual(im.History[0], old) || !im.History[1].ScanTime.Equal(f.t1) {
-		t.Fatalf("history %+v", im.History)
+	if len(im.History) != 2 || !im.History[1].ScanTime.Equal(f.t1) {
+		t.Fatalf("history %+v, want the previous point and one at %v", im.History, f.t1)
+	}
+	if diff := cmp.Diff(old, im.History[0]); diff != "" {
+		t.Fatalf("history[0], want the previous point (-want +got):\n%s", diff)
 	}
 	// The same scans again: no new point.
 	again := build(t, Options{Images: []Observed{f.observed()}, Previous: &Catalog{Images: []Image{im}}}).Catalog.Images[0]
-	if !reflect.DeepEqual(again.History, im.History) {
-		t.Errorf("history grew without a new scan: %+v", again.History)
+	if diff := cmp.Diff(im.History, again.History); diff != "" {
+		t.Errorf("history grew without a new scan (-want +got):\n%s", diff)
 	}
 	// Without any readable scan, the history is kept as it was.
 	o := f.observed()
@@ -391,8 +394,11 @@ func TestHistoryCarriesOverAndGrowsOnlyWithNewScans(t *testing.T) {
 	o.Report.Channels[4] = verify.ChannelReport{Channel: verify.ChannelVulnerabilities, Required: true, Status: verify.StatusMissing, Entries: []verify.Entry{
 		{Arch: "linux/amd64", Digest: f.amd.Digest.String(), Status: verify.StatusMissing}, {Arch: "linux/arm64/v8", Digest: f.arm.Digest.String(), Status: verify.StatusMissing}}}
 	none := build(t, Options{Images: []Observed{o}, Previous: &Catalog{Images: []Image{im}}}).Catalog.Images[0]
-	if !reflect.DeepEqual(none.History, im.History) || none.Platforms[0].Vulnerabilities != nil {
-		t.Errorf("history %+v vulnerabilities %+v", none.History, none.Platforms[0].Vulnerabilities)
+	if diff := cmp.Diff(im.History, none.History); diff != "" {
+		t.Errorf("history without a readable scan (-want +got):\n%s", diff)
+	}
+	if none.Platforms[0].Vulnerabilities != nil {
+		t.Errorf("vulnerabilities without a readable scan %+v", none.Platforms[0].Vulnerabilities)
 	}
 	if none.Status != StatusMissing && none.Status != StatusFailed {
 		t.Errorf("status %s", none.Status)
@@ -634,8 +640,10 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 	if py.Reference != "oci:out/oci@"+f.d.String() || py.IndexDigest != f.d.String() || py.Version != "3.11" || len(py.Platforms) != 2 || len(py.Channels) != 6 {
 		t.Errorf("python is not the served release: %s %s version %s, %d platforms", py.Reference, py.IndexDigest, py.Version, len(py.Platforms))
 	}
-	if len(py.History) != 2 || !reflect.DeepEqual(py.History[0], pyOld) || !py.History[1].ScanTime.Equal(f.t1) {
-		t.Errorf("python history %+v", py.History)
+	if len(py.History) != 2 || !py.History[1].ScanTime.Equal(f.t1) {
+		t.Errorf("python history %+v, want the previous point and one at %v", py.History, f.t1)
+	} else if diff := cmp.Diff(pyOld, py.History[0]); diff != "" {
+		t.Errorf("python history[0], want the previous point (-want +got):\n%s", diff)
 	}
 
 	// Never released: a record of its own, missing, with nothing observed.
@@ -648,8 +656,8 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 	if st.Reference != "" || st.IndexDigest != "" || !st.VerifiedAt.IsZero() || len(st.Tags) != 0 || len(st.Channels) != 0 || len(st.Platforms) != 0 {
 		t.Errorf("static records what was not observed: %+v", st)
 	}
-	if !reflect.DeepEqual(st.History, []ScanPoint{staticOld}) {
-		t.Errorf("static history %+v, want the previous %+v", st.History, staticOld)
+	if diff := cmp.Diff([]ScanPoint{staticOld}, st.History); diff != "" {
+		t.Errorf("static history, want the previous (-want +got):\n%s", diff)
 	}
 
 	// Written, it validates, reads back, and says what it says.
@@ -678,8 +686,8 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(back.Images[1], st) {
-		t.Errorf("read back %+v, wrote %+v", back.Images[1], st)
+	if diff := cmp.Diff(st, back.Images[1]); diff != "" {
+		t.Errorf("read back (-wrote +read):\n%s", diff)
 	}
 	// The schema refuses an image that is neither served nor failed, and
 	// half a reference.
@@ -705,8 +713,10 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 	// history of the unreleased image.
 	again := build(t, Options{Fleet: fl, Previous: back, Now: now.Add(time.Hour),
 		Failed: []FailedRelease{{Name: st.Name, Reason: st.Release.Reason, Version: st.Version, RecordedAt: st.Release.RecordedAt}}})
-	if im := again.Catalog.Images[0]; !im.Release.RecordedAt.Equal(now) || !reflect.DeepEqual(im.History, st.History) || again.Passed() {
+	if im := again.Catalog.Images[0]; !im.Release.RecordedAt.Equal(now) || again.Passed() {
 		t.Errorf("again %+v", im)
+	} else if diff := cmp.Diff(st.History, im.History); diff != "" {
+		t.Errorf("again, history (-want +got):\n%s", diff)
 	}
 
 	// Names Build cannot record.

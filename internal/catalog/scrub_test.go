@@ -3,6 +3,7 @@ package catalog
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -73,10 +74,10 @@ func TestScrubReportIsReadFromTheImage(t *testing.T) {
 	if _, err := read(report, "/nix/store/x-missing/nix-support/clearcutt-scrub.json"); err == nil || !strings.Contains(err.Error(), "does not hold") {
 		t.Errorf("dangling link: %v", err)
 	}
-	if _, err := read(strings.Replace(report, `"action":"removed"`, `"action":"hidden"`, 1), target); err == nil || !strings.Contains(err.Error(), `action "hidden"`) {
+	if _, err := read(strings.Replace(report, `"action":"removed"`, `"action":"hidden"`, 1), target); !errors.Is(err, closure.ErrScrub) || !strings.Contains(err.Error(), `action "hidden"`) {
 		t.Errorf("unknown action: %v", err)
 	}
-	if _, err := read(strings.Replace(report, "closure-scrub/v1", "closure-scrub/v9", 1), target); err == nil {
-		t.Error("unknown schema accepted")
+	if _, err := read(strings.Replace(report, "closure-scrub/v1", "closure-scrub/v9", 1), target); !errors.Is(err, closure.ErrScrub) {
+		t.Errorf("unknown schema: %v, want closure.ErrScrub", err)
 	}
 }
