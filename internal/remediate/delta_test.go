@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/clearcutt/clearcutt/internal/catalog"
 )
 
@@ -59,8 +61,8 @@ func TestDiffSBOMs(t *testing.T) {
 		Changed:   []PackageChange{{Name: "glibc", Type: "nix", Before: []string{"2.36"}, After: []string{"2.36", "2.40"}}, {Name: "libwebp", Type: "nix", Before: []string{"1.3.0"}, After: []string{"1.3.2"}}},
 		Unchanged: 1,
 	}
-	if !reflect.DeepEqual(d, want) {
-		t.Fatalf("diff = %+v\nwant %+v", d, want)
+	if diff := cmp.Diff(want, d); diff != "" {
+		t.Fatalf("SBOM diff (-want +got):\n%s", diff)
 	}
 	if _, err := DiffSBOMs([]byte(`{"spdxVersion": "SPDX-3.0", "packages": []}`), after); err == nil || !strings.Contains(err.Error(), "not SPDX 2.x") {
 		t.Fatalf("SPDX 3: %v", err)

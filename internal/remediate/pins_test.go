@@ -5,9 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/clearcutt/clearcutt/internal/testenv"
 )
@@ -53,8 +54,8 @@ func TestPinsRoundTripThroughNix(t *testing.T) {
 		t.Fatal(err)
 	}
 	sorted := []Pin{want[1], want[0]}
-	if !reflect.DeepEqual(got, sorted) {
-		t.Fatalf("read back %+v\nwant %+v", got, sorted)
+	if diff := cmp.Diff(sorted, got); diff != "" {
+		t.Fatalf("read back (-want +got):\n%s", diff)
 	}
 	// Replacing a pin keeps one entry per attribute.
 	next := WithPin(got, Pin{Attribute: "libwebp", Flake: "path:/x?narHash=sha256-y", Version: "1.3.3", Fixes: []string{"CVE-2099-1"}})
