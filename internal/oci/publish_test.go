@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -76,8 +77,8 @@ func TestPublishRefusesSourceWithoutDigest(t *testing.T) {
 	src, _ := layoutSource(t)
 	src.Digest = ""
 	dest, _ := ParseRef("oci:" + t.TempDir())
-	if _, err := Publish(context.Background(), PublishOptions{Source: src, Dest: dest}); err == nil || !strings.Contains(err.Error(), "not by digest") {
-		t.Fatalf("err = %v", err)
+	if _, err := Publish(context.Background(), PublishOptions{Source: src, Dest: dest}); !errors.Is(err, ErrNotByDigest) {
+		t.Fatalf("err = %v, want ErrNotByDigest", err)
 	}
 }
 
