@@ -3,6 +3,7 @@ package nixcmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,7 +88,8 @@ func TestPathLooksOnlyAtTheGivenPATH(t *testing.T) {
 	if _, err := (Nix{Env: []string{"PATH=/nonexistent"}}).Path(); err != ErrNotFound {
 		t.Errorf("Path with PATH=/nonexistent: %v, want ErrNotFound", err)
 	}
-	if _, err := (Nix{Bin: "/nonexistent/nix"}).Path(); err == nil || !strings.Contains(err.Error(), "apt-get install nix-bin") {
+	if _, err := (Nix{Bin: "/nonexistent/nix"}).Path(); !errors.Is(err, ErrNotFound) ||
+		!strings.Contains(err.Error(), "apt-get install nix-bin") || !strings.Contains(err.Error(), "/nonexistent/nix") {
 		t.Errorf("Path with a missing Bin: %v", err)
 	}
 }
