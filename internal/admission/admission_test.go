@@ -5,10 +5,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/clearcutt/clearcutt/internal/admission"
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -259,8 +260,8 @@ func TestParseNamespaces(t *testing.T) {
 			t.Errorf("%q: %v", c.in, err)
 			continue
 		}
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%q: %+v, want %+v", c.in, got, c.want)
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", c.in, diff)
 		}
 	}
 	for _, bad := range []string{"", "a=b=c", "env in ()", "-bad=x", "x=y z"} {
