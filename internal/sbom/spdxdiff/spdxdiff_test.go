@@ -2,9 +2,10 @@ package spdxdiff
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 type pkg struct{ name, version, purpose string }
@@ -76,8 +77,8 @@ func TestDiff(t *testing.T) {
 		// dropped) and the unescaped @angular/core did not change.
 		Unchanged: 2,
 	}
-	if !reflect.DeepEqual(d, want) {
-		t.Fatalf("diff = %+v\nwant %+v", d, want)
+	if diff := cmp.Diff(want, d); diff != "" {
+		t.Fatalf("delta (-want +got):\n%s", diff)
 	}
 	if d.Empty() {
 		t.Error("a diff with changes is Empty")
