@@ -8,10 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -200,8 +200,12 @@ func TestCatalogRecordsFailedReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	was := imageNamed(t, *before, "static:distroless")
-	if got := imageNamed(t, *after, "static:distroless"); !reflect.DeepEqual(got, was) || !got.ReleaseFailed() {
-		t.Errorf("after a rescan static:distroless is %+v (%+v), was %+v (%+v)", got, got.Release, was, was.Release)
+	got := imageNamed(t, *after, "static:distroless")
+	if diff := cmp.Diff(was, got); diff != "" {
+		t.Errorf("a rescan changed static:distroless (-was +after):\n%s", diff)
+	}
+	if !got.ReleaseFailed() {
+		t.Errorf("after a rescan static:distroless is not a failed release: %+v", got.Release)
 	}
 
 	// An earlier release still served under one of its tags.
