@@ -150,8 +150,14 @@ jobs:
 		"other workflow by tag":   strings.Replace(good, "slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@v2.1.0", "acme/wf/.github/workflows/x.yml@v1.0.0", 1),
 	}
 	for name, src := range bad {
-		if errs := CheckWorkflow("ci.yml", []byte(src)); len(errs) == 0 {
+		errs := CheckWorkflow("ci.yml", []byte(src))
+		if len(errs) == 0 {
 			t.Errorf("%s: accepted", name)
+		}
+		for _, err := range errs {
+			if !errors.Is(err, ErrRule) {
+				t.Errorf("%s: error not wrapping ErrRule: %v", name, err)
+			}
 		}
 	}
 }
@@ -188,8 +194,8 @@ func TestCheckLocalUses(t *testing.T) {
 		"missing input":  strings.Replace(good, "with: {image: x, db: y}", "with: {image: x}", 1),
 		"unknown input":  strings.Replace(good, "fail-on: high", "fail_on: high", 1),
 	} {
-		if errs := CheckLocalUses("w.yml", []byte(src), actions); len(errs) != 1 {
-			t.Errorf("%s: %v, want one error", name, errs)
+		if errs := CheckLocalUses("w.yml", []byte(src), actions); len(errs) != 1 || !errors.Is(errs[0], ErrRule) {
+			t.Errorf("%s: %v, want one rule violation", name, errs)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +63,8 @@ func TestCheckSemantics(t *testing.T) {
 				t.Fatalf("case does not change the workflow")
 			}
 			errs := CheckWorkflow("w.yml", []byte(src))
-			if len(errs) != 1 || !strings.Contains(errs[0].Error(), c.want) {
-				t.Fatalf("errors %v, want one with %q", errs, c.want)
+			if len(errs) != 1 || !errors.Is(errs[0], ErrRule) || !strings.Contains(errs[0].Error(), c.want) {
+				t.Fatalf("errors %v, want one rule violation with %q", errs, c.want)
 			}
 		})
 	}
