@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,10 @@ import (
 	"github.com/clearcutt/clearcutt/internal/outcome"
 	"github.com/clearcutt/clearcutt/internal/verify"
 )
+
+// ErrDigestChanged: moving the tags published another digest than the one
+// that was verified. The tags name that digest now; the release fails.
+var ErrDigestChanged = errors.New("digest changed between verification and tagging")
 
 // Options configure a release.
 type Options struct {
@@ -147,7 +152,7 @@ func Release(ctx context.Context, o Options) (Report, error) {
 		logf("tag %s", im.Published)
 		pr, err := o.Publisher.Publish(ctx, im.Reference, false)
 		if err == nil && pr.Digest != im.Publish.Digest {
-			err = fmt.Errorf("%s: tagging published %s, not the verified %s", im.Image, pr.Digest, im.Publish.Digest)
+			err = fmt.Errorf("%w: %s: tagging published %s, not the verified %s", ErrDigestChanged, im.Image, pr.Digest, im.Publish.Digest)
 		}
 		if err != nil {
 			im.Error = err.Error()

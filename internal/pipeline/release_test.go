@@ -234,7 +234,7 @@ func TestReleaseMovesNoTagUnlessEveryImageVerified(t *testing.T) {
 func TestReleaseRefusesToTagAnotherDigest(t *testing.T) {
 	s := &stages{retag: true}
 	rep, err, _ := release(t, s, true)
-	if err == nil || !strings.Contains(err.Error(), "not the verified sha256:python:distroless") {
+	if !errors.Is(err, pipeline.ErrDigestChanged) || !strings.Contains(err.Error(), "not the verified sha256:python:distroless") {
 		t.Fatalf("error %v, want the tag refused for another digest", err)
 	}
 	if rep.Tagged {
