@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -154,21 +155,22 @@ func storeFileBytes(t *testing.T, m *closure.Manifest) int64 {
 // pipeline built, scanned and published.
 func checkCatalog(t *testing.T, c catalog.Catalog, prep pipeline.Report, work string, refPrefix func(runtime string) string, pub string) {
 	t.Helper()
-	if c.APIVersion != catalog.APIVersion || c.Fleet.Name != "clearcutt-example" || c.Fleet.Repository != "clearcutt/clearcutt" {
-		t.Errorf("catalog header %s %+v", c.APIVersion, c.Fleet)
+	// header is what a key mode catalog says of the fleet.
+	type header struct {
+		APIVersion, Name, Repository, PublicKey string
+		Identity                                *catalog.Identity
+		RequiredChannels                        []string
 	}
-	if c.Fleet.PublicKey != pub || c.Fleet.Identity != nil {
-		t.Errorf("key mode fleet: publicKey %q identity %+v", c.Fleet.PublicKey, c.Fleet.Identity)
-	}
-	if got := strings.Join(c.Fleet.RequiredChannels, ","); got != "signature,sbom,tests,vulnerabilities,vex" {
-		t.Errorf("required channels %s", got)
+	want := header{catalog.APIVersion, "clearcutt-example", "clearcutt/clearcutt", pub, nil, []string{"signature", "sbom", "tests", "vulnerabilities", "vex"}}
+	if d := cmp.Diff(want, header{c.APIVersion, c.Fleet.Name, c.Fleet.Repository, c.Fleet.PublicKey, c.Fleet.Identity, c.Fleet.RequiredChannels}); d != "" {
+		t.Errorf("catalog header (-want +got):\n%s", d)
 	}
 	var names []string
 	for _, im := range c.Images {
 		names = append(names, im.Name)
 	}
-	if strings.Join(names, " ") != "python:distroless static:distroless" {
-		t.Fatalf("images %v", names)
+	if d := cmp.Diff([]string{"python:distroless", "static:distroless"}, names); d != "" {
+		t.Fatalf("images (-want +got):\n%s", d)
 	}
 	for _, pi := range prep.Images {
 		im := imageNamed(t, c, pi.Image)
@@ -282,8 +284,8 @@ func checkCatalog(t *testing.T, c catalog.Catalog, prep pipeline.Report, work st
 			}
 			sort.Strings(got)
 			sort.Strings(want)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("%s %s: findings\n%s\nthe scan found\n%s", pi.Image, p.Platform, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%s %s: findings (-the scan's +the catalog's):\n%s", pi.Image, p.Platform, d)
 			}
 			if pi.Image == "python:distroless" && len(v.Findings) == 0 {
 				t.Errorf("%s %s: no findings, but the test database has advisories for the python closure", pi.Image, p.Platform)
@@ -309,281 +311,391 @@ func checkCatalog(t *testing.T, c catalog.Catalog, prep pipeline.Report, work st
 	}
 }
 
-// TestCatalogOfPublishedFleet publishes python:distroless and
-// static:distroless with the pipeline (key mode) to an OCI layout, copies
-// and signs them into the registry process, and catalogs them from the
-// layout, the registry of clearcutt.yaml and an images file; then changes
-// the registry: a new scan, a registry failing mid-run, an SBOM removed.
-func TestCatalogOfPublishedFleet(t *testing.T) {
+// catalogTestFleet is the fleet the catalog tests read: python:distroless
+// and static:distroless published by the pipeline (key mode) to an OCI
+// layout, then copied and signed into a registry process. Tests read it; a
+// test that changes a registry's content makes one of its own
+// (ownRegistry).
+type catalogTestFleet struct {
+	repo string
+	// configHome is the XDG_CONFIG_HOME holding the fleet's local signing
+	// key, the default key of the tests that use the fleet.
+	configHome string
+	// fleetFile names the registry host/fleet as the fleet's repository.
+	fleetFile, host string
+	// work is the pipeline's work directory, evidence its evidence and
+	// layoutDir the layout it published to.
+	work, evidence, layoutDir string
+	db, vexDir, exceptions    string
+	prep                      pipeline.Report
+	// pub is the fleet's public key.
+	pub string
+	// registryRef is each image in the registry, by digest.
+	registryRef map[string]string
+}
+
+var catalogFleetFixture fixture[*catalogTestFleet]
+
+// publishedCatalogFleet returns the catalog fleet, published once per test
+// binary, with the fleet's signing key as the test's local default key.
+func publishedCatalogFleet(t *testing.T) *catalogTestFleet {
+	t.Helper()
 	repo := needPipelineTools(t)
-	host := ocitest.StartDistribution(t)
-	dir := t.TempDir()
-	fleetFile := fleetFileFor(t, repo, dir, host+"/fleet")
-	work := filepath.Join(dir, "work")
-	evidence := filepath.Join(work, "evidence")
-	layoutDir := filepath.Join(dir, "published")
-	db := testDB(t, repo)
-	vexDir, exceptions := filepath.Join(repo, "vex"), filepath.Join(repo, "exceptions.yaml")
+	fx := catalogFleetFixture.get(t, "the published catalog fleet", func(t *testing.T) *catalogTestFleet { return publishCatalogFleet(t, repo) })
+	t.Setenv("XDG_CONFIG_HOME", fx.configHome)
+	return fx
+}
+
+// publishCatalogFleet runs the pipeline and publishes its images into a
+// registry process, in directories that last as long as the test binary.
+func publishCatalogFleet(t *testing.T, repo string) *catalogTestFleet {
+	t.Helper()
 	start := time.Now()
-	prep := pipelineJSON(t, ExitOK, "-f", fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", db,
-		"--vex-dir", vexDir, "--exceptions", exceptions, "--no-smoke",
-		"--work", work, "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+layoutDir)
+	shared := sharedTB{t}
+	dir := shared.TempDir()
+	fx := &catalogTestFleet{repo: repo, host: ocitest.StartDistribution(shared), configHome: filepath.Join(dir, "config"),
+		work: filepath.Join(dir, "work"), layoutDir: filepath.Join(dir, "published"), db: filepath.Join(dir, "db"),
+		vexDir: filepath.Join(repo, "vex"), exceptions: filepath.Join(repo, "exceptions.yaml")}
+	fx.evidence = filepath.Join(fx.work, "evidence")
+	t.Setenv("XDG_CONFIG_HOME", fx.configHome)
+	fx.fleetFile = fleetFileFor(t, repo, dir, fx.host+"/fleet")
+	if code, _, errs := run(t, "vulndb", "build", "--advisories", filepath.Join(repo, "testdata/vulndb/advisories.yaml"), "--out", fx.db); code != 0 {
+		t.Fatalf("vulndb build: %s", errs)
+	}
+	fx.prep = pipelineJSON(t, ExitOK, "-f", fx.fleetFile, "pipeline", "--nixpkgs", filepath.Join(repo, "nix/fixtures"), "--db", fx.db,
+		"--vex-dir", fx.vexDir, "--exceptions", fx.exceptions, "--no-smoke",
+		"--work", fx.work, "--cache", filepath.Join(dir, "cache"), "--to", "oci:"+fx.layoutDir)
 	t.Logf("pipeline: %s", time.Since(start).Round(time.Second))
 	key, err := defaultKeyPath()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := key + ".pub"
+	fx.pub = key + ".pub"
 	// The same images, published and signed in the registry.
-	registryRef := map[string]string{}
-	for _, pi := range prep.Images {
+	fx.registryRef = fx.publishTo(t, fx.fleetFile, fx.host, fx.evidence)
+	t.Logf("published the catalog fleet in %s", time.Since(start).Round(time.Second))
+	return fx
+}
+
+// publishTo publishes the pipeline's images from the layout to host/fleet
+// and signs them there with the fleet's key and the statements of evidence;
+// it returns them by digest.
+func (fx *catalogTestFleet) publishTo(t *testing.T, fleetFile, host, evidence string) map[string]string {
+	t.Helper()
+	refs := map[string]string{}
+	for _, pi := range fx.prep.Images {
 		if code, _, errs := run(t, "-f", fleetFile, "publish", pi.Reference, "--to", host+"/fleet", "--evidence", evidence); code != 0 {
 			t.Fatalf("publish %s: %s", pi.Image, errs)
 		}
-		registryRef[pi.Image] = stage.PublishedRef(host+"/fleet", pi.Image, pi.Digest)
-		if code, _, errs := run(t, "-f", fleetFile, "attest", registryRef[pi.Image], "--evidence", evidence); code != 0 {
+		refs[pi.Image] = stage.PublishedRef(host+"/fleet", pi.Image, pi.Digest)
+		if code, _, errs := run(t, "-f", fleetFile, "attest", refs[pi.Image], "--evidence", evidence); code != 0 {
 			t.Fatalf("attest %s: %s", pi.Image, errs)
 		}
 	}
-	inRegistry := func(runtime string) string { return host + "/fleet/" + runtime }
+	return refs
+}
 
-	t.Run("from the layout", func(t *testing.T) {
-		out := t.TempDir()
-		c := catalogRun(t, ExitOK, out, "-f", fleetFile, "--from", "oci:"+layoutDir, "--key", pub)
-		checkCatalog(t, c, prep, work, func(string) string { return "oci:" + layoutDir }, pub)
-		if c.Fleet.Registry != "oci:"+layoutDir {
-			t.Errorf("registry %q", c.Fleet.Registry)
-		}
-		for _, im := range c.Images {
-			if len(im.Tags) != 0 {
-				t.Errorf("%s: a layout has no tags, got %v", im.Name, im.Tags)
-			}
-			for _, p := range im.Platforms {
-				// The SBOM written is the verified document the pipeline
-				// attested for this digest.
-				var written, attested struct {
-					Name     string            `json:"name"`
-					Packages []json.RawMessage `json:"packages"`
-				}
-				b, err := os.ReadFile(filepath.Join(out, p.SBOM))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := json.Unmarshal(b, &written); err != nil {
-					t.Fatal(err)
-				}
-				h := mustHash(t, p.Digest)
-				a, err := os.ReadFile(filepath.Join(evidence, "sha256-"+h.Hex, "sbom.spdx.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := json.Unmarshal(a, &attested); err != nil {
-					t.Fatal(err)
-				}
-				if written.Name != attested.Name || !strings.Contains(written.Name, h.Hex) || len(written.Packages) != len(attested.Packages) {
-					t.Errorf("%s %s: SBOM %q with %d packages, attested %q with %d", im.Name, p.Platform, written.Name, len(written.Packages), attested.Name, len(attested.Packages))
-				}
-			}
-		}
-		// The table names every image and channel; --site writes the site
-		// of the catalog just written.
-		siteDir := filepath.Join(dir, "site")
-		code, table, errs := run(t, "-f", fleetFile, "catalog", "--from", "oci:"+layoutDir, "--key", pub, "--out", out, "--site", siteDir)
-		if code != ExitOK {
-			t.Fatalf("catalog (table): exit %d: %s", code, errs)
-		}
-		for _, page := range []string{"index.html", "images/python-distroless.html", "images/static-distroless.html"} {
-			if _, err := os.Stat(filepath.Join(siteDir, page)); err != nil {
-				t.Errorf("--site: %v", err)
-			}
-		}
-		for _, want := range []string{"python:distroless", "static:distroless", "SIGNATURE", "VULNERABILITIES", "2 images, 2 verified"} {
-			if !strings.Contains(table, want) {
-				t.Errorf("table lacks %q:\n%s", want, table)
-			}
-		}
-	})
+// inRegistry returns where the fleet file names a runtime's images.
+func (fx *catalogTestFleet) inRegistry(runtime string) string { return fx.host + "/fleet/" + runtime }
 
-	regOut := filepath.Join(dir, "catalog-registry")
-	t.Run("from the registry of clearcutt.yaml", func(t *testing.T) {
-		c := catalogRun(t, ExitOK, regOut, "-f", fleetFile, "--key", pub)
-		checkCatalog(t, c, prep, work, inRegistry, pub)
-		if c.Fleet.Registry != host+"/fleet" {
-			t.Errorf("registry %q", c.Fleet.Registry)
-		}
-		for n, want := range map[string]string{"python:distroless": "3.11-distroless,distroless", "static:distroless": "1-distroless,distroless"} {
-			if got := strings.Join(imageNamed(t, c, n).Tags, ","); got != want {
-				t.Errorf("%s: tags %s, want %s", n, got, want)
-			}
-		}
-		// In a job: the declared outputs and the summary table.
-		j := newGHAJob(t)
-		code, _, errs := runIn(t, j, "-f", fleetFile, "catalog", "--key", pub, "--out", t.TempDir())
-		if code != ExitOK {
-			t.Fatalf("catalog in a job: exit %d: %s", code, errs)
-		}
-		outs := j.outputs(t)
-		if outs["passed"] != "true" || outs["images"] != "2" || !strings.HasSuffix(outs["catalog"], "/catalog.json") {
-			t.Errorf("outputs %v", outs)
-		}
-		if sum := j.summaryText(t); !strings.Contains(sum, "| Image | Status | signature | sbom | provenance | tests | vulnerabilities | vex |") ||
-			!strings.Contains(sum, "python:distroless") {
-			t.Errorf("summary:\n%s", sum)
-		}
-	})
+// catalogRegistry is a registry process of one test's own holding the
+// fleet's published and signed images.
+type catalogRegistry struct {
+	host string
+	// fleetFile names host/fleet as the fleet's repository.
+	fleetFile string
+	// evidence is a copy of the pipeline's evidence, the test's to change.
+	evidence string
+	// refs is each image in the registry, by digest.
+	refs map[string]string
+}
 
-	t.Run("from an images file", func(t *testing.T) {
-		imagesFile := filepath.Join(t.TempDir(), "images.json")
-		js, _ := json.Marshal(registryRef)
-		writeFile(t, imagesFile, string(js))
-		c := catalogRun(t, ExitOK, t.TempDir(), "-f", fleetFile, "--images", imagesFile, "--key", pub)
-		checkCatalog(t, c, prep, work, inRegistry, pub)
-		if got := strings.Join(imageNamed(t, c, "static:distroless").Tags, ","); got != "1-distroless,distroless" {
-			t.Errorf("static tags %s", got)
-		}
-		// A tag instead of a digest, a bad name, and both sources: usage.
-		for _, bad := range []map[string]string{
-			{"python:distroless": host + "/fleet/python:distroless"},
-			{"python": registryRef["python:distroless"]},
-		} {
-			js, _ := json.Marshal(bad)
-			writeFile(t, imagesFile, string(js))
-			code, _, errs := run(t, "-f", fleetFile, "catalog", "--images", imagesFile, "--key", pub, "--out", t.TempDir())
-			if code != ExitUsage || !strings.Contains(errs, imagesFile) {
-				t.Errorf("images file %v: exit %d: %s", bad, code, errs)
-			}
-		}
-		code, _, errs := run(t, "-f", fleetFile, "catalog", "--images", imagesFile, "--from", "oci:"+layoutDir, "--out", t.TempDir())
-		if code != ExitUsage {
-			t.Errorf("--images with --from: exit %d: %s", code, errs)
-		}
-	})
+// ownRegistry publishes and signs the fleet's images into a new registry
+// process that lasts as long as the calling test.
+func (fx *catalogTestFleet) ownRegistry(t *testing.T) catalogRegistry {
+	t.Helper()
+	dir := t.TempDir()
+	r := catalogRegistry{host: ocitest.StartDistribution(t), evidence: filepath.Join(dir, "evidence")}
+	if err := os.CopyFS(r.evidence, os.DirFS(fx.evidence)); err != nil {
+		t.Fatal(err)
+	}
+	r.fleetFile = fleetFileFor(t, fx.repo, dir, r.host+"/fleet")
+	r.refs = fx.publishTo(t, r.fleetFile, r.host, r.evidence)
+	return r
+}
 
-	t.Run("history grows only with a new scan", func(t *testing.T) {
-		first := catalogRun(t, ExitOK, regOut, "-f", fleetFile, "--key", pub)
-		for _, im := range first.Images {
-			if len(im.History) != 1 {
-				t.Fatalf("%s: history %+v after an unchanged registry", im.Name, im.History)
-			}
+// TestCatalogFromLayout catalogs the fleet from the OCI layout the pipeline
+// published to: every channel verified, the SBOMs the pipeline attested,
+// no tags; the table names every image and channel, and --site writes the
+// site of the catalog.
+func TestCatalogFromLayout(t *testing.T) {
+	fx := publishedCatalogFleet(t)
+	out := t.TempDir()
+	c := catalogRun(t, ExitOK, out, "-f", fx.fleetFile, "--from", "oci:"+fx.layoutDir, "--key", fx.pub)
+	checkCatalog(t, c, fx.prep, fx.work, func(string) string { return "oci:" + fx.layoutDir }, fx.pub)
+	if c.Fleet.Registry != "oci:"+fx.layoutDir {
+		t.Errorf("registry %q", c.Fleet.Registry)
+	}
+	// sbomSummary is what the test compares of an SPDX document.
+	type sbomSummary struct {
+		Name     string
+		Packages int
+	}
+	summarize := func(path string) sbomSummary {
+		t.Helper()
+		var doc struct {
+			Name     string            `json:"name"`
+			Packages []json.RawMessage `json:"packages"`
 		}
-		// A new scan of python:distroless, signed and attached.
-		py := prep.Images[0]
-		if py.Image != "python:distroless" {
-			t.Fatalf("first image is %s", py.Image)
-		}
-		if code, _, errs := run(t, "-f", fleetFile, "scan", py.Reference, "--db", db, "--evidence", evidence, "--vex-dir", vexDir, "--exceptions", exceptions); code != 0 {
-			t.Fatalf("scan: %s", errs)
-		}
-		if code, _, errs := run(t, "-f", fleetFile, "attest", registryRef[py.Image], "--evidence", evidence); code != 0 {
-			t.Fatalf("attest: %s", errs)
-		}
-		second := catalogRun(t, ExitOK, regOut, "-f", fleetFile, "--key", pub)
-		h := imageNamed(t, second, "python:distroless").History
-		if len(h) != 2 || !h[1].ScanTime.After(h[0].ScanTime) || !h[0].ScanTime.Equal(imageNamed(t, first, "python:distroless").History[0].ScanTime) {
-			t.Errorf("python history after a new scan: %+v", h)
-		}
-		if h := imageNamed(t, second, "static:distroless").History; len(h) != 1 {
-			t.Errorf("static history without a new scan: %+v", h)
-		}
-	})
-
-	t.Run("a registry failing mid-run leaves the previous catalog", func(t *testing.T) {
-		target, err := url.Parse("http://" + host)
+		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxy := httputil.NewSingleHostReverseProxy(target)
-		var failing atomic.Bool
-		var failed atomic.Int32
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// Once failing, the blobs of the second image (its evidence
-			// and layers) are unavailable: the first image is observed
-			// before the registry fails.
-			if failing.Load() && strings.HasPrefix(r.URL.Path, "/v2/fleet/static/blobs/") {
-				failed.Add(1)
-				http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"backend down"}]}`, http.StatusServiceUnavailable)
-				return
-			}
-			proxy.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		proxied := strings.TrimPrefix(srv.URL, "http://")
-		pdir := t.TempDir()
-		proxyFleet := fleetFileFor(t, repo, pdir, proxied+"/fleet")
-		out := filepath.Join(pdir, "catalog")
-		catalogRun(t, ExitOK, out, "-f", proxyFleet, "--key", pub)
-		before, err := os.ReadFile(filepath.Join(out, catalog.FileName))
-		if err != nil {
+		if err := json.Unmarshal(b, &doc); err != nil {
 			t.Fatal(err)
 		}
-		sboms, _ := os.ReadDir(filepath.Join(out, "sbom"))
-		failing.Store(true)
-		code, stdout, errs := run(t, "-f", proxyFleet, "catalog", "--key", pub, "--out", out, "--json")
-		if code != ExitRuntime {
-			t.Fatalf("catalog against a failing registry: exit %d, want %d\n%s", code, ExitRuntime, tail(errs, 2000))
-		}
-		if failed.Load() == 0 || !strings.Contains(errs, "[1/2] catalog python:distroless") || !strings.Contains(errs, "static") {
-			t.Errorf("the registry did not fail mid-run (%d failed requests): %s", failed.Load(), tail(errs, 2000))
-		}
-		if stdout != "" {
-			t.Errorf("a failed run printed a catalog: %s", tail(stdout, 500))
-		}
-		after, err := os.ReadFile(filepath.Join(out, catalog.FileName))
-		if err != nil || !bytes.Equal(before, after) {
-			t.Errorf("catalog.json changed by a failed run: %v", err)
-		}
-		ents, _ := os.ReadDir(out)
-		for _, e := range ents {
-			if e.Name() != catalog.FileName && e.Name() != "sbom" {
-				t.Errorf("left behind: %s", e.Name())
-			}
-		}
-		if now, _ := os.ReadDir(filepath.Join(out, "sbom")); len(now) != len(sboms) {
-			t.Errorf("sbom/ had %d files, now %d", len(sboms), len(now))
-		}
-	})
-
-	// Tampering from here on: the registry's evidence is changed.
-	t.Run("an SBOM removed from the registry", func(t *testing.T) {
-		py := imageNamed(t, catalogRun(t, ExitOK, regOut, "-f", fleetFile, "--key", pub), "python:distroless")
-		amd := py.Platforms[0]
-		repoName, err := name.NewRepository(host + "/fleet/python")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dropFallbackReferrer(t, repoName, mustHash(t, amd.Digest), verify.PredicateSBOM, v1.Hash{})
-		c := catalogRun(t, ExitFailed, regOut, "-f", fleetFile, "--key", pub)
-		im := imageNamed(t, c, "python:distroless")
-		if im.Status != catalog.StatusMissing {
-			t.Errorf("python status %s, want missing", im.Status)
-		}
-		if s := channelIn(t, im.Channels, catalog.ChannelSBOM); s.Status != catalog.StatusMissing || s.Digest != amd.Digest || !strings.Contains(s.Reason, amd.Platform) {
-			t.Errorf("image sbom channel %+v", s)
+		return sbomSummary{doc.Name, len(doc.Packages)}
+	}
+	for _, im := range c.Images {
+		if len(im.Tags) != 0 {
+			t.Errorf("%s: a layout has no tags, got %v", im.Name, im.Tags)
 		}
 		for _, p := range im.Platforms {
-			s := channelIn(t, p.Channels, catalog.ChannelSBOM)
-			if p.Digest == amd.Digest {
-				if s.Status != catalog.StatusMissing || p.Packages != nil || p.SBOM != "" {
-					t.Errorf("%s: sbom %s, packages %v, file %q", p.Platform, s.Status, p.Packages, p.SBOM)
-				}
-				if _, err := os.Stat(filepath.Join(regOut, amd.SBOM)); !os.IsNotExist(err) {
-					t.Errorf("the SBOM of %s is still in the catalog directory: %v", p.Platform, err)
-				}
-				continue
+			// The SBOM written is the verified document the pipeline
+			// attested for this digest.
+			h := mustHash(t, p.Digest)
+			written := summarize(filepath.Join(out, p.SBOM))
+			attested := summarize(filepath.Join(fx.evidence, "sha256-"+h.Hex, "sbom.spdx.json"))
+			if d := cmp.Diff(attested, written); d != "" {
+				t.Errorf("%s %s: SBOM written (-attested +written):\n%s", im.Name, p.Platform, d)
 			}
-			if s.Status != catalog.StatusVerified || p.Packages == nil {
-				t.Errorf("%s: sbom %s, packages %v", p.Platform, s.Status, p.Packages)
+			if !strings.Contains(written.Name, h.Hex) {
+				t.Errorf("%s %s: SBOM %q does not name %s", im.Name, p.Platform, written.Name, h.Hex)
 			}
 		}
-		// The other channels and images are unaffected.
-		if channelIn(t, im.Channels, catalog.ChannelSignature).Status != catalog.StatusVerified {
-			t.Error("the signature channel changed")
+	}
+	// The table names every image and channel; --site writes the site
+	// of the catalog just written.
+	siteDir := filepath.Join(t.TempDir(), "site")
+	code, table, errs := run(t, "-f", fx.fleetFile, "catalog", "--from", "oci:"+fx.layoutDir, "--key", fx.pub, "--out", out, "--site", siteDir)
+	if code != ExitOK {
+		t.Fatalf("catalog (table): exit %d: %s", code, errs)
+	}
+	for _, page := range []string{"index.html", "images/python-distroless.html", "images/static-distroless.html"} {
+		if _, err := os.Stat(filepath.Join(siteDir, page)); err != nil {
+			t.Errorf("--site: %v", err)
 		}
-		if st := imageNamed(t, c, "static:distroless").Status; st != catalog.StatusVerified {
-			t.Errorf("static status %s", st)
+	}
+	for _, want := range []string{"python:distroless", "static:distroless", "SIGNATURE", "VULNERABILITIES", "2 images, 2 verified"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
 		}
-	})
-	t.Logf("total: %s", time.Since(start).Round(time.Second))
+	}
+}
+
+// TestCatalogFromFleetRegistry catalogs the fleet from the registry of
+// clearcutt.yaml, with each image's tags; in a job, catalog writes its
+// declared outputs and the summary table.
+func TestCatalogFromFleetRegistry(t *testing.T) {
+	fx := publishedCatalogFleet(t)
+	c := catalogRun(t, ExitOK, t.TempDir(), "-f", fx.fleetFile, "--key", fx.pub)
+	checkCatalog(t, c, fx.prep, fx.work, fx.inRegistry, fx.pub)
+	if c.Fleet.Registry != fx.host+"/fleet" {
+		t.Errorf("registry %q", c.Fleet.Registry)
+	}
+	for n, want := range map[string][]string{"python:distroless": {"3.11-distroless", "distroless"}, "static:distroless": {"1-distroless", "distroless"}} {
+		if d := cmp.Diff(want, imageNamed(t, c, n).Tags); d != "" {
+			t.Errorf("%s: tags (-want +got):\n%s", n, d)
+		}
+	}
+	// In a job: the declared outputs and the summary table.
+	j := newGHAJob(t)
+	code, _, errs := runIn(t, j, "-f", fx.fleetFile, "catalog", "--key", fx.pub, "--out", t.TempDir())
+	if code != ExitOK {
+		t.Fatalf("catalog in a job: exit %d: %s", code, errs)
+	}
+	outs := j.outputs(t)
+	if outs["passed"] != "true" || outs["images"] != "2" || !strings.HasSuffix(outs["catalog"], "/catalog.json") {
+		t.Errorf("outputs %v", outs)
+	}
+	if sum := j.summaryText(t); !strings.Contains(sum, "| Image | Status | signature | sbom | provenance | tests | vulnerabilities | vex |") ||
+		!strings.Contains(sum, "python:distroless") {
+		t.Errorf("summary:\n%s", sum)
+	}
+}
+
+// TestCatalogFromImagesFile catalogs the images an images file names by
+// digest; a tag instead of a digest, a name that is no image's, and
+// --images with --from are usage errors.
+func TestCatalogFromImagesFile(t *testing.T) {
+	fx := publishedCatalogFleet(t)
+	imagesFile := filepath.Join(t.TempDir(), "images.json")
+	js, _ := json.Marshal(fx.registryRef)
+	writeFile(t, imagesFile, string(js))
+	c := catalogRun(t, ExitOK, t.TempDir(), "-f", fx.fleetFile, "--images", imagesFile, "--key", fx.pub)
+	checkCatalog(t, c, fx.prep, fx.work, fx.inRegistry, fx.pub)
+	if d := cmp.Diff([]string{"1-distroless", "distroless"}, imageNamed(t, c, "static:distroless").Tags); d != "" {
+		t.Errorf("static tags (-want +got):\n%s", d)
+	}
+	// A tag instead of a digest, a bad name, and both sources: usage.
+	for _, bad := range []map[string]string{
+		{"python:distroless": fx.host + "/fleet/python:distroless"},
+		{"python": fx.registryRef["python:distroless"]},
+	} {
+		js, _ := json.Marshal(bad)
+		writeFile(t, imagesFile, string(js))
+		code, _, errs := run(t, "-f", fx.fleetFile, "catalog", "--images", imagesFile, "--key", fx.pub, "--out", t.TempDir())
+		if code != ExitUsage || !strings.Contains(errs, imagesFile) {
+			t.Errorf("images file %v: exit %d: %s", bad, code, errs)
+		}
+	}
+	code, _, errs := run(t, "-f", fx.fleetFile, "catalog", "--images", imagesFile, "--from", "oci:"+fx.layoutDir, "--out", t.TempDir())
+	if code != ExitUsage {
+		t.Errorf("--images with --from: exit %d: %s", code, errs)
+	}
+}
+
+// TestCatalogHistoryGrowsOnlyWithANewScan: cataloging an unchanged registry
+// again keeps one history point per image; a new scan of one image, signed
+// and attached, adds a point to its history only.
+func TestCatalogHistoryGrowsOnlyWithANewScan(t *testing.T) {
+	fx := publishedCatalogFleet(t)
+	reg := fx.ownRegistry(t)
+	out := t.TempDir()
+	catalogRun(t, ExitOK, out, "-f", reg.fleetFile, "--key", fx.pub)
+	first := catalogRun(t, ExitOK, out, "-f", reg.fleetFile, "--key", fx.pub)
+	for _, im := range first.Images {
+		if len(im.History) != 1 {
+			t.Fatalf("%s: history %+v after an unchanged registry", im.Name, im.History)
+		}
+	}
+	// A new scan of python:distroless, signed and attached.
+	py := fx.prep.Images[0]
+	if py.Image != "python:distroless" {
+		t.Fatalf("first image is %s", py.Image)
+	}
+	if code, _, errs := run(t, "-f", reg.fleetFile, "scan", py.Reference, "--db", fx.db, "--evidence", reg.evidence,
+		"--vex-dir", fx.vexDir, "--exceptions", fx.exceptions); code != 0 {
+		t.Fatalf("scan: %s", errs)
+	}
+	if code, _, errs := run(t, "-f", reg.fleetFile, "attest", reg.refs[py.Image], "--evidence", reg.evidence); code != 0 {
+		t.Fatalf("attest: %s", errs)
+	}
+	second := catalogRun(t, ExitOK, out, "-f", reg.fleetFile, "--key", fx.pub)
+	h := imageNamed(t, second, "python:distroless").History
+	if len(h) != 2 || !h[1].ScanTime.After(h[0].ScanTime) || !h[0].ScanTime.Equal(imageNamed(t, first, "python:distroless").History[0].ScanTime) {
+		t.Errorf("python history after a new scan: %+v", h)
+	}
+	if h := imageNamed(t, second, "static:distroless").History; len(h) != 1 {
+		t.Errorf("static history without a new scan: %+v", h)
+	}
+}
+
+// TestCatalogRegistryFailingMidRun: a registry that fails after the first
+// image was observed fails the run (exit 3) and leaves the previous
+// catalog, its SBOMs and nothing else in the output directory.
+func TestCatalogRegistryFailingMidRun(t *testing.T) {
+	fx := publishedCatalogFleet(t)
+	target, err := url.Parse("http://" + fx.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var failing atomic.Bool
+	var failed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Once failing, the blobs of the second image (its evidence
+		// and layers) are unavailable: the first image is observed
+		// before the registry fails.
+		if failing.Load() && strings.HasPrefix(r.URL.Path, "/v2/fleet/static/blobs/") {
+			failed.Add(1)
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"backend down"}]}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	proxied := strings.TrimPrefix(srv.URL, "http://")
+	pdir := t.TempDir()
+	proxyFleet := fleetFileFor(t, fx.repo, pdir, proxied+"/fleet")
+	out := filepath.Join(pdir, "catalog")
+	catalogRun(t, ExitOK, out, "-f", proxyFleet, "--key", fx.pub)
+	before, err := os.ReadFile(filepath.Join(out, catalog.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sboms, _ := os.ReadDir(filepath.Join(out, "sbom"))
+	failing.Store(true)
+	code, stdout, errs := run(t, "-f", proxyFleet, "catalog", "--key", fx.pub, "--out", out, "--json")
+	if code != ExitRuntime {
+		t.Fatalf("catalog against a failing registry: exit %d, want %d\n%s", code, ExitRuntime, tail(errs, 2000))
+	}
+	if failed.Load() == 0 || !strings.Contains(errs, "[1/2] catalog python:distroless") || !strings.Contains(errs, "static") {
+		t.Errorf("the registry did not fail mid-run (%d failed requests): %s", failed.Load(), tail(errs, 2000))
+	}
+	if stdout != "" {
+		t.Errorf("a failed run printed a catalog: %s", tail(stdout, 500))
+	}
+	after, err := os.ReadFile(filepath.Join(out, catalog.FileName))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("catalog.json changed by a failed run: %v", err)
+	}
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		if e.Name() != catalog.FileName && e.Name() != "sbom" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	if now, _ := os.ReadDir(filepath.Join(out, "sbom")); len(now) != len(sboms) {
+		t.Errorf("sbom/ had %d files, now %d", len(sboms), len(now))
+	}
+}
+
+// TestCatalogSBOMRemovedFromRegistry: an SBOM removed from the registry
+// makes that image's sbom channel missing for its platform, fails the run,
+// and removes the SBOM from the catalog directory; the other channels,
+// platforms and images stay verified.
+func TestCatalogSBOMRemovedFromRegistry(t *testing.T) {
+	fx := publishedCatalogFleet(t)
+	reg := fx.ownRegistry(t)
+	out := t.TempDir()
+	py := imageNamed(t, catalogRun(t, ExitOK, out, "-f", reg.fleetFile, "--key", fx.pub), "python:distroless")
+	amd := py.Platforms[0]
+	repoName, err := name.NewRepository(reg.host + "/fleet/python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropFallbackReferrer(t, repoName, mustHash(t, amd.Digest), verify.PredicateSBOM, v1.Hash{})
+	c := catalogRun(t, ExitFailed, out, "-f", reg.fleetFile, "--key", fx.pub)
+	im := imageNamed(t, c, "python:distroless")
+	if im.Status != catalog.StatusMissing {
+		t.Errorf("python status %s, want missing", im.Status)
+	}
+	if s := channelIn(t, im.Channels, catalog.ChannelSBOM); s.Status != catalog.StatusMissing || s.Digest != amd.Digest || !strings.Contains(s.Reason, amd.Platform) {
+		t.Errorf("image sbom channel %+v", s)
+	}
+	for _, p := range im.Platforms {
+		s := channelIn(t, p.Channels, catalog.ChannelSBOM)
+		if p.Digest == amd.Digest {
+			if s.Status != catalog.StatusMissing || p.Packages != nil || p.SBOM != "" {
+				t.Errorf("%s: sbom %s, packages %v, file %q", p.Platform, s.Status, p.Packages, p.SBOM)
+			}
+			if _, err := os.Stat(filepath.Join(out, amd.SBOM)); !os.IsNotExist(err) {
+				t.Errorf("the SBOM of %s is still in the catalog directory: %v", p.Platform, err)
+			}
+			continue
+		}
+		if s.Status != catalog.StatusVerified || p.Packages == nil {
+			t.Errorf("%s: sbom %s, packages %v", p.Platform, s.Status, p.Packages)
+		}
+	}
+	// The other channels and images are unaffected.
+	if channelIn(t, im.Channels, catalog.ChannelSignature).Status != catalog.StatusVerified {
+		t.Error("the signature channel changed")
+	}
+	if st := imageNamed(t, c, "static:distroless").Status; st != catalog.StatusVerified {
+		t.Errorf("static status %s", st)
+	}
 }
 
 // TestCatalogUsage: what catalog refuses before it reads anything.
