@@ -155,12 +155,6 @@ func (fl catalogFlags) catalog(ctx context.Context, g *globals, f *fleet.File) (
 	return o, err
 }
 
-// catalogFleet is who publishes the fleet and what verification pinned
-// (see pipeline.CatalogFleet).
-func catalogFleet(f *fleet.File, v verifier, keyPath, registry string) catalog.Fleet {
-	return pipeline.CatalogFleet(f, v, keyPath, registry)
-}
-
 // catalogIcon marks a status in step summaries.
 func catalogIcon(s catalog.Status) string { return verifyIcon(verify.Status(s)) }
 

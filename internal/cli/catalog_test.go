@@ -771,7 +771,7 @@ func TestCatalogFleetIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := catalogFleet(f, v, "", "ghcr.io/clearcutt/fleet")
+	got := pipeline.CatalogFleet(f, v, "", "ghcr.io/clearcutt/fleet")
 	want := &catalog.Identity{
 		Issuer:              "https://token.actions.githubusercontent.com",
 		BuildSignerURI:      "https://github.com/clearcutt/clearcutt/.github/workflows/publish.yml@refs/heads/main",
@@ -796,7 +796,7 @@ func TestCatalogFleetIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = catalogFleet(f, v, pub, "oci:out/oci")
+	got = pipeline.CatalogFleet(f, v, pub, "oci:out/oci")
 	if got.Identity != nil || got.PublicKey != pub || strings.Join(got.RequiredChannels, ",") != "signature,sbom,tests,vulnerabilities,vex" {
 		t.Errorf("key fleet %+v", got)
 	}
