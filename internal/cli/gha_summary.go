@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,7 +309,7 @@ func verifyStage(r verify.Report) step {
 	var archs []string
 	for _, c := range r.Channels {
 		for _, e := range c.Entries {
-			if !containsString(archs, e.Arch) {
+			if !slices.Contains(archs, e.Arch) {
 				archs = append(archs, e.Arch)
 			}
 		}

@@ -14,12 +14,3 @@ import (
 func openIndex(ctx context.Context, s, base string) (oci.Ref, v1.ImageIndex, error) {
 	return stage.OpenIndex(ctx, s, base)
 }
-
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -333,7 +334,7 @@ func TestPipelineGatesCatchBadFixturesAndPublishNothing(t *testing.T) {
 	}
 	wants := map[string]string{"shelly:distroless": "no-shell", "setuid:distroless": "no-setuid", "unstripped:distroless": "stripped"}
 	for img, check := range wants {
-		if !containsString(failed[img], check) {
+		if !slices.Contains(failed[img], check) {
 			t.Errorf("%s: failed checks %v, want %s among them", img, failed[img], check)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -131,7 +132,7 @@ func AppBuild(ctx context.Context, o AppBuildOptions) (AppBuildReport, error) {
 	if err != nil {
 		return rep, appRefusal(err)
 	}
-	if o.AllowBuildOnlyBaseUnsafe && contains(buildOnly, res.Base.Tier) && o.Log != nil {
+	if o.AllowBuildOnlyBaseUnsafe && slices.Contains(buildOnly, res.Base.Tier) && o.Log != nil {
 		fmt.Fprintf(o.Log, "clearcutt: warning: built on %s, a build-time tier (--allow-dev-base-unsafe)\n", res.Base.Line())
 	}
 	rep.Reference, rep.Refs, err = publishApp(ctx, res.Index, o.Publish, o.Progress, "app build")
@@ -255,7 +256,7 @@ func AppRebase(ctx context.Context, o AppRebaseOptions) (AppRebaseReport, error)
 // publishApp publishes idx with pub and returns the reference by digest
 // and every reference written.
 func publishApp(ctx context.Context, idx v1.ImageIndex, pub oci.PublishOptions, p stage.Progress, what string) (string, []string, error) {
-	update, done := progressOf(p).Status(what)
+	update, done := stage.ProgressOf(p).Status(what)
 	pub.Progress = stage.Events(update)
 	pr, err := oci.PublishIndex(ctx, idx, pub)
 	done()
@@ -263,13 +264,4 @@ func publishApp(ctx context.Context, idx v1.ImageIndex, pub oci.PublishOptions, 
 		return "", nil, err
 	}
 	return pr.Refs[0], pr.Refs, nil
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -133,7 +133,7 @@ func Catalog(ctx context.Context, o CatalogOptions) (CatalogReport, error) {
 		observed = append(observed, catalog.Observed{Name: t.name, Reference: t.ref.String(), Tags: t.tags,
 			Index: t.idx, Report: vrep, Version: t.version})
 	}
-	update, done := progressOf(o.Progress).Status("catalog")
+	update, done := stage.ProgressOf(o.Progress).Status("catalog")
 	res, err := catalog.Build(ctx, catalog.Options{
 		Fleet: CatalogFleet(f, o.Verifier, o.KeyPath, registry), Images: observed, Failed: failures, Previous: prev,
 		Progress: update,
@@ -147,13 +147,6 @@ func Catalog(ctx context.Context, o CatalogOptions) (CatalogReport, error) {
 	}
 	rep.Catalog, rep.Passed = res.Catalog, res.Passed()
 	return rep, nil
-}
-
-func progressOf(p stage.Progress) stage.Progress {
-	if p == nil {
-		return stage.Quiet{}
-	}
-	return p
 }
 
 // catalogTarget is one image found, by digest.

@@ -102,7 +102,7 @@ func Rescan(ctx context.Context, o RescanOptions) (RescanReport, error) {
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	update, done := progressOf(o.Progress).Status("rescan")
+	update, done := stage.ProgressOf(o.Progress).Status("rescan")
 	// An image whose release failed with none served has nothing to rescan.
 	var served []catalog.Image
 	for _, im := range cat.Images {
@@ -195,7 +195,7 @@ func (c cataloger) update(ctx context.Context, cat *catalog.Catalog) error {
 		observed = append(observed, catalog.Observed{Name: im.Name, Reference: ref.String(), Tags: im.Tags,
 			Index: idx, Report: vrep, Version: im.Version})
 	}
-	update, done := progressOf(c.Progress).Status("catalog")
+	update, done := stage.ProgressOf(c.Progress).Status("catalog")
 	res, err := catalog.Build(ctx, catalog.Options{
 		Fleet: CatalogFleet(c.Fleet, c.Verifier, c.KeyPath, cat.Fleet.Registry), Images: observed, Failed: failed, Previous: cat,
 		Progress: update,

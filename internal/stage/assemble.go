@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func Assemble(ctx context.Context, f *fleet.File, o AssembleOptions) (AssembleRe
 	if rev == "" {
 		rev = gitRevision(f.Dir)
 	}
-	update, done := progressOf(o.Progress).Status("assemble " + img.RefName)
+	update, done := ProgressOf(o.Progress).Status("assemble " + img.RefName)
 	defer done()
 	opts := oci.AssembleOptions{
 		Manifests:       ms,
@@ -146,13 +147,13 @@ func SelectArchs(all, want []string) ([]string, error) {
 		return all, nil
 	}
 	for _, w := range want {
-		if !containsString(all, w) {
+		if !slices.Contains(all, w) {
 			return nil, fmt.Errorf("architecture %q is not in build.architectures %v", w, all)
 		}
 	}
 	var out []string
 	for _, a := range all {
-		if containsString(want, a) {
+		if slices.Contains(want, a) {
 			out = append(out, a)
 		}
 	}

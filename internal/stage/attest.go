@@ -53,7 +53,7 @@ func (a Attester) Sign(ctx context.Context, refStr string) (attest.Result, error
 	if !ref.IsLayout() {
 		name = ref.Repo.String()
 	}
-	update, done := progressOf(a.Progress).Status("attest")
+	update, done := ProgressOf(a.Progress).Status("attest")
 	res, err := attest.Run(ctx, attest.Options{
 		Target:                     attest.Target{Ref: ref, Index: idx, Name: name},
 		Store:                      store,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -36,7 +37,7 @@ func Build(ctx context.Context, f *fleet.File, o BuildOptions) (*closure.Manifes
 	if _, err := f.Image(o.Runtime, o.Tier); err != nil {
 		return nil, "", outcome.UsageError{Err: err}
 	}
-	if !containsString(f.Build.Architectures, o.Arch) {
+	if !slices.Contains(f.Build.Architectures, o.Arch) {
 		return nil, "", outcome.UsageError{Err: fmt.Errorf("architecture %q is not in build.architectures of %s", o.Arch, f.Path)}
 	}
 	sys, err := fleet.NixSystem(o.Arch)

@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -80,7 +81,7 @@ func Index(ctx context.Context, f *fleet.File, o IndexOptions) (IndexReport, err
 		if prev, ok := from[arch]; ok {
 			return IndexReport{}, outcome.UsageError{Err: fmt.Errorf("--platform %s and %s are both %s", prev, s, arch)}
 		}
-		if !containsString(img.Architectures, arch) {
+		if !slices.Contains(img.Architectures, arch) {
 			return IndexReport{}, outcome.UsageError{Err: fmt.Errorf("--platform %s is %s, not in build.architectures %v", s, arch, img.Architectures)}
 		}
 		from[arch] = s
@@ -115,7 +116,7 @@ func Index(ctx context.Context, f *fleet.File, o IndexOptions) (IndexReport, err
 			return IndexReport{}, fmt.Errorf("%w: %s: the platforms combine into %s, not the expected %s", outcome.ErrGateFailed, img.RefName, got, want)
 		}
 	}
-	update, done := progressOf(o.Progress).Status("index " + img.RefName)
+	update, done := ProgressOf(o.Progress).Status("index " + img.RefName)
 	defer done()
 	opts, err := publishOptions(img, o.To, o.DigestOnly, kc, update)
 	if err != nil {

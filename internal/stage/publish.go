@@ -76,7 +76,7 @@ func Publish(ctx context.Context, f *fleet.File, src string, o PublishOptions) (
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	update, done := progressOf(o.Progress).Status("publish " + img.RefName)
+	update, done := ProgressOf(o.Progress).Status("publish " + img.RefName)
 	defer done()
 	opts, err := publishOptions(img, o.To, o.DigestOnly, kc, update)
 	if err != nil {

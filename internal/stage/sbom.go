@@ -66,7 +66,7 @@ func SBOM(ctx context.Context, f *fleet.File, refStr string, o SBOMOptions) (SBO
 	if err != nil {
 		return SBOMReport{}, err
 	}
-	prog := progressOf(o.Progress)
+	prog := ProgressOf(o.Progress)
 	rep := SBOMReport{Reference: ref.String()}
 	for _, p := range plats {
 		d := p.Desc

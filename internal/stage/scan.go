@@ -112,7 +112,7 @@ func Scan(ctx context.Context, f *fleet.File, refStr string, o ScanOptions) (Sca
 	if err != nil {
 		return ScanReport{}, err
 	}
-	prog := progressOf(o.Progress)
+	prog := ProgressOf(o.Progress)
 	rep := ScanReport{Reference: ref.String(), Pass: true, VEX: vexPaths, Exceptions: excPath}
 	now := time.Now().UTC()
 	for _, p := range plats {

@@ -42,7 +42,8 @@ type Quiet struct{}
 // Status implements Progress.
 func (Quiet) Status(string) (func(string), func()) { return func(string) {}, func() {} }
 
-func progressOf(p Progress) Progress {
+// ProgressOf is p, or Quiet when p is nil.
+func ProgressOf(p Progress) Progress {
 	if p == nil {
 		return Quiet{}
 	}
@@ -156,13 +157,4 @@ func WriteEvidence(dir string, d v1.Hash, name string, data []byte) (string, err
 	}
 	p := filepath.Join(sub, name)
 	return p, fsutil.WriteFileAtomic(p, data, 0o644)
-}
-
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -70,7 +71,7 @@ func Test(ctx context.Context, f *fleet.File, refStr string, o TestOptions) (Tes
 	if err != nil {
 		return TestReport{}, err
 	}
-	prog := progressOf(o.Progress)
+	prog := ProgressOf(o.Progress)
 	rep := TestReport{Reference: ref.String(), Passed: true, Statements: map[string]string{}}
 	for _, p := range plats {
 		d := p.Desc
@@ -79,7 +80,7 @@ func Test(ctx context.Context, f *fleet.File, refStr string, o TestOptions) (Tes
 		if !ok {
 			return rep, outcome.UsageError{Err: fmt.Errorf("%s: image label %s=%q names no runtime of %s", ref, oci.LabelRuntime, rtID, f.Path)}
 		}
-		if !containsString(rt.Tiers, tier) {
+		if !slices.Contains(rt.Tiers, tier) {
 			return rep, outcome.UsageError{Err: fmt.Errorf("%s: image label %s=%q is not a tier of runtime %q", ref, oci.LabelTier, tier, rtID)}
 		}
 		rep.Image = rtID + ":" + tier

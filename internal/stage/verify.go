@@ -54,7 +54,7 @@ func (v Verifier) VerifyIndex(ctx context.Context, ref oci.Ref, idx v1.ImageInde
 	} else {
 		sources.Legacy = verify.NewRegistryLegacyReader(ref.Repo, remote.WithAuthFromKeychain(kc))
 	}
-	update, done := progressOf(v.Progress).Status("verify " + ref.String())
+	update, done := ProgressOf(v.Progress).Status("verify " + ref.String())
 	rep, err := verify.Run(ctx, verify.Options{
 		Image: ref.String(), Index: idx, IndexDigest: d, Sources: sources, Trusted: v.Trusted,
 		Policy: v.Policy, WithoutSCTUnsafe: v.WithoutSCTUnsafe, Progress: update,
