@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -248,7 +250,7 @@ func renderAppBuild(g *globals, r appBuildReport) error {
 	for _, p := range r.Platforms {
 		var ls []string
 		for _, l := range p.AppLayers {
-			ls = append(ls, fmt.Sprintf("%s (%s, %s)", shortDigest(l.Digest.String()), l.Describe, humanBytes(l.Size)))
+			ls = append(ls, fmt.Sprintf("%s (%s, %s)", shortDigest(l.Digest.String()), l.Describe, humanize.IBytes(uint64(l.Size))))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Platform, p.Digest, shortDigest(p.BaseDigest.String()), p.BaseLayers, strings.Join(ls, ", "))
 	}

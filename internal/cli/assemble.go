@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -111,24 +113,11 @@ func renderAssemble(g *globals, r stage.AssembleReport) error {
 	fmt.Fprintf(tw, "%s\t%s\n", r.Image, r.Reference)
 	fmt.Fprintln(tw, "ARCH\tDIGEST\tLAYERS\tSIZE\tBASE")
 	for _, p := range r.Platforms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.Arch, p.Digest, p.Layers, humanBytes(p.Size), p.BaseDigest)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.Arch, p.Digest, p.Layers, humanize.IBytes(uint64(p.Size)), p.BaseDigest)
 	}
 	fmt.Fprintf(tw, "layers from cache: %d, built: %d\n", r.CacheHits, r.Built)
 	for _, c := range r.Candidates {
-		fmt.Fprintf(tw, "pruning candidate: %s (%s, %s) required by %s\n", c.Pname, c.Feature, humanBytes(c.NarSize), strings.Join(c.RequiredBy, ", "))
+		fmt.Fprintf(tw, "pruning candidate: %s (%s, %s) required by %s\n", c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize)), strings.Join(c.RequiredBy, ", "))
 	}
 	return tw.Flush()
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
@@ -73,9 +75,9 @@ func renderBuild(g *globals, m *closure.Manifest, path string) error {
 	fmt.Fprintf(tw, "%s-%s-%s\t%s\n", m.Runtime, m.Tier, m.Arch, path)
 	fmt.Fprintf(tw, "root\t%s\n", m.Root)
 	fmt.Fprintf(tw, "runtime\t%s\n", m.RuntimePath)
-	fmt.Fprintf(tw, "closure\t%d store paths, %s\n", len(m.Paths), humanBytes(m.ClosureSize))
+	fmt.Fprintf(tw, "closure\t%d store paths, %s\n", len(m.Paths), humanize.IBytes(uint64(m.ClosureSize)))
 	for _, c := range m.PruningCandidates {
-		fmt.Fprintf(tw, "pruning candidate\t%s (%s, %s)\n", c.Pname, c.Feature, humanBytes(c.NarSize))
+		fmt.Fprintf(tw, "pruning candidate\t%s (%s, %s)\n", c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize)))
 	}
 	if s := m.Scrub; s != nil {
 		removed := "nothing"

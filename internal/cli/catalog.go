@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
@@ -261,7 +263,7 @@ func renderCatalog(g *globals, r catalogReport) error {
 			if v := p.Vulnerabilities; v != nil {
 				vulns = fmt.Sprintf("%d/%d/%d", v.Active.Total(), v.Suppressed.Total(), v.Excepted.Total())
 			}
-			cells = append(cells, p.Platform, pkgs, humanBytes(p.ClosureSize), vulns)
+			cells = append(cells, p.Platform, pkgs, humanize.IBytes(uint64(p.ClosureSize)), vulns)
 			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
 	}

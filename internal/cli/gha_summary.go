@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -120,11 +122,11 @@ func buildStage(r buildOutcome) step {
 	var md strings.Builder
 	md.WriteString(gha.Heading(3, fmt.Sprintf("clearcutt build %s-%s-%s", m.Runtime, m.Tier, m.Arch)))
 	md.WriteString(gha.Table{Header: []string{"Cell", "Manifest", "Closure size", "Store paths"}, Code: map[int]bool{1: true},
-		Rows: [][]string{{m.Runtime + "-" + m.Tier + "-" + m.Arch, r.Path, humanBytes(m.ClosureSize), strconv.Itoa(len(m.Paths))}}}.Markdown())
+		Rows: [][]string{{m.Runtime + "-" + m.Tier + "-" + m.Arch, r.Path, humanize.IBytes(uint64(m.ClosureSize)), strconv.Itoa(len(m.Paths))}}}.Markdown())
 	if len(m.PruningCandidates) > 0 {
 		t := gha.Table{Header: []string{"Pruning candidate", "Feature", "Size", "Required by"}}
 		for _, c := range m.PruningCandidates {
-			t.Rows = append(t.Rows, []string{c.Pname, c.Feature, humanBytes(c.NarSize), strings.Join(c.RequiredBy, ", ")})
+			t.Rows = append(t.Rows, []string{c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize)), strings.Join(c.RequiredBy, ", ")})
 		}
 		md.WriteString(t.Markdown())
 	}
@@ -137,7 +139,7 @@ func assembleStage(r stage.AssembleReport) step {
 	md.WriteString(gha.Paragraph(fmt.Sprintf("Index %s — layers from cache: %d, built: %d", r.Digest, r.CacheHits, r.Built)))
 	t := gha.Table{Header: []string{"Arch", "Digest", "Layers", "Size", "Base"}, Code: map[int]bool{1: true, 4: true}}
 	for _, p := range r.Platforms {
-		t.Rows = append(t.Rows, []string{p.Arch, p.Digest, strconv.Itoa(p.Layers), humanBytes(p.Size), p.BaseDigest})
+		t.Rows = append(t.Rows, []string{p.Arch, p.Digest, strconv.Itoa(p.Layers), humanize.IBytes(uint64(p.Size)), p.BaseDigest})
 	}
 	md.WriteString(t.Markdown())
 	return step{outputs: map[string]string{"digest": r.Digest, "reference": r.Reference}, summary: md.String()}
@@ -236,7 +238,7 @@ func publishStage(r stage.PublishReport) step {
 		refs = []string{}
 	}
 	md.WriteString(gha.Table{Header: []string{"Reference", "Blobs uploaded", "Blobs skipped", "Bytes uploaded"}, Code: map[int]bool{0: true},
-		Rows: [][]string{{ref, strconv.Itoa(r.BlobsUploaded), strconv.Itoa(r.BlobsSkipped), humanBytes(r.BytesUploaded)}}}.Markdown())
+		Rows: [][]string{{ref, strconv.Itoa(r.BlobsUploaded), strconv.Itoa(r.BlobsSkipped), humanize.IBytes(uint64(r.BytesUploaded))}}}.Markdown())
 	t := gha.Table{Header: []string{"Platform", "Digest"}, Code: map[int]bool{1: true}}
 	keys := make([]string, 0, len(r.Platforms))
 	for k := range r.Platforms {
@@ -359,7 +361,7 @@ func pipelineStage(r pipeline.Report) step {
 				c := sp.Decision.Counts
 				vulns = fmt.Sprintf("%s %d/%d/%d", passIcon(sp.Decision.Pass), c.Active, c.Suppressed, c.Excepted)
 			}
-			t.Rows = append(t.Rows, []string{pi.Image, pi.Digest, p.Arch, strconv.Itoa(p.Layers), humanBytes(p.Size), tests, vulns, pub, ver})
+			t.Rows = append(t.Rows, []string{pi.Image, pi.Digest, p.Arch, strconv.Itoa(p.Layers), humanize.IBytes(uint64(p.Size)), tests, vulns, pub, ver})
 		}
 	}
 	md.WriteString(t.Markdown())

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -170,7 +172,7 @@ func renderPipeline(g *globals, r pipeline.Report) error {
 					vulns += " FAIL"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, d, p.Arch, p.Layers, humanBytes(p.Size), tests, vulns, pub, ver)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, d, p.Arch, p.Layers, humanize.IBytes(uint64(p.Size)), tests, vulns, pub, ver)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/spf13/cobra"
 )
@@ -62,7 +64,7 @@ func renderPublish(g *globals, reps []stage.PublishReport) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tDIGEST\tUPLOADED\tSKIPPED\tBYTES\tREFS")
 	for _, r := range reps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Image, r.Digest, r.BlobsUploaded, r.BlobsSkipped, humanBytes(r.BytesUploaded), strings.Join(r.Refs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Image, r.Digest, r.BlobsUploaded, r.BlobsSkipped, humanize.IBytes(uint64(r.BytesUploaded)), strings.Join(r.Refs, " "))
 		keys := make([]string, 0, len(r.Platforms))
 		for k := range r.Platforms {
 			keys = append(keys, k)

@@ -79,7 +79,7 @@ func writeRescanCatalog(t *testing.T, dir string, rep pipeline.Report) []catalog
 	c := catalog.Catalog{APIVersion: catalog.APIVersion, GeneratedAt: time.Now().UTC(),
 		Fleet: catalog.Fleet{Name: "clearcutt", Repository: "clearcutt/clearcutt", RequiredChannels: []string{}}}
 	for _, pi := range rep.Images {
-		ref, idx, err := openIndex(ctx, pi.Published, "")
+		ref, idx, err := stage.OpenIndex(ctx, pi.Published, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func verifiedScan(t *testing.T, p *rescanPublished, image, arch string) verify.E
 		if im.Name != image {
 			continue
 		}
-		ref, idx, err := openIndex(ctx, im.Reference, "")
+		ref, idx, err := stage.OpenIndex(ctx, im.Reference, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,7 +432,7 @@ func TestRescanRefusesUnverifiedSBOMs(t *testing.T) {
 			if im.Name != image {
 				continue
 			}
-			ref, idx, err := openIndex(ctx, im.Reference, "")
+			ref, idx, err := stage.OpenIndex(ctx, im.Reference, "")
 			if err != nil {
 				t.Fatal(err)
 			}

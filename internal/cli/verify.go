@@ -134,7 +134,7 @@ func runVerify(ctx context.Context, g *globals, f *fleet.File, refStr string, fl
 	if err != nil {
 		return verify.Report{}, err
 	}
-	ref, idx, err := openIndex(ctx, refStr, "")
+	ref, idx, err := stage.OpenIndex(ctx, refStr, "")
 	if err != nil {
 		return verify.Report{}, err
 	}

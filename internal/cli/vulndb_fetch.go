@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/scan"
@@ -53,10 +55,10 @@ is read then). HTTPS is required; --ca-cert trusts a private mirror's CA.`,
 				},
 				Transfer: func(done, total int64) {
 					if total > 0 {
-						line(fmt.Sprintf("downloaded %s of %s", humanBytes(done), humanBytes(total)))
+						line(fmt.Sprintf("downloaded %s of %s", humanize.IBytes(uint64(done)), humanize.IBytes(uint64(total))))
 						return
 					}
-					line("downloaded " + humanBytes(done))
+					line("downloaded " + humanize.IBytes(uint64(done)))
 				},
 			})
 			g.progressDone()

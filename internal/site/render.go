@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/clearcutt/clearcutt/internal/catalog"
 )
 
@@ -44,7 +46,7 @@ var pages = template.Must(template.New("site").Funcs(template.FuncMap{
 	"isZero":     func(t time.Time) bool { return t.IsZero() },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"human":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"humanBytes": humanBytes,
+	"humanBytes": func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) },
 	"deref":      func(p *int) int { return *p },
 	"num":        func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 }).ParseFS(templateFS, "templates/*.html"))
@@ -55,20 +57,6 @@ func timeOf(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
-}
-
-// humanBytes renders a size in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // File is one file of the site: its path relative to the site root, and

@@ -111,7 +111,7 @@ func TestBuildWritesEveryPage(t *testing.T) {
 		"CVE-2024-5535", "GHSA-4h8f-2wvx-gg5w", "openssl", "3.0.13", "3.0.14", "closure",
 		"VEX: not_affected (vulnerable_code_not_in_execute_path)",
 		"exception owned by platform-team@acme.example, expires 2026-09-30",
-		"suppressed by VEX", "30.1 MiB", "Layers</dt><dd>12", "C headers",
+		"suppressed by VEX", "30 MiB", "Layers</dt><dd>12", "C headers",
 		"/nix/store/", "https://spdx.dev/Document", "https://in-toto.io/attestation/vulns/v0.2",
 	} {
 		if !strings.Contains(page, html.EscapeString(s)) && !strings.Contains(page, s) {
