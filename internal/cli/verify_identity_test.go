@@ -196,7 +196,7 @@ func TestAppSignatureVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := verify.Identity{Issuer: githubIssuer, SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}
+	id := verify.Identity{Issuer: attest.GitHubActionsIssuer, SAN: san, SourceRepositoryURI: "https://github.com/acme/app"}
 	if d := cmp.Diff(verify.Policy{Signer: id, Provenance: id, RequiredChannels: []verify.Channel{verify.ChannelSignature}}, v.Policy); d != "" {
 		t.Errorf("keyless application policy (-want +got):\n%s", d)
 	}
