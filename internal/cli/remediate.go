@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -171,24 +170,10 @@ func runRemediatePlan(ctx context.Context, g *globals, f *fleet.File, fl remedia
 }
 
 func versionsText(m map[string]string) string {
-	if len(m) == 0 {
-		return "-"
+	if v := remediate.VersionText(m); v != "" {
+		return v
 	}
-	var syss []string
-	vs := map[string]bool{}
-	for s, v := range m {
-		syss = append(syss, s)
-		vs[v] = true
-	}
-	sort.Strings(syss)
-	if len(vs) == 1 {
-		return m[syss[0]]
-	}
-	var parts []string
-	for _, s := range syss {
-		parts = append(parts, strings.TrimSuffix(s, "-linux")+":"+m[s])
-	}
-	return strings.Join(parts, ",")
+	return "-"
 }
 
 func renderPlanActions(g *globals, p remediate.Plan) error {

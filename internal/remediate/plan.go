@@ -406,9 +406,9 @@ func makeAction(g *group, cands []string, pinned, newer Versions, o PlanOptions)
 		}
 		switch {
 		case len(byNewer) > len(byPinned):
-			a.Fix, a.Fixes, a.Target = FixNewer, byNewer, uniform(a.Newer)
+			a.Fix, a.Fixes, a.Target = FixNewer, byNewer, VersionText(a.Newer)
 		case len(byPinned) > 0:
-			a.Fix, a.Fixes, a.Target = FixPinned, byPinned, uniform(a.Pinned)
+			a.Fix, a.Fixes, a.Target = FixPinned, byPinned, VersionText(a.Pinned)
 		}
 	}
 	fixed := map[string]bool{}
@@ -464,8 +464,13 @@ func versionsOf(set Versions, attr string) map[string]string {
 	return out
 }
 
-// uniform is the one version of m, or the versions per system.
-func uniform(m map[string]string) string {
+// VersionText renders versions by Nix system: the one version when every
+// system has the same, else each system's ("aarch64-linux 1.3, x86_64-linux
+// 1.2"), and "" for none.
+func VersionText(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
 	var syss []string
 	vs := map[string]bool{}
 	for s, v := range m {
