@@ -63,7 +63,9 @@ func newRoot(g *globals) *cobra.Command {
 		Long:          "clearcutt builds the images declared in clearcutt.yaml as Nix closures, assembles reproducible multi-arch OCI images, checks the tier invariants and publishes them by digest.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       runningVersion().String(),
 	}
+	root.SetVersionTemplate("clearcutt {{.Version}}\n")
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.PersistentFlags().StringVarP(&g.fleetPath, "fleet", "f", "clearcutt.yaml", "the fleet file")
@@ -72,7 +74,7 @@ func newRoot(g *globals) *cobra.Command {
 	for _, c := range []func(*globals) *cobra.Command{
 		newFleetCmd, newBuildCmd, newAssembleCmd, newTestCmd, newSBOMCmd, newScanCmd, newPublishCmd, newIndexCmd,
 		newAttestCmd, newVerifyCmd, newPipelineCmd, newCatalogCmd, newSiteCmd, newRescanCmd, newRemediateCmd,
-		newVEXCmd, newVulndbCmd, newAdmissionCmd, newAppCmd,
+		newVEXCmd, newVulndbCmd, newAdmissionCmd, newAppCmd, newVersionCmd,
 	} {
 		root.AddCommand(c(g))
 	}
