@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -50,23 +51,47 @@ func newFleetCmd(g *globals) *cobra.Command {
 	plan.Flags().BoolVar(&asJSON, "json", false, "print the matrix as JSON")
 	plan.Flags().BoolVar(&asMatrix, "github-matrix", false, "print the matrix as a GitHub Actions strategy.matrix (one line)")
 
+	var validateJSON bool
 	validate := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the fleet file strictly and report every problem with file:line",
-		Args:  cobra.NoArgs,
+		Long: `validate decodes the fleet file strictly (unknown fields, wrong kinds,
+zero values written out, characters that do not belong) and checks it, and
+reports every problem with its file, line, column and field. With --json the
+report goes to stdout as JSON: the file, whether it is valid, its image and
+build counts, and the problems, each with file, line, column, field and
+message (line and column are absent where the problem has no position).
+
+Exit status: 0 the file is valid, 2 it is not (or cannot be read), 3 the
+report could not be written.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := g.loadFleet()
-			if err != nil {
-				return err
+			f, err := fleet.Load(g.fleetPath)
+			rep := validateReportOf(g.fleetPath, f, err)
+			if validateJSON {
+				if werr := writeJSON(g.stdout, rep); werr != nil {
+					return werr
+				}
+			} else if err == nil {
+				fmt.Fprintf(g.stdout, "%s: valid (%d images, %d builds)\n", rep.File, rep.Images, rep.Builds)
 			}
-			fmt.Fprintf(g.stdout, "%s: valid (%d images, %d builds)\n", f.Path, len(f.Images()), len(f.Cells()))
+			if err != nil {
+				return usageErr(err)
+			}
 			return nil
 		},
 	}
+	validate.Flags().BoolVar(&validateJSON, "json", false, "print the report, with every problem, as JSON")
 	schema := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of clearcutt.yaml",
-		Args:  cobra.NoArgs,
+		Long: `schema prints the JSON Schema of clearcutt.yaml, generated from the Go
+types, for editors and other tools (schemas/fleet.v1alpha1.schema.json is
+this output, committed). The output is JSON already, so schema takes no
+--json.
+
+Exit status: 0 printed, 2 bad flags, 3 the schema could not be written.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := fleet.Schema()
 			if err != nil {
@@ -78,6 +103,44 @@ func newFleetCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(plan, validate, schema)
 	return cmd
+}
+
+// validateReport is what fleet validate found in one fleet file.
+type validateReport struct {
+	File     string            `json:"file"`
+	Valid    bool              `json:"valid"`
+	Images   int               `json:"images"`
+	Builds   int               `json:"builds"`
+	Problems []validateProblem `json:"problems"`
+}
+
+// validateProblem is one problem at one place of the file.
+type validateProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// validateReportOf renders the outcome of loading path: f when it loaded,
+// or every problem err lists (an error that is not a list of positioned
+// problems, such as a file that cannot be read, is one problem of the file).
+func validateReportOf(path string, f *fleet.File, err error) validateReport {
+	rep := validateReport{File: path, Problems: []validateProblem{}}
+	if err == nil {
+		rep.File, rep.Valid, rep.Images, rep.Builds = f.Path, true, len(f.Images()), len(f.Cells())
+		return rep
+	}
+	var list fleet.Errors
+	if !errors.As(err, &list) {
+		rep.Problems = append(rep.Problems, validateProblem{File: path, Message: err.Error()})
+		return rep
+	}
+	for _, e := range list {
+		rep.Problems = append(rep.Problems, validateProblem{File: e.File, Line: e.Line, Column: e.Column, Field: e.Path, Message: e.Msg})
+	}
+	return rep
 }
 
 func renderPlan(w io.Writer, f *fleet.File) error {

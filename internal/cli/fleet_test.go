@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,5 +53,58 @@ func TestFleetValidateNamesTheProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFleetValidateJSON: `fleet validate --json` reports a valid file with
+// its counts and an invalid one with every problem at its file, line,
+// column and field, keeping the exit status of the text form.
+func TestFleetValidateJSON(t *testing.T) {
+	decode := func(out string) validateReport {
+		t.Helper()
+		var rep validateReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("report %q: %v", out, err)
+		}
+		return rep
+	}
+	code, out, errs := run(t, "-f", "../../clearcutt.yaml", "fleet", "validate", "--json")
+	if code != ExitOK {
+		t.Fatalf("valid file: exit %d: %s", code, errs)
+	}
+	if rep := decode(out); !rep.Valid || rep.Images == 0 || rep.Builds < rep.Images || len(rep.Problems) != 0 || !strings.Contains(out, `"problems": []`) {
+		t.Errorf("valid file: %s", out)
+	}
+
+	path := filepath.Join(t.TempDir(), "clearcutt.yaml")
+	writeFile(t, path, "apiVersion: clearcutt.dev/v1alpha1\nkind: Fleet\nmetdata: {}\nregistri: {}\n")
+	code, out, errs = run(t, "-f", path, "fleet", "validate", "--json")
+	if code != ExitUsage || !strings.Contains(errs, path+":3:1: metdata: unknown field") {
+		t.Fatalf("invalid file: exit %d, want %d: %s", code, ExitUsage, errs)
+	}
+	rep := decode(out)
+	if rep.Valid || rep.File != path || len(rep.Problems) < 2 {
+		t.Fatalf("invalid file: %s", out)
+	}
+	for _, w := range []validateProblem{{File: path, Line: 3, Column: 1, Field: "metdata"}, {File: path, Line: 4, Column: 1, Field: "registri"}} {
+		found := false
+		for _, p := range rep.Problems {
+			if p.Field == w.Field {
+				found = true
+				if p.File != w.File || p.Line != w.Line || p.Column != w.Column || !strings.Contains(p.Message, "unknown field") {
+					t.Errorf("problem %+v, want %+v with an unknown-field message", p, w)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no problem at %s: %s", w.Field, out)
+		}
+	}
+
+	// A file that cannot be read is one problem of the file, without a position.
+	missing := filepath.Join(t.TempDir(), "absent.yaml")
+	code, out, _ = run(t, "-f", missing, "fleet", "validate", "--json")
+	if rep := decode(out); code != ExitUsage || rep.Valid || len(rep.Problems) != 1 || rep.Problems[0].File != missing || rep.Problems[0].Line != 0 {
+		t.Errorf("missing file: exit %d, %s", code, out)
 	}
 }

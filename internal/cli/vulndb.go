@@ -12,6 +12,7 @@ import (
 func newVulndbCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "vulndb", Short: "Build and inspect Grype v6 vulnerability databases"}
 	var advisories, out, builtAt string
+	var buildJSON bool
 	build := &cobra.Command{
 		Use:   "build --advisories FILE --out DIR",
 		Short: "Write a Grype v6 database from an advisories file",
@@ -20,7 +21,11 @@ writer from the advisories in FILE (apiVersion clearcutt.dev/v1alpha1, kind
 VulnerabilityAdvisories; see testdata/README.md). Nix packages are matched
 by pname through rows of ecosystem "nix", upstream software through CPEs.
 --built-at sets the build time recorded in the database (default: now),
-which scans compare against their maximum database age.`,
+which scans compare against their maximum database age. --json prints the
+database's path, schema version, build time, sha256 and advisory count.
+
+Exit status: 0 written, 2 bad flags or an unusable advisories file, 3 the
+database could not be written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			at := time.Now().UTC()
@@ -42,10 +47,17 @@ which scans compare against their maximum database age.`,
 			if err != nil {
 				return err
 			}
+			if buildJSON {
+				return writeJSON(g.stdout, struct {
+					vulndb.Info
+					Advisories int `json:"advisories"`
+				}{info, len(f.Advisories)})
+			}
 			fmt.Fprintf(g.stdout, "%s: %d advisories, schema %s, built %s\n", info.Path, len(f.Advisories), info.SchemaVersion, info.Built.Format(time.RFC3339))
 			return nil
 		},
 	}
+	build.Flags().BoolVar(&buildJSON, "json", false, "print the database's path, schema version, build time, digest and advisory count as JSON")
 	build.Flags().StringVar(&advisories, "advisories", "", "the advisories file (YAML)")
 	build.Flags().StringVar(&out, "out", "", "the database directory")
 	build.Flags().StringVar(&builtAt, "built-at", "", "build time to record (RFC 3339; default now)")
