@@ -62,7 +62,11 @@ fleets signed with a local key (Kyverno only; no provenance rule).
 
 Without --out the YAML is printed; with --out DIR it is written to
 DIR/kyverno-clusterpolicy.yaml and DIR/policy-controller-clusterimagepolicies.yaml.
-See docs/admission.md for what each rule enforces and the engines' limits.`,
+See docs/admission.md for what each rule enforces and the engines' limits.
+
+Exit status: 0 the policies were printed or written, 2 bad flags, an unusable
+fleet file or key, or a value an engine would read as a pattern, 3 the files
+could not be written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()

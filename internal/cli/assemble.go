@@ -72,7 +72,10 @@ digest. It prints the index digest; later stages take it by digest.
 
 With --arch, only that architecture's closure manifest is read and the index
 holds just its image (a native runner per architecture); the platform image is
-byte-identical to the one assembled together with the other architectures.`,
+byte-identical to the one assembled together with the other architectures.
+
+Exit status: 0 assembled, 2 bad flags, fleet file or closure manifest, 3 could
+not run (I/O, the layer cache).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()

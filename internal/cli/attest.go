@@ -61,7 +61,12 @@ certificate, entered in the public Rekor log, names the repository, the
 workflow, the ref, the commit and the run.
 
 A platform without its SBOM, test result or vulnerability scan fails the run
-(exit 1) before anything is signed.`,
+(exit 1) before anything is signed.
+
+Exit status: 0 signed and attached, 1 a platform lacks its SBOM, test result or
+vulnerability scan (nothing signed), 2 bad flags, reference, key or evidence,
+or a job whose OIDC token does not name the fleet's identity, 3 could not run
+(registry, Fulcio, Rekor, I/O).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := fl.check(cmd); err != nil {

@@ -39,7 +39,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 reads the closure graph that nix/lib emits (every store path with its NAR hash,
 size and references) and writes the closure manifest that 'clearcutt assemble'
 consumes to OUT/<runtime>-<tier>-<arch>.json. Optional-feature packages (fonts,
-printing, image codecs, ...) are reported as pruning candidates, never removed.`,
+printing, image codecs, ...) are reported as pruning candidates, never removed.
+
+Exit status: 0 built and written, 2 bad flags or fleet file, 3 could not run
+(nix build failed, I/O).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()

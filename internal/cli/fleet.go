@@ -27,7 +27,15 @@ func newFleetCmd(g *globals) *cobra.Command {
 	plan := &cobra.Command{
 		Use:   "plan",
 		Short: "Print the build matrix: every image, tier and architecture",
-		Args:  cobra.NoArgs,
+		Long: `plan prints the build matrix of the fleet file: every image (runtime and
+tier) with its architectures, tags, and whether it is deployable or an
+overlay, then the number of builds (one per image and architecture). --json
+prints the images and the cells; --github-matrix prints the cells as a
+GitHub Actions strategy.matrix on one line, for $GITHUB_OUTPUT.
+
+Exit status: 0 printed, 2 bad flags (--json and --github-matrix together)
+or an invalid fleet file, 3 the matrix could not be written.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
 			if err != nil {

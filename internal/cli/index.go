@@ -37,7 +37,11 @@ A release can hold the tags back until the index is signed and verified:
 --digest-only stores the index by digest and moves nothing; running index
 again later with --expect-digest set to that digest moves the tags, and
 refuses, before writing anything, if the platforms now combine into any
-other index.`,
+other index.
+
+Exit status: 0 published, 1 a platform lacks a passing test result or the
+index is not --expect-digest (nothing written), 2 bad flags, fleet file or
+platforms, 3 could not run (registry, I/O).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()

@@ -40,7 +40,11 @@ does it publish them to --to, by digest only — a failed gate publishes
 nothing — then sign them and attach their evidence (attest) and verify every
 channel of every published image (verify); only when every image verified do
 its tags (layout names) move. It signs with the local key (default) or keyless in GitHub
-Actions. Work files go under --work (closures/, stage/, evidence/).`,
+Actions. Work files go under --work (closures/, stage/, evidence/).
+
+Exit status: 0 every image built, gated, published and verified, 1 a gate or
+a verification failed (the report names it; tags did not move), 2 bad flags
+or fleet file, 3 could not run (nix, registry, signing, I/O).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()

@@ -35,7 +35,11 @@ must have a passing test result (clearcutt test) in the evidence directory.
 --digest-only stores the index by digest and nothing else: no tag moves and
 no layout name is written. The per-architecture jobs of a fleet publish their
 one-platform indexes this way, and 'clearcutt index' then names and tags the
-combined index.`,
+combined index.
+
+Exit status: 0 published, 1 a platform lacks a passing test result (nothing
+published), 2 bad flags, source or destination, 3 could not run (registry,
+I/O).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()

@@ -74,7 +74,10 @@ Actions with a fix rank first; then those fixing a vulnerability in --kev
 (CISA's Known Exploited Vulnerabilities, matched by id and aliases); then by
 severity; then a fix already locked before one in the newer set. Findings a
 VEX statement or an exception covers, and those without a known fix, are
-listed apart: they need no action, or none is possible.`,
+listed apart: they need no action, or none is possible.
+
+Exit status: 0 the plan was printed, 2 bad flags, fleet file or catalog, 3
+could not run (nix evaluation, I/O).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
@@ -278,7 +281,11 @@ With --arch it rebuilds, tests and scans only those architectures of each
 image (a runner that cannot build the others) and compares only their
 platforms with the catalog; the body and the report name the architectures
 not rebuilt, which the publish workflow rebuilds and gates before anything
-is published. --runc names the runc binary of the smoke runs, as for test.`,
+is published. --runc names the runc binary of the smoke runs, as for test.
+
+Exit status: 0 the change and the body were written, 1 the change is refused
+(nothing written), 2 bad flags, fleet file, catalog or package, 3 could not
+run (nix, git, I/O).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()

@@ -37,7 +37,10 @@ and the closure's dependency edges. For each platform it writes
 EVIDENCE/sha256-<hex>/sbom.spdx.json. The document's creation time is
 --source-date-epoch, else $SOURCE_DATE_EPOCH, else build.sourceDateEpoch of
 the fleet: the same image always gives the same bytes. An image ClearCutt did
-not build has no closure manifest: --no-closure writes Syft's findings only.`,
+not build has no closure manifest: --no-closure writes Syft's findings only.
+
+Exit status: 0 every SBOM written, 2 bad flags, reference, image labels or
+closure manifest, 3 could not run (Syft, registry, I/O).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()

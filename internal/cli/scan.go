@@ -38,7 +38,9 @@ older than --max-db-age), applies the OpenVEX documents of --vex-dir
 exceptions of --exceptions (an expired exception fails the gate). It writes
 vulns.json (in-toto vulns/v0.2) and vex.json (the OpenVEX statements that
 applied) next to the SBOM, prints the findings and the gate decision.
-Exit status 1 means the gate failed.`,
+
+Exit status: 0 every platform passed the gate, 1 the gate failed, 2 bad flags,
+reference, SBOM, database, VEX or exceptions, 3 could not run (Grype, I/O).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()

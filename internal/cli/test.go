@@ -44,7 +44,9 @@ invariants on each platform image's filesystem, and runs the runtime's smoke
 command under runc (read-only root, non-root user, no network) where the host
 can execute the architecture. For each platform it writes an in-toto
 test-result/v0.1 statement to EVIDENCE/<digest>/test-result.json.
-Exit status 1 means a check failed.`,
+
+Exit status: 0 every check passed, 1 a check failed, 2 bad flags, reference or
+image labels, 3 could not run (runc, registry, I/O).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()

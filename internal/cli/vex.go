@@ -90,7 +90,10 @@ not_affected needs --justification (component_not_present,
 vulnerable_code_not_present, vulnerable_code_not_in_execute_path,
 vulnerable_code_cannot_be_controlled_by_adversary,
 inline_mitigations_already_exist) or --impact-statement; affected needs
---action-statement; fixed and under_investigation take neither.`,
+--action-statement; fixed and under_investigation take neither.
+
+Exit status: 0 written (or already there), 2 the statement or document is
+refused (the message says why; nothing written), 3 could not write.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := g.loadFleet()
@@ -174,7 +177,10 @@ statement; affected: an action statement), package URLs for every product
 and subcomponent, image products (pkg:oci/…) that name an image of the
 fleet; and across documents no two statements giving the same
 vulnerability, product and subcomponent different statuses. Every problem
-names the file, line and field. Exit status 1 when any is found.`,
+names the file, line and field.
+
+Exit status: 0 every document is valid, 1 a problem was found, 2 bad flags or
+fleet file, 3 the documents could not be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()
 			if err != nil {
@@ -225,7 +231,10 @@ file and timestamp (the document's when the statement has none).
 --image runtime:tier keeps the statements that can apply to that image:
 those naming it (pkg:oci/<runtime>, with its tag if any) and those naming
 packages, which apply to every image holding the package. --vuln keeps the
-statements about that id (name or alias).`,
+statements about that id (name or alias).
+
+Exit status: 0 listed, 2 bad flags, fleet file or documents, 3 the documents
+could not be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.loadFleet()
 			if err != nil {

@@ -68,7 +68,13 @@ database could not be written.`,
 	info := &cobra.Command{
 		Use:   "info DIR",
 		Short: "Print the schema version, build time and digest of a database",
-		Args:  cobra.ExactArgs(1),
+		Long: `info reads the Grype v6 database in DIR (written by 'clearcutt vulndb build'
+or 'clearcutt vulndb fetch') and prints its file, schema version, the build
+time recorded in it and how long ago that was, and the sha256 of the file.
+
+Exit status: 0 printed, 2 bad flags or DIR holds no readable database, 3 the
+report could not be written.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			i, err := vulndb.Describe(args[0])
 			if err != nil {

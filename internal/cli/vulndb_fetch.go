@@ -38,7 +38,11 @@ place only once it is checked; on failure DIR is left as it was. An existing
 DIR is replaced whole, and only if it holds nothing but a database.
 
 --url takes the listing itself or a distribution root (ROOT/v6/latest.json
-is read then). HTTPS is required; --ca-cert trusts a private mirror's CA.`,
+is read then). HTTPS is required; --ca-cert trusts a private mirror's CA.
+
+Exit status: 0 installed, 2 bad flags or an --out that holds more than a
+database, 3 could not fetch, or the database is older than --max-age or
+fails its checksum (DIR is left as it was).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			line := g.progressLine("vulndb fetch")
