@@ -20,6 +20,9 @@ var (
 	// ErrBadStatement: a statement is not an in-toto Statement v1 with one
 	// subject, or has an unexpected predicate type.
 	ErrBadStatement = errors.New("invalid in-toto statement")
+	// ErrDigestMismatch: the index supplied to Run is not the one its
+	// reference names by digest.
+	ErrDigestMismatch = errors.New("the supplied index is not the one the reference names")
 	// ErrSubjectMismatch: an evidence statement is about another digest.
 	ErrSubjectMismatch = errors.New("statement subject is not the image digest")
 	// ErrMissingEvidence: a required evidence file is absent.

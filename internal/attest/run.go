@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("attest: %s: %w", o.Target.Ref, err)
 	}
 	if got != want {
-		return Result{}, fmt.Errorf("attest: %s: the supplied index has digest %s", o.Target.Ref, got)
+		return Result{}, fmt.Errorf("attest: %s: %w: it has digest %s", o.Target.Ref, ErrDigestMismatch, got)
 	}
 	mt, err := idx.MediaType()
 	if err != nil {

@@ -180,7 +180,7 @@ func TestRunRefusesIndexOtherThanRef(t *testing.T) {
 	store, _ := layoutKind.open(t, idx)
 	o := runOpts(t, idx, store, testKey(t), t.TempDir())
 	o.Target.Index = testIndex(t)
-	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "supplied index has digest") {
+	if _, err := Run(context.Background(), o); !errors.Is(err, ErrDigestMismatch) {
 		t.Fatalf("got %v", err)
 	}
 }
