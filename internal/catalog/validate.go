@@ -53,13 +53,27 @@ func (c *Catalog) Validate() error {
 }
 
 // Requirement is a check a reader adds to Validate's (Read, Parse). Its
-// error names the field at fault.
+// error names the field at fault; those of this package also wrap
+// ErrInvalidCatalog, so that a reader calling one directly can test for it.
 type Requirement func(*Catalog) error
+
+// fieldError is a Requirement's refusal: it wraps ErrInvalidCatalog, and
+// its message is the field at fault and why, without the sentinel's text,
+// so that Parse names the file once, before the field.
+type fieldError struct{ msg string }
+
+func (e *fieldError) Error() string { return e.msg }
+func (e *fieldError) Unwrap() error { return ErrInvalidCatalog }
+
+// invalidf is a fieldError of the formatted message.
+func invalidf(format string, a ...any) error {
+	return &fieldError{msg: fmt.Sprintf(format, a...)}
+}
 
 // RequireImages refuses a catalog that lists no image.
 func RequireImages(c *Catalog) error {
 	if len(c.Images) == 0 {
-		return fmt.Errorf("images: the catalog lists no image")
+		return invalidf("images: the catalog lists no image")
 	}
 	return nil
 }
@@ -71,16 +85,16 @@ func RequireVerificationMode(c *Catalog) error {
 	f := c.Fleet
 	switch {
 	case f.Identity != nil && f.PublicKey != "":
-		return fmt.Errorf("fleet: both identity and publicKey are set: the verification mode is ambiguous")
+		return invalidf("fleet: both identity and publicKey are set: the verification mode is ambiguous")
 	case f.Identity == nil && f.PublicKey == "":
-		return fmt.Errorf("fleet: neither identity nor publicKey is set: nothing to verify against")
+		return invalidf("fleet: neither identity nor publicKey is set: nothing to verify against")
 	case f.Identity != nil:
 		for _, field := range []struct{ name, value string }{
 			{"issuer", f.Identity.Issuer}, {"buildSignerURI", f.Identity.BuildSignerURI},
 			{"sourceRepositoryURI", f.Identity.SourceRepositoryURI}, {"sourceRepositoryRef", f.Identity.SourceRepositoryRef},
 		} {
 			if strings.TrimSpace(field.value) == "" {
-				return fmt.Errorf("fleet.identity.%s is empty", field.name)
+				return invalidf("fleet.identity.%s is empty", field.name)
 			}
 		}
 	}
@@ -220,15 +234,15 @@ func checkVerified(at string, im Image, required []string) error {
 		return nil
 	}
 	if !im.Served() {
-		return fmt.Errorf("%s (%s).status is verified, but no release of it is served", at, im.Name)
+		return invalidf("%s (%s).status is verified, but no release of it is served", at, im.Name)
 	}
 	if len(im.Platforms) == 0 {
-		return fmt.Errorf("%s (%s).status is verified, but it has no platforms", at, im.Name)
+		return invalidf("%s (%s).status is verified, but it has no platforms", at, im.Name)
 	}
 	for _, ch := range required {
 		for _, c := range im.Channels {
 			if c.Channel == ch && c.Status != StatusVerified {
-				return fmt.Errorf("%s (%s).status is verified, but its index's %s channel is %s", at, im.Name, ch, c.Status)
+				return invalidf("%s (%s).status is verified, but its index's %s channel is %s", at, im.Name, ch, c.Status)
 			}
 		}
 		for _, p := range im.Platforms {
@@ -239,7 +253,7 @@ func checkVerified(at string, im Image, required []string) error {
 				}
 			}
 			if st != StatusVerified {
-				return fmt.Errorf("%s (%s).status is verified, but the %s channel of %s is %s", at, im.Name, ch, p.Platform, st)
+				return invalidf("%s (%s).status is verified, but the %s channel of %s is %s", at, im.Name, ch, p.Platform, st)
 			}
 		}
 	}
@@ -248,7 +262,7 @@ func checkVerified(at string, im Image, required []string) error {
 
 func checkStatus(at string, s Status) error {
 	if !statuses[s] {
-		return fmt.Errorf("%s %q: want verified, failed, missing, pending or not_applicable", at, s)
+		return invalidf("%s %q: want verified, failed, missing, pending or not_applicable", at, s)
 	}
 	return nil
 }
