@@ -6,11 +6,17 @@ package spdxdiff
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
 	"strings"
 )
+
+// ErrInvalidSPDX: a document to compare is not SPDX 2.x JSON. The error
+// names the document (Diff's beforeName or afterName) and, for a version
+// refused, its spdxVersion.
+var ErrInvalidSPDX = errors.New("not an SPDX 2.x JSON document")
 
 // Change is one package of a diff, keyed by package URL type and name.
 type Change struct {
@@ -56,10 +62,10 @@ type key struct{ typ, name string }
 func packages(what string, data []byte) (map[key][]string, error) {
 	var d spdxDoc
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("%s: not an SPDX JSON document: %v", what, err)
+		return nil, fmt.Errorf("%s: %w: %v", what, ErrInvalidSPDX, err)
 	}
 	if !strings.HasPrefix(d.SPDXVersion, "SPDX-2.") {
-		return nil, fmt.Errorf("%s: spdxVersion %q is not SPDX 2.x", what, d.SPDXVersion)
+		return nil, fmt.Errorf("%s: spdxVersion %q: %w", what, d.SPDXVersion, ErrInvalidSPDX)
 	}
 	out := map[key][]string{}
 	for _, p := range d.Packages {
@@ -112,10 +118,11 @@ func purlParts(purl string) (typ, name string, ok bool) {
 	return strings.ToLower(typ), strings.Join(segs, "/"), true
 }
 
-// Diff compares the packages of the SPDX documents before and after
-// (named beforeName and afterName in errors): a package, by package URL
-// type and name, is added, removed, or changed when its versions differ.
-// The lists are sorted by type, then name.
+// Diff compares the packages of the SPDX documents before and after: a
+// package, by package URL type and name, is added, removed, or changed
+// when its versions differ. The lists are sorted by type, then name. A
+// document that is not SPDX 2.x JSON is an error wrapping ErrInvalidSPDX
+// that names it (beforeName, afterName).
 func Diff(before, after []byte, beforeName, afterName string) (Delta, error) {
 	b, err := packages(beforeName, before)
 	if err != nil {
