@@ -1,9 +1,15 @@
 package remediate
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrArchitecture: an architecture a draft is asked to rebuild is empty,
+// or is not one of the fleet's (build.architectures). The error names it
+// and the fleet's architectures.
+var ErrArchitecture = errors.New("not an architecture of the fleet")
 
 // CheckArchitectures validates the architectures a draft is asked to
 // rebuild against the fleet's (build.architectures). It returns them
@@ -14,10 +20,10 @@ func CheckArchitectures(fleet, want []string) ([]string, error) {
 	for _, w := range want {
 		w = strings.TrimSpace(w)
 		if w == "" {
-			return nil, fmt.Errorf("an empty architecture (the fleet's architectures: %s)", strings.Join(fleet, ", "))
+			return nil, fmt.Errorf("an empty architecture is %w (build.architectures: %s)", ErrArchitecture, strings.Join(fleet, ", "))
 		}
 		if !contains(fleet, w) {
-			return nil, fmt.Errorf("%q is not an architecture of the fleet (build.architectures: %s)", w, strings.Join(fleet, ", "))
+			return nil, fmt.Errorf("%q is %w (build.architectures: %s)", w, ErrArchitecture, strings.Join(fleet, ", "))
 		}
 		if !contains(out, w) {
 			out = append(out, w)

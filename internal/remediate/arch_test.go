@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -17,12 +18,13 @@ func TestCheckArchitectures(t *testing.T) {
 		{[]string{"amd64"}, "amd64", ""},
 		{[]string{"arm64", " amd64", "arm64"}, "arm64,amd64", ""},
 		{[]string{"s390x"}, "", `"s390x" is not an architecture of the fleet (build.architectures: amd64, arm64)`},
-		{[]string{"amd64", ""}, "", "an empty architecture"},
+		{[]string{"amd64", ""}, "", "an empty architecture is not an architecture of the fleet (build.architectures: amd64, arm64)"},
 	} {
 		got, err := CheckArchitectures(fleet, tc.want)
 		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%q: error %v, want %q", tc.want, err, tc.wantErr)
+			// The message names the architecture and the fleet's.
+			if !errors.Is(err, ErrArchitecture) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want ErrArchitecture naming %q", tc.want, err, tc.wantErr)
 			}
 			continue
 		}

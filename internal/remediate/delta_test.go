@@ -2,13 +2,13 @@ package remediate
 
 import (
 	"encoding/json"
-	"reflect"
-	"strings"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/sbom/spdxdiff"
 )
 
 type spdxPkg struct {
@@ -64,7 +64,7 @@ func TestDiffSBOMs(t *testing.T) {
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Fatalf("SBOM diff (-want +got):\n%s", diff)
 	}
-	if _, err := DiffSBOMs([]byte(`{"spdxVersion": "SPDX-3.0", "packages": []}`), after); err == nil || !strings.Contains(err.Error(), "not SPDX 2.x") {
+	if _, err := DiffSBOMs([]byte(`{"spdxVersion": "SPDX-3.0", "packages": []}`), after); !errors.Is(err, spdxdiff.ErrInvalidSPDX) {
 		t.Fatalf("SPDX 3: %v", err)
 	}
 }
@@ -102,21 +102,21 @@ func TestCompareFindings(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := ids(d.Fixed), []string{"CVE-2023-4863 libwebp 1.3.0>"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("fixed = %v, want %v", got, want)
+	if diff := cmp.Diff([]string{"CVE-2023-4863 libwebp 1.3.0>"}, ids(d.Fixed)); diff != "" {
+		t.Errorf("fixed (-want +got):\n%s", diff)
 	}
-	if got, want := ids(d.StillActive), []string{"CVE-2023-42363 busybox 1.35.0>1.35.0"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("still active = %v, want %v", got, want)
+	if diff := cmp.Diff([]string{"CVE-2023-42363 busybox 1.35.0>1.35.0"}, ids(d.StillActive)); diff != "" {
+		t.Errorf("still active (-want +got):\n%s", diff)
 	}
-	if got, want := ids(d.New), []string{"CVE-2023-4911 glibc 2.36>2.38", "CVE-2024-0001 libwebp >1.3.2"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("new = %v, want %v", got, want)
+	if diff := cmp.Diff([]string{"CVE-2023-4911 glibc 2.36>2.38", "CVE-2024-0001 libwebp >1.3.2"}, ids(d.New)); diff != "" {
+		t.Errorf("new (-want +got):\n%s", diff)
 	}
 	var retired []string
 	for _, v := range d.VEXRetired {
 		retired = append(retired, v.ID+" "+v.Before+">"+v.After+": "+v.Now)
 	}
-	if want := []string{"CVE-2023-1999 1.3.0>: vulnerability no longer present", "CVE-2023-4911 2.36>2.38: no longer covers the new version"}; !reflect.DeepEqual(retired, want) {
-		t.Errorf("VEX retired = %v, want %v", retired, want)
+	if diff := cmp.Diff([]string{"CVE-2023-1999 1.3.0>: vulnerability no longer present", "CVE-2023-4911 2.36>2.38: no longer covers the new version"}, retired); diff != "" {
+		t.Errorf("VEX retired (-want +got):\n%s", diff)
 	}
 	if len(d.VEXAdded) != 1 || d.VEXAdded[0].ID != "CVE-2024-0002" || d.VEXAdded[0].Status != "not_affected" {
 		t.Errorf("VEX added = %+v", d.VEXAdded)

@@ -3,11 +3,17 @@ package remediate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 )
+
+// ErrInvalidLock: a flake.lock is not JSON of the lock format, has no root
+// node, or does not lock the input asked for directly: the input is absent,
+// follows another input, or has no locked node. The error names the input.
+var ErrInvalidLock = errors.New("invalid flake.lock")
 
 // LockNode is one input of a flake.lock.
 type LockNode struct {
@@ -44,7 +50,7 @@ func (l LockNode) String() string {
 }
 
 // LockedInput reads the locked node of the root input name from a
-// flake.lock (version 7).
+// flake.lock (version 7). Its errors wrap ErrInvalidLock.
 func LockedInput(lock []byte, name string) (LockNode, error) {
 	var f struct {
 		Nodes map[string]struct {
@@ -55,23 +61,23 @@ func LockedInput(lock []byte, name string) (LockNode, error) {
 		Version int    `json:"version"`
 	}
 	if err := json.Unmarshal(lock, &f); err != nil {
-		return LockNode{}, fmt.Errorf("flake.lock: %v", err)
+		return LockNode{}, fmt.Errorf("%w: %v", ErrInvalidLock, err)
 	}
 	root, ok := f.Nodes[f.Root]
 	if !ok {
-		return LockNode{}, fmt.Errorf("flake.lock: no root node %q", f.Root)
+		return LockNode{}, fmt.Errorf("%w: no root node %q", ErrInvalidLock, f.Root)
 	}
 	raw, ok := root.Inputs[name]
 	if !ok {
-		return LockNode{}, fmt.Errorf("flake.lock: the flake has no input %q", name)
+		return LockNode{}, fmt.Errorf("%w: the flake has no input %q", ErrInvalidLock, name)
 	}
 	var node string
 	if err := json.Unmarshal(raw, &node); err != nil {
-		return LockNode{}, fmt.Errorf("flake.lock: input %q follows another input: lock it directly", name)
+		return LockNode{}, fmt.Errorf("%w: input %q follows another input: lock it directly", ErrInvalidLock, name)
 	}
 	n, ok := f.Nodes[node]
 	if !ok || n.Locked == nil {
-		return LockNode{}, fmt.Errorf("flake.lock: input %q (node %q) is not locked", name, node)
+		return LockNode{}, fmt.Errorf("%w: input %q (node %q) is not locked", ErrInvalidLock, name, node)
 	}
 	return *n.Locked, nil
 }
@@ -102,7 +108,7 @@ func (n Nix) LockNixpkgs(ctx context.Context, flakeDir, ref string) ([]byte, err
 func LockSummary(lock []byte) string {
 	n, err := LockedInput(lock, "nixpkgs")
 	if err != nil {
-		return "(" + strings.TrimPrefix(err.Error(), "flake.lock: ") + ")"
+		return "(" + strings.TrimPrefix(err.Error(), ErrInvalidLock.Error()+": ") + ")"
 	}
 	s := n.String()
 	if n.NarHash != "" {

@@ -99,10 +99,19 @@ func TestLockedInput(t *testing.T) {
 	if n.String() != "github:NixOS/nixpkgs/7c8764b7c7b09b34f632464276218ef9090eaa11" || !strings.HasPrefix(n.NarHash, "sha256-") {
 		t.Fatalf("nixpkgs = %+v (%s)", n, n)
 	}
-	if _, err := LockedInput(lock, "flake-utils"); err == nil || !strings.Contains(err.Error(), `no input "flake-utils"`) {
+	// Each refusal names the input.
+	if _, err := LockedInput(lock, "flake-utils"); !errors.Is(err, ErrInvalidLock) || !strings.Contains(err.Error(), `no input "flake-utils"`) {
 		t.Fatalf("missing input: %v", err)
 	}
-	if _, err := LockedInput([]byte(`{"nodes": {"root": {"inputs": {"nixpkgs": ["other", "nixpkgs"]}}}, "root": "root", "version": 7}`), "nixpkgs"); err == nil || !strings.Contains(err.Error(), "follows") {
+	follows := []byte(`{"nodes": {"root": {"inputs": {"nixpkgs": ["other", "nixpkgs"]}}}, "root": "root", "version": 7}`)
+	if _, err := LockedInput(follows, "nixpkgs"); !errors.Is(err, ErrInvalidLock) || !strings.Contains(err.Error(), `input "nixpkgs" follows`) {
 		t.Fatalf("follows: %v", err)
+	}
+	if _, err := LockedInput([]byte(`{"nodes": `), "nixpkgs"); !errors.Is(err, ErrInvalidLock) {
+		t.Fatalf("not JSON: %v", err)
+	}
+	// The summary of a lock it cannot read says why, without the sentinel.
+	if got, want := LockSummary(follows), `(input "nixpkgs" follows another input: lock it directly)`; got != want {
+		t.Errorf("LockSummary = %s, want %s", got, want)
 	}
 }
