@@ -3,10 +3,11 @@ package remediate
 import (
 	"context"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
 )
@@ -92,8 +93,8 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 	}
 	// Both high: the fix already locked (a rebuild) ranks before the one
 	// needing the newer set; the actions without a fix come last.
-	if got, want := order(plain), []string{"python3:pinned", "libwebp:newer", "busybox:none", "libexpat1:unmapped"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("order without KEV = %v, want %v", got, want)
+	if diff := cmp.Diff([]string{"python3:pinned", "libwebp:newer", "busybox:none", "libexpat1:unmapped"}, order(plain)); diff != "" {
+		t.Fatalf("order without KEV (-want +got):\n%s", diff)
 	}
 
 	opts.KEV = kev
@@ -102,16 +103,25 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// CVE-2023-4863 is known exploited: libwebp moves up.
-	if got, want := order(p), []string{"libwebp:newer", "python3:pinned", "busybox:none", "libexpat1:unmapped"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("order with KEV = %v, want %v", got, want)
+	if diff := cmp.Diff([]string{"libwebp:newer", "python3:pinned", "busybox:none", "libexpat1:unmapped"}, order(p)); diff != "" {
+		t.Fatalf("order with KEV (-want +got):\n%s", diff)
 	}
 	webp := p.Actions[0]
-	both := map[string]string{"x86_64-linux": "1.3.0", "aarch64-linux": "1.3.0"}
 	if webp.Rank != 1 || webp.Attribute != "libwebp" || webp.Target != "1.3.2" || !webp.KEV || webp.Severity != "high" ||
-		!reflect.DeepEqual(webp.Pinned, both) || webp.Newer["aarch64-linux"] != "1.3.2" || webp.Newer["x86_64-linux"] != "1.3.2" ||
-		!reflect.DeepEqual(webp.Fixes, []string{"CVE-2023-4863"}) || !reflect.DeepEqual(webp.Images, []string{"webp:distroless", "webp:slim"}) ||
-		!reflect.DeepEqual(webp.Versions, []string{"1.3.0"}) {
+		webp.Newer["aarch64-linux"] != "1.3.2" || webp.Newer["x86_64-linux"] != "1.3.2" {
 		t.Errorf("libwebp action = %+v", webp)
+	}
+	if diff := cmp.Diff(map[string]string{"x86_64-linux": "1.3.0", "aarch64-linux": "1.3.0"}, webp.Pinned); diff != "" {
+		t.Errorf("libwebp pinned (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"CVE-2023-4863"}, webp.Fixes); diff != "" {
+		t.Errorf("libwebp fixes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"webp:distroless", "webp:slim"}, webp.Images); diff != "" {
+		t.Errorf("libwebp images (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"1.3.0"}, webp.Versions); diff != "" {
+		t.Errorf("libwebp versions (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(webp.Why, "known exploited: CVE-2023-4863 (CISA KEV, due 2023-10-04)") || !strings.Contains(webp.Next, "--package libwebp --strategy lock|pin --newer "+newer) {
 		t.Errorf("libwebp why %q, next %q", webp.Why, webp.Next)
@@ -120,14 +130,19 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 		t.Errorf("libwebp vulnerability = %+v", v)
 	}
 	py := p.Actions[1]
-	if py.Attribute != "python311" || py.Target != "3.11.2" || py.KEV || !strings.HasPrefix(py.Next, "rebuild: the locked package set already has python3 3.11.2") ||
-		!reflect.DeepEqual(py.Images, []string{"python-debian:distroless", "python:distroless"}) {
+	if py.Attribute != "python311" || py.Target != "3.11.2" || py.KEV || !strings.HasPrefix(py.Next, "rebuild: the locked package set already has python3 3.11.2") {
 		t.Errorf("python3 action = %+v", py)
 	}
+	if diff := cmp.Diff([]string{"python-debian:distroless", "python:distroless"}, py.Images); diff != "" {
+		t.Errorf("python3 images (-want +got):\n%s", diff)
+	}
 	bb := p.Actions[2]
-	if bb.Attribute != "busybox" || bb.Target != "" || len(bb.Fixes) != 0 || !reflect.DeepEqual(bb.Remaining, []string{"CVE-2023-42363"}) ||
+	if bb.Attribute != "busybox" || bb.Target != "" || len(bb.Fixes) != 0 ||
 		bb.Newer["x86_64-linux"] != "1.35.0" || !strings.Contains(bb.Next, "fixed upstream in 1.37.0") {
 		t.Errorf("busybox action = %+v", bb)
+	}
+	if diff := cmp.Diff([]string{"CVE-2023-42363"}, bb.Remaining); diff != "" {
+		t.Errorf("busybox remaining (-want +got):\n%s", diff)
 	}
 	if ex := p.Actions[3]; ex.Type != "deb" || ex.Attribute != "" || !strings.Contains(ex.Next, "not a Nix package (deb)") {
 		t.Errorf("libexpat1 action = %+v", ex)
@@ -139,11 +154,11 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 	for _, l := range p.NotNeeded {
 		notNeeded = append(notNeeded, l.ID+" "+l.Package+": "+l.Reason)
 	}
-	if want := []string{
+	if diff := cmp.Diff([]string{
 		"CVE-2023-45853 zlib: exception (owner platform-security@clearcutt.dev, expires 2027-06-30)",
 		"CVE-2023-1999 libwebp: VEX not_affected (vulnerable_code_not_in_execute_path)",
-	}; !reflect.DeepEqual(notNeeded, want) {
-		t.Errorf("not needed = %v, want %v", notNeeded, want)
+	}, notNeeded); diff != "" {
+		t.Errorf("not needed (-want +got):\n%s", diff)
 	}
 	if len(p.NotNeeded) == 2 && len(p.NotNeeded[1].Occurrences) != 3 {
 		t.Errorf("CVE-2023-1999 occurrences = %+v", p.NotNeeded[1].Occurrences)
@@ -151,8 +166,8 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 	if len(p.NoFix) != 1 || p.NoFix[0].ID != "CVE-2010-4756" || p.NoFix[0].Reason != "upstream will not fix it" {
 		t.Errorf("no fix = %+v", p.NoFix)
 	}
-	if !reflect.DeepEqual(p.Unscanned, []string{"static:distroless linux/amd64"}) {
-		t.Errorf("unscanned = %v", p.Unscanned)
+	if diff := cmp.Diff([]string{"static:distroless linux/amd64"}, p.Unscanned); diff != "" {
+		t.Errorf("unscanned (-want +got):\n%s", diff)
 	}
 
 	// Without a newer set, libwebp has no fix in reach.
@@ -161,7 +176,7 @@ func TestPlanRanksAgainstFixtureSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := order(p), []string{"python3:pinned", "libwebp:none", "busybox:none", "libexpat1:unmapped"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("order without a newer set = %v, want %v", got, want)
+	if diff := cmp.Diff([]string{"python3:pinned", "libwebp:none", "busybox:none", "libexpat1:unmapped"}, order(p)); diff != "" {
+		t.Fatalf("order without a newer set (-want +got):\n%s", diff)
 	}
 }
