@@ -175,8 +175,8 @@ func TestRunsAgainstCount(t *testing.T) {
 	// would not be over the -count runs the page claims.
 	output := []byte(strings.Replace(string(readBench(t)), "BenchmarkRescan/images=1-2         \t       3\t  94269297 ns/op\t       120.0 matcher-runs/op\t       120.0 packages/op\t       120.0 unique-packages/op\n", "", 1))
 	_, err := testReport(t, output).Markdown()
-	if err == nil || !strings.Contains(err.Error(), "benchmark BenchmarkRescan/images=1: 2 results, want 3") {
-		t.Fatalf("err = %v, want BenchmarkRescan/images=1 named with 2 of 3 results", err)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "benchmark BenchmarkRescan/images=1: 2 results, want 3") {
+		t.Fatalf("err = %v, want ErrMalformed naming BenchmarkRescan/images=1 with 2 of 3 results", err)
 	}
 }
 
@@ -193,8 +193,8 @@ func TestZeroDenominator(t *testing.T) {
 	output = strings.ReplaceAll(output, "3898973642 ns/op", "0 ns/op")
 	output = strings.ReplaceAll(output, "3892953936 ns/op", "0 ns/op")
 	_, err := testReport(t, []byte(output)).Markdown()
-	if err == nil || !strings.Contains(err.Error(), "cold ÷ warm distroless cell") {
-		t.Fatalf("err = %v, want the cold ÷ warm cell ratio named", err)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "cold ÷ warm distroless cell") {
+		t.Fatalf("err = %v, want ErrMalformed naming the cold ÷ warm cell ratio", err)
 	}
 }
 
@@ -245,7 +245,7 @@ func TestFleetShape(t *testing.T) {
 	// they share all but a fixed number each.
 	output := strings.ReplaceAll(string(readBench(t)), "610.0 unique-packages/op", "611.0 unique-packages/op")
 	_, err := testReport(t, []byte(output)).Markdown()
-	if err == nil || !strings.Contains(err.Error(), "not 50 documents of one size") {
-		t.Fatalf("err = %v, want the fleet shape rejected", err)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "BenchmarkRescan/images=50: 6000 packages, 611 distinct") {
+		t.Fatalf("err = %v, want ErrMalformed naming BenchmarkRescan/images=50's counts", err)
 	}
 }

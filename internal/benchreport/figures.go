@@ -66,7 +66,7 @@ type Figures struct {
 // Compute reads the figures from r. Every benchmark of Benchmarks must have
 // exactly count results, one per -count run, each with every metric the
 // page uses; otherwise the error names each benchmark or metric that is
-// missing.
+// missing (ErrMissing) or has another number of results (ErrMalformed).
 func Compute(r *Results, count int) (*Figures, error) {
 	var errs []error
 	for _, b := range Benchmarks {
@@ -74,7 +74,7 @@ func Compute(r *Results, count int) (*Figures, error) {
 		case n == 0:
 			errs = append(errs, fmt.Errorf("benchmark %s: %w", b, ErrMissing))
 		case n != count:
-			errs = append(errs, fmt.Errorf("benchmark %s: %d results, want %d (one per -count run)", b, n, count))
+			errs = append(errs, fmt.Errorf("benchmark %s: %d results, want %d (one per -count run): %w", b, n, count, ErrMalformed))
 		}
 	}
 	if len(errs) > 0 {
@@ -131,16 +131,16 @@ func Compute(r *Results, count int) (*Figures, error) {
 }
 
 // fleetShape derives FleetPackages, FleetShared and FleetOwn from the rescan
-// counts, and fails if the counts do not describe a fleet of documents of
-// one size that share a common set of packages.
+// counts, and fails (ErrMalformed) if the counts do not describe a fleet of
+// documents of one size that share a common set of packages.
 func (f *Figures) fleetShape() error {
 	one, unique50, all50 := f.Rescan1Unique, f.Rescan50Unique, f.Rescan50Packages
 	own := (unique50 - one) / (rescanFleet - 1)
 	shared := one - own
 	whole := func(x float64) bool { return x >= 0 && x == float64(int64(x)) }
 	if !whole(one) || !whole(own) || !whole(shared) || f.Rescan1Packages != one || all50 != rescanFleet*one {
-		return fmt.Errorf("%s: %v packages, %v distinct; %s: %v packages, %v distinct: not %d documents of one size sharing one set of packages",
-			Rescan1, f.Rescan1Packages, one, Rescan50, all50, unique50, rescanFleet)
+		return fmt.Errorf("%s: %v packages, %v distinct; %s: %v packages, %v distinct: not %d documents of one size sharing one set of packages: %w",
+			Rescan1, f.Rescan1Packages, one, Rescan50, all50, unique50, rescanFleet, ErrMalformed)
 	}
 	f.FleetPackages, f.FleetShared, f.FleetOwn = int(one), int(shared), int(own)
 	return nil

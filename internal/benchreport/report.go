@@ -72,8 +72,9 @@ type Row struct {
 }
 
 // Markdown returns the page. It fails, naming what is missing, if a
-// benchmark or metric the page shows is not in the results or does not
-// have Count results, and if a ratio would divide by zero.
+// benchmark or metric the page shows is not in the results (ErrMissing) or
+// does not have Count results, and if a ratio would divide by zero
+// (ErrMalformed).
 func (rep *Report) Markdown() ([]byte, error) {
 	if rep.Count < 1 {
 		return nil, fmt.Errorf("count %d: must be at least 1", rep.Count)
@@ -115,12 +116,12 @@ func (rep *Report) Markdown() ([]byte, error) {
 
 // Rows returns the page's table of ratios; cosignVersion is the version of
 // the cosign BenchmarkCosignEquivalent ran. A ratio whose denominator is 0
-// is an error.
+// is an error wrapping ErrMalformed.
 func (f *Figures) Rows(cosignVersion string) ([]Row, error) {
 	var errs []error
 	ratio := func(a, b float64, what string) string {
 		if b == 0 {
-			errs = append(errs, fmt.Errorf("ratio %s: the denominator is 0", what))
+			errs = append(errs, fmt.Errorf("ratio %s: the denominator is 0: %w", what, ErrMalformed))
 			return ""
 		}
 		return fmt.Sprintf("%.2f×", a/b)

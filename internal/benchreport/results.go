@@ -23,6 +23,13 @@ import (
 // benchmark, that the page needs and the output does not have.
 var ErrMissing = errors.New("missing from the benchmark output")
 
+// ErrMalformed is wrapped by the error for figures the output has but not
+// in the shape the page needs: a benchmark with another number of results
+// than -count runs, rescan counts that do not describe a fleet of
+// documents of one size sharing one set of packages, or a ratio whose
+// denominator is 0. The error names the benchmark or the ratio.
+var ErrMalformed = errors.New("malformed benchmark output")
+
 // Results holds every benchmark result of one or more `go test -bench`
 // outputs, grouped by benchmark, and the lines of those outputs that the
 // page shows as its raw output.
