@@ -1,14 +1,21 @@
 package admission
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
 
+// ErrNotRegularFile: a policy file WriteFiles is to write exists and is
+// not a regular file (a directory, a symbolic link, ...). The error names
+// the path.
+var ErrNotRegularFile = errors.New("exists and is not a regular file")
+
 // WriteFiles writes every file to dir, each to a temporary file first,
 // and renames them only when all were written: a failure leaves no policy
-// file half-written. It returns the paths written.
+// file half-written. It returns the paths written. It refuses to replace
+// anything but a regular file (ErrNotRegularFile).
 func WriteFiles(dir string, files []File) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
@@ -43,7 +50,7 @@ func WriteFiles(dir string, files []File) ([]string, error) {
 	for _, p := range paths {
 		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
 			cleanup()
-			return nil, fmt.Errorf("%s exists and is not a regular file", p)
+			return nil, fmt.Errorf("%s %w", p, ErrNotRegularFile)
 		}
 	}
 	for i, t := range temps {

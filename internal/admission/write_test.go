@@ -1,6 +1,7 @@
 package admission_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "b.yaml"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admission.WriteFiles(dir, files); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+	if _, err := admission.WriteFiles(dir, files); !errors.Is(err, admission.ErrNotRegularFile) || !strings.Contains(err.Error(), filepath.Join(dir, "b.yaml")) {
 		t.Fatalf("WriteFiles over a directory: %v", err)
 	}
 	entries, _ := os.ReadDir(dir)
