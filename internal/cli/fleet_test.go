@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,10 @@ func TestFleetValidateNamesTheProblem(t *testing.T) {
 		}
 		return []byte(strings.Replace(string(example), old, new, 1))
 	}
+	// lineOf is the line of clearcutt.yaml that holds s.
+	lineOf := func(s string) int {
+		return strings.Count(string(example)[:strings.Index(string(example), s)], "\n") + 1
+	}
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name string
@@ -34,9 +39,9 @@ func TestFleetValidateNamesTheProblem(t *testing.T) {
 		{"not-utf8", append([]byte("# caf\xe9\n"), example...), "not-utf8.yaml:1:6: byte 0xe9 is not UTF-8"},
 		{"too-large", append(append([]byte{}, example...), []byte("#"+strings.Repeat("x", 1<<20))...), "too-large.yaml: the file is "},
 		{"root", replace("user: {name: nonroot, uid: 65532, gid: 65532}", "user: {name: nonroot, uid: 0, gid: 65532}"),
-			"root.yaml:28:30: build.user.uid: is 0, the root user"},
+			fmt.Sprintf("root.yaml:%d:30: build.user.uid: is 0, the root user", lineOf("user: {name: nonroot, uid: 65532, gid: 65532}"))},
 		{"branch-wildcard", replace("ref: refs/heads/main", `ref: "refs/heads/*"`),
-			`branch-wildcard.yaml:22:8: identity.ref: holds "*"`},
+			fmt.Sprintf(`branch-wildcard.yaml:%d:8: identity.ref: holds "*"`, lineOf("ref: refs/heads/main"))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(dir, c.name+".yaml")
