@@ -79,7 +79,7 @@ release failed, 2 usage, 3 the catalog could not be built.`,
 				return err
 			}
 			res, err := pipeline.Catalog(cmd.Context(), o)
-			rep := catalogReport{Path: res.Path, Passed: res.Passed, Catalog: res.Catalog}
+			rep := catalogReport{Path: res.Path, Passed: res.Passed, Catalog: res.Catalog, Strays: res.Strays}
 			if err == nil && fl.site != "" {
 				// The site shows what was just written, failures included.
 				var res site.Result
@@ -114,6 +114,8 @@ type catalogReport struct {
 	Path    string          `json:"path"`
 	Passed  bool            `json:"passed"`
 	Catalog catalog.Catalog `json:"catalog"`
+	// Strays are the images found that are not of the fleet: not catalogued.
+	Strays []pipeline.Stray `json:"strays"`
 	// Site is what --site wrote.
 	Site *site.Result `json:"site,omitempty"`
 }
@@ -200,6 +202,10 @@ func (r catalogReport) stage(key string) (step, bool) {
 		md.WriteString(gha.Heading(4, fmt.Sprintf("%s Failed releases: %d", gha.IconFail, len(failed))))
 		md.WriteString(gha.List(failed, -1))
 	}
+	if len(r.Strays) > 0 {
+		md.WriteString(gha.Heading(4, fmt.Sprintf("Strays, not catalogued: %d", len(r.Strays))))
+		md.WriteString(gha.List(strayLines(r.Strays), -1))
+	}
 	md.WriteString(gha.Paragraph("Written to " + r.Path))
 	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "catalog": r.Path, "images": strconv.Itoa(len(r.Catalog.Images)),
@@ -216,6 +222,15 @@ func releaseLine(im catalog.Image) string {
 		return reason + " (its tags still name the earlier release " + im.IndexDigest + ")"
 	}
 	return reason + " (no release of it is served)"
+}
+
+// strayLines are the strays, one line each: name, reference and reason.
+func strayLines(strays []pipeline.Stray) []string {
+	out := make([]string, 0, len(strays))
+	for _, s := range strays {
+		out = append(out, s.Name+" ("+s.Reference+"): "+s.Reason)
+	}
+	return out
 }
 
 // vulnTotals sums an image's findings over its platforms.
@@ -283,9 +298,18 @@ func renderCatalog(g *globals, r catalogReport) error {
 			fmt.Fprintf(g.stdout, "release failed: %s: %s\n", im.Name, releaseLine(im))
 		}
 	}
+	if len(r.Strays) > 0 {
+		fmt.Fprintln(g.stdout)
+		for _, l := range strayLines(r.Strays) {
+			fmt.Fprintf(g.stdout, "stray, not catalogued: %s\n", l)
+		}
+	}
 	releases := ""
 	if failed > 0 {
 		releases = fmt.Sprintf(", %d release(s) failed", failed)
+	}
+	if len(r.Strays) > 0 {
+		releases += fmt.Sprintf(", %d stray(s) not catalogued", len(r.Strays))
 	}
 	_, err := fmt.Fprintf(g.stdout, "\n%d images, %d verified%s; written to %s\n", len(r.Catalog.Images), verified, releases, r.Path)
 	return err

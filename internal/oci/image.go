@@ -24,6 +24,9 @@ const (
 	LabelRuntime     = "dev.clearcutt.runtime"
 	LabelTier        = "dev.clearcutt.tier"
 	LabelClosureRoot = "dev.clearcutt.closure-root"
+	// LabelFleet is the metadata.name of the fleet that built the image
+	// (set by stage.ImageConfig, not by Assemble itself).
+	LabelFleet = "dev.clearcutt.fleet"
 	// AnnotationLayer on a layer descriptor names its content: a store
 	// path, "bucket N (M store paths)" or "root <store path>".
 	AnnotationLayer = "dev.clearcutt.layer"

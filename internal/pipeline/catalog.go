@@ -54,11 +54,22 @@ type CatalogOptions struct {
 	Progress stage.Progress
 }
 
-// CatalogReport is what Catalog wrote: the catalog and where it is.
+// CatalogReport is what Catalog wrote: the catalog and where it is, and
+// the images found that are not of the fleet.
 type CatalogReport struct {
 	Path    string          `json:"path"`
 	Passed  bool            `json:"passed"`
 	Catalog catalog.Catalog `json:"catalog"`
+	Strays  []Stray         `json:"strays"`
+}
+
+// Stray is an image found that is not of the fleet: its <runtime>:<tier>
+// is not an image of clearcutt.yaml, or its labels name another fleet. A
+// stray is neither verified nor catalogued; it fails nothing.
+type Stray struct {
+	Name      string `json:"name"`
+	Reference string `json:"reference"`
+	Reason    string `json:"reason"`
 }
 
 // cataloger is one Catalog run.
@@ -80,7 +91,9 @@ func (c cataloger) keychain() authn.Keychain {
 
 // Catalog finds the fleet's images, verifies every evidence channel of
 // each, and writes the catalog: catalog.json is replaced atomically, and
-// only when every image could be read. An image whose release failed is
+// only when every image could be read. An image found that is not of the
+// fleet (see Stray) is left out, with a warning on the log and an entry in
+// the report's Strays. An image whose release failed is
 // recorded with its reason; where its tags still name an earlier release in
 // the registry, that release is catalogued and verified like the others.
 // The report's Passed is false when an image is not verified or its
@@ -88,7 +101,7 @@ func (c cataloger) keychain() authn.Keychain {
 func Catalog(ctx context.Context, o CatalogOptions) (CatalogReport, error) {
 	c := cataloger{o}
 	f := o.Fleet
-	rep := CatalogReport{Path: filepath.Join(o.Out, catalog.FileName)}
+	rep := CatalogReport{Path: filepath.Join(o.Out, catalog.FileName), Strays: []Stray{}}
 	if len(o.Failed) > 0 && o.Images == nil {
 		return rep, outcome.Usage(errors.New("--failed needs --images: it names the images of a release that failed"))
 	}
@@ -97,15 +110,16 @@ func Catalog(ctx context.Context, o CatalogOptions) (CatalogReport, error) {
 		return rep, outcome.Usage(fmt.Errorf("--out: %w", err))
 	}
 	var targets []catalogTarget
+	var strays []Stray
 	registry := f.Registry.Repository
 	switch {
 	case o.From != "":
 		registry = o.From
-		targets, err = c.layoutTargets(ctx, o.From)
+		targets, strays, err = c.layoutTargets(ctx, o.From)
 	case o.Images != nil:
-		targets, err = c.imagesFileTargets(ctx, o.Images)
+		targets, strays, err = c.imagesFileTargets(ctx, o.Images)
 	default:
-		targets, err = c.registryTargets(ctx)
+		targets, strays, err = c.registryTargets(ctx)
 	}
 	if err != nil {
 		return rep, err
@@ -117,11 +131,26 @@ func Catalog(ctx context.Context, o CatalogOptions) (CatalogReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		if served {
-			targets = append(targets, t)
-		} else {
+		if !served {
 			fmt.Fprintf(c.log(), "clearcutt: %s: its release failed and none of its tags (%s) exists: no release of it is served\n", fi.Image.RefName, strings.Join(fi.Image.Tags, ", "))
+			continue
 		}
+		stray, err := c.labelStray(t)
+		if err != nil {
+			return rep, err
+		}
+		if stray != nil {
+			strays = append(strays, *stray)
+		} else {
+			targets = append(targets, t)
+		}
+	}
+	for _, s := range strays {
+		fmt.Fprintf(c.log(), "clearcutt: warning: %s (%s) is not catalogued: %s\n", s.Name, s.Reference, s.Reason)
+	}
+	rep.Strays = append(rep.Strays, strays...)
+	if len(targets) == 0 && len(o.Failed) == 0 {
+		return rep, outcome.Usage(fmt.Errorf("no image of %s found, %d stray(s): nothing to catalogue", f.Path, len(strays)))
 	}
 	var observed []catalog.Observed
 	for i, t := range targets {
@@ -194,63 +223,145 @@ func fleetVersion(f *fleet.File, imageName string) string {
 	return ""
 }
 
-// layoutTargets are the indexes of the layout named <runtime>:<tier>.
-func (c cataloger) layoutTargets(ctx context.Context, from string) ([]catalogTarget, error) {
+// notInFleet is the reason image name is a stray when it is not an image of
+// clearcutt.yaml, or "".
+func (c cataloger) notInFleet(imageName string) string {
+	for _, img := range c.Fleet.Images() {
+		if img.RefName == imageName {
+			return ""
+		}
+	}
+	file := "clearcutt.yaml"
+	if c.Fleet.Path != "" {
+		file = filepath.Base(c.Fleet.Path)
+	}
+	return "not an image of " + file
+}
+
+// labelStray is t as a stray when the config of its first platform image
+// has a fleet label other than metadata.name, or nil. An image without the
+// label, published before it existed, is of the fleet by its name alone.
+func (c cataloger) labelStray(t catalogTarget) (*Stray, error) {
+	label, err := fleetLabel(t.idx)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", t.name, t.ref, err)
+	}
+	if label == "" || label == c.Fleet.Metadata.Name {
+		return nil, nil
+	}
+	return &Stray{Name: t.name, Reference: t.ref.String(), Reason: "labelled for fleet " + label}, nil
+}
+
+// fleetLabel is the oci.LabelFleet label of the first platform image of
+// idx ("": none).
+func fleetLabel(idx v1.ImageIndex) (string, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	for _, d := range im.Manifests {
+		if p := d.Platform; p == nil || p.OS == "" || p.OS == "unknown" || !d.MediaType.IsImage() {
+			continue // attestation manifests and the like
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return "", fmt.Errorf("platform %s: %w", d.Platform, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return "", fmt.Errorf("platform %s: config: %w", d.Platform, err)
+		}
+		return cf.Config.Labels[oci.LabelFleet], nil
+	}
+	return "", nil
+}
+
+// layoutTargets are the indexes of the layout named <runtime>:<tier>; those
+// whose name is not an image of clearcutt.yaml are strays.
+func (c cataloger) layoutTargets(ctx context.Context, from string) ([]catalogTarget, []Stray, error) {
 	ref, err := oci.ParseRef(from)
 	if err != nil || !ref.IsLayout() || ref.Digest != "" {
-		return nil, outcome.Usage(fmt.Errorf("--from %q: want an OCI layout, oci:DIR (without a digest)", from))
+		return nil, nil, outcome.Usage(fmt.Errorf("--from %q: want an OCI layout, oci:DIR (without a digest)", from))
 	}
 	root, err := layout.ImageIndexFromPath(ref.Layout)
 	if err != nil {
-		return nil, outcome.Usage(fmt.Errorf("--from %s: %w", from, err))
+		return nil, nil, outcome.Usage(fmt.Errorf("--from %s: %w", from, err))
 	}
 	im, err := root.IndexManifest()
 	if err != nil {
-		return nil, outcome.Usage(fmt.Errorf("--from %s: index.json: %w", from, err))
+		return nil, nil, outcome.Usage(fmt.Errorf("--from %s: index.json: %w", from, err))
 	}
 	var out []catalogTarget
+	var strays []Stray
 	seen := map[string]bool{}
 	for _, d := range im.Manifests {
 		n := d.Annotations[oci.AnnotationRefName]
 		if !catalog.ValidName(n) {
 			continue // evidence (sha256-<hex>) and entries that are no fleet image
 		}
+		r := oci.Ref{Layout: ref.Layout, Digest: d.Digest.String()}
+		if reason := c.notInFleet(n); reason != "" {
+			strays = append(strays, Stray{Name: n, Reference: r.String(), Reason: reason})
+			continue
+		}
 		if seen[n] {
-			return nil, outcome.Usage(fmt.Errorf("--from %s: index.json names %s twice", from, n))
+			return nil, nil, outcome.Usage(fmt.Errorf("--from %s: index.json names %s twice", from, n))
 		}
 		seen[n] = true
 		if !d.MediaType.IsIndex() {
-			return nil, outcome.Usage(fmt.Errorf("--from %s: %s (%s) is a %s, not an image index", from, n, d.Digest, d.MediaType))
+			return nil, nil, outcome.Usage(fmt.Errorf("--from %s: %s (%s) is a %s, not an image index", from, n, d.Digest, d.MediaType))
 		}
-		r := oci.Ref{Layout: ref.Layout, Digest: d.Digest.String()}
 		_, idx, err := stage.OpenIndex(ctx, r.String(), "")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, catalogTarget{name: n, ref: r, tags: []string{}, idx: idx, version: fleetVersion(c.Fleet, n)})
+		t := catalogTarget{name: n, ref: r, tags: []string{}, idx: idx, version: fleetVersion(c.Fleet, n)}
+		stray, err := c.labelStray(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		if stray != nil {
+			strays = append(strays, *stray)
+			continue
+		}
+		out = append(out, t)
 	}
-	if len(out) == 0 {
-		return nil, outcome.Usage(fmt.Errorf("--from %s: index.json names no <runtime>:<tier> image", from))
+	if len(out) == 0 && len(strays) == 0 {
+		return nil, nil, outcome.Usage(fmt.Errorf("--from %s: index.json names no <runtime>:<tier> image", from))
 	}
-	return out, nil
+	return out, strays, nil
 }
 
 // imagesFileTargets are the images of an images file; a registry image
-// also gets the tags of clearcutt.yaml that point at its digest.
-func (c cataloger) imagesFileTargets(ctx context.Context, refs map[string]oci.Ref) ([]catalogTarget, error) {
+// also gets the tags of clearcutt.yaml that point at its digest. A name
+// that is not an image of clearcutt.yaml is a stray.
+func (c cataloger) imagesFileTargets(ctx context.Context, refs map[string]oci.Ref) ([]catalogTarget, []Stray, error) {
 	names := make([]string, 0, len(refs))
 	for n := range refs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var out []catalogTarget
+	var strays []Stray
 	for _, n := range names {
 		ref := refs[n]
+		if reason := c.notInFleet(n); reason != "" {
+			strays = append(strays, Stray{Name: n, Reference: ref.String(), Reason: reason})
+			continue
+		}
 		_, idx, err := stage.OpenIndex(ctx, ref.String(), "")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		t := catalogTarget{name: n, ref: ref, tags: []string{}, idx: idx, version: fleetVersion(c.Fleet, n)}
+		stray, err := c.labelStray(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		if stray != nil {
+			strays = append(strays, *stray)
+			continue
+		}
 		if !ref.IsLayout() {
 			for _, img := range c.Fleet.Images() {
 				if img.RefName != n {
@@ -259,7 +370,7 @@ func (c cataloger) imagesFileTargets(ctx context.Context, refs map[string]oci.Re
 				d, _ := ref.Hash()
 				resolved, err := c.resolveTags(ctx, ref.Repo, img.Tags)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				t.tags = tagsOf(resolved, d)
 				c.warnOtherTags(n, d, resolved)
@@ -267,7 +378,7 @@ func (c cataloger) imagesFileTargets(ctx context.Context, refs map[string]oci.Re
 		}
 		out = append(out, t)
 	}
-	return out, nil
+	return out, strays, nil
 }
 
 // servedTarget is the release of img its tags name in the registry: the
@@ -298,23 +409,33 @@ func (c cataloger) servedTarget(ctx context.Context, img fleet.Image) (catalogTa
 
 // registryTargets resolves the tags of every image of clearcutt.yaml in its
 // registry: the first tag that exists names the digest, and every tag that
-// points at that digest is recorded.
-func (c cataloger) registryTargets(ctx context.Context) ([]catalogTarget, error) {
+// points at that digest is recorded. An image labelled for another fleet
+// is a stray.
+func (c cataloger) registryTargets(ctx context.Context) ([]catalogTarget, []Stray, error) {
 	if len(c.Fleet.Registry.Tags) == 0 {
-		return nil, outcome.Usage(fmt.Errorf("%s: registry.tags is empty, so no tag names an image: use --images or --from", c.Fleet.Path))
+		return nil, nil, outcome.Usage(fmt.Errorf("%s: registry.tags is empty, so no tag names an image: use --images or --from", c.Fleet.Path))
 	}
 	var out []catalogTarget
+	var strays []Stray
 	for _, img := range c.Fleet.Images() {
 		t, served, err := c.servedTarget(ctx, img)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !served {
-			return nil, fmt.Errorf("%s: none of its tags (%s) exists in %s: the image is not published", img.RefName, strings.Join(img.Tags, ", "), img.Repository)
+			return nil, nil, fmt.Errorf("%s: none of its tags (%s) exists in %s: the image is not published", img.RefName, strings.Join(img.Tags, ", "), img.Repository)
+		}
+		stray, err := c.labelStray(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		if stray != nil {
+			strays = append(strays, *stray)
+			continue
 		}
 		out = append(out, t)
 	}
-	return out, nil
+	return out, strays, nil
 }
 
 // resolvedTag is a tag and the digest it points at.

@@ -199,7 +199,7 @@ func ImageConfig(f *fleet.File, rt fleet.Runtime, img fleet.Image, revision stri
 	labels := map[string]string{
 		"org.opencontainers.image.version": rt.Version,
 		"org.opencontainers.image.title":   rt.ID + "-" + img.Tier,
-		"dev.clearcutt.fleet":              f.Metadata.Name,
+		oci.LabelFleet:                     f.Metadata.Name,
 	}
 	if f.Metadata.Source != "" {
 		labels["org.opencontainers.image.source"] = f.Metadata.Source
