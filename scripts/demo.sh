@@ -18,12 +18,11 @@ clearcutt_need_root
 clearcutt_install_prereqs
 clearcutt_nix_env
 
-echo "==> staging the offline Nix fixtures"
-scripts/nix-fixtures.sh
+clearcutt_step "staging the offline Nix fixtures" scripts/nix-fixtures.sh
 
-echo "==> building the clearcutt CLI"
 mkdir -p out/bin
-go build -trimpath -o out/bin/clearcutt .
+clearcutt_step "building the clearcutt CLI (go build; a first build fetches and compiles every module)" \
+  go build -trimpath -o out/bin/clearcutt .
 cc=out/bin/clearcutt
 
 $cc fleet validate

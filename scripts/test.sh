@@ -15,8 +15,7 @@ clearcutt_install_prereqs
 clearcutt_install_packages chromium gcc libc6-dev
 clearcutt_nix_env
 
-echo "==> staging the offline Nix fixtures (scripts/nix-fixtures.sh)"
-scripts/nix-fixtures.sh
+clearcutt_step "staging the offline Nix fixtures (scripts/nix-fixtures.sh)" scripts/nix-fixtures.sh
 
 echo "==> gofmt, go vet"
 unformatted=$(find . -name '*.go' -not -path './out/*' -not -path './nix/fixtures/vendor/*' -print0 | xargs -0 gofmt -l)
@@ -25,11 +24,10 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 shellcheck -x scripts/*.sh scripts/lib/*.sh scripts/publish/*.sh .ci/run
-go vet ./...
+clearcutt_step "go vet (compiles every package: minutes when the build cache is cold)" go vet ./...
 
-echo "==> installing cosign, syft, grype, slsa-verifier for the interoperability tests"
 gobin="$(go env GOPATH)/bin"
-scripts/install-tools.sh "$gobin"
+clearcutt_step "installing cosign, syft, grype, slsa-verifier for the interoperability tests" scripts/install-tools.sh "$gobin"
 export PATH="$gobin:$PATH"
 
 echo "==> go test"

@@ -50,3 +50,31 @@ clearcutt_nix_env() {
   export NIX_CONFIG
   export NIX_REMOTE="${NIX_REMOTE:-local}"
 }
+
+# clearcutt_step WHAT COMMAND... runs COMMAND under the heading "==> WHAT",
+# says every 30 s that it is still running when it is silent for that long
+# (a cold Go build prints nothing for minutes), and ends with how long it
+# took. It returns COMMAND's exit status; an interrupt stops COMMAND too.
+clearcutt_step() {
+  local what=$1 start=$SECONDS pid rc=0 n=0
+  shift
+  echo "==> $what"
+  "$@" &
+  pid=$!
+  trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    n=$((n + 1))
+    if [ $((n % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
+      echo "    ... $what: still running after $((SECONDS - start)) s"
+    fi
+  done
+  wait "$pid" || rc=$?
+  trap - INT TERM
+  if [ "$rc" -eq 0 ]; then
+    echo "    $what: done in $((SECONDS - start)) s"
+  else
+    echo "    $what: failed after $((SECONDS - start)) s (exit $rc)" >&2
+  fi
+  return "$rc"
+}
