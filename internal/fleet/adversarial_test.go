@@ -15,8 +15,10 @@ import (
 // several variants of a fleet file that once loaded, or loaded with a
 // misleading error: pattern characters in the identity (identity-*,
 // registry-repository-*), files that are empty, not UTF-8 text or hold
-// control characters (file-*), and optional fields written with their zero
-// value (zero-*).
+// control characters (file-*), optional fields written with their zero
+// value (zero-*), and a field reported again through another field that
+// defaults to it (identity-repository-missing, identity-repository-no-owner,
+// user-uid-negative).
 func TestAdversarialFleetFiles(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "adversarial", "*.yaml"))
 	if err != nil {

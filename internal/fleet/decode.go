@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,8 +30,12 @@ type FieldError struct {
 
 func (e FieldError) Error() string {
 	loc := e.File
-	if e.Line > 0 {
+	switch {
+	case e.Line > 0 && e.Column > 0:
 		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+	case e.Line > 0:
+		// The column is unknown (a YAML syntax error): the line alone.
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
 	if e.Path == "" {
 		return fmt.Sprintf("%s: %s", loc, e.Msg)
@@ -115,11 +120,15 @@ func Parse(path string, data []byte) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, Errors{{File: path, Msg: fmt.Sprintf("the file holds no YAML document, only comments; a fleet file holds one (%s)", topLevel)}}
 		}
-		return nil, Errors{{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)}}
+		return nil, Errors{syntaxError(path, data, err)}
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
+	switch err := dec.Decode(&extra); {
+	case err == nil:
 		return nil, Errors{{File: path, Line: extra.Line, Column: extra.Column, Msg: "more than one YAML document; a fleet file holds exactly one"}}
+	case !errors.Is(err, io.EOF):
+		// A syntax error after a first document.
+		return nil, Errors{syntaxError(path, data, err)}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, Errors{{File: path, Msg: "empty fleet file"}}
@@ -127,29 +136,47 @@ func Parse(path string, data []byte) (*File, error) {
 	f := &File{Path: path, Dir: dirOf(path), pos: map[string]yaml.Node{}}
 	w := walker{file: path, pos: f.pos}
 	w.walk(doc.Content[0], reflect.TypeOf(Fleet{}), "")
-	if len(w.errs) > 0 {
+	// An unknown field leaves the rest of the file decodable: the
+	// validation goes on and reports every other problem with it. A field
+	// of the wrong shape, a duplicate or an alias does not.
+	if len(w.errs) > len(w.unknown) {
 		return nil, w.errs
 	}
 	if err := doc.Content[0].Decode(&f.Fleet); err != nil {
 		// The walker checks shapes and scalar kinds first, so this is rare.
-		return nil, Errors{{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)}}
+		return nil, append(slices.Clone(w.errs), FieldError{File: path, Line: yamlErrLine(err), Msg: cleanYAMLErr(err)})
 	}
 	errs := f.explicitZeros()
 	f.Fleet.SetDefaults()
 	errs = append(errs, f.Fleet.Validate()...)
-	if len(errs) > 0 {
-		out := make(Errors, 0, len(errs))
-		for _, e := range errs {
-			fe := FieldError{File: path, Path: e.Path, Msg: e.Msg}
-			if n, ok := f.lookup(e.Path); ok {
-				fe.Line, fe.Column = n.Line, n.Column
-			}
+	if len(errs) == 0 && len(w.errs) == 0 {
+		return f, nil
+	}
+	out := slices.Clone(w.errs)
+	seen := map[string]bool{}
+	for _, e := range errs {
+		// A field an unknown field was probably meant to be (a misspelt
+		// key, "did you mean") is missing because of it: the unknown field
+		// is the one problem to report.
+		if w.meant(e.Path) {
+			continue
+		}
+		fe := FieldError{File: path, Path: e.Path, Msg: e.Msg}
+		if n, ok := f.lookup(e.Path); ok {
+			fe.Line, fe.Column = n.Line, n.Column
+		}
+		if k := fe.Error(); !seen[k] {
+			seen[k] = true
 			out = append(out, fe)
 		}
-		sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
-		return nil, out
 	}
-	return f, nil
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Line != out[j].Line {
+			return out[i].Line < out[j].Line
+		}
+		return out[i].Column < out[j].Column
+	})
+	return nil, out
 }
 
 // lookup finds the node of path, or of its nearest ancestor present in the file.
@@ -171,6 +198,21 @@ type walker struct {
 	file string
 	pos  map[string]yaml.Node
 	errs Errors
+	// unknown are the paths of the unknown fields found, and suggested the
+	// paths of the fields they look like a misspelling of.
+	unknown   []string
+	suggested []string
+}
+
+// meant says whether path is, or is inside, a field an unknown field of
+// the file was suggested to be.
+func (w *walker) meant(path string) bool {
+	for _, s := range w.suggested {
+		if path == s || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *walker) fail(n *yaml.Node, path, format string, args ...any) {
@@ -204,7 +246,13 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			seen[k.Value] = true
 			f, ok := fields[k.Value]
 			if !ok {
-				w.fail(k, kp, "unknown field %q%s", k.Value, suggest(k.Value, fields))
+				best, hint := suggest(k.Value, fields)
+				w.fail(k, kp, "unknown field %q%s", k.Value, hint)
+				w.unknown = append(w.unknown, kp)
+				// A suggested field written too is no misspelling's victim.
+				if best != "" && !present(n, best) {
+					w.suggested = append(w.suggested, join(path, best))
+				}
 				continue
 			}
 			w.walk(v, f.Type, kp)
@@ -290,9 +338,20 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	return out
 }
 
-// suggest names the closest known field when a key looks misspelt.
-func suggest(key string, fields map[string]reflect.StructField) string {
-	best, bestD := "", 3
+// present says whether mapping n has the key.
+func present(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest names the closest known field when a key looks misspelt: that
+// field, and the hint for the error.
+func suggest(key string, fields map[string]reflect.StructField) (best, hint string) {
+	bestD := 3
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
@@ -304,9 +363,9 @@ func suggest(key string, fields map[string]reflect.StructField) string {
 		}
 	}
 	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+		return best, fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	return fmt.Sprintf(" (known fields: %s)", strings.Join(names, ", "))
+	return "", fmt.Sprintf(" (known fields: %s)", strings.Join(names, ", "))
 }
 
 // distance is the Levenshtein distance of a and b.
@@ -328,6 +387,57 @@ func distance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// syntaxError is err, the YAML syntax error of data, at the line where the
+// parser stopped. The line in yaml.v3's error is that of the construct the
+// parser was in (the mapping or list enclosing the mistake, counted from 0
+// for a parser error), which can be far above the mistake, and the error
+// has no column. The parser reads data as a stream and stops at the same
+// token in any prefix of data that holds it, so the shortest prefix of
+// whole lines that fails with the same error ends at the line the parser
+// stopped at; a bisection over the lines finds it. The column stays
+// unknown.
+func syntaxError(path string, data []byte, err error) FieldError {
+	var ends []int // ends[i] is the offset after line i+1
+	for off := 0; off < len(data); {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			ends = append(ends, len(data))
+			break
+		}
+		off += i + 1
+		ends = append(ends, off)
+	}
+	same := func(lines int) bool {
+		e := firstYAMLErr(data[:ends[lines-1]])
+		return e != nil && e.Error() == err.Error()
+	}
+	// The empty prefix parses; the whole file fails with err.
+	lo, hi := 0, len(ends)
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; same(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return FieldError{File: path, Line: hi, Msg: cleanYAMLErr(err)}
+}
+
+// firstYAMLErr is the first error decoding the YAML documents of data, nil
+// if all of them decode.
+func firstYAMLErr(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 func yamlErrLine(err error) int {

@@ -240,3 +240,130 @@ func TestMultipleDocumentsRejected(t *testing.T) {
 		t.Fatalf("err = %+v", es[0])
 	}
 }
+
+// TestUnknownFieldsDoNotHideOtherErrors: an unknown field is reported with
+// its position and suggestion, and the validation goes on: every other
+// problem of the file is reported with it, once, in file order.
+func TestUnknownFieldsDoNotHideOtherErrors(t *testing.T) {
+	src := strings.Replace(valid, "  ref: refs/heads/main", "  ref: main", 1)
+	src = strings.Replace(src, "  architectures: [amd64, arm64]", "  architectures: [amd64, arm64]\n  layerBudget: 1", 1)
+	src = strings.Replace(src, "  slim: {packages: [busybox], shell: required,", "  slim: {packages: [busybox], shel: required,", 1)
+	src = strings.Replace(src, "    entrypoint: [/bin/python3]", "    entrypont: [/bin/python3]", 1)
+	_, err := Parse("f.yaml", []byte(src))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want an invalid fleet file", err)
+	}
+	want := strings.Join([]string{
+		`f.yaml:9:8: identity.ref: must be a full git ref like refs/heads/main, found "main"`,
+		`f.yaml:12:16: build.layerBudget: must be between 2 and 127, found 1`,
+		`f.yaml:16:31: tiers.slim.shel: unknown field "shel" (did you mean "shell"?)`,
+		`f.yaml:22:5: runtimes[0].entrypont: unknown field "entrypont" (did you mean "entrypoint"?)`,
+	}, "\n")
+	if err.Error() != want {
+		t.Errorf("errors:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestMisspeltFieldReportedOnce: a misspelt required field is one problem,
+// the unknown field with its suggestion; the field it was meant to be is
+// not reported missing as well. A field merely unknown, with no suggestion,
+// leaves the missing field reported.
+func TestMisspeltFieldReportedOnce(t *testing.T) {
+	for _, c := range []struct {
+		name, old, new string
+		want           []string
+	}{
+		{"misspelt repository", "  repository: acme/fleet", "  repositry: acme/fleet",
+			[]string{`f.yaml:7:3: identity.repositry: unknown field "repositry" (did you mean "repository"?)`}},
+		{"misspelt tier policy", "  slim: {packages: [busybox], shell: required,", "  slim: {packages: [busybox], shel: required,",
+			[]string{`f.yaml:15:31: tiers.slim.shel: unknown field "shel" (did you mean "shell"?)`}},
+		{"misspelt and written", "  repository: acme/fleet", "  repository: acme\n  repositry: acme/fleet",
+			[]string{
+				`f.yaml:7:15: identity.repository: must be owner/name, found "acme"`,
+				`f.yaml:8:3: identity.repositry: unknown field "repositry" (did you mean "repository"?)`,
+			}},
+		{"unknown, no suggestion", "  repository: acme/fleet", "  project: acme/fleet",
+			[]string{
+				`f.yaml:6:3: identity.repository: must be owner/name, found ""`,
+				`f.yaml:7:3: identity.project: unknown field "project" (known fields: `,
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(strings.Replace(valid, c.old, c.new, 1)))
+			var es Errors
+			if !errors.As(err, &es) || len(es) != len(c.want) {
+				t.Fatalf("err = %v, want %d errors", err, len(c.want))
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(es[i].Error(), w) {
+					t.Errorf("error %d = %q, want %q", i, es[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestSyntaxErrorLine: a YAML syntax error deep in a fleet file is reported
+// at the line the parser stopped at, not at the line of the mapping or list
+// around it (which yaml.v3 names, counted from 0), and with no column: the
+// parser does not tell it, and a made-up ":0" would send an editor to the
+// wrong place.
+func TestSyntaxErrorLine(t *testing.T) {
+	example, err := os.ReadFile("../../clearcutt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, old, new string
+		// line is the line of the mistake, counted within new.
+		line int
+		msg  string
+	}{
+		{"bracket after a flow list", "    tiers: [distroless]\n\n", "    tiers: [distroless] ]\n\n", 0, "did not find expected key"},
+		{"key indented by three spaces", "  - id: static\n    version: \"1\"\n", "  - id: static\n   version: \"1\"\n", 1, "did not find expected '-' indicator"},
+		{"key indented by a tab", "  - id: static\n    version: \"1\"\n", "  - id: static\n\tversion: \"1\"\n", 1, "found a tab character that violates indentation"},
+		{"second colon in a value", "    nix: {attribute: tzdata}\n", "    nix: {attribute: tzdata}\n    cmd: a: b\n", 1, "mapping values are not allowed in this context"},
+		{"second document broken", "    tiers: [distroless]\n\n", "    tiers: [distroless]\n---\nkind: Fleet: x\n", 2, "mapping values are not allowed in this context"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := string(example)
+			i := strings.Index(src, c.old)
+			if i < 0 {
+				t.Fatalf("clearcutt.yaml does not contain %q", c.old)
+			}
+			src = src[:i] + c.new + src[i+len(c.old):]
+			line := strings.Count(src[:i], "\n") + 1 + c.line
+			if line < 100 {
+				t.Fatalf("the mistake is at line %d; the test wants it deep in the file", line)
+			}
+			_, err := Parse("f.yaml", []byte(src))
+			var es Errors
+			if !errors.Is(err, ErrInvalid) || !errors.As(err, &es) || len(es) != 1 {
+				t.Fatalf("err = %v, want one syntax error", err)
+			}
+			if want := fmt.Sprintf("f.yaml:%d: %s", line, c.msg); es[0].Error() != want {
+				t.Errorf("error %q, want %q", es[0], want)
+			}
+			if es[0].Line != line || es[0].Column != 0 {
+				t.Errorf("position %d:%d, want line %d and no column", es[0].Line, es[0].Column, line)
+			}
+		})
+	}
+}
+
+// TestFieldErrorWithoutColumn: an error whose column is unknown names the
+// file and line only, never a column 0.
+func TestFieldErrorWithoutColumn(t *testing.T) {
+	for _, c := range []struct {
+		e    FieldError
+		want string
+	}{
+		{FieldError{File: "f.yaml", Line: 64, Msg: "m"}, "f.yaml:64: m"},
+		{FieldError{File: "f.yaml", Line: 64, Column: 3, Path: "a.b", Msg: "m"}, "f.yaml:64:3: a.b: m"},
+		{FieldError{File: "f.yaml", Msg: "m"}, "f.yaml: m"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+	}
+}

@@ -175,7 +175,8 @@ func (f *Fleet) Validate() []Problem {
 	// Every identity value reaches the admission policies verbatim: one
 	// holding a pattern character is refused before its format is checked.
 	// A defaulted field (workflowRepository, workflowRef) equal to its
-	// source is reported once, at the source.
+	// source is reported once, at the source: its pattern characters here,
+	// its format below.
 	literal := map[string]bool{}
 	for _, v := range []struct{ path, value, source string }{
 		{"identity.issuer", id.Issuer, ""},
@@ -202,7 +203,7 @@ func (f *Fleet) Validate() []Problem {
 	if literal["identity.repository"] && !reRepo.MatchString(id.Repository) {
 		add("identity.repository", "must be owner/name, found %q", id.Repository)
 	}
-	if literal["identity.workflowRepository"] && !reRepo.MatchString(id.WorkflowRepository) {
+	if literal["identity.workflowRepository"] && id.WorkflowRepository != id.Repository && !reRepo.MatchString(id.WorkflowRepository) {
 		add("identity.workflowRepository", "must be owner/name, found %q", id.WorkflowRepository)
 	}
 	if literal["identity.rescanWorkflow"] && id.RescanWorkflow != "" && !reWorkflow.MatchString(id.RescanWorkflow) {
@@ -248,7 +249,8 @@ func (f *Fleet) Validate() []Problem {
 	if b.User.UID <= 0 {
 		add("build.user.uid", "must be a non-root uid, found %d", b.User.UID)
 	}
-	if b.User.GID <= 0 {
+	// The gid defaults to the uid: a bad uid is reported once, at the uid.
+	if b.User.GID <= 0 && b.User.GID != b.User.UID {
 		add("build.user.gid", "must be a non-root gid, found %d", b.User.GID)
 	}
 	if !reUser.MatchString(b.User.Name) || b.User.Name == "root" {
