@@ -144,7 +144,7 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 
 func renderPipeline(g *globals, r pipeline.Report) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tINDEX DIGEST\tARCH\tLAYERS\tSIZE\tTESTS\tVULNS (active/suppressed/excepted)\tPUBLISHED\tVERIFIED")
+	fmt.Fprintln(tw, "IMAGE\tINDEX DIGEST\tARCH\tLAYERS\tSIZE\tTESTS\tVULNS A/S/E\tPUBLISHED\tVERIFIED")
 	for _, pi := range r.Images {
 		pub, ver := "no", "-"
 		if pi.Publish != nil {
@@ -182,6 +182,7 @@ func renderPipeline(g *globals, r pipeline.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(g.stdout, "VULNS A/S/E: findings active / suppressed by VEX / excepted (exceptions.yaml)")
 	for _, pi := range r.Images {
 		if pi.Error != "" {
 			fmt.Fprintf(g.stdout, "\n%s: %s\n", pi.Image, pi.Error)

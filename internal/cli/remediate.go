@@ -195,8 +195,7 @@ func renderPlanActions(g *globals, p remediate.Plan) error {
 	if len(p.Actions) == 0 {
 		fmt.Fprintln(w, "no active finding with a known fix")
 	} else {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "RANK\tPACKAGE\tATTRIBUTE\tVERSION\tLOCKED\tNEWER\tFIX\tSEVERITY\tKEV\tFIXES\tIMAGES")
+		t := table{header: []string{"RANK", "PACKAGE", "ATTRIBUTE", "VERSION", "LOCKED", "NEWER", "FIX", "SEVERITY", "KEV", "FIXES", "IMAGES"}}
 		for _, a := range p.Actions {
 			attr := a.Attribute
 			if attr == "" {
@@ -210,10 +209,10 @@ func renderPlanActions(g *globals, p remediate.Plan) error {
 			if fixes == "" {
 				fixes = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Rank, a.Package, attr, strings.Join(a.Versions, ","),
-				versionsText(a.Pinned), versionsText(a.Newer), a.Fix, a.Severity, kev, fixes, strings.Join(a.Images, ","))
+			t.add(strconv.Itoa(a.Rank), a.Package, attr, strings.Join(a.Versions, ","),
+				versionsText(a.Pinned), versionsText(a.Newer), string(a.Fix), a.Severity, kev, fixes, strings.Join(a.Images, ", "))
 		}
-		if err := tw.Flush(); err != nil {
+		if err := t.write(w, tableWidth); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/spf13/cobra"
@@ -69,16 +68,15 @@ image labels, 3 could not run (runc, registry, I/O).`,
 }
 
 func renderTest(g *globals, r stage.TestReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range r.Platforms {
-		fmt.Fprintf(tw, "%s %s  %s  %s\n", r.Image, p.Platform, p.Subject.Digest, p.Outcome())
+		fmt.Fprintf(g.stdout, "%s %s  %s  %s\n", r.Image, p.Platform, p.Subject.Digest, p.Outcome())
+		t := table{}
 		for _, c := range p.Checks {
-			detail := c.Detail
-			if len(detail) > 100 {
-				detail = detail[:97] + "..."
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(string(c.Status)), c.ID, detail)
+			t.add("  "+strings.ToUpper(string(c.Status)), c.ID, c.Detail)
+		}
+		if err := t.write(g.stdout, tableWidth); err != nil {
+			return err
 		}
 	}
-	return tw.Flush()
+	return nil
 }

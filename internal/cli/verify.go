@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -248,29 +247,51 @@ func channelNames() string {
 }
 
 func renderVerify(g *globals, r verify.Report) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	mode := "keyless identity from the fleet file"
 	if r.KeyMode {
 		mode = "public key"
 	}
-	fmt.Fprintf(tw, "%s  (%s)\n", r.Image, mode)
-	fmt.Fprintln(tw, "CHANNEL\tSTATUS\tREQUIRED\tFOR\tSIGNER\tDETAIL")
+	fmt.Fprintf(g.stdout, "%s  (%s)\n", r.Image, mode)
+	// The signer of most entries is named once; an entry another signer
+	// made (the rescan workflow's scan) names its own.
+	count := map[string]int{}
 	for _, c := range r.Channels {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t\t\t\n", c.Channel, strings.ToUpper(string(c.Status)), c.Required)
 		for _, e := range c.Entries {
-			detail := e.Reason
-			if detail == "" && e.ScanTime != nil {
-				detail = "scanned " + e.ScanTime.UTC().Format(time.RFC3339)
+			if e.Signer != "" {
+				count[e.Signer]++
 			}
-			// The whole reason: a cut one can hide what failed.
-			signer := e.Signer
-			if len(signer) > 60 {
-				signer = "…" + signer[len(signer)-59:]
-			}
-			fmt.Fprintf(tw, "  \t%s\t\t%s %s\t%s\t%s\n", e.Status, e.Arch, shortDigest(e.Digest), signer, detail)
 		}
 	}
-	return tw.Flush()
+	signer := ""
+	for s, n := range count {
+		if n > count[signer] || (n == count[signer] && s < signer) {
+			signer = s
+		}
+	}
+	if signer != "" {
+		fmt.Fprintf(g.stdout, "signed by %s\n", signer)
+	}
+	t := table{header: []string{"CHANNEL", "STATUS", "FOR", "DETAIL"}}
+	for _, c := range r.Channels {
+		note := ""
+		if !c.Required {
+			note = "not required"
+		}
+		t.add(string(c.Channel), strings.ToUpper(string(c.Status)), "", note)
+		for _, e := range c.Entries {
+			var detail []string
+			if e.Signer != "" && e.Signer != signer {
+				detail = append(detail, "signed by "+e.Signer)
+			}
+			if e.Reason != "" {
+				detail = append(detail, e.Reason)
+			} else if e.ScanTime != nil {
+				detail = append(detail, "scanned "+e.ScanTime.UTC().Format(time.RFC3339))
+			}
+			t.add("", string(e.Status), e.Arch+" "+shortDigest(e.Digest), strings.Join(detail, "; "))
+		}
+	}
+	return t.write(g.stdout, tableWidth)
 }
 
 func shortDigest(d string) string {
