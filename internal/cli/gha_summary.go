@@ -151,7 +151,9 @@ func checkIcon(s structure.Status) string {
 		return gha.IconPass
 	case structure.Failed:
 		return gha.IconFail
-	case structure.Warned:
+	case structure.Skipped:
+		// It applies and could not run where the image was tested: the
+		// statement is WARNED.
 		return gha.IconWarn
 	default:
 		return gha.IconSkip

@@ -135,7 +135,7 @@ func fakeReports() map[string]struct {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	test := stage.TestReport{Image: "python:distroless", Reference: "oci:out/stage@" + idx.String(), Passed: true,
 		Platforms: []structure.Result{{Platform: "linux/amd64", Subject: structure.Subject{Name: "python:distroless", Digest: amd}, Checks: []structure.Check{
-			{ID: "no-shell", Status: structure.Passed}, {ID: "stripped", Status: structure.Warned, Detail: "2 files | with\nsymbols"}, {ID: "smoke", Status: structure.Skipped}}}},
+			{ID: "no-shell", Status: structure.Passed}, {ID: "stripped", Status: structure.Passed, Detail: "the tier allows symbols: 2 files | with\nsymbols"}, {ID: "entrypoint", Status: structure.NotApplicable}, {ID: "smoke", Status: structure.Skipped}}}},
 		Statements: map[string]string{amd.String(): "out/evidence/sha256-" + amd.Hex + "/test-result.json"}}
 	finding := scan.Finding{ID: "CVE-2024-0001", Severity: "high", Package: scan.Package{Name: "openssl", Version: "3.0.1"}, FixedIn: []string{"3.0.2"}, Status: gate.Active}
 	return map[string]struct {

@@ -20,7 +20,7 @@ func checkEntrypoint(in *inputs) Check {
 		argv = in.cfg.Config.Cmd
 	}
 	if len(argv) == 0 && in.noProgram {
-		return Check{ID: IDEntrypoint, Name: name, Status: Skipped, Detail: "the image is a base that starts no program of its own"}
+		return Check{ID: IDEntrypoint, Name: name, Status: NotApplicable, Detail: "not applicable: the image is a base that starts no program of its own"}
 	}
 	if len(argv) == 0 || argv[0] == "" {
 		return fail(IDEntrypoint, name, "config has neither Entrypoint nor Cmd")

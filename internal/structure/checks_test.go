@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -252,9 +253,18 @@ func TestStripped(t *testing.T) {
 		t.Errorf("detail %q", c.Detail)
 	}
 	res := run(t, distroless(t, unstripped), "slim", TierRules{Shell: Allowed, PackageManager: Forbidden, Coreutils: Allowed, Deployable: true})
-	wantStatus(t, res, IDStripped, Warned)
+	// A tier that allows symbols: the check passes and names the files
+	// that keep them; it does not make the statement WARNED.
+	c = wantStatus(t, res, IDStripped, Passed)
+	wantPaths(t, c, storeApp+"/bin/tool")
+	if !strings.HasPrefix(c.Detail, "the tier allows symbols: ") || !strings.Contains(c.Detail, storeApp+"/bin/tool") {
+		t.Errorf("detail %q", c.Detail)
+	}
 	if !res.Passed() || res.Outcome() != ResultWarned {
-		t.Errorf("a warning must not fail the run: passed=%v outcome=%s", res.Passed(), res.Outcome())
+		t.Errorf("symbols the tier allows must not fail the run: passed=%v outcome=%s", res.Passed(), res.Outcome())
+	}
+	if p := res.Predicate(); !slices.Contains(p.GetPassedTests(), IDStripped) || slices.Contains(p.GetWarnedTests(), IDStripped) {
+		t.Errorf("stripped: passed %v warned %v", p.GetPassedTests(), p.GetWarnedTests())
 	}
 	wantStatus(t, run(t, distroless(t), "distroless", distrolessRules), IDStripped, Passed)
 }

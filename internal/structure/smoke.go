@@ -24,11 +24,16 @@ var runcEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const outputTail = 2048
 
 // runSmoke runs the smoke command under runc, or says why it was skipped.
-// The returned error is for a run that could not be prepared.
+// For a base that starts no program and declares no smoke command there is
+// nothing to run: the check is not applicable. The returned error is for
+// a run that could not be prepared.
 func runSmoke(ctx context.Context, opts Options, in *inputs, expect *regexp.Regexp, progress func(string)) (Check, error) {
 	const name = "smoke command runs in the image"
 	skip := func(why string) (Check, error) {
 		return Check{ID: IDSmoke, Name: name, Status: Skipped, Detail: "skipped: " + why}, nil
+	}
+	if opts.Smoke == nil && in.noProgram {
+		return Check{ID: IDSmoke, Name: name, Status: NotApplicable, Detail: "not applicable: the image is a base that starts no program of its own, and no smoke command is declared"}, nil
 	}
 	if opts.Smoke == nil {
 		return skip("none declared")

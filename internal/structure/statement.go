@@ -24,14 +24,16 @@ const (
 )
 
 // Outcome is the predicate result: FAILED if a check failed, WARNED if a
-// check was skipped or warned, PASSED otherwise.
+// check that applies could not run where the image was tested (Skipped),
+// PASSED otherwise. WARNED therefore means that every check that ran
+// passed. A not-applicable check does not change the outcome.
 func (r Result) Outcome() string {
 	out := ResultPassed
 	for _, c := range r.Checks {
 		switch c.Status {
 		case Failed:
 			return ResultFailed
-		case Skipped, Warned:
+		case Skipped:
 			out = ResultWarned
 		}
 	}
@@ -41,8 +43,9 @@ func (r Result) Outcome() string {
 // Predicate is the test-result predicate. Its configuration is one
 // resource descriptor for the tier rules: the digest of their canonical
 // JSON, which is also carried as content (media type application/json).
-// Check IDs go to passedTests, warnedTests (skipped or warned) and
-// failedTests.
+// Check IDs go to passedTests, warnedTests (skipped: could not run where
+// the image was tested) and failedTests; a not-applicable check is in no
+// list (the tier rules in the configuration say what applies).
 func (r Result) Predicate() *trv0.TestResult {
 	p := &trv0.TestResult{
 		Result: r.Outcome(),
@@ -59,6 +62,7 @@ func (r Result) Predicate() *trv0.TestResult {
 			p.PassedTests = append(p.PassedTests, c.ID)
 		case Failed:
 			p.FailedTests = append(p.FailedTests, c.ID)
+		case NotApplicable:
 		default:
 			p.WarnedTests = append(p.WarnedTests, c.ID)
 		}

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -85,10 +87,31 @@ func TestStatementOutcomes(t *testing.T) {
 	if got := run(t, distroless(t), "distroless", distrolessRules).Outcome(); got != ResultWarned {
 		t.Errorf("smoke skipped: %s", got)
 	}
-	res := Result{Tier: "x", Checks: []Check{{ID: "a", Status: Passed}}}
-	if res.Outcome() != ResultPassed {
-		t.Errorf("all passed: %s", res.Outcome())
+	for _, c := range []struct {
+		statuses              []Status
+		want                  string
+		passed, warned, faild []string
+	}{
+		{[]Status{Passed}, ResultPassed, []string{"c0"}, nil, nil},
+		// Not applicable: no change to the outcome, in no list.
+		{[]Status{Passed, NotApplicable}, ResultPassed, []string{"c0"}, nil, nil},
+		{[]Status{NotApplicable}, ResultPassed, nil, nil, nil},
+		// Could not run where the image was tested.
+		{[]Status{Passed, Skipped, NotApplicable}, ResultWarned, []string{"c0"}, []string{"c1"}, nil},
+		{[]Status{Skipped, Failed, Passed}, ResultFailed, []string{"c2"}, []string{"c0"}, []string{"c1"}},
+	} {
+		res := Result{Tier: "x"}
+		for i, s := range c.statuses {
+			res.Checks = append(res.Checks, Check{ID: fmt.Sprintf("c%d", i), Status: s})
+		}
+		p := res.Predicate()
+		if res.Outcome() != c.want || p.GetResult() != c.want || !slices.Equal(p.GetPassedTests(), c.passed) ||
+			!slices.Equal(p.GetWarnedTests(), c.warned) || !slices.Equal(p.GetFailedTests(), c.faild) {
+			t.Errorf("%v: %s (predicate %s) passed %v warned %v failed %v, want %s %v %v %v", c.statuses, res.Outcome(), p.GetResult(),
+				p.GetPassedTests(), p.GetWarnedTests(), p.GetFailedTests(), c.want, c.passed, c.warned, c.faild)
+		}
 	}
+	res := Result{Tier: "x", Checks: []Check{{ID: "a", Status: Passed}}}
 	if _, err := res.StatementJSON(); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("statement without a subject digest: %v", err)
 	}

@@ -52,8 +52,9 @@ type Options struct {
 	// skipped, never passed).
 	Smoke *Smoke
 	// NoProgram declares an image that starts no program of its own: a base
-	// for binaries added later (the static base). Its entrypoint check is
-	// skipped, and an entrypoint it nevertheless has must still resolve.
+	// for binaries added later (the static base). Its entrypoint check, and
+	// its smoke check when no smoke command is declared, are not
+	// applicable; an entrypoint it nevertheless has must still resolve.
 	NoProgram bool
 	// Runc is the path of the runc binary; "" = not available.
 	Runc string
@@ -88,13 +89,18 @@ type Subject struct {
 // Status is a check outcome.
 type Status string
 
-// Statuses. Warned is used by the stripped check when the tier allows
-// symbols: it never fails the run, and it is never counted as passed.
+// Statuses (docs/adr/0017-warned-means-a-check-could-not-run.md).
+// Skipped is a check that applies to the image but could not run where
+// it was tested (the smoke run without runc, for a foreign architecture,
+// or with no command declared): the statement is WARNED. NotApplicable is
+// a check with nothing to check in this image (the entrypoint and smoke
+// checks of a base that starts no program): it does not change the
+// outcome and is listed in none of the statement's test lists.
 const (
-	Passed  Status = "passed"
-	Failed  Status = "failed"
-	Skipped Status = "skipped"
-	Warned  Status = "warned"
+	Passed        Status = "passed"
+	Failed        Status = "failed"
+	Skipped       Status = "skipped"
+	NotApplicable Status = "not_applicable"
 )
 
 // Check is the outcome of one invariant.
@@ -115,8 +121,8 @@ type Result struct {
 	Checks   []Check   `json:"checks"`
 }
 
-// Passed is true iff no check failed. Skipped and warned checks do not
-// fail a run (the statement reports them as warnings).
+// Passed is true iff no check failed. Skipped and not-applicable checks
+// do not fail a run (the statement reports a skipped one as a warning).
 func (r Result) Passed() bool {
 	for _, c := range r.Checks {
 		if c.Status == Failed {
