@@ -76,6 +76,14 @@ const (
 	PredicateVulns = verify.PredicateVulns
 )
 
+// The test results the generated policies admit: PASSED, and WARNED (every
+// check that ran passed; a check that applies could not run where the
+// image was tested). FAILED is refused.
+const (
+	TestPassed = "PASSED"
+	TestWarned = "WARNED"
+)
+
 // The gate object of a vulnerability statement's predicate: the scan's
 // verdict, and whether a database older than the fleet's maximum age was
 // accepted unsafely. Admission requires pass true and staleDBAccepted

@@ -297,3 +297,32 @@ func TestTierRuleFollowsTheFleet(t *testing.T) {
 		t.Error("a tier rule is generated although every tier is deployable")
 	}
 }
+
+// TestTestResultsAdmitted: both engines admit a PASSED or WARNED test
+// result and nothing else, and say what WARNED means. TestKyvernoKeyMode
+// runs the Kyverno policy on PASSED, WARNED and FAILED evidence.
+func TestTestResultsAdmitted(t *testing.T) {
+	res, err := admission.Generate(loadFleet(t, ""), admission.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky, pc := res.Files[0].Content, res.Files[1].Content
+	if !regexp.MustCompile(`key: '\{\{ result \}\}'\s+operator: AnyIn\s+value:\s+- PASSED\s+- WARNED\n`).MatchString(ky) {
+		t.Errorf("kyverno policy does not admit exactly PASSED and WARNED:\n%s", ky)
+	}
+	for _, want := range []string{"WARNED means every tier invariant\n", "FAILED is refused"} {
+		if !strings.Contains(ky, want) {
+			t.Errorf("kyverno policy lacks %q", want)
+		}
+	}
+	for _, want := range []string{`"predicate.result": [for k0, v0 in predicate if k0 == "result" {v0}] & ["PASSED" | "WARNED"]`, "WARNED means every", "FAILED is refused"} {
+		if !strings.Contains(pc, want) {
+			t.Errorf("policy-controller policy lacks %q", want)
+		}
+	}
+	for _, f := range []string{ky, pc} {
+		if strings.Contains(f, "FAILED\"") || strings.Contains(f, "value: PASSED") {
+			t.Errorf("a policy requires exactly PASSED or names FAILED:\n%s", f)
+		}
+	}
+}

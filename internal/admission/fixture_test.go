@@ -173,6 +173,9 @@ func (fx fixture) sign(ref name.Digest, idx v1.ImageIndex, ev evidence) {
 				"result": ev.tests, "configuration": []any{map[string]any{"name": "tier invariants"}},
 				"passedTests": []string{"nonroot", "no-shell"},
 			}
+			if ev.tests == "WARNED" {
+				pred["warnedTests"] = []string{"smoke"}
+			}
 			if failed[s] {
 				pred = map[string]any{
 					"result": "FAILED", "configuration": []any{map[string]any{"name": "tier invariants"}},

@@ -171,6 +171,13 @@ func TestKyvernoKeyMode(t *testing.T) {
 	// result is FAILED.
 	armFailed, idx := fx.pushIndex("static", "slim", "1-slim")
 	fx.sign(armFailed, idx, evidence{sbom: true, tests: "PASSED", failedArch: "arm64", scan: gatePass, signer: fleetKey})
+	// WARNED: every check that ran passed and the smoke run could not run
+	// where the image was tested. Admitted, on the index and as derived
+	// from the platforms' results.
+	warned, idx := fx.pushIndex("nodejs", "distroless", "20-warned")
+	fx.sign(warned, idx, evidence{sbom: true, tests: "WARNED", scan: gatePass, onIdx: true, signer: fleetKey})
+	perPlatformWarned, idx := fx.pushIndex("java", "distroless", "17-warned")
+	fx.sign(perPlatformWarned, idx, evidence{sbom: true, tests: "WARNED", scan: gatePass, signer: fleetKey})
 	dev, idx := fx.pushIndex("python", "dev", "3.11-dev", "dev")
 	fx.sign(dev, idx, full)
 	// The vulnerability gate: every scan of the digest, by the fleet key,
@@ -214,6 +221,8 @@ func TestKyvernoKeyMode(t *testing.T) {
 		pod{"per-platform-evidence", "prod", perPlatform.String()},
 		pod{"per-platform-evidence-tag", "prod", fx.repo + "/java:17-slim"},
 		pod{"per-platform-arm64-failed", "prod", armFailed.String()},
+		pod{"tests-warned", "prod", warned.String()},
+		pod{"per-platform-warned", "prod", perPlatformWarned.String()},
 		pod{"dev-tag-prod", "prod", fx.repo + "/python:dev"},
 		pod{"dev-digest-prod", "prod", dev.String()},
 		pod{"dev-sandbox", "sandbox", fx.repo + "/python:3.11-dev"},
@@ -246,6 +255,8 @@ func TestKyvernoKeyMode(t *testing.T) {
 		{"per-platform-evidence", admission.KyvernoRuleEvidence, "pass", "@" + perPlatform.DigestStr()},
 		{"per-platform-evidence-tag", admission.KyvernoRuleEvidence, "pass", "@" + perPlatform.DigestStr()},
 		{"per-platform-arm64-failed", admission.KyvernoRuleEvidence, "fail", "attestation checks failed for " + armFailed.String() + " and predicate " + admission.PredicateTestResult},
+		{"tests-warned", admission.KyvernoRuleEvidence, "pass", "@" + warned.DigestStr()},
+		{"per-platform-warned", admission.KyvernoRuleEvidence, "pass", "@" + perPlatformWarned.DigestStr()},
 		{"dev-tag-prod", admission.KyvernoRuleEvidence, "pass", ""},
 		{"dev-tag-prod", admission.KyvernoRuleTiers, "fail", "dev tier"},
 		{"dev-digest-prod", admission.KyvernoRuleTiers, "fail", "dev tier"},

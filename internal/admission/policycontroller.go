@@ -81,10 +81,12 @@ func renderPolicyController(s spec) (File, []Rule, error) {
 			auth:     fleetSigned("sbom", PredicateSBOM, cuePolicy(cueCheck{path: []string{"spdxVersion"}, want: cueString("SPDX-2.3")})),
 		},
 		{
-			suffix:   "tests",
-			comment:  "The image's tier invariants and smoke run passed, attested by the fleet identity.",
-			enforces: "has a PASSED in-toto test-result attestation from the fleet identity",
-			auth:     fleetSigned("tests", PredicateTestResult, cuePolicy(cueCheck{path: []string{"result"}, want: cueString("PASSED")})),
+			suffix: "tests",
+			comment: "The image's test result is PASSED or WARNED, attested by the fleet identity. WARNED means every\n" +
+				"tier invariant that ran passed and a check that applies (the smoke run) could not run where the image\n" +
+				"was tested; FAILED is refused (docs/admission.md, \"Test results\").",
+			enforces: "has a PASSED or WARNED in-toto test-result attestation from the fleet identity",
+			auth:     fleetSigned("tests", PredicateTestResult, cuePolicy(cueCheck{path: []string{"result"}, want: cueString(TestPassed) + " | " + cueString(TestWarned)})),
 		},
 		{
 			suffix: "vulnerabilities",

@@ -7,7 +7,26 @@ import (
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
+	"github.com/clearcutt/clearcutt/internal/verify"
 )
+
+// warnedExplanation is shown wherever a tests channel verified from a
+// WARNED test result is shown.
+const warnedExplanation = "Verified with a warning: every check that ran passed, and the checks named here apply to this image " +
+	"but could not run where it was tested (for example the smoke run of an arm64 image tested on an amd64 host)."
+
+// warnedChecks is what a tests channel verified from a WARNED test result
+// says could not run ("1 check(s) could not run: smoke (...)"), or "".
+func warnedChecks(c catalog.ChannelStatus) string {
+	if c.Channel != catalog.ChannelTests || c.Status != catalog.StatusVerified {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(c.Reason, verify.TestsWarned)
+	if !ok {
+		return ""
+	}
+	return rest
+}
 
 // pageName is the image page's path inside the site.
 func pageName(im catalog.Image) string { return "images/" + im.Runtime + "-" + im.Tier + ".html" }
@@ -73,6 +92,9 @@ type channelCell struct {
 	Channel string
 	Status  catalog.Status
 	Detail  string
+	// Warned: verified, and a check could not run somewhere (a tests
+	// channel verified from a WARNED test result).
+	Warned bool
 }
 
 // vulnTotals counts unique finding ids over the architectures.
@@ -106,6 +128,9 @@ type historyRow struct {
 type channelView struct {
 	catalog.ChannelStatus
 	Label string
+	// Warned is what could not run, for a tests channel verified from a
+	// WARNED test result; Explanation says what that means.
+	Warned, Explanation string
 }
 
 type platformView struct {
@@ -186,7 +211,12 @@ func overviewCell(im catalog.Image, ch string) channelCell {
 				cell.Status = c.Status
 			}
 			found = true
-			details = append(details, where+": "+statusLabel(c.Status))
+			d := where + ": " + statusLabel(c.Status)
+			if w := warnedChecks(c); w != "" {
+				d += " — " + w
+				cell.Warned = true
+			}
+			details = append(details, d)
 		}
 	}
 	add("image", im.Channels)
@@ -291,7 +321,11 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 func channelViews(cs []catalog.ChannelStatus) []channelView {
 	out := make([]channelView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, channelView{ChannelStatus: c, Label: channelLabel(c.Channel)})
+		v := channelView{ChannelStatus: c, Label: channelLabel(c.Channel)}
+		if v.Warned = warnedChecks(c); v.Warned != "" {
+			v.Explanation = warnedExplanation
+		}
+		out = append(out, v)
 	}
 	// Channel order, whatever order the catalog lists them in.
 	order := map[string]int{}

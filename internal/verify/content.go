@@ -72,7 +72,22 @@ func checkSBOM(v verified, digestHex string) error {
 	return fmt.Errorf("%w: SBOM %q does not describe sha256:%s", ErrContent, doc.Name, digestHex)
 }
 
-// checkTests accepts PASSED and WARNED test results.
+// warnedWhy explains, per check ID, why a test-result statement lists
+// the check in warnedTests. The statement carries IDs only; its tier rules
+// say what applies. WARNED means that a check that applies to the image
+// could not run where the image was tested, and every check that ran
+// passed (docs/adr/0017-warned-means-a-check-could-not-run.md). Releases
+// before that decision also warned for checks with nothing to check and
+// for symbols the tier allows: their IDs are explained as such.
+var warnedWhy = map[string]string{
+	"smoke":      "runc not available where the image was tested, an architecture the test host cannot execute, or no smoke command declared",
+	"entrypoint": "not applicable: the image starts no program of its own",
+	"stripped":   "files keep symbols, which the tier allows",
+}
+
+// checkTests accepts PASSED and WARNED test results and refuses FAILED
+// and anything else. A WARNED result is verified with a warning: the
+// returned reason names each warned check and why it could not run.
 func checkTests(v verified) (string, error) {
 	var tr struct {
 		Result      string   `json:"result"`
@@ -86,11 +101,36 @@ func checkTests(v verified) (string, error) {
 	case "PASSED":
 		return "", nil
 	case "WARNED":
-		return "warned: " + strings.Join(tr.WarnedTests, ", "), nil
+		return warnedReason(tr.WarnedTests), nil
 	case "FAILED":
 		return "", fmt.Errorf("%w: test result FAILED: %s", ErrContent, strings.Join(tr.FailedTests, ", "))
 	}
 	return "", fmt.Errorf("%w: test result %q", ErrContent, tr.Result)
+}
+
+// TestsWarned begins the reason of a tests entry verified from a WARNED
+// test result; the rest is "N check(s) could not run: <id> (<why>); ...".
+// An index statement's IDs are prefixed with their platform
+// ("linux/arm64: smoke").
+const TestsWarned = "WARNED: "
+
+func warnedReason(ids []string) string {
+	if len(ids) == 0 {
+		return TestsWarned + "the statement names no check that could not run"
+	}
+	items := make([]string, len(ids))
+	for i, id := range ids {
+		check := id
+		if j := strings.LastIndex(id, ": "); j >= 0 {
+			check = id[j+2:]
+		}
+		why, ok := warnedWhy[check]
+		if !ok {
+			why = "no explanation known for this check"
+		}
+		items[i] = id + " (" + why + ")"
+	}
+	return fmt.Sprintf("%s%d check(s) could not run: %s", TestsWarned, len(ids), strings.Join(items, "; "))
 }
 
 // checkVEX requires an OpenVEX document about the image of t (every
