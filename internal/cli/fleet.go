@@ -1,16 +1,21 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/nixcmd"
+	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
 func (g *globals) loadFleet() (*fleet.File, error) {
@@ -59,7 +64,8 @@ or an invalid fleet file, 3 the matrix could not be written.`,
 	plan.Flags().BoolVar(&asJSON, "json", false, "print the matrix as JSON")
 	plan.Flags().BoolVar(&asMatrix, "github-matrix", false, "print the matrix as a GitHub Actions strategy.matrix (one line)")
 
-	var validateJSON bool
+	var validateJSON, validatePackages bool
+	var validateNixpkgs string
 	validate := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the fleet file strictly and report every problem with file:line",
@@ -70,11 +76,31 @@ report goes to stdout as JSON: the file, whether it is valid, its image and
 build counts, and the problems, each with file, line, column, field and
 message (line and column are absent where the problem has no position).
 
+The check is offline: a package-set attribute the fleet names (a runtime's
+nix.attribute and devPackages, a tier's packages) must be an attribute
+path, but whether the package set has it is known to Nix only. --packages
+also evaluates, with nix, the fleet flake's package set (nixpkgs as
+flake.lock locks it, or --nixpkgs, with the version pins) and reports, at
+its field, every attribute the set lacks or cannot evaluate on a system of
+the fleet.
+
 Exit status: 0 the file is valid, 2 it is not (or cannot be read), 3 the
-report could not be written.`,
+report could not be written, or --packages could not evaluate the package
+set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if validateNixpkgs != "" && !validatePackages {
+				return usageErr(fmt.Errorf("--nixpkgs replaces the package set --packages evaluates: it needs --packages"))
+			}
 			f, err := fleet.Load(g.fleetPath)
+			if err == nil && validatePackages {
+				if err = checkPackageSet(cmd.Context(), f, validateNixpkgs); err != nil && !errors.Is(err, fleet.ErrInvalid) {
+					return err
+				}
+				if err != nil {
+					f = nil
+				}
+			}
 			rep := validateReportOf(g.fleetPath, f, err)
 			if validateJSON {
 				if werr := writeJSON(g.stdout, rep); werr != nil {
@@ -90,6 +116,8 @@ report could not be written.`,
 		},
 	}
 	validate.Flags().BoolVar(&validateJSON, "json", false, "print the report, with every problem, as JSON")
+	validate.Flags().BoolVar(&validatePackages, "packages", false, "also evaluate with nix that the package set has every attribute the fleet names")
+	validate.Flags().StringVar(&validateNixpkgs, "nixpkgs", "", "with --packages: replace the locked nixpkgs input (e.g. nix/fixtures, the offline package set)")
 	schema := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of clearcutt.yaml",
@@ -111,6 +139,21 @@ Exit status: 0 printed, 2 bad flags, 3 the schema could not be written.`,
 	}
 	cmd.AddCommand(plan, validate, schema)
 	return cmd
+}
+
+// checkPackageSet is fleet validate --packages: every package-set
+// attribute f names, evaluated in the fleet flake's package set (nixpkgs
+// replaced by the flake directory nixpkgs when it is not empty).
+func checkPackageSet(ctx context.Context, f *fleet.File, nixpkgs string) error {
+	override, err := stage.NixOverride(nixpkgs)
+	if err != nil {
+		return err
+	}
+	flakeDir, err := filepath.Abs(stage.FlakeDir(f))
+	if err != nil {
+		return err
+	}
+	return f.CheckPackageSet(ctx, fleet.PackageSet{Nix: nixcmd.Nix{Env: os.Environ()}, FlakeDir: flakeDir, Override: override})
 }
 
 // validateReport is what fleet validate found in one fleet file.

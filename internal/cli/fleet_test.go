@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/testenv"
 )
 
 // TestFleetValidateNamesTheProblem: `fleet validate` refuses, as a usage
@@ -111,5 +114,60 @@ func TestFleetValidateJSON(t *testing.T) {
 	code, out, _ = run(t, "-f", missing, "fleet", "validate", "--json")
 	if rep := decode(out); code != ExitUsage || rep.Valid || len(rep.Problems) != 1 || rep.Problems[0].File != missing || rep.Problems[0].Line != 0 {
 		t.Errorf("missing file: exit %d, %s", code, out)
+	}
+}
+
+// TestFleetValidatePackages: validation is offline and passes a runtime
+// attribute the package set lacks; fleet validate --packages evaluates the
+// package set (here nix/fixtures replacing nixpkgs) and refuses it at its
+// field of the fleet file, before any build. --nixpkgs alone is a usage
+// error.
+func TestFleetValidatePackages(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.Need(t, "nix", "apt-get install nix-bin")
+	repo := testenv.RepoRoot(t)
+	if _, err := os.Stat(filepath.Join(repo, "nix/fixtures/vendor")); err != nil {
+		if testenv.Required() {
+			t.Fatal("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh (scripts/test.sh does)")
+		}
+		t.Skip("nix/fixtures/vendor is missing: run scripts/nix-fixtures.sh")
+	}
+	t.Setenv("NIX_CONFIG", testenv.NixConfig(t))
+	example, err := os.ReadFile(filepath.Join(repo, "clearcutt.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const old = "nix: {attribute: tzdata}"
+	i := strings.Index(string(example), old)
+	if i < 0 {
+		t.Fatalf("clearcutt.yaml lacks %q", old)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "nix"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := closure.StageFlake(filepath.Join(repo, "nix"), filepath.Join(dir, "nix")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "clearcutt.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(example), old, "nix: {attribute: tzdata-missing}", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fixtures := filepath.Join(repo, "nix/fixtures")
+
+	if code, _, errs := run(t, "-f", path, "fleet", "validate"); code != ExitOK {
+		t.Fatalf("offline validation: exit %d: %s", code, errs)
+	}
+	code, out, errs := run(t, "-f", path, "fleet", "validate", "--packages", "--nixpkgs", fixtures)
+	want := fmt.Sprintf(`%s:%d:22: runtimes[3].nix.attribute: the package set (path:%s replacing nixpkgs) has no attribute "tzdata-missing" on x86_64-linux, aarch64-linux`,
+		path, strings.Count(string(example[:i]), "\n")+1, fixtures)
+	if code != ExitUsage || errs != want || out != "" {
+		t.Errorf("--packages: exit %d, stdout %q, stderr %q; want %d and %q", code, out, errs, ExitUsage, want)
+	}
+	if code, _, errs := run(t, "-f", filepath.Join(repo, "clearcutt.yaml"), "fleet", "validate", "--packages", "--nixpkgs", fixtures); code != ExitOK {
+		t.Errorf("--packages, the example fleet: exit %d: %s", code, errs)
+	}
+	if code, _, errs := run(t, "-f", path, "fleet", "validate", "--nixpkgs", fixtures); code != ExitUsage || !strings.Contains(errs, "needs --packages") {
+		t.Errorf("--nixpkgs alone: exit %d: %s", code, errs)
 	}
 }
