@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/catalog/catalogtest"
@@ -601,6 +603,39 @@ func TestCatalogRegistryFailingMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	// Each config of the second image stays readable once: catalog reads
+	// one, before verifying anything, to tell whether it is of the fleet.
+	var configs sync.Map
+	sref, err := name.ParseReference(fx.registryRef["static:distroless"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sidx, err := remote.Index(sref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := sidx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range sim.Manifests {
+		if d.Platform == nil || !d.MediaType.IsImage() {
+			continue
+		}
+		m, err := remote.Get(sref.Context().Digest(d.Digest.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := m.Image()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cd, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs.Store("/v2/fleet/static/blobs/"+cd.String(), true)
+	}
 	var failing atomic.Bool
 	var failed atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -608,9 +643,11 @@ func TestCatalogRegistryFailingMidRun(t *testing.T) {
 		// and layers) are unavailable: the first image is observed
 		// before the registry fails.
 		if failing.Load() && strings.HasPrefix(r.URL.Path, "/v2/fleet/static/blobs/") {
-			failed.Add(1)
-			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"backend down"}]}`, http.StatusServiceUnavailable)
-			return
+			if _, once := configs.LoadAndDelete(r.URL.Path); !once {
+				failed.Add(1)
+				http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"backend down"}]}`, http.StatusServiceUnavailable)
+				return
+			}
 		}
 		proxy.ServeHTTP(w, r)
 	}))
