@@ -46,7 +46,11 @@ resolved to a digest once; the tags that point at it are recorded), from an
 OCI layout (--from oci:DIR: every index.json entry named <runtime>:<tier>),
 or from an images file (--images FILE: a JSON object of <runtime>:<tier> to
 REFERENCE@sha256:…, as the publish jobs write it). After that everything is
-by digest.
+by digest. Only images of this fleet are catalogued: one whose
+<runtime>:<tier> is not an image of clearcutt.yaml, or whose
+dev.clearcutt.fleet label names another fleet, is a stray — warned about,
+listed after the table, neither verified nor catalogued. --json prints the
+catalog document itself, which has no strays.
 
 --failed FILE (with --images) names the images of the fleet whose release
 failed in this run, as a JSON object of <runtime>:<tier> to the reason. Their
