@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite schemas/fleet.v1alpha1.schema.json")
+var update = flag.Bool("update", false, "rewrite schemas/fleet.v1alpha1.schema.json and docs/fleet-reference.md")
 
 const schemaFile = "../../schemas/fleet.v1alpha1.schema.json"
 

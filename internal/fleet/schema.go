@@ -1,22 +1,18 @@
 package fleet
 
-import (
-	"encoding/json"
-
-	"github.com/invopop/jsonschema"
-)
+import "encoding/json"
 
 // SchemaID is the $id of the generated JSON Schema.
 const SchemaID = "https://clearcutt.dev/schemas/fleet.v1alpha1.schema.json"
 
 // Schema returns the JSON Schema of clearcutt.yaml, generated from the Go
-// types. schemas/fleet.v1alpha1.schema.json is this output, committed; a test
+// types; the doc comments of their fields are the descriptions.
+// schemas/fleet.v1alpha1.schema.json is this output, committed; a test
 // fails when they drift.
 func Schema() ([]byte, error) {
-	r := &jsonschema.Reflector{
-		DoNotReference:             false,
-		RequiredFromJSONSchemaTags: false,
-		ExpandedStruct:             true,
+	r, err := reflector()
+	if err != nil {
+		return nil, err
 	}
 	s := r.Reflect(&Fleet{})
 	s.ID = SchemaID

@@ -162,8 +162,8 @@ func (f *Fleet) Validate() []Problem {
 	for i, t := range f.Registry.Tags {
 		p := fmt.Sprintf("registry.tags[%d]", i)
 		for _, ph := range rePlacehold.FindAllString(t, -1) {
-			if ph != "{runtime}" && ph != "{version}" && ph != "{tier}" {
-				add(p, "unknown placeholder %s (known: {runtime}, {version}, {tier})", ph)
+			if !knownPlaceholder(ph) {
+				add(p, "unknown placeholder %s (known: %s)", ph, placeholderNames())
 			}
 		}
 		if x := expandTag(t, "r", "1.0", "slim"); !reTag.MatchString(x) {
