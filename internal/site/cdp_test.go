@@ -235,7 +235,11 @@ const factsJS = `JSON.stringify({
 // visit loads url in a new tab and returns the page's facts and every
 // problem seen while loading it: console errors and warnings, uncaught
 // exceptions, failed requests, HTTP errors and dialogs.
-func (b *browser) visit(url string) (pageFacts, []string, error) {
+func (b *browser) visit(url string) (pageFacts, []string, error) { return b.visitShot(url, "") }
+
+// visitShot is visit, and when shot is not empty it also writes a PNG of
+// the whole page, 1280 CSS pixels wide, to shot.
+func (b *browser) visitShot(url, shot string) (pageFacts, []string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var target struct {
@@ -337,6 +341,11 @@ func (b *browser) visit(url string) (pageFacts, []string, error) {
 			return pageFacts{}, nil, err
 		}
 	}
+	if shot != "" {
+		if err := b.call(ctx, att.SessionID, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
+			return pageFacts{}, nil, err
+		}
+	}
 	var nav struct {
 		ErrorText string `json:"errorText"`
 	}
@@ -367,6 +376,11 @@ func (b *browser) visit(url string) (pageFacts, []string, error) {
 	if err := json.Unmarshal([]byte(ev.Result.Value), &f); err != nil {
 		return pageFacts{}, nil, fmt.Errorf("%s: %w", url, err)
 	}
+	if shot != "" {
+		if err := b.screenshot(ctx, att.SessionID, shot); err != nil {
+			return pageFacts{}, nil, err
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	return f, append([]string(nil), problems...), nil
@@ -376,4 +390,35 @@ func (b *browser) visit(url string) (pageFacts, []string, error) {
 // browser broke lines.
 func textHas(text, s string) bool {
 	return strings.Contains(strings.Join(strings.Fields(text), " "), strings.Join(strings.Fields(s), " "))
+}
+
+// screenshot writes a PNG of the whole page of a session to path, and one
+// of its top to path with -top before .png.
+func (b *browser) screenshot(ctx context.Context, session, path string) error {
+	var lm struct {
+		Content struct {
+			Width  float64 `json:"width"`
+			Height float64 `json:"height"`
+		} `json:"cssContentSize"`
+	}
+	if err := b.call(ctx, session, "Page.getLayoutMetrics", nil, &lm); err != nil {
+		return err
+	}
+	var shot struct {
+		Data []byte `json:"data"` // base64 in JSON
+	}
+	// The whole page, and its first screenful (what a reader sees first).
+	for _, s := range []struct {
+		path   string
+		height float64
+	}{{path, lm.Content.Height}, {strings.TrimSuffix(path, ".png") + "-top.png", min(lm.Content.Height, 1100)}} {
+		clip := map[string]any{"x": 0, "y": 0, "width": lm.Content.Width, "height": s.height, "scale": 1}
+		if err := b.call(ctx, session, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true, "clip": clip}, &shot); err != nil {
+			return err
+		}
+		if err := os.WriteFile(s.path, shot.Data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

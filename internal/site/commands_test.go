@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func pageCommands(page string) []pageCommand {
 // function that prints the arguments it got.
 func argv(t *testing.T, text string) []string {
 	t.Helper()
-	const stubs = `for tool in clearcutt cosign slsa-verifier; do eval "$tool() { printf '%s\0' $tool \"\$@\"; }"; done` + "\n"
+	const stubs = `for tool in clearcutt cosign slsa-verifier docker; do eval "$tool() { printf '%s\0' $tool \"\$@\"; }"; done` + "\n"
 	cmd := exec.Command("bash", "-c", stubs+text)
 	cmd.Env = testenv.CleanEnv()
 	cmd.Dir = t.TempDir()
@@ -140,6 +141,41 @@ func TestCommandsCarryTheExactIdentity(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+var pullRE = regexp.MustCompile(`(?s)<figure class="cmd pull">\s*<figcaption>(.*?)</figcaption>\s*<pre><code>(.*?)</code></pre>`)
+
+// TestPullCommands: each image page offers docker pull by digest first,
+// then by each of its tags, every word quoted for the shell.
+func TestPullCommands(t *testing.T) {
+	for _, o := range []sitetest.Options{{}, {Hostile: true}} {
+		_, out, c := buildSite(t, o)
+		for _, im := range c.Images {
+			page := readPage(t, out, "images/"+im.Runtime+"-"+im.Tier+".html")
+			repo := strings.TrimSuffix(im.Reference, "@"+im.IndexDigest)
+			want := [][]string{{"docker", "pull", im.Reference}}
+			for _, tag := range im.Tags {
+				want = append(want, []string{"docker", "pull", repo + ":" + tag})
+			}
+			got := pullRE.FindAllStringSubmatch(page, -1)
+			if len(got) != len(want) {
+				t.Fatalf("%+v %s: %d pull commands, want %d", o, im.Name, len(got), len(want))
+			}
+			for i, m := range got {
+				if args := argv(t, html.UnescapeString(m[2])); !slices.Equal(args, want[i]) {
+					t.Errorf("%+v %s: pull %d is %q, want %q", o, im.Name, i, args, want[i])
+				}
+			}
+			// Pull comes before the verification commands, near the top.
+			if p, v := strings.Index(page, `id="pull"`), strings.Index(page, `id="verify"`); p < 0 || v < p || v > strings.Index(page, `id="evidence"`) {
+				t.Errorf("%+v %s: pull at %d, verify at %d: want both before the evidence", o, im.Name, p, v)
+			}
+		}
+	}
+	_, out, _ := buildSite(t, sitetest.Options{Registry: "oci:/srv/fleet layout"})
+	if page := readPage(t, out, "images/python-slim.html"); pullRE.MatchString(page) || !strings.Contains(page, "docker cannot pull it") {
+		t.Errorf("a local layout offers docker pull")
 	}
 }
 

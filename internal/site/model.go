@@ -2,6 +2,7 @@ package site
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -84,6 +85,12 @@ type imageRow struct {
 	Release  *catalog.Release
 	Channels []channelCell
 	Vulns    vulnTotals
+	// Size is the pull size over the architectures: one value, or the
+	// smallest and largest ("" without platforms); SizeDetail names each.
+	Size, SizeDetail string
+	// Updated is when the image was last observed: verified, or scanned
+	// by a rescan (zero: never).
+	Updated time.Time
 }
 
 // channelCell is one channel of one image in the overview: the worst
@@ -104,14 +111,24 @@ type vulnTotals struct {
 	ActiveBySeverity             string
 	// Unscanned names the architectures without a scan to read.
 	Unscanned []string
+	// SevereExcepted says how many critical and high findings an
+	// exception covers ("1 critical excepted"), one entry per severity.
+	SevereExcepted []severeCount
+}
+
+type severeCount struct {
+	Severity string
+	N        int
 }
 
 type imagePage struct {
 	page
-	Image     catalog.Image
-	Repo      string
-	Channels  []channelView
-	Commands  []Command
+	Image    catalog.Image
+	Repo     string
+	Channels []channelView
+	Commands []Command
+	// Pull are the pull commands: by digest, then by each tag.
+	Pull      []Command
 	KeyMode   bool
 	Local     bool
 	Chart     *chart
@@ -128,6 +145,10 @@ type historyRow struct {
 type channelView struct {
 	catalog.ChannelStatus
 	Label string
+	// NoTimestamp says why a channel with evidence has no signing time
+	// (key mode: no transparency log or timestamp authority vouches for
+	// when it was signed).
+	NoTimestamp string
 	// Warned is what could not run, for a tests channel verified from a
 	// WARNED test result; Explanation says what that means.
 	Warned, Explanation string
@@ -176,14 +197,16 @@ func newIndexPage(c *catalog.Catalog) indexPage {
 		row := imageRow{
 			Name: im.Name, Runtime: im.Runtime, Version: im.Version, Tier: im.Tier,
 			Href: pageName(im), Status: im.Status, Vulns: totals(im.Platforms),
+			Updated: lastUpdated(im),
 		}
+		row.Size, row.SizeDetail = sizeRange(im.Platforms)
 		counts[im.Status]++
 		if im.ReleaseFailed() {
 			row.Release = im.Release
 			v.ReleasesFailed++
 		}
 		for _, ch := range channels {
-			row.Channels = append(row.Channels, overviewCell(im, ch))
+			row.Channels = append(row.Channels, overviewCell(im, ch, c.Fleet.Identity == nil))
 		}
 		v.Images = append(v.Images, row)
 	}
@@ -198,7 +221,7 @@ func newIndexPage(c *catalog.Catalog) indexPage {
 // overviewCell is one channel of an image: the worst of the image-level
 // status and every architecture's. A channel the catalog records nowhere
 // is missing.
-func overviewCell(im catalog.Image, ch string) channelCell {
+func overviewCell(im catalog.Image, ch string, keyMode bool) channelCell {
 	cell := channelCell{Channel: channelLabel(ch), Status: catalog.StatusMissing}
 	var details []string
 	found := false
@@ -207,6 +230,7 @@ func overviewCell(im catalog.Image, ch string) channelCell {
 			if c.Channel != ch {
 				continue
 			}
+			c = keyModeProvenance(c, keyMode)
 			if !found || statusRank[c.Status] > statusRank[cell.Status] {
 				cell.Status = c.Status
 			}
@@ -233,7 +257,7 @@ func overviewCell(im catalog.Image, ch string) channelCell {
 func totals(ps []catalog.Platform) vulnTotals {
 	var t vulnTotals
 	ids := map[string]map[string]bool{findingActive: {}, findingSuppressed: {}, findingExcepted: {}}
-	var active catalog.Severities
+	var active, excepted catalog.Severities
 	for _, p := range ps {
 		if p.Vulnerabilities == nil {
 			t.Unscanned = append(t.Unscanned, p.Platform)
@@ -245,8 +269,11 @@ func totals(ps []catalog.Platform) vulnTotals {
 				continue
 			}
 			ids[f.Status][f.ID] = true
-			if f.Status == findingActive {
+			switch f.Status {
+			case findingActive:
 				addSeverity(&active, f.Severity)
+			case findingExcepted:
+				addSeverity(&excepted, f.Severity)
 			}
 		}
 	}
@@ -258,6 +285,11 @@ func totals(ps []catalog.Platform) vulnTotals {
 		}
 	}
 	t.ActiveBySeverity = strings.Join(parts, ", ")
+	for _, sev := range []string{"critical", "high"} {
+		if n := severityCount(excepted, sev); n > 0 {
+			t.SevereExcepted = append(t.SevereExcepted, severeCount{sev, n})
+		}
+	}
 	return t
 }
 
@@ -285,13 +317,14 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 		page:     basePage(c, im.Name+" — "+newFleetView(c.Fleet).Title, "../"),
 		Image:    im,
 		Repo:     repo,
-		Channels: channelViews(im.Channels),
+		Channels: channelViews(im.Channels, c.Fleet.Identity == nil),
 		KeyMode:  c.Fleet.Identity == nil,
 		Local:    local(repo),
 		Chart:    newChart("trend", im.Name, im.History),
 	}
 	if im.Served() {
 		v.Commands = indexCommands(s, repo, im.IndexDigest)
+		v.Pull = pullCommands(repo, im.IndexDigest, im.Tags)
 	}
 	labels := dateLabels(im.History)
 	for i, h := range im.History {
@@ -307,7 +340,7 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 			P:        p,
 			Anchor:   id,
 			Ref:      repo + "@" + p.Digest,
-			Channels: channelViews(p.Channels),
+			Channels: channelViews(p.Channels, v.KeyMode),
 			Commands: platformCommands(s, repo, p.Digest),
 		}
 		if p.SBOM != "" {
@@ -318,10 +351,14 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 	return v
 }
 
-func channelViews(cs []catalog.ChannelStatus) []channelView {
+func channelViews(cs []catalog.ChannelStatus, keyMode bool) []channelView {
 	out := make([]channelView, 0, len(cs))
 	for _, c := range cs {
+		c = keyModeProvenance(c, keyMode)
 		v := channelView{ChannelStatus: c, Label: channelLabel(c.Channel)}
+		if keyMode && c.SignedAt == nil && c.Signer != "" {
+			v.NoTimestamp = noTimestamp
+		}
 		if v.Warned = warnedChecks(c); v.Warned != "" {
 			v.Explanation = warnedExplanation
 		}
@@ -370,4 +407,98 @@ func statusSymbol(s catalog.Status) string {
 		return "…"
 	}
 	return "–"
+}
+
+// keyModeProvenanceReason is what an informational provenance channel of a
+// key-mode fleet says: slsa-github-generator signs provenance keyless only.
+const keyModeProvenanceReason = "key mode: SLSA provenance is keyless"
+
+// noTimestamp is what a key-mode channel with evidence shows for its
+// signing time.
+const noTimestamp = "signed with a key; no trusted timestamp"
+
+// keyModeProvenance shows the provenance channel of a key-mode fleet, when
+// it does not decide the image's status and has no evidence, as not
+// applicable (as clearcutt verify now reports it) rather than missing.
+func keyModeProvenance(c catalog.ChannelStatus, keyMode bool) catalog.ChannelStatus {
+	if !keyMode || c.Channel != catalog.ChannelProvenance || c.Required {
+		return c
+	}
+	if c.Status == catalog.StatusMissing || c.Status == catalog.StatusNotApplicable {
+		c.Status, c.Reason = catalog.StatusNotApplicable, keyModeProvenanceReason
+	}
+	return c
+}
+
+// lastUpdated is when the image was last observed: the later of its
+// verification and its newest scan.
+func lastUpdated(im catalog.Image) time.Time {
+	t := im.VerifiedAt
+	for _, h := range im.History {
+		if h.ScanTime.After(t) {
+			t = h.ScanTime
+		}
+	}
+	for _, p := range im.Platforms {
+		if v := p.Vulnerabilities; v != nil && v.ScanTime.After(t) {
+			t = v.ScanTime
+		}
+	}
+	return t
+}
+
+// sizeRange is the pull size over the architectures: one value when they
+// agree (or there is one), else the smallest and the largest; and each
+// architecture's.
+func sizeRange(ps []catalog.Platform) (string, string) {
+	if len(ps) == 0 {
+		return "", ""
+	}
+	lo, hi := ps[0].Size, ps[0].Size
+	var each []string
+	for _, p := range ps {
+		lo, hi = min(lo, p.Size), max(hi, p.Size)
+		each = append(each, p.Platform+": "+humanBytes(p.Size))
+	}
+	detail := strings.Join(each, "; ")
+	if humanBytes(lo) == humanBytes(hi) {
+		return humanBytes(lo), detail
+	}
+	l, h := humanBytes(lo), humanBytes(hi)
+	ln, lu, _ := strings.Cut(l, " ")
+	hn, hu, _ := strings.Cut(h, " ")
+	if lu == hu {
+		return ln + "–" + hn + " " + hu, detail
+	}
+	return l + " – " + h, detail
+}
+
+// pullCommands pull the image by digest, then by each of its tags (none
+// for a local OCI layout, which docker cannot pull).
+func pullCommands(repo, digest string, tags []string) []Command {
+	if local(repo) {
+		return nil
+	}
+	out := []Command{{Title: "By digest: exactly what was verified", Argv: [][]string{{"docker", "pull", repo + "@" + digest}}}}
+	for _, t := range tags {
+		out = append(out, Command{Title: "By tag " + t + " (moves to each new release)", Argv: [][]string{{"docker", "pull", repo + ":" + t}}})
+	}
+	return out
+}
+
+var (
+	cveID  = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
+	ghsaID = regexp.MustCompile(`^GHSA(-[23456789cfghjmpqrvwx]{4}){3}$`)
+)
+
+// advisoryURL is the public advisory of a vulnerability id: NVD for a CVE,
+// the GitHub Advisory Database for a GHSA, "" for any other id.
+func advisoryURL(id string) string {
+	switch {
+	case cveID.MatchString(id):
+		return "https://nvd.nist.gov/vuln/detail/" + id
+	case ghsaID.MatchString(id):
+		return "https://github.com/advisories/" + id
+	}
+	return ""
 }

@@ -46,10 +46,14 @@ var pages = template.Must(template.New("site").Funcs(template.FuncMap{
 	"isZero":     func(t time.Time) bool { return t.IsZero() },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"human":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"humanBytes": func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) },
+	"humanBytes": humanBytes,
+	"advisory":   advisoryURL,
+	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"deref":      func(p *int) int { return *p },
 	"num":        func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 }).ParseFS(templateFS, "templates/*.html"))
+
+func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // timeOf turns an optional time into a time (zero when absent).
 func timeOf(t *time.Time) time.Time {

@@ -95,6 +95,9 @@ func Catalog(o Options) *catalog.Catalog {
 		}
 		f.RequiredChannels = []string{"signature", "sbom", "tests", "vulnerabilities", "vex"}
 		signer, issuer = "ecdsa-p256:"+Digest("key")[7:23], ""
+		// The fleet's policy names the builder whatever the mode, as
+		// clearcutt catalog records it.
+		f.ProvenanceBuilderID = BuilderID
 	} else {
 		id := Identity
 		if o.Hostile {
@@ -162,7 +165,11 @@ func (b builder) channel(where, name, digest string, at time.Time, overrides map
 	}
 	if st == catalog.StatusVerified || st == catalog.StatusFailed || st == catalog.StatusPending {
 		cs.Signer, cs.Issuer, cs.PredicateType, cs.Source = b.h(b.signer), b.issuer, predicates[name], "bundle"
-		cs.SignedAt = ptr(at)
+		// A key signs without a transparency log or timestamp: nothing
+		// vouches for when.
+		if !b.o.KeyMode {
+			cs.SignedAt = ptr(at)
+		}
 		if name == "provenance" {
 			cs.Signer, cs.Source = BuilderID, "legacy"
 		}
