@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
 
@@ -248,32 +247,29 @@ func vulnTotals(im catalog.Image) (active, suppressed, excepted int) {
 }
 
 func renderCatalog(g *globals, r catalogReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	header := []string{"IMAGE", "VERSION", "STATUS"}
-	for _, c := range verify.AllChannels() {
-		header = append(header, strings.ToUpper(string(c)))
-	}
-	header = append(header, "ARCH", "PACKAGES", "CLOSURE", "VULNS (active/suppressed/excepted)")
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	t := table{header: []string{"IMAGE", "VERSION", "STATUS", "ARCH", "PACKAGES", "CLOSURE", "VULNS A/S/E", "CHANNELS NOT VERIFIED"}}
 	for _, im := range r.Catalog.Images {
 		status := strings.ToUpper(string(im.Status))
 		if im.ReleaseFailed() {
 			status += ", RELEASE FAILED"
 		}
 		if len(im.Platforms) == 0 {
-			cells := []string{im.Name, im.Version, status}
-			for range verify.AllChannels() {
-				cells = append(cells, "-")
-			}
-			fmt.Fprintln(tw, strings.Join(append(cells, "-", "-", "-", "-"), "\t"))
+			t.add(im.Name, im.Version, status, "-", "-", "-", "-", "no platform observed")
 		}
 		for i, p := range im.Platforms {
-			cells := []string{"", "", ""}
+			name, version, st := "", "", ""
 			if i == 0 {
-				cells = []string{im.Name, im.Version, status}
+				name, version, st = im.Name, im.Version, status
 			}
+			var open []string
 			for _, cs := range p.Channels {
-				cells = append(cells, string(cs.Status))
+				if cs.Status != catalog.StatusVerified && cs.Status != catalog.StatusNotApplicable {
+					open = append(open, cs.Channel+" "+string(cs.Status))
+				}
+			}
+			channels := "-"
+			if len(open) > 0 {
+				channels = strings.Join(open, ", ")
 			}
 			pkgs, vulns := "-", "-"
 			if p.Packages != nil {
@@ -282,13 +278,13 @@ func renderCatalog(g *globals, r catalogReport) error {
 			if v := p.Vulnerabilities; v != nil {
 				vulns = fmt.Sprintf("%d/%d/%d", v.Active.Total(), v.Suppressed.Total(), v.Excepted.Total())
 			}
-			cells = append(cells, p.Platform, pkgs, humanize.IBytes(uint64(p.ClosureSize)), vulns)
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			t.add(name, version, st, p.Platform, pkgs, humanize.IBytes(uint64(p.ClosureSize)), vulns, channels)
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.write(g.stdout, tableWidth); err != nil {
 		return err
 	}
+	fmt.Fprintln(g.stdout, "VULNS A/S/E: findings active / suppressed by VEX / excepted (exceptions.yaml)")
 	verified, failed := 0, 0
 	for _, im := range r.Catalog.Images {
 		if im.Status == catalog.StatusVerified {
