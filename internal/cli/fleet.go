@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/nixcmd"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
@@ -64,7 +65,7 @@ or an invalid fleet file, 3 the matrix could not be written.`,
 	plan.Flags().BoolVar(&asJSON, "json", false, "print the matrix as JSON")
 	plan.Flags().BoolVar(&asMatrix, "github-matrix", false, "print the matrix as a GitHub Actions strategy.matrix (one line)")
 
-	var validateJSON, validatePackages bool
+	var validateJSON, validatePackages, validateStrict bool
 	var validateNixpkgs string
 	validate := &cobra.Command{
 		Use:   "validate",
@@ -84,9 +85,20 @@ flake.lock locks it, or --nixpkgs, with the version pins) and reports, at
 its field, every attribute the set lacks or cannot evaluate on a system of
 the fleet.
 
-Exit status: 0 the file is valid, 2 it is not (or cannot be read), 3 the
-report could not be written, or --packages could not evaluate the package
-set.`,
+A valid file can still carry the upstream project's risk decisions: a
+fork inherits exceptions.yaml and vex/, and would sign them under its own
+identity. validate warns (on stderr, and in the report's warnings) about
+every exception whose owner and every VEX document whose author names the
+upstream project, an address at clearcutt.dev or the GitHub organisation
+clearcutt, when identity.repository is not clearcutt/clearcutt (the fleet
+file names no email domain of its own, so the fork is known by what it
+inherited). 'clearcutt fleet init' gives a fork a clean start. --strict
+makes a warning fail the validation.
+
+Exit status: 0 the file is valid (warnings or not), 1 it is valid but
+--strict and there are warnings, 2 it is not valid (or cannot be read), 3
+the report could not be written, or --packages could not evaluate the
+package set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if validateNixpkgs != "" && !validatePackages {
@@ -102,21 +114,38 @@ set.`,
 				}
 			}
 			rep := validateReportOf(g.fleetPath, f, err)
+			if f != nil {
+				rep.Warnings = pipeline.UpstreamDecisions(f)
+			}
+			if rep.Warnings == nil {
+				rep.Warnings = []pipeline.Warning{}
+			}
 			if validateJSON {
 				if werr := writeJSON(g.stdout, rep); werr != nil {
 					return werr
 				}
 			} else if err == nil {
-				fmt.Fprintf(g.stdout, "%s: valid (%d images, %d builds)\n", rep.File, rep.Images, rep.Builds)
+				for _, w := range rep.Warnings {
+					fmt.Fprintf(g.stderr, "warning: %s\n", w)
+				}
+				warned := ""
+				if len(rep.Warnings) > 0 {
+					warned = fmt.Sprintf(", %d warnings", len(rep.Warnings))
+				}
+				fmt.Fprintf(g.stdout, "%s: valid (%d images, %d builds%s)\n", rep.File, rep.Images, rep.Builds, warned)
 			}
 			if err != nil {
 				return usageErr(err)
+			}
+			if validateStrict && len(rep.Warnings) > 0 {
+				return fmt.Errorf("%w: %s: %d warnings (--strict)", ErrGateFailed, rep.File, len(rep.Warnings))
 			}
 			return nil
 		},
 	}
 	validate.Flags().BoolVar(&validateJSON, "json", false, "print the report, with every problem, as JSON")
 	validate.Flags().BoolVar(&validatePackages, "packages", false, "also evaluate with nix that the package set has every attribute the fleet names")
+	validate.Flags().BoolVar(&validateStrict, "strict", false, "fail (exit 1) when there are warnings")
 	validate.Flags().StringVar(&validateNixpkgs, "nixpkgs", "", "with --packages: replace the locked nixpkgs input (e.g. nix/fixtures, the offline package set)")
 	schema := &cobra.Command{
 		Use:   "schema",
@@ -163,6 +192,9 @@ type validateReport struct {
 	Images   int               `json:"images"`
 	Builds   int               `json:"builds"`
 	Problems []validateProblem `json:"problems"`
+	// Warnings do not make the file invalid: the upstream project's
+	// exception owners and VEX authors in a fork.
+	Warnings []pipeline.Warning `json:"warnings"`
 }
 
 // validateProblem is one problem at one place of the file.

@@ -171,3 +171,61 @@ func TestFleetValidatePackages(t *testing.T) {
 		t.Errorf("--nixpkgs alone: exit %d: %s", code, errs)
 	}
 }
+
+// TestFleetValidateWarnsOfUpstreamDecisions: in a fork (identity.repository
+// not clearcutt/clearcutt) that kept upstream's exceptions.yaml and vex/,
+// fleet validate warns on stderr and in the --json report of each upstream
+// exception owner and VEX author, and still exits 0; --strict exits 1.
+func TestFleetValidateWarnsOfUpstreamDecisions(t *testing.T) {
+	dir := t.TempDir()
+	example, err := os.ReadFile("../../clearcutt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork := strings.Replace(string(example), "repository: clearcutt/clearcutt", "repository: acme/base-images", 1)
+	path := filepath.Join(dir, "clearcutt.yaml")
+	writeFile(t, path, fork)
+	exc, err := os.ReadFile("../../exceptions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "exceptions.yaml"), string(exc))
+	if err := os.Mkdir(filepath.Join(dir, "vex"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vex, err := os.ReadFile("../../vex/glibc-cve-2023-4911.openvex.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "vex", "glibc-cve-2023-4911.openvex.json"), string(vex))
+
+	code, out, errs := run(t, "-f", path, "fleet", "validate")
+	if code != ExitOK || !strings.Contains(out, "valid (") || !strings.Contains(out, ", 2 warnings)") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	for _, want := range []string{
+		"warning: " + filepath.Join(dir, "exceptions.yaml") + ":",
+		"exceptions[0] CVE-2023-45853 (zlib): owner platform-security@clearcutt.dev is the upstream project's",
+		"warning: " + filepath.Join(dir, "vex", "glibc-cve-2023-4911.openvex.json") + ":4: author: author ",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+
+	code, out, _ = run(t, "-f", path, "fleet", "validate", "--json")
+	var rep validateReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitOK {
+		t.Fatalf("--json: exit %d, %v: %s", code, err, out)
+	}
+	if !rep.Valid || len(rep.Warnings) != 2 || rep.Warnings[0].Field != "exceptions[0].owner" || rep.Warnings[1].Field != "author" {
+		t.Errorf("--json: %s", out)
+	}
+
+	if code, _, errs := run(t, "-f", path, "fleet", "validate", "--strict"); code != ExitFailed || !strings.Contains(errs, "2 warnings (--strict)") {
+		t.Errorf("--strict: exit %d, want %d: %s", code, ExitFailed, errs)
+	}
+	if code, out, errs := run(t, "-f", "../../clearcutt.yaml", "fleet", "validate", "--strict"); code != ExitOK || errs != "" || strings.Contains(out, "warning") {
+		t.Errorf("upstream's own fleet, --strict: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
