@@ -130,32 +130,10 @@ type refField struct {
 // Like the schema it is generated from the Go types; a test fails when the
 // committed file drifts.
 func Reference() ([]byte, error) {
-	r, err := reflector()
+	root, fields, err := referenceFields()
 	if err != nil {
 		return nil, err
 	}
-	root := r.Reflect(&Fleet{})
-	var fields []refField
-	var walk func(s *jsonschema.Schema, prefix string)
-	walk = func(s *jsonschema.Schema, prefix string) {
-		s = resolve(root, s)
-		if s.Properties == nil {
-			return
-		}
-		for pair := s.Properties.Oldest(); pair != nil; pair = pair.Next() {
-			path := prefix + pair.Key
-			fields = append(fields, refField{path: path, schema: pair.Value, required: slices.Contains(s.Required, pair.Key)})
-			v := resolve(root, pair.Value)
-			switch {
-			case v.Type == "object":
-				walk(v, path+".")
-			case v.Type == "array" && v.Items != nil && resolve(root, v.Items).Type == "object":
-				walk(v.Items, path+"[].")
-			}
-		}
-	}
-	walk(root, "")
-
 	defaults := derivedDefaults()
 	var b strings.Builder
 	b.WriteString(`# clearcutt.yaml reference
@@ -217,6 +195,37 @@ digest each time the fleet is published. Pin a deployment by digest
 (`+"`<repository>/<runtime>@sha256:...`"+`) to run exactly the image that was verified.
 `, quoteList(DefaultTags), quoteList(expandAll(DefaultTags, "python", "3.11", "slim")))
 	return []byte(b.String()), nil
+}
+
+// referenceFields are the fields of the reflected schema root, by YAML
+// path, in declaration order.
+func referenceFields() (*jsonschema.Schema, []refField, error) {
+	r, err := reflector()
+	if err != nil {
+		return nil, nil, err
+	}
+	root := r.Reflect(&Fleet{})
+	var fields []refField
+	var walk func(s *jsonschema.Schema, prefix string)
+	walk = func(s *jsonschema.Schema, prefix string) {
+		s = resolve(root, s)
+		if s.Properties == nil {
+			return
+		}
+		for pair := s.Properties.Oldest(); pair != nil; pair = pair.Next() {
+			path := prefix + pair.Key
+			fields = append(fields, refField{path: path, schema: pair.Value, required: slices.Contains(s.Required, pair.Key)})
+			v := resolve(root, pair.Value)
+			switch {
+			case v.Type == "object":
+				walk(v, path+".")
+			case v.Type == "array" && v.Items != nil && resolve(root, v.Items).Type == "object":
+				walk(v.Items, path+"[].")
+			}
+		}
+	}
+	walk(root, "")
+	return root, fields, nil
 }
 
 func expandAll(tmpls []string, runtime, version, tier string) []string {

@@ -106,3 +106,41 @@ func TestReferenceListsEveryField(t *testing.T) {
 		t.Errorf("build.user.gid is missing or shows a constant default:%s", gid)
 	}
 }
+
+// TestDefaultedFieldsAreOptional: a field SetDefaults fills is optional in
+// the schema, so the schema, the reference and the decoder agree.
+func TestDefaultedFieldsAreOptional(t *testing.T) {
+	_, fields, err := referenceFields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := derivedDefaults()
+	seen := map[string]bool{}
+	for _, f := range fields {
+		seen[f.path] = true
+		if _, ok := defaults[f.path]; ok && f.required {
+			t.Errorf("%s has a default but the schema requires it (add omitempty to its tags)", f.path)
+		}
+	}
+	for p := range defaults {
+		if !seen[p] {
+			t.Errorf("default for %s, which is not a field of the schema", p)
+		}
+	}
+}
+
+// TestNixMayBeLeftOut: nix and nix.flake have a default, so a fleet file
+// without them loads with the default flake directory.
+func TestNixMayBeLeftOut(t *testing.T) {
+	const line = "nix: {flake: nix}\n"
+	if !strings.Contains(valid, line) {
+		t.Fatal("the test fleet no longer has the nix line this test removes")
+	}
+	f, err := Parse("clearcutt.yaml", []byte(strings.Replace(valid, line, "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Nix.Flake != DefaultFlake {
+		t.Fatalf("nix.flake = %q, want the default %q", f.Nix.Flake, DefaultFlake)
+	}
+}

@@ -26,7 +26,7 @@ type Fleet struct {
 	// Build holds the fleet-wide build settings.
 	Build Build `yaml:"build" json:"build"`
 	// Nix locates the flake that builds the fleet.
-	Nix Nix `yaml:"nix" json:"nix"`
+	Nix Nix `yaml:"nix,omitempty" json:"nix,omitempty"`
 	// Tiers holds the rules of the distroless, slim and dev tiers.
 	Tiers Tiers `yaml:"tiers" json:"tiers"`
 	// Vulnerabilities is the vulnerability gate scan, rescan, verify and
@@ -131,7 +131,7 @@ type User struct {
 type Nix struct {
 	// Flake is the directory of the fleet flake, relative to clearcutt.yaml
 	// (default nix).
-	Flake string `yaml:"flake" json:"flake"`
+	Flake string `yaml:"flake,omitempty" json:"flake,omitempty"`
 }
 
 // Tiers holds the rules of the three tiers. The set is closed: every image
