@@ -10,13 +10,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/clearcutt/clearcutt/internal/catalog"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/oci/ocitest"
 	"github.com/clearcutt/clearcutt/internal/outcome"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
@@ -36,28 +34,11 @@ func strayFleet() *fleet.File {
 // runtime:tier and, unless fleetName is "", with the fleet label.
 func labelledIndex(t *testing.T, runtime, tier, fleetName string) v1.ImageIndex {
 	t.Helper()
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := random.Image(256, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture = "linux", arch
-		cf.Config.Labels = map[string]string{oci.LabelRuntime: runtime, oci.LabelTier: tier}
-		if fleetName != "" {
-			cf.Config.Labels[oci.LabelFleet] = fleetName
-		}
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
-			t.Fatal(err)
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	labels := map[string]string{oci.LabelRuntime: runtime, oci.LabelTier: tier}
+	if fleetName != "" {
+		labels[oci.LabelFleet] = fleetName
 	}
-	return idx
+	return ocitest.Index(t, labels, "amd64", "arm64")
 }
 
 // strayLayout writes a layout holding, by <runtime>:<tier>, an image of
