@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -270,10 +272,12 @@ func (b *builder) image(ctx context.Context, obs Observed, sboms map[string][]by
 			name += "/" + p.Variant
 		}
 		b.progress(fmt.Sprintf("reading %s %s", name, desc.Digest))
-		plat, l, err := b.platform(obs, desc, name, sboms)
+		plat, cfg, err := b.platform(obs, desc, name, sboms)
 		if err != nil {
 			return Image{}, fmt.Errorf("%s %s: %w", name, desc.Digest, err)
 		}
+		l := cfg.Labels
+		plat.Config = runConfig(cfg)
 		if labels == nil {
 			labels = l
 		} else {
@@ -289,6 +293,7 @@ func (b *builder) image(ctx context.Context, obs Observed, sboms map[string][]by
 		return Image{}, fmt.Errorf("%w: the index has no platform images", ErrInvalid)
 	}
 	sort.SliceStable(out.Platforms, func(i, j int) bool { return out.Platforms[i].Platform < out.Platforms[j].Platform })
+	out.Config = sharedConfig(out.Platforms)
 	out.Runtime, out.Tier, out.Version = labels[LabelRuntime], labels[LabelTier], labels[LabelVersion]
 	if out.Runtime == "" || out.Tier == "" {
 		return Image{}, fmt.Errorf("%w: the image config has no %s and %s labels", ErrMismatch, LabelRuntime, LabelTier)
@@ -306,19 +311,20 @@ func (b *builder) image(ctx context.Context, obs Observed, sboms map[string][]by
 
 // platform reads one platform image: sizes from its manifest, the closure
 // from its layers' tar headers, channels, package count and
-// vulnerabilities from the verified evidence. It returns the config labels.
-func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms map[string][]byte) (Platform, map[string]string, error) {
+// vulnerabilities from the verified evidence. It returns the image's
+// config (labels and run configuration).
+func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms map[string][]byte) (Platform, v1.Config, error) {
 	img, err := obs.Index.Image(desc.Digest)
 	if err != nil {
-		return Platform{}, nil, err
+		return Platform{}, v1.Config{}, err
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return Platform{}, nil, fmt.Errorf("manifest: %w", err)
+		return Platform{}, v1.Config{}, fmt.Errorf("manifest: %w", err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return Platform{}, nil, fmt.Errorf("config: %w", err)
+		return Platform{}, v1.Config{}, fmt.Errorf("config: %w", err)
 	}
 	p := Platform{
 		Platform:          name,
@@ -334,10 +340,10 @@ func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms 
 		if !ok {
 			l, err := img.LayerByDigest(ld.Digest)
 			if err != nil {
-				return Platform{}, nil, fmt.Errorf("layer %s: %w", ld.Digest, err)
+				return Platform{}, v1.Config{}, fmt.Errorf("layer %s: %w", ld.Digest, err)
 			}
 			if f, err = readLayer(l); err != nil {
-				return Platform{}, nil, fmt.Errorf("layer %s: %w", ld.Digest, err)
+				return Platform{}, v1.Config{}, fmt.Errorf("layer %s: %w", ld.Digest, err)
 			}
 			b.layers[ld.Digest] = f
 		}
@@ -345,14 +351,14 @@ func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms 
 	}
 	p.ClosureSize, p.PruningCandidates = closureFacts(filesystem(facts), b.max)
 	if p.Scrub, err = scrubOf(facts); err != nil {
-		return Platform{}, nil, err
+		return Platform{}, v1.Config{}, err
 	}
 	p.Channels = platformChannels(obs.Report, p.Digest)
 
 	if e, ok := entry(obs.Report, verify.ChannelSBOM, p.Digest); ok && e.Status == verify.StatusVerified && e.Predicate != nil {
 		n, err := packageCount(e.Predicate)
 		if err != nil {
-			return Platform{}, nil, err
+			return Platform{}, v1.Config{}, err
 		}
 		p.Packages = &n
 		p.SBOM = SBOMPath(desc.Digest)
@@ -363,11 +369,44 @@ func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms 
 	if e, ok := entry(obs.Report, verify.ChannelVulnerabilities, p.Digest); ok && e.Predicate != nil && e.ScanTime != nil {
 		v, err := ReadVulnerabilities(e.Predicate, e.ScanTime.UTC(), e.DBBuiltAt)
 		if err != nil {
-			return Platform{}, nil, err
+			return Platform{}, v1.Config{}, err
 		}
 		p.Vulnerabilities = v
 	}
-	return p, cf.Config.Labels, nil
+	return p, cf.Config, nil
+}
+
+// runConfig is the run configuration of an image config.
+func runConfig(c v1.Config) *ImageConfig {
+	words := func(ws []string) []string {
+		if len(ws) == 0 {
+			return nil
+		}
+		return slices.Clone(ws)
+	}
+	return &ImageConfig{
+		Entrypoint: words(c.Entrypoint), Cmd: words(c.Cmd), User: c.User,
+		Env: words(c.Env), WorkingDir: c.WorkingDir,
+	}
+}
+
+// sharedConfig moves the platforms' run configuration to the image when
+// every architecture has the same one (as every ClearCutt image does), and
+// returns it; otherwise each platform keeps its own and it returns nil.
+func sharedConfig(ps []Platform) *ImageConfig {
+	if len(ps) == 0 {
+		return nil
+	}
+	first := ps[0].Config
+	for _, p := range ps[1:] {
+		if !reflect.DeepEqual(p.Config, first) {
+			return nil
+		}
+	}
+	for i := range ps {
+		ps[i].Config = nil
+	}
+	return first
 }
 
 func entry(rep verify.Report, c verify.Channel, digest string) (verify.Entry, bool) {

@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +95,19 @@ func reg(name string, size int64) tarEntry { return tarEntry{name, tar.TypeReg, 
 // layer, which deletes files of the first with whiteouts.
 func fixtureIndex(t *testing.T, labels map[string]string) v1.ImageIndex {
 	t.Helper()
+	return fixtureIndexWith(t, labels, nil)
+}
+
+// fixtureRun is the run configuration of the fixture's images.
+var fixtureRun = ImageConfig{
+	Entrypoint: []string{"/nix/store/aaa-python3/bin/python3"}, User: "65532:65532",
+	Env: []string{"PATH=/nix/store/aaa-python3/bin", "LANG=C.UTF-8"}, WorkingDir: "/home/nonroot",
+}
+
+// fixtureIndexWith is fixtureIndex, with each platform's config changed
+// by edit (when not nil) after the fixture's own run configuration.
+func fixtureIndexWith(t *testing.T, labels map[string]string, edit func(v1.Platform, *v1.Config)) v1.ImageIndex {
+	t.Helper()
 	base := layerOf(t,
 		tarEntry{"nix/", tar.TypeDir, 0}, tarEntry{"nix/store/", tar.TypeDir, 0},
 		reg("nix/store/aaa-python3/bin/python3", 1000),
@@ -124,6 +139,11 @@ func fixtureIndex(t *testing.T, labels map[string]string) v1.ImageIndex {
 		cf = cf.DeepCopy()
 		cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
 		cf.Config.Labels = labels
+		cf.Config.Entrypoint, cf.Config.User = fixtureRun.Entrypoint, fixtureRun.User
+		cf.Config.Env, cf.Config.WorkingDir = fixtureRun.Env, fixtureRun.WorkingDir
+		if edit != nil {
+			edit(p, &cf.Config)
+		}
 		if img, err = mutate.ConfigFile(img, cf); err != nil {
 			t.Fatal(err)
 		}
@@ -235,6 +255,15 @@ func TestBuildReadsImagesAndVerifiedEvidence(t *testing.T) {
 	}
 	if strings.Join(im.Tags, ",") != "3.11-distroless,distroless" {
 		t.Errorf("tags %v", im.Tags)
+	}
+	// The run configuration, shared by the architectures, is the image's.
+	if im.Config == nil || !reflect.DeepEqual(*im.Config, fixtureRun) {
+		t.Errorf("config %+v, want %+v", im.Config, fixtureRun)
+	}
+	for _, p := range im.Platforms {
+		if p.Config != nil {
+			t.Errorf("%s repeats the shared config", p.Platform)
+		}
 	}
 	// The worst required channel decides: the failed SBOM, not the pending scan.
 	if im.Status != StatusFailed {
@@ -366,6 +395,47 @@ func TestBuildReadsImagesAndVerifiedEvidence(t *testing.T) {
 	wantPoint := ScanPoint{ScanTime: f.t1, DBBuiltAt: &f.t0, Active: Severities{High: 1, Low: 1, Unknown: 1}, Suppressed: 1, Excepted: 1}
 	if diff := cmp.Diff([]ScanPoint{wantPoint}, im.History); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+// TestConfigsThatDifferStayPerPlatform: when the architectures' run
+// configurations differ, the image has none and each platform its own.
+func TestConfigsThatDifferStayPerPlatform(t *testing.T) {
+	f := newFixture(t)
+	idx := fixtureIndexWith(t, pythonLabels, func(p v1.Platform, c *v1.Config) { c.Cmd = []string{"-X", p.Architecture} })
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.observed()
+	o.Index, o.Reference = idx, "oci:out/oci@"+d.String()
+	o.Report.Digest = d.String()
+	// The report's entries name the fixture's digests: rename them.
+	rename := map[string]string{f.d.String(): d.String(), f.arm.Digest.String(): im.Manifests[0].Digest.String(), f.amd.Digest.String(): im.Manifests[1].Digest.String()}
+	chs := make([]verify.ChannelReport, len(o.Report.Channels))
+	for i, ch := range o.Report.Channels {
+		ch.Entries = slices.Clone(ch.Entries)
+		for j := range ch.Entries {
+			ch.Entries[j].Digest = rename[ch.Entries[j].Digest]
+		}
+		chs[i] = ch
+	}
+	o.Report.Channels = chs
+	res := build(t, Options{Fleet: Fleet{Name: "fleet", Repository: "acme/fleet", Registry: "oci:out/oci", PublicKey: "k.pub", RequiredChannels: []string{"signature"}},
+		Images: []Observed{o}, Now: f.t1})
+	got := res.Catalog.Images[0]
+	if got.Config != nil {
+		t.Errorf("image config %+v, want none: the architectures differ", got.Config)
+	}
+	for _, p := range got.Platforms {
+		arch := strings.Split(p.Platform, "/")[1]
+		if p.Config == nil || !slices.Equal(p.Config.Cmd, []string{"-X", arch}) || p.Config.User != fixtureRun.User {
+			t.Errorf("%s config %+v", p.Platform, p.Config)
+		}
 	}
 }
 

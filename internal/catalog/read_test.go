@@ -43,6 +43,11 @@ func TestReadAndParse(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate of a catalog Read accepted: %v", err)
 	}
+	// A catalog written before images carried their run configuration
+	// reads, with none.
+	if c.Images[0].Config != nil || c.Images[0].Platforms[0].Config != nil {
+		t.Errorf("a catalog without config read as %+v", c.Images[0].Config)
+	}
 
 	// A missing file names the file, and is fs.ErrNotExist.
 	empty := t.TempDir()

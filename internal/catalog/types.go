@@ -118,6 +118,12 @@ type Image struct {
 	// worse, the index's own). Empty when no release of the image is
 	// served.
 	Channels []ChannelStatus `json:"channels"`
+	// Config is how a container of the image runs (entrypoint, cmd, user,
+	// environment, working directory), read from the platform images'
+	// configs. It is absent when no release is served, when the catalog
+	// predates the field, or when the architectures disagree; then each
+	// platform carries its own.
+	Config *ImageConfig `json:"config,omitempty"`
 	// Platforms are the index's architectures (empty when no release of the
 	// image is served).
 	Platforms []Platform `json:"platforms"`
@@ -157,6 +163,9 @@ type Platform struct {
 	// Size is the bytes a pull transfers: manifest, config and compressed layers.
 	Size   int64 `json:"size"`
 	Layers int   `json:"layers"`
+	// Config is this architecture's run configuration, set only when the
+	// architectures disagree (else it is the image's Config).
+	Config *ImageConfig `json:"config,omitempty"`
 	// Packages is the package count of the verified SBOM (nil: no verified SBOM).
 	Packages *int `json:"packages"`
 	// ClosureSize is the uncompressed size of the files under /nix/store.
@@ -178,6 +187,18 @@ type Platform struct {
 	// Vulnerabilities summarise the verified scan (nil: no verified or
 	// pending scan to read).
 	Vulnerabilities *Vulnerabilities `json:"vulnerabilities"`
+}
+
+// ImageConfig is the run configuration of an image, as its OCI config
+// records it. Empty fields are not set in the image.
+type ImageConfig struct {
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	// User is user[:group], by name or id (empty: root).
+	User string   `json:"user,omitempty"`
+	Env  []string `json:"env,omitempty"`
+	// WorkingDir is the working directory (empty: /).
+	WorkingDir string `json:"workingDir,omitempty"`
 }
 
 // PruningCandidate is a path that could be dropped from the closure.

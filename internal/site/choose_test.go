@@ -92,6 +92,9 @@ func TestBrowserShowsWhatAChooserNeeds(t *testing.T) {
 			}
 		}
 		has(t, page, f, "Signed 2026-03-14 04:00 UTC")
+		cfg := py.Config
+		has(t, page, f, "Configuration", "Entrypoint "+execForm(cfg.Entrypoint), "Cmd none", "User "+cfg.User,
+			"Working directory "+cfg.WorkingDir, cfg.Env[0], cfg.Env[1])
 	})
 
 	t.Run("key", func(t *testing.T) {

@@ -3,6 +3,7 @@ package site
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"strconv"
@@ -48,10 +49,18 @@ var pages = template.Must(template.New("site").Funcs(template.FuncMap{
 	"human":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"humanBytes": humanBytes,
 	"advisory":   advisoryURL,
+	"execForm":   execForm,
 	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"deref":      func(p *int) int { return *p },
 	"num":        func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 }).ParseFS(templateFS, "templates/*.html"))
+
+// execForm shows a command as the exec-form JSON array an image config
+// and a Dockerfile use.
+func execForm(ws []string) string {
+	b, _ := json.Marshal(ws)
+	return string(b)
+}
 
 func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 

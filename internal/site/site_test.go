@@ -463,3 +463,44 @@ func TestLoadRejectsWhatTheSiteCannotShowSafely(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigurationShownOnceOrPerArchitecture: a shared run configuration
+// is shown once for the image; configurations that differ are shown in
+// each architecture's section; a catalog without any shows none.
+func TestConfigurationShownOnceOrPerArchitecture(t *testing.T) {
+	c := sitetest.Catalog(sitetest.Options{})
+	render := func(im catalog.Image) string {
+		t.Helper()
+		im.Platforms = slices.Clone(im.Platforms)
+		for i := range im.Platforms {
+			im.Platforms[i].SBOM = "" // no SBOM files to copy
+		}
+		files, err := Render(&catalog.Catalog{APIVersion: c.APIVersion, Fleet: c.Fleet, Images: []catalog.Image{im}}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(files[1].Data)
+	}
+	shared := c.Images[4]
+	if page := render(shared); strings.Count(page, `<dl class="facts config">`) != 1 || !strings.Contains(page, `href="#config"`) {
+		t.Error("a shared configuration is not shown once")
+	}
+	differ := c.Images[4]
+	differ.Platforms = slices.Clone(differ.Platforms)
+	for i := range differ.Platforms {
+		cfg := *differ.Config
+		cfg.Cmd = []string{"--arch", differ.Platforms[i].Platform}
+		differ.Platforms[i].Config = &cfg
+	}
+	differ.Config = nil
+	page := render(differ)
+	if strings.Count(page, `<dl class="facts config">`) != 2 || strings.Contains(page, `href="#config"`) ||
+		!strings.Contains(page, html.EscapeString(`["--arch","linux/arm64"]`)) {
+		t.Error("configurations that differ are not shown per architecture")
+	}
+	old := c.Images[4]
+	old.Config = nil
+	if page := render(old); strings.Contains(page, `class="facts config"`) {
+		t.Error("a catalog without configuration shows one")
+	}
+}

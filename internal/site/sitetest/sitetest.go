@@ -236,6 +236,12 @@ func (b builder) image(runtime, version, tier string, overrides map[string]catal
 		Reference: repo + "@" + idx, IndexDigest: idx,
 		Tags:       []string{version + "-" + tier, b.h(tier)},
 		VerifiedAt: at.Add(time.Hour),
+		Config: &catalog.ImageConfig{
+			Entrypoint: []string{"/nix/store/" + Digest(name)[7:39] + "-" + runtime + "-" + version + "/bin/" + runtime},
+			User:       "65532:65532",
+			Env:        []string{"PATH=/nix/store/" + Digest(name)[7:39] + "-" + runtime + "-" + version + "/bin", b.h("LANG=C.UTF-8")},
+			WorkingDir: "/home/nonroot",
+		},
 	}
 	index := []catalog.ChannelStatus{
 		b.channel("index", "signature", idx, at, overrides),
