@@ -166,8 +166,101 @@ Exit status: 0 printed, 2 bad flags, 3 the schema could not be written.`,
 			return err
 		},
 	}
-	cmd.AddCommand(plan, validate, schema)
+	cmd.AddCommand(plan, validate, newFleetInitCmd(g), schema)
 	return cmd
+}
+
+func newFleetInitCmd(g *globals) *cobra.Command {
+	var o pipeline.ForkOptions
+	var dir string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "init --repository OWNER/NAME",
+		Short: "Give a fork a clean start: its own identity and registry, no inherited exceptions or VEX",
+		Long: `init makes the fleet file (-f, or clearcutt.yaml in --dir) the fork's own,
+and drops the risk decisions it inherited from the upstream project, which
+the fork would otherwise sign under its own identity.
+
+It rewrites five fields of the fleet file in place, keeping every other
+line and comment: metadata.name (--name, default the repository's name),
+metadata.source (https://github.com/OWNER/NAME), registry.repository
+(--registry, default ghcr.io/owner/name in lower case), identity.repository
+(--repository) and identity.ref (--ref, default refs/heads/main);
+identity.workflowRepository and workflowRef, for the fleet-repository
+layout, are left as they are. It empties exceptions.yaml (keeping its
+header comment) and lists every exception it removed. It deletes no VEX
+document: it moves each document of vex/ to vex/upstream/, where scan does
+not read it, so that what holds for the fork's own package set can be
+authored again ('clearcutt vex create'). Then it prints the next steps and
+the settings checklist (docs/forking.md, section 4). --json prints the
+report of what changed.
+
+Nothing is written unless every file can be: the fleet file must be valid
+before and, with the new settings, after; a failed write is undone. Run
+again with the same flags, init changes nothing.
+
+Exit status: 0 the fork's files are written (or already were), 2 a bad flag
+(--repository is required), a missing or invalid fleet file, settings that
+would make it invalid, an exceptions file that does not parse, or a
+different document of the same name in vex/upstream/, 3 a file could not
+be written (what was written is undone).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.FleetPath = g.fleetPath
+			if dir != "" {
+				if cmd.Flags().Changed("fleet") {
+					return usageErr(fmt.Errorf("--dir and -f name the fleet file both: give one"))
+				}
+				o.FleetPath = filepath.Join(dir, "clearcutt.yaml")
+			}
+			if o.Repository == "" {
+				return usageErr(fmt.Errorf("--repository OWNER/NAME is required: the fork's GitHub repository"))
+			}
+			rep, err := pipeline.ForkInit(o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, rep)
+			}
+			return renderForkInit(g.stdout, rep)
+		},
+	}
+	c.Flags().StringVar(&o.Repository, "repository", "", "the fork's GitHub repository, OWNER/NAME (required)")
+	c.Flags().StringVar(&o.Registry, "registry", "", "registry.repository (default ghcr.io/OWNER/NAME, lower case)")
+	c.Flags().StringVar(&o.Ref, "ref", "", "identity.ref, the branch that publishes (default refs/heads/main)")
+	c.Flags().StringVar(&o.Name, "name", "", "metadata.name (default the repository's name)")
+	c.Flags().StringVar(&dir, "dir", "", "the directory of the fleet (clearcutt.yaml, exceptions.yaml, vex/) instead of -f")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report of what changed as JSON")
+	return c
+}
+
+func renderForkInit(w io.Writer, rep pipeline.ForkReport) error {
+	if !rep.Changed() {
+		fmt.Fprintf(w, "%s: nothing to change: the fleet is the fork's already, without exceptions or documents in vex/\n", rep.Fleet)
+	}
+	for _, c := range rep.Fields {
+		from := c.From
+		if from == "" {
+			from = "(absent)"
+		}
+		fmt.Fprintf(w, "%s: %s: %s → %s\n", rep.Fleet, c.Field, from, c.To)
+	}
+	if rep.ExceptionsWritten {
+		fmt.Fprintf(w, "%s: no exceptions\n", rep.Exceptions)
+	}
+	for i, e := range rep.Removed {
+		fmt.Fprintf(w, "  removed exceptions[%d]: %s in %s, owner %s, expires %s\n", i, e.ID, e.Package, e.Owner, e.Expires)
+	}
+	for _, m := range rep.VEX {
+		fmt.Fprintf(w, "%s → %s (scan no longer applies it)\n", m.From, m.To)
+	}
+	fmt.Fprintln(w, "\nNext steps:")
+	for i, s := range rep.NextSteps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	_, err := fmt.Fprintf(w, "\nSettings checklist: %s\n", rep.Checklist)
+	return err
 }
 
 // checkPackageSet is fleet validate --packages: every package-set

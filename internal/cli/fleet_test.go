@@ -229,3 +229,76 @@ func TestFleetValidateWarnsOfUpstreamDecisions(t *testing.T) {
 		t.Errorf("upstream's own fleet, --strict: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+// TestFleetInit: fleet init --dir makes a copy of the example fleet the
+// fork's own (a file fleet validate --strict passes), prints what it
+// changed, the next steps and the settings checklist; run again it changes
+// nothing; --json reports the same; bad flags and a missing fleet file are
+// usage errors.
+func TestFleetInit(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"clearcutt.yaml", "exceptions.yaml", "vex/glibc-cve-2023-4911.openvex.json"} {
+		b, err := os.ReadFile(filepath.Join("../..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), string(b))
+	}
+	path := filepath.Join(dir, "clearcutt.yaml")
+
+	code, out, errs := run(t, "fleet", "init", "--dir", dir, "--repository", "acme/base-images")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		path + ": identity.repository: clearcutt/clearcutt → acme/base-images",
+		path + ": registry.repository: ghcr.io/clearcutt/fleet → ghcr.io/acme/base-images",
+		"removed exceptions[0]: CVE-2023-45853 in zlib, owner platform-security@clearcutt.dev",
+		filepath.Join(dir, "vex", "glibc-cve-2023-4911.openvex.json") + " → " + filepath.Join(dir, "vex", "upstream", "glibc-cve-2023-4911.openvex.json"),
+		"Next steps:",
+		`Settings checklist: docs/forking.md, section 4 "Settings checklist"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errs := run(t, "-f", path, "fleet", "validate", "--strict"); code != ExitOK || errs != "" {
+		t.Errorf("fleet validate --strict after init: exit %d: %s", code, errs)
+	}
+
+	code, out, errs = run(t, "-f", path, "fleet", "init", "--repository", "acme/base-images", "--json")
+	var rep struct {
+		Fleet             string `json:"fleet"`
+		Fields            []any  `json:"fields"`
+		ExceptionsWritten bool   `json:"exceptionsWritten"`
+		VEX               []any  `json:"vex"`
+		Checklist         string `json:"checklist"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitOK {
+		t.Fatalf("again, --json: exit %d, %v: %s %s", code, err, out, errs)
+	}
+	if rep.Fleet != path || len(rep.Fields) != 0 || rep.ExceptionsWritten || len(rep.VEX) != 0 || rep.Checklist == "" {
+		t.Errorf("again: %s", out)
+	}
+	if code, out, _ := run(t, "-f", path, "fleet", "init", "--repository", "acme/base-images"); code != ExitOK || !strings.Contains(out, "nothing to change") {
+		t.Errorf("again, text: exit %d: %s", code, out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fleet", "init", "--dir", dir}, "--repository OWNER/NAME is required"},
+		{[]string{"fleet", "init", "--dir", dir, "--repository", "acme"}, "--repository must be owner/name"},
+		{[]string{"-f", path, "fleet", "init", "--dir", dir, "--repository", "acme/x"}, "--dir and -f"},
+		{[]string{"fleet", "init", "--dir", t.TempDir(), "--repository", "acme/x"}, "reading fleet file"},
+		{[]string{"fleet", "init", "--dir", dir, "--repository", "acme/x", "--ref", "main"}, "identity.ref"},
+	} {
+		if code, out, errs := run(t, c.args...); code != ExitUsage || !strings.Contains(errs, c.want) || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d with %q", c.args, code, out, errs, ExitUsage, c.want)
+		}
+	}
+}
