@@ -369,6 +369,22 @@ func TestCatalogBranch(t *testing.T) {
 	if got := git(t, "/", "--git-dir", remote, "show", "clearcutt-catalog:catalog/catalog.json"); got != "2" {
 		t.Errorf("catalog.json on the branch is %q, want the first writer's 2", got)
 	}
+	// A push the repository's rules refuse (GitHub's pre-receive answer) is
+	// not retried, and names the setting.
+	ruled := filepath.Join(t.TempDir(), "ruled.git")
+	git(t, "/", "clone", "--quiet", "--bare", remote, ruled)
+	writeFile(t, filepath.Join(ruled, "hooks", "pre-receive"), "#!/bin/sh\necho 'error: GH013: Repository rule violations found for refs/heads/clearcutt-catalog.' >&2\necho '- Changes must be made through a pull request.' >&2\nexit 1\n")
+	if err := os.Chmod(filepath.Join(ruled, "hooks", "pre-receive"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := checkout("e")
+	writeFile(t, filepath.Join(e, "catalog", "catalog.json"), "4\n")
+	ruledEnv := env(e, "REMOTE", ruled, "ATTEMPTS", "3")
+	if _, log, err := publishScript(t, work, "catalog-commit", ruledEnv); err == nil ||
+		!strings.Contains(log, "the repository's rules refuse the workflow's push") || !strings.Contains(log, "Settings checklist") ||
+		strings.Contains(log, "attempt 1 of 3") {
+		t.Errorf("a push refused by the repository's rules (err %v):\n%s", err, log)
+	}
 	// A commit job that checks out where its rescan read refuses a moved branch.
 	if _, log, err := publishScript(t, work, "catalog-checkout", env(filepath.Join(work, "d"), "AT", base)); err == nil || !strings.Contains(log, "moved from "+base) {
 		t.Fatalf("checked out a moved branch as if it were the rescan's base (err %v):\n%s", err, log)

@@ -20,9 +20,21 @@ fi
 ident=(-c user.name=clearcutt -c user.email=clearcutt@users.noreply.github.com)
 git -C "$DIR" "${ident[@]}" commit --quiet -m "catalog: $MESSAGE"
 attempts=${ATTEMPTS:-3}
+push_log=$(mktemp)
+trap 'rm -f "$push_log"' EXIT
+checklist='docs/forking.md, section 4 "Settings checklist"'
 for ((i = 1; ; i++)); do
-	if catalog_git -C "$DIR" push --quiet "$remote" "HEAD:refs/heads/$BRANCH"; then
+	if catalog_git -C "$DIR" push --quiet "$remote" "HEAD:refs/heads/$BRANCH" 2>"$push_log"; then
+		cat "$push_log" >&2
 		break
+	fi
+	cat "$push_log" >&2
+	# Refusals that no retry changes: a setting of the repository.
+	if grep -qE 'GH013|GH006|[Rr]epository rule violations|[Pp]rotected branch' "$push_log"; then
+		die "catalog branch $BRANCH: the repository's rules refuse the workflow's push: exclude $BRANCH from the rulesets and branch protection that require pull requests, status checks or signed commits, or pass catalog-branch: \"\" ($checklist, \"The catalog branch is writable by the workflows\")"
+	fi
+	if grep -qE 'Permission to .* denied|returned error: 403' "$push_log"; then
+		die "catalog branch $BRANCH: the job token may not push: the job needs contents: write, which the calling workflow must grant ($checklist, \"Workflow permissions\")"
 	fi
 	[ "$i" -lt "$attempts" ] || die "catalog branch $BRANCH: push refused $attempts times; nothing was overwritten"
 	echo "catalog branch $BRANCH: push refused (attempt $i of $attempts); fetching it" >&2
