@@ -205,8 +205,8 @@ func TestFleetValidateWarnsOfUpstreamDecisions(t *testing.T) {
 	}
 	for _, want := range []string{
 		"warning: " + filepath.Join(dir, "exceptions.yaml") + ":",
-		"exceptions[0] CVE-2023-45853 (zlib): owner platform-security@clearcutt.dev is the upstream project's",
-		"warning: " + filepath.Join(dir, "vex", "glibc-cve-2023-4911.openvex.json") + ":4: author: author ",
+		"exceptions[0].owner: CVE-2023-45853 in zlib: owner platform-security@clearcutt.dev is the upstream project's",
+		"warning: " + filepath.Join(dir, "vex", "glibc-cve-2023-4911.openvex.json") + ":4: author: \"ClearCutt platform security <security@clearcutt.dev>\" is the upstream project's",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)

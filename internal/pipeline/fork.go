@@ -94,8 +94,8 @@ func UpstreamDecisions(f *fleet.File) []Warning {
 			file, line := splitWhere(e.Where, excPath)
 			out = append(out, Warning{
 				File: file, Line: line, Field: fmt.Sprintf("exceptions[%d].owner", i),
-				Message: fmt.Sprintf("exceptions[%d] %s (%s): owner %s is the upstream project's (%s), not %s: decide it again under your own name, or remove it",
-					i, e.ID, e.Package, e.Owner, mark, fleetName),
+				Message: fmt.Sprintf("%s in %s: owner %s is the upstream project's (%s), not %s: decide it again under your own name, or remove it",
+					e.ID, e.Package, e.Owner, mark, fleetName),
 			})
 		}
 	}
@@ -120,7 +120,7 @@ func UpstreamDecisions(f *fleet.File) []Warning {
 		}
 		out = append(out, Warning{
 			File: p, Line: d.FieldLine("author"), Field: "author",
-			Message: fmt.Sprintf("author %q is the upstream project's (%s), not %s: its statements (%s) hold for upstream's package set; author them again or move the document out of vex/",
+			Message: fmt.Sprintf("%q is the upstream project's (%s), not %s: its statements (%s) hold for upstream's package set; author them again or move the document out of vex/",
 				d.VEX.Author, mark, fleetName, strings.Join(vulns, ", ")),
 		})
 	}

@@ -95,15 +95,15 @@ func TestUpstreamDecisions(t *testing.T) {
 	}
 	exc, vex := ws[0], ws[1]
 	if exc.File != filepath.Join(dir, "exceptions.yaml") || exc.Line == 0 || exc.Field != "exceptions[0].owner" ||
-		!strings.Contains(exc.Message, "exceptions[0] CVE-2023-45853 (zlib): owner platform-security@clearcutt.dev is the upstream project's (clearcutt.dev), not this fleet's (acme/base-images)") {
+		!strings.Contains(exc.Message, "CVE-2023-45853 in zlib: owner platform-security@clearcutt.dev is the upstream project's (clearcutt.dev), not this fleet's (acme/base-images)") {
 		t.Errorf("exception warning: %+v", exc)
 	}
 	if !strings.HasPrefix(vex.File, filepath.Join(dir, "vex")+"/") || vex.Line == 0 || vex.Field != "author" ||
-		!strings.Contains(vex.Message, `author "ClearCutt platform security <security@clearcutt.dev>" is the upstream project's`) ||
+		!strings.Contains(vex.Message, `"ClearCutt platform security <security@clearcutt.dev>" is the upstream project's`) ||
 		!strings.Contains(vex.Message, "CVE-2023-4911") {
 		t.Errorf("VEX warning: %+v", vex)
 	}
-	if s := exc.String(); !strings.HasPrefix(s, exc.File+":") || !strings.Contains(s, ": exceptions[0].owner: exceptions[0] CVE-") {
+	if s := exc.String(); !strings.HasPrefix(s, exc.File+":") || !strings.Contains(s, ": exceptions[0].owner: CVE-2023-45853 in zlib: owner ") {
 		t.Errorf("String() = %q", s)
 	}
 
