@@ -31,6 +31,32 @@ var goodCatalog = `{"apiVersion": "` + APIVersion + `", "generatedAt": "2026-11-
 const unreleasedImage = `{"name": "static:distroless", "runtime": "static", "version": "1", "tier": "distroless", "tags": [], "status": "missing",
   "release": {"failed": true, "reason": "build failed", "recordedAt": "2026-11-26T00:00:00Z"}, "channels": [], "platforms": [], "history": []}`
 
+// testKeyJSON is a P-256 public key in PEM, as a JSON string's content.
+const testKeyJSON = `-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEik6YgtrHwnbyXecBNbeEv+YsoGTg\n6s3kM/jW9jtMPthbHo/3PF9zjBKIrkzThmEZuvzgha6AyfqKF3B7Y97M6A==\n-----END PUBLIC KEY-----\n`
+
+// TestPublicKeyPEM: the catalog records the key a fleet verifies with,
+// and a catalog with the key, or only the key file's path (as catalogs
+// written before the key was recorded), reads.
+func TestPublicKeyPEM(t *testing.T) {
+	key := strings.ReplaceAll(testKeyJSON, `\n`, "\n")
+	if got := PublicKeyPEM([]byte("\n" + key + "\n\n")); got != key {
+		t.Errorf("PublicKeyPEM = %q, want %q", got, key)
+	}
+	for _, bad := range []string{"", "cosign.pub", "-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----\n", key + key} {
+		if got := PublicKeyPEM([]byte(bad)); got != "" {
+			t.Errorf("PublicKeyPEM(%q) = %q, want none", bad, got)
+		}
+	}
+	withKey := strings.Replace(goodCatalog, `"publicKey": "cosign.pub"`, `"publicKey": "cosign.pub", "publicKeyPEM": "`+testKeyJSON+`"`, 1)
+	c, err := Parse("c.json", []byte(withKey), RequireVerificationMode)
+	if err != nil || c.Fleet.PublicKeyPEM != key {
+		t.Fatalf("a catalog with the key: %+v, %v", c.Fleet, err)
+	}
+	if c, err := Parse("c.json", []byte(goodCatalog), RequireVerificationMode); err != nil || c.Fleet.PublicKeyPEM != "" || c.Fleet.PublicKey != "cosign.pub" {
+		t.Fatalf("a catalog with only the key's path: %+v, %v", c.Fleet, err)
+	}
+}
+
 func TestReadAndParse(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(goodCatalog), 0o644); err != nil {
@@ -103,6 +129,9 @@ func TestParseNamesTheFileAndTheField(t *testing.T) {
 		"two modes":       {`"publicKey": "cosign.pub"`, `"publicKey": "cosign.pub", "identity": {"issuer": "i", "buildSignerURI": "b", "sourceRepositoryURI": "r", "sourceRepositoryRef": "f"}`, "fleet: both identity and publicKey", []Requirement{RequireVerificationMode}},
 		"no mode":         {`"publicKey": "cosign.pub", `, ``, "fleet: neither identity nor publicKey", []Requirement{RequireVerificationMode}},
 		"identity field":  {`"publicKey": "cosign.pub"`, `"identity": {"issuer": "i", "buildSignerURI": "b", "sourceRepositoryURI": "r", "sourceRepositoryRef": " "}`, "fleet.identity.sourceRepositoryRef is empty", []Requirement{RequireVerificationMode}},
+		"key not pem":     {`"publicKey": "cosign.pub"`, `"publicKey": "cosign.pub", "publicKeyPEM": "-----BEGIN CERTIFICATE-----\\nMA==\\n-----END CERTIFICATE-----\\n"`, "fleet.publicKeyPEM: not a PEM PUBLIC KEY block", []Requirement{RequireVerificationMode}},
+		"key and more":    {`"publicKey": "cosign.pub"`, `"publicKey": "cosign.pub", "publicKeyPEM": "` + testKeyJSON + `<script>"`, "fleet.publicKeyPEM: data after the PUBLIC KEY block", []Requirement{RequireVerificationMode}},
+		"keyless pem":     {`"publicKey": "cosign.pub"`, `"publicKeyPEM": "` + testKeyJSON + `", "identity": {"issuer": "i", "buildSignerURI": "b", "sourceRepositoryURI": "r", "sourceRepositoryRef": "f"}`, "fleet: publicKeyPEM is set for a keyless fleet", []Requirement{RequireVerificationMode}},
 		"required":        {`"requiredChannels": ["signature"]`, `"requiredChannels": ["cosign"]`, `fleet.requiredChannels: unknown channel "cosign"`, nil},
 		"no name":         {`"name": "python:distroless"`, `"name": ""`, "images[0].name is empty", nil},
 		"no runtime":      {`"runtime": "python"`, `"runtime": ""`, `images[0].runtime "": want lower-case letters`, nil},

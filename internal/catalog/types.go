@@ -63,9 +63,13 @@ type Fleet struct {
 	// prefix, or oci:DIR for a local layout).
 	Registry string `json:"registry"`
 	// Identity is what every signature must carry. In key mode it is
-	// empty and PublicKey names the key file verification used.
+	// empty and PublicKey names the key file verification used (a path on
+	// the machine that wrote the catalog).
 	Identity  *Identity `json:"identity,omitempty"`
 	PublicKey string    `json:"publicKey,omitempty"`
+	// PublicKeyPEM is that key itself, PEM-encoded (key mode only; absent
+	// in catalogs written before it was recorded).
+	PublicKeyPEM string `json:"publicKeyPEM,omitempty"`
 	// ProvenanceBuilderID is the SLSA builder id provenance must name.
 	ProvenanceBuilderID string `json:"provenanceBuilderID,omitempty"`
 	// RequiredChannels are the channels an image needs to pass.

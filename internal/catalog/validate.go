@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -88,6 +90,12 @@ func RequireVerificationMode(c *Catalog) error {
 		return invalidf("fleet: both identity and publicKey are set: the verification mode is ambiguous")
 	case f.Identity == nil && f.PublicKey == "":
 		return invalidf("fleet: neither identity nor publicKey is set: nothing to verify against")
+	case f.Identity != nil && f.PublicKeyPEM != "":
+		return invalidf("fleet: publicKeyPEM is set for a keyless fleet")
+	case f.PublicKeyPEM != "":
+		if err := checkPublicKeyPEM(f.PublicKeyPEM); err != nil {
+			return invalidf("fleet.publicKeyPEM: %v", err)
+		}
 	case f.Identity != nil:
 		for _, field := range []struct{ name, value string }{
 			{"issuer", f.Identity.Issuer}, {"buildSignerURI", f.Identity.BuildSignerURI},
@@ -292,4 +300,30 @@ func knownChannel(name string) bool {
 		}
 	}
 	return false
+}
+
+// PublicKeyPEM is key as the catalog's fleet.publicKeyPEM records it (the
+// PEM block, trimmed), or "" when key is not one PEM public key.
+func PublicKeyPEM(key []byte) string {
+	s := strings.TrimSpace(string(key)) + "\n"
+	if checkPublicKeyPEM(s) != nil {
+		return ""
+	}
+	return s
+}
+
+// checkPublicKeyPEM accepts exactly one PEM "PUBLIC KEY" block holding a
+// public key, and nothing else but white space.
+func checkPublicKeyPEM(s string) error {
+	b, rest := pem.Decode([]byte(s))
+	if b == nil || b.Type != "PUBLIC KEY" {
+		return fmt.Errorf("not a PEM PUBLIC KEY block")
+	}
+	if strings.TrimSpace(string(rest)) != "" {
+		return fmt.Errorf("data after the PUBLIC KEY block")
+	}
+	if _, err := x509.ParsePKIXPublicKey(b.Bytes); err != nil {
+		return fmt.Errorf("not a public key: %v", err)
+	}
+	return nil
 }

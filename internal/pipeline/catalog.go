@@ -194,7 +194,9 @@ func CatalogFleet(f *fleet.File, v stage.Verifier, keyPath, registry string) cat
 		ProvenanceBuilderID: v.Policy.ProvenanceBuilderID, RequiredChannels: []string{},
 	}
 	if len(v.Policy.PublicKey) > 0 {
-		out.PublicKey = keyPath
+		// The path is the signing machine's; the key itself is what a
+		// consumer verifies with.
+		out.PublicKey, out.PublicKeyPEM = keyPath, catalog.PublicKeyPEM(v.Policy.PublicKey)
 	} else {
 		s := v.Policy.Signer
 		out.Identity = &catalog.Identity{Issuer: s.Issuer, BuildSignerURI: s.SAN,

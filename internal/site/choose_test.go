@@ -1,6 +1,8 @@
 package site
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -109,6 +111,21 @@ func TestBrowserShowsWhatAChooserNeeds(t *testing.T) {
 		}
 		has(t, "index.html", idx, "Provenance not applicable: SLSA provenance from slsa-github-generator is signed keyless only")
 		has(t, page, f, "signed with a key; no trusted timestamp", "key mode: SLSA provenance is keyless")
+		// The public key is downloadable from the overview and the page.
+		for name, pf := range map[string]pageFacts{"index.html": idx, page: f} {
+			if !slices.ContainsFunc(pf.Links, func(l linkRef) bool { return l.Tag == "a" && l.URL == srv.URL+"/"+KeyFile }) {
+				t.Errorf("%s: no link to %s", name, KeyFile)
+			}
+		}
+		resp, err := srv.Client().Get(srv.URL + "/" + KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(key) != sitetest.PublicKeyPEM {
+			t.Errorf("%s: HTTP %d, %q: want the fleet's key", KeyFile, resp.StatusCode, key)
+		}
 		if textHas(f.Text, "∅ missing") {
 			t.Errorf("%s: a channel shows as missing in key mode", page)
 		}

@@ -43,6 +43,10 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
 }
 
+// KeyFile is where the site serves a key-mode fleet's public key, from
+// the site root, when the catalog carries it.
+const KeyFile = "cosign.pub"
+
 // githubIssuer is the OIDC issuer of GitHub Actions.
 const githubIssuer = "https://token.actions.githubusercontent.com"
 
@@ -60,6 +64,10 @@ type signer struct {
 
 func signerOf(f catalog.Fleet) signer {
 	if f.Identity == nil {
+		if f.PublicKeyPEM != "" {
+			// The copy of the key the site serves, downloaded beside.
+			return signer{key: KeyFile}
+		}
 		return signer{key: f.PublicKey}
 	}
 	s := signer{id: f.Identity, builderID: f.ProvenanceBuilderID, sourceRef: f.Identity.SourceRepositoryRef}

@@ -3,11 +3,6 @@ package site
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"html"
 	"os"
 	"os/exec"
@@ -66,9 +61,40 @@ func flagValue(args []string, name string) (string, bool) {
 }
 
 func TestCommandsCarryTheExactIdentity(t *testing.T) {
-	for _, o := range []sitetest.Options{{}, {Hostile: true}, {KeyMode: true}, {KeyMode: true, Hostile: true}} {
-		_, out, c := buildSite(t, o)
+	type tc struct {
+		o sitetest.Options
+		// pathOnly drops the key's PEM, as in catalogs written before it
+		// was recorded: the commands name the key file's path.
+		pathOnly bool
+	}
+	for _, tc := range []tc{{o: sitetest.Options{}}, {o: sitetest.Options{Hostile: true}}, {o: sitetest.Options{KeyMode: true}},
+		{o: sitetest.Options{KeyMode: true, Hostile: true}}, {o: sitetest.Options{KeyMode: true, Hostile: true}, pathOnly: true}} {
+		o := tc.o
+		var out string
+		var c *catalog.Catalog
+		if tc.pathOnly {
+			c = sitetest.Catalog(o)
+			c.Fleet.PublicKeyPEM = ""
+			dir := t.TempDir()
+			sitetest.Write(t, filepath.Join(dir, "catalog"), c)
+			out = filepath.Join(dir, "site")
+			if _, err := Build(Options{CatalogDir: filepath.Join(dir, "catalog"), OutDir: out}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(out, KeyFile)); err == nil {
+				t.Errorf("a catalog without the key has a %s", KeyFile)
+			}
+		} else {
+			_, out, c = buildSite(t, o)
+		}
 		f := c.Fleet
+		keyFile := f.PublicKey
+		if f.PublicKeyPEM != "" {
+			keyFile = KeyFile
+			if b, err := os.ReadFile(filepath.Join(out, KeyFile)); err != nil || string(b) != f.PublicKeyPEM {
+				t.Errorf("%+v: %s is %q, %v: want the catalog's key", o, KeyFile, b, err)
+			}
+		}
 		for _, im := range c.Images {
 			page := readPage(t, out, "images/"+im.Runtime+"-"+im.Tier+".html")
 			repo := strings.TrimSuffix(im.Reference, "@"+im.IndexDigest)
@@ -99,9 +125,9 @@ func TestCommandsCarryTheExactIdentity(t *testing.T) {
 				want := map[string]string{}
 				switch {
 				case f.Identity == nil && args[0] == "clearcutt":
-					want["key"] = f.PublicKey
+					want["key"] = keyFile
 				case f.Identity == nil:
-					want["key"] = f.PublicKey
+					want["key"] = keyFile
 					if !strings.Contains(pc.text, "--insecure-ignore-tlog") {
 						t.Errorf("%+v: key-signed bundles have no tlog entry: %s", o, pc.text)
 					}
@@ -205,7 +231,14 @@ func TestToolsAcceptTheCommands(t *testing.T) {
 		_, out, c := buildSite(t, o)
 		work := t.TempDir()
 		if o.KeyMode {
-			writePublicKey(t, filepath.Join(work, filepath.FromSlash(c.Fleet.PublicKey)))
+			// The reader downloads the site's copy of the key.
+			key, err := os.ReadFile(filepath.Join(out, KeyFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(work, KeyFile), key, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		ran := 0
 		for _, im := range []catalog.Image{c.Images[2]} {
@@ -236,24 +269,6 @@ func TestToolsAcceptTheCommands(t *testing.T) {
 		if ran < 3 {
 			t.Errorf("key mode %v: ran %d tool commands", o.KeyMode, ran)
 		}
-	}
-}
-
-func writePublicKey(t *testing.T, path string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

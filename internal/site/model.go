@@ -42,10 +42,16 @@ type fleetView struct {
 	catalog.Fleet
 	Title    string
 	Required []string
+	// KeyFile is the site's copy of the public key, from the site root
+	// ("" when the catalog carries only the key's path).
+	KeyFile string
 }
 
 func newFleetView(f catalog.Fleet) fleetView {
 	v := fleetView{Fleet: f, Title: f.Name}
+	if f.Identity == nil && f.PublicKeyPEM != "" {
+		v.KeyFile = KeyFile
+	}
 	if v.Title == "" {
 		v.Title = f.Repository
 	}

@@ -102,6 +102,9 @@ func Render(c *catalog.Catalog, dir string) ([]File, error) {
 		}
 	}
 	files = append(files, File{Path: "style.css", Data: styleCSS})
+	if c.Fleet.Identity == nil && c.Fleet.PublicKeyPEM != "" {
+		files = append(files, File{Path: KeyFile, Data: []byte(c.Fleet.PublicKeyPEM)})
+	}
 	copied := map[string]bool{}
 	for _, im := range c.Images {
 		for _, p := range im.Platforms {

@@ -60,6 +60,13 @@ const BuilderID = "https://github.com/slsa-framework/slsa-github-generator/.gith
 // PublicKey is the key file named in key mode.
 const PublicKey = "keys/signing.key.pub"
 
+// PublicKeyPEM is the key itself (a P-256 key), as key-mode catalogs carry it.
+const PublicKeyPEM = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEik6YgtrHwnbyXecBNbeEv+YsoGTg
+6s3kM/jW9jtMPthbHo/3PF9zjBKIrkzThmEZuvzgha6AyfqKF3B7Y97M6A==
+-----END PUBLIC KEY-----
+`
+
 // Digest is a deterministic sha256 digest for seed.
 func Digest(seed string) string {
 	sum := sha256.Sum256([]byte(seed))
@@ -89,7 +96,7 @@ func Catalog(o Options) *catalog.Catalog {
 	}
 	signer, issuer := Identity.BuildSignerURI, Identity.Issuer
 	if o.KeyMode {
-		f.PublicKey = PublicKey
+		f.PublicKey, f.PublicKeyPEM = PublicKey, PublicKeyPEM
 		if o.Hostile {
 			f.PublicKey = "keys/it's $(id) key.pub"
 		}
