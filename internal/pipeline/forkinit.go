@@ -39,6 +39,9 @@ const defaultExceptionsHeader = `# Vulnerability exceptions for the fleet (read 
 // emptyExceptions is the body of an exceptions file without exceptions.
 const emptyExceptions = "apiVersion: " + scan.ExceptionsAPIVersion + "\nkind: " + scan.ExceptionsKind + "\nexceptions: []\n"
 
+// forkWrite replaces a file whole; tests make it fail.
+var forkWrite = fsutil.WriteFileAtomic
+
 // ForkOptions configure ForkInit.
 type ForkOptions struct {
 	// FleetPath is the fleet file to rewrite; exceptions.yaml and vex/ are
@@ -242,7 +245,7 @@ func ForkInit(o ForkOptions) (ForkReport, error) {
 		undo = append(undo, func() { os.Rename(m.To, m.From) })
 	}
 	if rep.ExceptionsWritten {
-		if err := fsutil.WriteFileAtomic(rep.Exceptions, newExc, excPerm); err != nil {
+		if err := forkWrite(rep.Exceptions, newExc, excPerm); err != nil {
 			return fail(err)
 		}
 		if oldExc == nil {
@@ -252,7 +255,7 @@ func ForkInit(o ForkOptions) (ForkReport, error) {
 		}
 	}
 	if len(rep.Fields) > 0 {
-		if err := fsutil.WriteFileAtomic(o.FleetPath, edited, fleetInfo.Mode().Perm()); err != nil {
+		if err := forkWrite(o.FleetPath, edited, fleetInfo.Mode().Perm()); err != nil {
 			return fail(err)
 		}
 	}

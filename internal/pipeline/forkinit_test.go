@@ -204,3 +204,44 @@ func TestForkInitRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestForkInitUndoes: when the last write (the fleet file) fails, the VEX
+// documents are moved back and exceptions.yaml is restored; an invalid
+// fleet file is refused before anything is written.
+func TestForkInitUndoes(t *testing.T) {
+	dir := forkCopy(t)
+	path := filepath.Join(dir, "clearcutt.yaml")
+	files := snapshot(t, dir)
+	defer func(w func(string, []byte, os.FileMode) error) { forkWrite = w }(forkWrite)
+	write := forkWrite
+	forkWrite = func(p string, data []byte, perm os.FileMode) error {
+		if p == path {
+			return errors.New("disk full")
+		}
+		return write(p, data, perm)
+	}
+	if _, err := ForkInit(ForkOptions{FleetPath: path, Repository: "acme/x"}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v, want disk full", err)
+	}
+	again := snapshot(t, dir)
+	if len(again) != len(files) {
+		t.Errorf("after the failed run: %v, were %v", again, files)
+	}
+	for p, s := range files {
+		if again[p] != s {
+			t.Errorf("%s not restored", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vex", "upstream")); err == nil {
+		t.Error("vex/upstream/ left behind")
+	}
+
+	bad := filepath.Join(t.TempDir(), "clearcutt.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: clearcutt.dev/v1alpha1\nkind: Fleet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ue outcome.UsageError
+	if _, err := ForkInit(ForkOptions{FleetPath: bad, Repository: "acme/x"}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "must be valid before") {
+		t.Errorf("invalid fleet file: %v", err)
+	}
+}
