@@ -189,6 +189,8 @@ type pageFacts struct {
 	Text   string     `json:"text"`
 	// Handlers counts elements with an on* attribute.
 	Handlers int `json:"handlers"`
+	// Height is the page's height in CSS pixels.
+	Height float64 `json:"height"`
 }
 
 type svgFacts struct {
@@ -229,6 +231,7 @@ const factsJS = `JSON.stringify({
   }),
   ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),
   text: document.body.innerText,
+  height: document.documentElement.scrollHeight,
   handlers: Array.from(document.querySelectorAll('*')).filter(e => Array.from(e.attributes).some(a => a.name.startsWith('on'))).length,
 })`
 

@@ -94,6 +94,18 @@ func TestBrowserShowsWhatAChooserNeeds(t *testing.T) {
 			}
 		}
 		has(t, page, f, "Signed 2026-03-14 04:00 UTC")
+		// The evidence is one table: each channel's details once, and a
+		// single cell where the architectures agree.
+		if n := strings.Count(f.Text, "Predicate type"); n != len(py.Channels) {
+			t.Errorf("%s: evidence details shown %d times, want once per channel (%d)", page, n, len(py.Channels))
+		}
+		if n := strings.Count(f.Text, "the same on every architecture"); n != len(py.Channels) {
+			t.Errorf("%s: %d channels agree over the architectures, want %d", page, n, len(py.Channels))
+		}
+		t.Logf("%s is %.0f px tall", page, f.Height)
+		// nodejs:distroless: the arm64 signature failed, amd64's verified.
+		node := visit(t, srv, "images/nodejs-distroless.html", "")
+		has(t, "images/nodejs-distroless.html", node, "✓ verified ✗ failed certificate identity")
 		cfg := py.Config
 		has(t, page, f, "Configuration", "Entrypoint "+execForm(cfg.Entrypoint), "Cmd none", "User "+cfg.User,
 			"Working directory "+cfg.WorkingDir, cfg.Env[0], cfg.Env[1])

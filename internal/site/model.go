@@ -132,6 +132,8 @@ type imagePage struct {
 	Image    catalog.Image
 	Repo     string
 	Channels []channelView
+	// Evidence is Channels with each architecture's result beside.
+	Evidence []evidenceRow
 	Commands []Command
 	// Pull are the pull commands: by digest, then by each tag.
 	Pull      []Command
@@ -140,6 +142,30 @@ type imagePage struct {
 	Chart     *chart
 	History   []historyRow
 	Platforms []platformView
+}
+
+// evidenceRow is one channel of an image page's evidence table: the
+// image-level result, and each architecture's.
+type evidenceRow struct {
+	channelView
+	// Arches are the architectures' results, in platform order.
+	Arches []archCell
+	// Same is true when every architecture's result agrees (status, reason,
+	// signer, issuer, predicate type, source and times): one cell says so.
+	Same bool
+}
+
+// archCell is one architecture's result for one channel.
+type archCell struct {
+	Platform string
+	// Found is false when the catalog records the channel nowhere for this
+	// architecture (it counts as missing).
+	Found bool
+	channelView
+	// Differs is true when its reason or times differ from the image-level
+	// result's: the cell shows the reason, and the times when they differ
+	// (TimesDiffer).
+	Differs, TimesDiffer bool
 }
 
 type historyRow struct {
@@ -164,7 +190,6 @@ type platformView struct {
 	P        catalog.Platform
 	Anchor   string
 	Ref      string
-	Channels []channelView
 	SBOMHref string
 	Commands []Command
 }
@@ -328,6 +353,7 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 		Local:    local(repo),
 		Chart:    newChart("trend", im.Name, im.History),
 	}
+	v.Evidence = evidenceRows(v.Channels, im.Platforms, v.KeyMode)
 	if im.Served() {
 		v.Commands = indexCommands(s, repo, im.IndexDigest)
 		v.Pull = pullCommands(repo, im.IndexDigest, im.Tags)
@@ -346,7 +372,6 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 			P:        p,
 			Anchor:   id,
 			Ref:      repo + "@" + p.Digest,
-			Channels: channelViews(p.Channels, v.KeyMode),
 			Commands: platformCommands(s, repo, p.Digest),
 		}
 		if p.SBOM != "" {
@@ -507,4 +532,54 @@ func advisoryURL(id string) string {
 		return "https://github.com/advisories/" + id
 	}
 	return ""
+}
+
+// evidenceRows puts each architecture's result beside the image-level
+// result of every channel.
+func evidenceRows(image []channelView, ps []catalog.Platform, keyMode bool) []evidenceRow {
+	rows := make([]evidenceRow, 0, len(image))
+	per := make([]map[string]channelView, len(ps))
+	for i, p := range ps {
+		per[i] = map[string]channelView{}
+		for _, cv := range channelViews(p.Channels, keyMode) {
+			if _, dup := per[i][cv.Channel]; !dup {
+				per[i][cv.Channel] = cv
+			}
+		}
+	}
+	for _, cv := range image {
+		row := evidenceRow{channelView: cv, Same: len(ps) > 0}
+		for i, p := range ps {
+			a, ok := per[i][cv.Channel]
+			cell := archCell{Platform: p.Platform, Found: ok, channelView: a}
+			if !ok {
+				cell.Status = catalog.StatusMissing
+				cell.Reason = "no result recorded for this architecture"
+			}
+			cell.TimesDiffer = ok && (a.NoTimestamp != cv.NoTimestamp ||
+				!sameTime(a.SignedAt, cv.SignedAt) || !sameTime(a.ScanTime, cv.ScanTime) || !sameTime(a.DBBuiltAt, cv.DBBuiltAt))
+			cell.Differs = !ok || a.Reason != cv.Reason || cell.TimesDiffer
+			if !ok || i > 0 && !agree(row.Arches[0], cell) {
+				row.Same = false
+			}
+			row.Arches = append(row.Arches, cell)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// agree reports whether two architectures' results say the same, apart
+// from the digest they are about.
+func agree(a, b archCell) bool {
+	return a.Found == b.Found && a.Status == b.Status && a.Reason == b.Reason && a.Signer == b.Signer && a.Issuer == b.Issuer &&
+		a.PredicateType == b.PredicateType && a.Source == b.Source && a.NoTimestamp == b.NoTimestamp &&
+		sameTime(a.SignedAt, b.SignedAt) && sameTime(a.ScanTime, b.ScanTime) && sameTime(a.DBBuiltAt, b.DBBuiltAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
