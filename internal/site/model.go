@@ -163,9 +163,9 @@ type archCell struct {
 	Found bool
 	channelView
 	// Differs is true when its reason or times differ from the image-level
-	// result's: the cell shows the reason, and the times when they differ
-	// (TimesDiffer).
-	Differs, TimesDiffer bool
+	// result's: the cell shows the reason, and the signing and scan times
+	// that differ (SignedDiffers, ScanDiffers).
+	Differs, SignedDiffers, ScanDiffers bool
 }
 
 type historyRow struct {
@@ -556,9 +556,9 @@ func evidenceRows(image []channelView, ps []catalog.Platform, keyMode bool) []ev
 				cell.Status = catalog.StatusMissing
 				cell.Reason = "no result recorded for this architecture"
 			}
-			cell.TimesDiffer = ok && (a.NoTimestamp != cv.NoTimestamp ||
-				!sameTime(a.SignedAt, cv.SignedAt) || !sameTime(a.ScanTime, cv.ScanTime) || !sameTime(a.DBBuiltAt, cv.DBBuiltAt))
-			cell.Differs = !ok || a.Reason != cv.Reason || cell.TimesDiffer
+			cell.SignedDiffers = ok && (a.NoTimestamp != cv.NoTimestamp || !sameTime(a.SignedAt, cv.SignedAt))
+			cell.ScanDiffers = ok && (!sameTime(a.ScanTime, cv.ScanTime) || !sameTime(a.DBBuiltAt, cv.DBBuiltAt))
+			cell.Differs = !ok || a.Reason != cv.Reason || cell.SignedDiffers || cell.ScanDiffers
 			if !ok || i > 0 && !agree(row.Arches[0], cell) {
 				row.Same = false
 			}

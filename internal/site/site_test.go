@@ -504,3 +504,32 @@ func TestConfigurationShownOnceOrPerArchitecture(t *testing.T) {
 		t.Error("a catalog without configuration shows one")
 	}
 }
+
+// TestEvidenceShowsOnlyWhatDiffersPerArchitecture: python:slim's arm64
+// scan is pending and older, and decides the channel; amd64's newer scan
+// verified. Each cell shows only what differs from the channel's result:
+// arm64 its status and reason, amd64 its status and its own scan time.
+func TestEvidenceShowsOnlyWhatDiffersPerArchitecture(t *testing.T) {
+	_, out, c := buildSite(t, sitetest.Options{})
+	page := readPage(t, out, "images/python-slim.html")
+	if n := strings.Count(page, `<table class="channels">`); n != 1 {
+		t.Fatalf("%d evidence tables, want 1", n)
+	}
+	row := regexp.MustCompile(`(?s)<tr><th scope="row">Vulnerabilities<.*?</tr>`).FindString(page)
+	cells := regexp.MustCompile(`(?s)<td class="arch">(.*?)</td>`).FindAllStringSubmatch(row, -1)
+	if len(cells) != 2 {
+		t.Fatalf("vulnerabilities row: %d architecture cells, want 2:\n%s", len(cells), row)
+	}
+	amd, arm := cells[0][1], cells[1][1]
+	if !strings.Contains(arm, "pending") || !strings.Contains(arm, "newest scan is 30h old") || strings.Contains(arm, "Signed") || strings.Contains(arm, "Scanned") {
+		t.Errorf("arm64 cell: want its status and reason, nothing that agrees:\n%s", arm)
+	}
+	scan := c.Images[3].Platforms[0].Vulnerabilities.ScanTime.UTC().Format("2006-01-02 15:04 UTC")
+	if !strings.Contains(amd, "verified") || !strings.Contains(amd, "Scanned") || !strings.Contains(amd, scan) || strings.Contains(amd, "Signed") {
+		t.Errorf("amd64 cell: want its status and its own scan time %s, not the signing time that agrees:\n%s", scan, amd)
+	}
+	// The other channels agree over the architectures: one cell each.
+	if n := strings.Count(page, "the same on every architecture"); n != len(c.Images[3].Channels)-1 {
+		t.Errorf("%d channels shown as agreeing, want %d", n, len(c.Images[3].Channels)-1)
+	}
+}
