@@ -249,10 +249,10 @@ func checkPage(t *testing.T, u, rel string, f pageFacts, c *catalog.Catalog) {
 	if !strings.Contains(f.H1, im.Name) || !strings.Contains(f.Title, im.Name) {
 		t.Errorf("%s: h1 %q, title %q: want %s", u, f.H1, f.Title, im.Name)
 	}
-	// Index evidence (when a release is served), the history, and per
-	// architecture: evidence, pruning candidates and findings (when there
-	// are any).
-	tables := 1 + 2*len(im.Platforms)
+	// The evidence (one table for the index and every architecture, when
+	// a release is served), the history, and per architecture: pruning
+	// candidates, and findings and the scrub report when there are any.
+	tables := 1 + len(im.Platforms)
 	if len(im.Channels) > 0 {
 		tables++
 	}
