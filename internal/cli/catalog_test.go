@@ -488,7 +488,7 @@ func TestCatalogFromLayout(t *testing.T) {
 			t.Errorf("--site: %v", err)
 		}
 	}
-	for _, want := range []string{"python:distroless", "static:distroless", "SIGNATURE", "VULNERABILITIES", "2 images, 2 verified"} {
+	for _, want := range []string{"python:distroless", "static:distroless", "CHANNELS NOT VERIFIED", "VULNS A/S/E", "2 images, 2 verified"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

@@ -17,6 +17,8 @@ import (
 	"github.com/clearcutt/clearcutt/internal/site"
 	"github.com/clearcutt/clearcutt/internal/site/sitetest"
 	"github.com/clearcutt/clearcutt/internal/testenv"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func TestSiteCommand(t *testing.T) {
@@ -85,7 +87,7 @@ var siteCommandRE = regexp.MustCompile(`(?s)<pre><code>(.*?)</code></pre>`)
 // shell gives the program.
 func siteCommands(t *testing.T, page string) [][]string {
 	t.Helper()
-	const stubs = `for tool in clearcutt cosign slsa-verifier; do eval "$tool() { printf '%s\0' $tool \"\$@\"; }"; done` + "\n"
+	const stubs = `for tool in clearcutt cosign docker slsa-verifier; do eval "$tool() { printf '%s\0' $tool \"\$@\"; }"; done` + "\n"
 	var out [][]string
 	for _, m := range siteCommandRE.FindAllStringSubmatch(page, -1) {
 		cmd := exec.Command("bash", "-c", stubs+html.UnescapeString(m[1]))
@@ -132,6 +134,9 @@ func TestSiteVerifyCommandBindsTheIdentity(t *testing.T) {
 				t.Fatalf("clearcutt verify rejects the site's flags %v: %v", rest, err)
 			}
 			want := map[string]string{"key": c.Fleet.PublicKey}
+			if c.Fleet.PublicKeyPEM != "" {
+				want["key"] = "cosign.pub" // the key the site publishes
+			}
 			if id := c.Fleet.Identity; id != nil {
 				want = map[string]string{
 					"certificate-identity": id.BuildSignerURI, "certificate-oidc-issuer": id.Issuer,
@@ -200,13 +205,33 @@ func TestSiteOfPublishedFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := map[string]int{}
+	published, err := name.NewDigest(rep.Images[0].Published)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range siteCommands(t, string(page)) {
 		counts[args[0]+" "+args[1]]++
+		// The page's key is the site's cosign.pub, downloaded next to it.
+		for i, a := range args {
+			if a == "cosign.pub" {
+				args[i] = filepath.Join(out, a)
+			}
+		}
 		ref := args[len(args)-1]
-		if !strings.Contains(ref, "@sha256:") {
+		if args[0] != "docker" && !strings.Contains(ref, "@sha256:") {
 			t.Errorf("%v: not by digest", args)
 		}
 		switch args[0] {
+		case "docker":
+			// No docker daemon here: resolve what the pull would fetch.
+			r, err := name.ParseReference(ref)
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			desc, err := remote.Head(r)
+			if err != nil || args[1] != "pull" || desc.Digest.String() != published.DigestStr() {
+				t.Errorf("%v: names %v (%v), want the published index %s", args, desc, err, published.DigestStr())
+			}
 		case "clearcutt":
 			// Run from the fleet's checkout, as the page says.
 			code, stdout, errs := run(t, append([]string{"-f", fleetFile}, args[1:]...)...)
@@ -223,8 +248,10 @@ func TestSiteOfPublishedFleet(t *testing.T) {
 			t.Errorf("%v: a key-signed fleet has no %s command", args, args[0])
 		}
 	}
-	// The index and two architectures: verify, 3 signatures, 2 SBOMs.
-	if counts["clearcutt verify"] != 1 || counts["cosign verify"] != 3 || counts["cosign verify-attestation"] != 2 {
+	// The index and two architectures: verify, 3 signatures, 2 SBOMs; a
+	// pull by digest and one by each tag the release moved.
+	if counts["clearcutt verify"] != 1 || counts["cosign verify"] != 3 || counts["cosign verify-attestation"] != 2 ||
+		counts["docker pull"] < 2 {
 		t.Errorf("commands on the page: %v", counts)
 	}
 }
