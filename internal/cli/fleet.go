@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/nixcmd"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
@@ -275,7 +276,7 @@ func checkPackageSet(ctx context.Context, f *fleet.File, nixpkgs string) error {
 	if err != nil {
 		return err
 	}
-	return f.CheckPackageSet(ctx, fleet.PackageSet{Nix: nixcmd.Nix{Env: os.Environ()}, FlakeDir: flakeDir, Override: override})
+	return closure.CheckPackageSet(ctx, f, closure.PackageSet{Nix: nixcmd.Nix{Env: os.Environ()}, FlakeDir: flakeDir, Override: override})
 }
 
 // validateReport is what fleet validate found in one fleet file.
