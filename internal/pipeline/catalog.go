@@ -313,12 +313,7 @@ func (c cataloger) layoutTargets(ctx context.Context, from string) ([]catalogTar
 		if !d.MediaType.IsIndex() {
 			return nil, nil, outcome.Usage(fmt.Errorf("--from %s: %s (%s) is a %s, not an image index", from, n, d.Digest, d.MediaType))
 		}
-		_, idx, err := stage.OpenIndex(ctx, r.String(), "")
-		if err != nil {
-			return nil, nil, err
-		}
-		t := catalogTarget{name: n, ref: r, tags: []string{}, idx: idx, version: fleetVersion(c.Fleet, n)}
-		stray, err := c.labelStray(t)
+		t, stray, err := c.open(ctx, n, r)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -332,6 +327,18 @@ func (c cataloger) layoutTargets(ctx context.Context, from string) ([]catalogTar
 		return nil, nil, outcome.Usage(fmt.Errorf("--from %s: index.json names no <runtime>:<tier> image", from))
 	}
 	return out, strays, nil
+}
+
+// open reads the index ref names as the image n of the fleet; stray is
+// set when its labels say it belongs to another fleet.
+func (c cataloger) open(ctx context.Context, n string, ref oci.Ref) (catalogTarget, *Stray, error) {
+	_, idx, err := stage.OpenIndex(ctx, ref.String(), "")
+	if err != nil {
+		return catalogTarget{}, nil, err
+	}
+	t := catalogTarget{name: n, ref: ref, tags: []string{}, idx: idx, version: fleetVersion(c.Fleet, n)}
+	stray, err := c.labelStray(t)
+	return t, stray, err
 }
 
 // imagesFileTargets are the images of an images file; a registry image
@@ -351,12 +358,7 @@ func (c cataloger) imagesFileTargets(ctx context.Context, refs map[string]oci.Re
 			strays = append(strays, Stray{Name: n, Reference: ref.String(), Reason: reason})
 			continue
 		}
-		_, idx, err := stage.OpenIndex(ctx, ref.String(), "")
-		if err != nil {
-			return nil, nil, err
-		}
-		t := catalogTarget{name: n, ref: ref, tags: []string{}, idx: idx, version: fleetVersion(c.Fleet, n)}
-		stray, err := c.labelStray(t)
+		t, stray, err := c.open(ctx, n, ref)
 		if err != nil {
 			return nil, nil, err
 		}
