@@ -54,6 +54,12 @@ func TestExampleFleetLoads(t *testing.T) {
 	if got, want := len(f.Cells()), len(images)*len(f.Build.Architectures); got != want {
 		t.Fatalf("cells = %d, want %d", got, want)
 	}
+	// The catalog site shows each runtime's description beside its images.
+	for _, r := range f.Runtimes {
+		if r.Description == "" {
+			t.Errorf("runtime %s has no description", r.ID)
+		}
+	}
 }
 
 // valid is a minimal valid fleet; tests patch lines of it.
@@ -95,6 +101,9 @@ func TestValidFleet(t *testing.T) {
 	if f.Identity.WorkflowRepository != "acme/fleet" {
 		t.Fatalf("workflowRepository default = %q", f.Identity.WorkflowRepository)
 	}
+	if r, _ := f.Runtime("python"); r.Description != "" {
+		t.Fatalf("description = %q, want none: the field is optional", r.Description)
+	}
 	c := f.Cells()[0]
 	if c.Attribute != "legacyPackages.x86_64-linux.clearcutt.python.distroless.graph" || c.Runner != "ubuntu-24.04" {
 		t.Fatalf("cell = %+v", c)
@@ -134,6 +143,14 @@ func TestFleetErrorsNameFileLineAndField(t *testing.T) {
 			[]string{"clearcutt.yaml:3:1", "duplicate field"}},
 		{"wrong api version", "apiVersion: clearcutt.dev/v1alpha1", "apiVersion: clearcutt.dev/v2",
 			[]string{"clearcutt.yaml:1:13", "apiVersion", `must be "clearcutt.dev/v1alpha1"`}},
+		{"multi-line description", "    entrypoint: [/bin/python3]", "    entrypoint: [/bin/python3]\n    description: \"CPython 3.11\\nfor applications\"",
+			[]string{"clearcutt.yaml:22:18", "runtimes[0].description", "one line of text without control characters"}},
+		{"description with a control character", "    entrypoint: [/bin/python3]", "    entrypoint: [/bin/python3]\n    description: \"CPython\\x1b[31m 3.11\"",
+			[]string{"clearcutt.yaml:22:18", "runtimes[0].description", "without control characters"}},
+		{"long description", "    entrypoint: [/bin/python3]", "    entrypoint: [/bin/python3]\n    description: " + strings.Repeat("x", 161),
+			[]string{"clearcutt.yaml:22:18", "runtimes[0].description", "161 characters long", "at most 160"}},
+		{"blank description", "    entrypoint: [/bin/python3]", "    entrypoint: [/bin/python3]\n    description: \"  \"",
+			[]string{"clearcutt.yaml:22:18", "runtimes[0].description", "is blank"}},
 		{"unknown tier name", "  dev: {packages", "  prod: {}\n  dev: {packages",
 			[]string{"tiers.prod", "unknown field"}},
 	}

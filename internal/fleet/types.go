@@ -214,6 +214,11 @@ type Runtime struct {
 	// must itself be a valid OCI tag (letters, digits, '_', '.', '-').
 	// Quote it in YAML ("3.10", not 3.10).
 	Version string `yaml:"version" json:"version" jsonschema:"minLength=1"`
+	// Description says in one plain line what the runtime's images are for,
+	// for people choosing a base image; the catalog and the site show it
+	// beside every image of the runtime. At most 160 characters, no line
+	// breaks or other control characters.
+	Description string `yaml:"description,omitempty" json:"description,omitempty" jsonschema:"maxLength=160"`
 	// Nix names the Nix attributes that provide the runtime.
 	Nix RuntimeNix `yaml:"nix" json:"nix"`
 	// Tiers lists the tiers built for this runtime (default: all three).

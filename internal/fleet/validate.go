@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -351,6 +353,9 @@ func (f *Fleet) validateRuntimes() []Problem {
 		if r.Version == "" || !reTag.MatchString(r.Version) {
 			add(p+".version", "must be a non-empty version usable in a tag, found %q", r.Version)
 		}
+		if msg := descriptionProblem(r.Description); msg != "" {
+			add(p+".description", "%s", msg)
+		}
 		if !reAttr.MatchString(r.Nix.Attribute) {
 			add(p+".nix.attribute", "not a Nix attribute path: %q", r.Nix.Attribute)
 		}
@@ -403,6 +408,30 @@ func (f *Fleet) validateRuntimes() []Problem {
 		}
 	}
 	return ps
+}
+
+// MaxDescription is the longest runtime description, in characters: one
+// line beside an image in the catalog site's table.
+const MaxDescription = 160
+
+// descriptionProblem is what is wrong with a runtime description, or "".
+// It is one line of printable text: the site shows it beside each image.
+func descriptionProblem(d string) string {
+	if !utf8.ValidString(d) {
+		return "must be valid UTF-8 text"
+	}
+	for _, r := range d {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Sprintf("must be one line of text without control characters, found %q", d)
+		}
+	}
+	if n := utf8.RuneCountInString(d); n > MaxDescription {
+		return fmt.Sprintf("is %d characters long; a description is one line of at most %d", n, MaxDescription)
+	}
+	if d != "" && strings.TrimSpace(d) == "" {
+		return "is blank; omit the field or describe the runtime"
+	}
+	return ""
 }
 
 // Tier returns the rules of the named tier.
