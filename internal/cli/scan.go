@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,37 +63,41 @@ reference, SBOM, database, VEX or exceptions, 3 could not run (Grype, I/O).`,
 }
 
 func renderScan(g *globals, r stage.ScanReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, p := range r.Platforms {
 		db := p.Result.Scanner.DB
-		fmt.Fprintf(tw, "%s %s  %s  %d packages, database %s built %s%s\n", r.Image, p.Platform, p.Digest, p.Result.Packages,
-			db.SchemaVersion, db.Built.Format(time.RFC3339), map[bool]string{true: " (STALE, accepted unsafely)"}[p.Result.StaleDBAccepted])
+		stale := map[bool]string{true: " (STALE, accepted unsafely)"}[p.Result.StaleDBAccepted]
+		t := table{}
+		t.add(fmt.Sprintf("%s %s %s", r.Image, p.Platform, p.Digest))
+		t.add(fmt.Sprintf("  %d packages, database %s built %s%s", p.Result.Packages, db.SchemaVersion, db.Built.Format(time.RFC3339), stale))
 		if len(p.Result.Findings) == 0 {
-			fmt.Fprintln(tw, "  no vulnerabilities found")
+			t.add("  no vulnerabilities found")
 		} else {
-			fmt.Fprintln(tw, "  ID\tSEVERITY\tPACKAGE\tVERSION\tFIXED IN\tORIGIN\tSTATUS")
+			t.add("", "ID", "SEVERITY", "PACKAGE", "VERSION", "ORIGIN", "FIXED IN", "STATUS")
 		}
 		for _, f := range p.Result.Findings {
 			fixed := strings.Join(f.FixedIn, ",")
 			if fixed == "" {
 				fixed = "(" + f.FixState + ")"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, strings.ToUpper(f.Severity), f.Package.Name, f.Package.Version, fixed, f.Origin, statusText(f))
+			t.add("", f.ID, strings.ToUpper(f.Severity), f.Package.Name, f.Package.Version, string(f.Origin), fixed, statusText(f))
 		}
 		for _, e := range p.Result.ExpiredExceptions {
-			fmt.Fprintf(tw, "  EXPIRED EXCEPTION %s in %s (owner %s, expired %s, %s)\n", e.ID, e.Package, e.Owner, e.Expires, e.Where)
+			t.add(fmt.Sprintf("  EXPIRED EXCEPTION %s in %s (owner %s, expired %s, %s)", e.ID, e.Package, e.Owner, e.Expires, e.Where))
 		}
 		verdict := "PASS"
 		if !p.Decision.Pass {
 			verdict = "FAIL"
 		}
 		c := p.Decision.Counts
-		fmt.Fprintf(tw, "  gate %s (%s): %d active, %d suppressed, %d excepted\n", verdict, p.Decision.Policy, c.Active, c.Suppressed, c.Excepted)
+		t.add(fmt.Sprintf("  gate %s (%s): %d active, %d suppressed, %d excepted", verdict, p.Decision.Policy, c.Active, c.Suppressed, c.Excepted))
 		for _, reason := range p.Decision.Reasons {
-			fmt.Fprintf(tw, "    %s\n", reason)
+			t.add("    " + reason)
+		}
+		if err := t.write(g.stdout, tableWidth); err != nil {
+			return err
 		}
 	}
-	return tw.Flush()
+	return nil
 }
 
 func statusText(f scan.Finding) string {

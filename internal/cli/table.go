@@ -17,7 +17,8 @@ const minWrapWidth = 32
 // table is a text table whose last column is free text (a reason, a
 // detail, a list): the other columns are aligned as tabwriter would, and
 // the last is wrapped at word boundaries to fit tableWidth, never cut. A
-// row of one cell (a heading, a note) is written as it is.
+// row of one cell (a heading, a note) is written as it is when it fits, and
+// wrapped like a paragraph when it does not (see paragraph).
 type table struct {
 	header []string
 	rows   [][]string
@@ -50,7 +51,7 @@ func (t *table) write(w io.Writer, width int) error {
 	var b strings.Builder
 	for _, r := range all {
 		if len(r) < 2 {
-			b.WriteString(strings.Join(r, "") + "\n")
+			b.WriteString(paragraph(strings.Join(r, ""), width))
 			continue
 		}
 		var line strings.Builder
@@ -79,6 +80,32 @@ func (t *table) write(w io.Writer, width int) error {
 		}
 	}
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// paragraph is s wrapped at word boundaries to width, each line ending in a
+// newline: the first line keeps s's leading spaces, the lines after it are
+// indented two spaces more. A line that fits is returned as it is.
+func paragraph(s string, width int) string {
+	if utf8.RuneCountInString(s) <= width {
+		return s + "\n"
+	}
+	body := strings.TrimLeft(s, " ")
+	indent := strings.Repeat(" ", len(s)-len(body))
+	var b strings.Builder
+	for i, l := range wrapWords(body, max(width-len(indent)-2, minWrapWidth)) {
+		if i == 0 {
+			b.WriteString(indent + l + "\n")
+		} else {
+			b.WriteString(indent + "  " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// writeParagraph writes paragraph(s, tableWidth) to w.
+func writeParagraph(w io.Writer, s string) error {
+	_, err := io.WriteString(w, paragraph(s, tableWidth))
 	return err
 }
 

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/scan"
+	"github.com/clearcutt/clearcutt/internal/stage"
+	"github.com/clearcutt/clearcutt/internal/vulndb"
+)
+
+// Realistic long values of the reports the renderers lay out.
+const (
+	wideDigest  = "sha256:5dffbbe2a6e1d936263c1bd3a1c6f0e7b2c4d5e6f708192a3b4c5d6e7f8091a2"
+	wideDigest2 = "sha256:d936263c1bd35dffbbe2a6e1a1c6f0e7b2c4d5e6f708192a3b4c5d6e7f8091b3"
+	wideReason  = "evidence content rejected: the vulnerability scan was made with a database built 2026-11-01T00:00:00Z, older than vulnerabilities.maxDBAge (72h) allows; rescan with a fresh database"
+	widePackage = "python3.12-opentelemetry-instrumentation-asgi"
+)
+
+// wideCVEs is a long list of vulnerability ids.
+func wideCVEs(n int) []string {
+	var ids []string
+	for i := range n {
+		ids = append(ids, "CVE-2026-"+strings.Repeat(string(rune('1'+i%9)), 5))
+	}
+	return ids
+}
+
+// checkFits fails t for every line of out wider than tableWidth runes, and
+// for every text of whole that out does not hold complete once its wrapped
+// lines are joined.
+func checkFits(t *testing.T, out string, whole ...string) {
+	t.Helper()
+	t.Log("\n" + out)
+	for _, l := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(l); n > tableWidth {
+			t.Errorf("line of %d columns (want at most %d):\n%s", n, tableWidth, l)
+		}
+	}
+	joined := strings.Join(strings.Fields(out), " ")
+	for _, s := range whole {
+		if !strings.Contains(joined, strings.Join(strings.Fields(s), " ")) {
+			t.Errorf("output lacks %q complete:\n%s", s, out)
+		}
+	}
+}
+
+func TestRenderScanFits(t *testing.T) {
+	var findings []scan.Finding
+	for _, id := range append(wideCVEs(3), "GHSA-xxxx-yyyy-zzzz") {
+		findings = append(findings, scan.Finding{ID: id, Severity: "critical", FixState: "not-fixed", Origin: scan.OriginClosure,
+			Package: scan.Package{Name: widePackage, Version: "0.48b0"}, Status: gate.Active})
+	}
+	findings[1].FixedIn = []string{"42.0.6", "43.0.0"}
+	findings[2].Status = gate.Suppressed
+	findings[2].VEX = &scan.VEXApplied{Status: "not_affected", Justification: "vulnerable_code_not_in_execute_path"}
+	findings[3].Status = gate.Excepted
+	findings[3].Exception = &scan.ExceptionApplied{Owner: "platform-security@example.com", Expires: "2027-01-31"}
+	rep := stage.ScanReport{Image: "python:distroless-debug", Platforms: []stage.ScanPlatform{{
+		Platform: "linux/arm64/v8", Digest: wideDigest,
+		Result: scan.Result{Packages: 412, Findings: findings, StaleDBAccepted: true,
+			Scanner:           scan.Scanner{DB: vulndb.Info{SchemaVersion: "v6.1.10", Built: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}},
+			ExpiredExceptions: []scan.ExceptionApplied{{ID: "CVE-2026-77777", Package: widePackage, Owner: "platform-security@example.com", Expires: "2026-10-01", Where: "exceptions.yaml:42"}}},
+		Decision: gate.Decision{Policy: "fail on high and above, only fixable", Reasons: []string{wideReason}},
+	}}}
+	var out bytes.Buffer
+	if err := renderScan(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), wideDigest, wideReason, "suppressed (vulnerable_code_not_in_execute_path)",
+		"excepted (platform-security@example.com, expires 2027-01-31)", "EXPIRED EXCEPTION CVE-2026-77777 in "+widePackage)
+}
