@@ -74,6 +74,9 @@ type Options struct {
 	// failure; one that is not gets a record of its own, with no release
 	// served.
 	Failed []FailedRelease
+	// Descriptions are the runtimes' descriptions from clearcutt.yaml, by
+	// runtime id: every image of a runtime carries its description.
+	Descriptions map[string]string
 	// Previous is the catalog this one replaces (nil: none): image
 	// histories carry over by name.
 	Previous *Catalog
@@ -177,6 +180,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			continue
 		}
 		res.Catalog.Images = append(res.Catalog.Images, unreleased(failed[f.Name], previous[f.Name]))
+	}
+	for i := range res.Catalog.Images {
+		res.Catalog.Images[i].Description = o.Descriptions[res.Catalog.Images[i].Runtime]
 	}
 	sortImages(res.Catalog.Images)
 	return res, nil

@@ -684,7 +684,11 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 	if !ok.Passed() || ok.Catalog.Images[0].Release != nil {
 		t.Fatalf("a verified image without a failed release: passed %v, release %+v", ok.Passed(), ok.Catalog.Images[0].Release)
 	}
+	if d := ok.Catalog.Images[0].Description; d != "" {
+		t.Errorf("description %q of a runtime clearcutt.yaml does not describe", d)
+	}
 	res := build(t, Options{Fleet: fl, Images: []Observed{f.verifiedObserved()}, Previous: prev, Now: now,
+		Descriptions: map[string]string{"python": "CPython for applications", "static": "No runtime, for static binaries", "java": "unused"},
 		Failed: []FailedRelease{
 			{Name: "static:distroless", Reason: "gate: 1 critical finding", Version: "1"},
 			{Name: "python:distroless", Reason: "attest: registry unavailable", Version: "3.12"},
@@ -716,6 +720,11 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 		t.Errorf("python history[0], want the previous point (-want +got):\n%s", diff)
 	}
 
+	// Each image carries its runtime's description, served or not.
+	if py.Description != "CPython for applications" || st.Description != "No runtime, for static binaries" {
+		t.Errorf("descriptions %q, %q", py.Description, st.Description)
+	}
+
 	// Never released: a record of its own, missing, with nothing observed.
 	if !st.ReleaseFailed() || st.Release.Reason != "gate: 1 critical finding" || st.Passed() || st.Served() {
 		t.Errorf("static release %+v, passed %v, served %v", st.Release, st.Passed(), st.Served())
@@ -740,7 +749,7 @@ func TestFailedReleasesAreRecordedAndFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	catalogtest.Validate(t, js)
-	for _, want := range []string{`"release": {
+	for _, want := range []string{`"description": "No runtime, for static binaries",`, `"release": {
         "failed": true,
         "reason": "gate: 1 critical finding",
         "recordedAt": "2025-01-03T00:00:00Z"

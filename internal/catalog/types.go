@@ -95,6 +95,10 @@ type Image struct {
 	Runtime string `json:"runtime"`
 	Version string `json:"version"`
 	Tier    string `json:"tier"`
+	// Description says in one line what the runtime's images are for, as
+	// clearcutt.yaml describes the runtime (absent: the runtime has no
+	// description).
+	Description string `json:"description,omitempty"`
 	// Reference is the index by digest (repository@sha256:…). It and
 	// IndexDigest are absent when no release of the image is served (see
 	// Release).

@@ -165,7 +165,7 @@ func Catalog(ctx context.Context, o CatalogOptions) (CatalogReport, error) {
 	update, done := stage.ProgressOf(o.Progress).Status("catalog")
 	res, err := catalog.Build(ctx, catalog.Options{
 		Fleet: CatalogFleet(f, o.Verifier, o.KeyPath, registry), Images: observed, Failed: failures, Previous: prev,
-		Progress: update,
+		Descriptions: runtimeDescriptions(f), Progress: update,
 	})
 	done()
 	if err != nil {
@@ -211,6 +211,18 @@ func CatalogFleet(f *fleet.File, v stage.Verifier, keyPath, registry string) cat
 	}
 	for _, c := range required {
 		out.RequiredChannels = append(out.RequiredChannels, string(c))
+	}
+	return out
+}
+
+// runtimeDescriptions are the descriptions clearcutt.yaml gives its
+// runtimes, by runtime id.
+func runtimeDescriptions(f *fleet.File) map[string]string {
+	out := map[string]string{}
+	for _, r := range f.Runtimes {
+		if r.Description != "" {
+			out[r.ID] = r.Description
+		}
 	}
 	return out
 }

@@ -26,7 +26,7 @@ import (
 func strayFleet() *fleet.File {
 	return &fleet.File{Path: "clearcutt.yaml", Fleet: fleet.Fleet{
 		Metadata: fleet.Metadata{Name: "prod"},
-		Runtimes: []fleet.Runtime{{ID: "python", Version: "3.12", Tiers: []string{"distroless", "slim"}}, {ID: "node", Version: "22", Tiers: []string{"slim"}}},
+		Runtimes: []fleet.Runtime{{ID: "python", Version: "3.12", Description: "CPython for applications", Tiers: []string{"distroless", "slim"}}, {ID: "node", Version: "22", Tiers: []string{"slim"}}},
 	}}
 }
 
@@ -117,6 +117,11 @@ func TestCatalogStraysFromLayout(t *testing.T) {
 	}
 	if len(rep.Catalog.Images) != 2 {
 		t.Errorf("the report's catalog has %d images, want 2", len(rep.Catalog.Images))
+	}
+	for _, im := range rep.Catalog.Images {
+		if im.Description != "CPython for applications" {
+			t.Errorf("%s: description %q, want clearcutt.yaml's", im.Name, im.Description)
+		}
 	}
 	want := map[string]pipeline.Stray{
 		"node:slim": {Name: "node:slim", Reference: oci.Ref{Layout: dir, Digest: digests["node:slim"].String()}.String(), Reason: "labelled for fleet staging"},

@@ -198,7 +198,7 @@ func (c cataloger) update(ctx context.Context, cat *catalog.Catalog) error {
 	update, done := stage.ProgressOf(c.Progress).Status("catalog")
 	res, err := catalog.Build(ctx, catalog.Options{
 		Fleet: CatalogFleet(c.Fleet, c.Verifier, c.KeyPath, cat.Fleet.Registry), Images: observed, Failed: failed, Previous: cat,
-		Progress: update,
+		Descriptions: runtimeDescriptions(c.Fleet), Progress: update,
 	})
 	done()
 	if err != nil {
