@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/sbom"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/stage"
 	"github.com/clearcutt/clearcutt/internal/vulndb"
@@ -73,4 +74,17 @@ func TestRenderScanFits(t *testing.T) {
 	}
 	checkFits(t, out.String(), wideDigest, wideReason, "suppressed (vulnerable_code_not_in_execute_path)",
 		"excepted (platform-security@example.com, expires 2027-01-31)", "EXPIRED EXCEPTION CVE-2026-77777 in "+widePackage)
+}
+
+func TestRenderSBOMFits(t *testing.T) {
+	file := "out/evidence/" + strings.Replace(wideDigest, ":", "-", 1) + "/sbom.spdx.json"
+	rep := stage.SBOMReport{Image: "python:distroless-debug", Platforms: []stage.SBOMPlatform{
+		{Result: sbom.Result{Platform: "linux/arm64/v8", Digest: wideDigest, Packages: 1412, NixPackages: 1398}, File: file},
+		{Result: sbom.Result{Platform: "linux/amd64", Digest: wideDigest2, Packages: 1411, NixPackages: 1397}, File: file},
+	}}
+	var out bytes.Buffer
+	if err := renderSBOM(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), wideDigest, wideDigest2, file)
 }

@@ -1,8 +1,7 @@
 package cli
 
 import (
-	"fmt"
-	"text/tabwriter"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -72,10 +71,12 @@ closure manifest, 3 could not run (Syft, registry, I/O).`,
 }
 
 func renderSBOM(g *globals, r stage.SBOMReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLATFORM\tDIGEST\tPACKAGES\tNIX PACKAGES\tFILE")
+	// The digest is the last column, whole; the file, which holds it in its
+	// directory name, goes on a line of its own under its platform.
+	t := table{header: []string{"PLATFORM", "PACKAGES", "NIX PACKAGES", "DIGEST"}}
 	for _, p := range r.Platforms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", p.Platform, p.Digest, p.Packages, p.NixPackages, p.File)
+		t.add(p.Platform, strconv.Itoa(p.Packages), strconv.Itoa(p.NixPackages), p.Digest)
+		t.add("  file " + p.File)
 	}
-	return tw.Flush()
+	return t.write(g.stdout, tableWidth)
 }
