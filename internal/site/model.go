@@ -85,8 +85,10 @@ type statusCount struct {
 
 type imageRow struct {
 	Name, Runtime, Version, Tier string
-	Href                         string
-	Status                       catalog.Status
+	// Description says what the runtime's images are for ("": not described).
+	Description string
+	Href        string
+	Status      catalog.Status
 	// Release is the image's failed release (nil: none).
 	Release  *catalog.Release
 	Channels []channelCell
@@ -226,7 +228,7 @@ func newIndexPage(c *catalog.Catalog) indexPage {
 	counts := map[catalog.Status]int{}
 	for _, im := range c.Images {
 		row := imageRow{
-			Name: im.Name, Runtime: im.Runtime, Version: im.Version, Tier: im.Tier,
+			Name: im.Name, Runtime: im.Runtime, Version: im.Version, Tier: im.Tier, Description: im.Description,
 			Href: pageName(im), Status: im.Status, Vulns: totals(im.Platforms),
 			Updated: lastUpdated(im),
 		}

@@ -118,6 +118,18 @@ func TestBuildWritesEveryPage(t *testing.T) {
 			t.Errorf("python-distroless.html lacks %q", s)
 		}
 	}
+	// Each runtime's description is shown beside each of its images on
+	// the overview, and under the heading of each image's page.
+	for _, im := range c.Images {
+		row := regexp.MustCompile(`(?s)<tr><th scope="row"><a href="` + regexp.QuoteMeta(pageName(im)) + `">.*?</th>`).FindString(index)
+		if want := `<span class="desc">` + html.EscapeString(im.Description) + `</span>`; !strings.Contains(row, want) {
+			t.Errorf("index.html: the row of %s lacks %s:\n%s", im.Name, want, row)
+		}
+		p := readPage(t, out, pageName(im))
+		if want := "</h1>\n<p class=\"description\">" + html.EscapeString(im.Description) + "</p>"; !strings.Contains(p, want) {
+			t.Errorf("%s: no description under its heading", pageName(im))
+		}
+	}
 	// A channel's reason is shown where it is not verified.
 	node := readPage(t, out, "images/nodejs-distroless.html")
 	if !strings.Contains(node, "does not match the fleet&#39;s") {
@@ -531,5 +543,26 @@ func TestEvidenceShowsOnlyWhatDiffersPerArchitecture(t *testing.T) {
 	// The other channels agree over the architectures: one cell each.
 	if n := strings.Count(page, "the same on every architecture"); n != len(c.Images[3].Channels)-1 {
 		t.Errorf("%d channels shown as agreeing, want %d", n, len(c.Images[3].Channels)-1)
+	}
+}
+
+// TestUndescribedRuntimeShowsNoDescription: an image whose runtime has no
+// description shows none, on the overview or its page.
+func TestUndescribedRuntimeShowsNoDescription(t *testing.T) {
+	c := sitetest.Catalog(sitetest.Options{})
+	im := c.Images[4]
+	im.Description = ""
+	im.Platforms = slices.Clone(im.Platforms)
+	for i := range im.Platforms {
+		im.Platforms[i].SBOM = "" // no SBOM files to copy
+	}
+	files, err := Render(&catalog.Catalog{APIVersion: c.APIVersion, Fleet: c.Fleet, Images: []catalog.Image{im}}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files[:2] {
+		if strings.Contains(string(f.Data), `class="desc"`) || strings.Contains(string(f.Data), `class="description"`) {
+			t.Errorf("%s shows a description of an undescribed runtime", f.Path)
+		}
 	}
 }

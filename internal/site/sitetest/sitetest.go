@@ -67,6 +67,14 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEik6YgtrHwnbyXecBNbeEv+YsoGTg
 -----END PUBLIC KEY-----
 `
 
+// Descriptions are the runtimes' descriptions, by runtime.
+var Descriptions = map[string]string{
+	"java":   "The headless OpenJDK 17 JDK with its CA trust store, for running Java applications",
+	"nodejs": "Node.js 20 with CA certificates, for running JavaScript applications",
+	"python": "CPython 3.11 with its standard library and CA certificates, for running Python applications",
+	"static": "Time zone data and CA certificates without a language runtime, for statically linked programs",
+}
+
 // Digest is a deterministic sha256 digest for seed.
 func Digest(seed string) string {
 	sum := sha256.Sum256([]byte(seed))
@@ -126,7 +134,7 @@ func Catalog(o Options) *catalog.Catalog {
 		recorded := c.GeneratedAt
 		c.Images[3].Release = &catalog.Release{Failed: true, Reason: h(ReleaseReason), RecordedAt: recorded}
 		c.Images = append(c.Images, catalog.Image{
-			Name: h("static:slim"), Runtime: "static", Version: "1", Tier: "slim",
+			Name: h("static:slim"), Runtime: "static", Version: "1", Tier: "slim", Description: h(Descriptions["static"]),
 			Tags: []string{}, Status: catalog.StatusMissing, Channels: []catalog.ChannelStatus{}, Platforms: []catalog.Platform{},
 			Release: &catalog.Release{Failed: true, Reason: h(UnreleasedReason), RecordedAt: recorded},
 			History: []catalog.ScanPoint{{ScanTime: day(-3), Active: catalog.Severities{Low: 1}}},
@@ -239,7 +247,7 @@ func (b builder) image(runtime, version, tier string, overrides map[string]catal
 	idx := Digest(name + "/index")
 	at := day(0)
 	im := catalog.Image{
-		Name: b.h(name), Runtime: runtime, Version: version, Tier: tier,
+		Name: b.h(name), Runtime: runtime, Version: version, Tier: tier, Description: b.h(Descriptions[runtime]),
 		Reference: repo + "@" + idx, IndexDigest: idx,
 		Tags:       []string{version + "-" + tier, b.h(tier)},
 		VerifiedAt: at.Add(time.Hour),
