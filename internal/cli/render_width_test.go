@@ -11,6 +11,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/sbom"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/stage"
+	"github.com/clearcutt/clearcutt/internal/vexdoc"
 	"github.com/clearcutt/clearcutt/internal/vulndb"
 )
 
@@ -87,4 +88,41 @@ func TestRenderSBOMFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFits(t, out.String(), wideDigest, wideDigest2, file)
+}
+
+func TestRenderVEXFits(t *testing.T) {
+	ts := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	var purls []string
+	for _, p := range []string{"python?tag=distroless-debug", "python?tag=slim", "node?tag=distroless", "ruby?tag=dev"} {
+		purls = append(purls, "pkg:oci/"+p)
+	}
+	sub := []string{"pkg:nix/glibc@2.40-66?arch=aarch64-linux", "pkg:nix/" + widePackage + "@0.48b0"}
+	file := "vex/glibc-cve-2023-4911.openvex.json"
+	rep := vexdoc.ListReport{Statements: []vexdoc.ListedStatement{
+		{Vulnerability: "GHSA-xxxx-yyyy-zzzz", Status: "not_affected", Justification: "vulnerable_code_not_in_execute_path",
+			Products: purls, Subcomponents: sub, File: file, Timestamp: &ts},
+		{Vulnerability: "CVE-2023-4911", Status: "under_investigation", Products: purls[:1], File: "vex/x.json"},
+	}}
+	var out bytes.Buffer
+	if err := renderVEXList(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "vulnerable_code_not_in_execute_path: "+strings.Join(purls, ", ")+" ("+strings.Join(sub, ", ")+"); "+file+" 2026-11-28T08:00:00Z")
+
+	out.Reset()
+	stmt := 3
+	problem := vexdoc.Problem{File: "/home/runner/work/base-images/base-images/" + file, Line: 10, Statement: &stmt,
+		Field: "statements[3].products[0].@id", Message: `"pkg:oci/ruby?tag=slim" names no image of the fleet: ` + wideReason}
+	if err := renderVEXValidate(&globals{stdout: &out}, vexdoc.ValidateReport{Problems: vexdoc.Problems{problem}}); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "INVALID "+problem.Error())
+
+	out.Reset()
+	create := vexdoc.CreateReport{File: file, Change: "updated", DocumentID: "https://openvex.dev/docs/public/vex-" + strings.Repeat("0123456789abcdef", 4),
+		Version: 3, Statement: 2, Vulnerability: "CVE-2023-4911", Status: "not_affected", Products: purls, Subcomponents: sub}
+	if err := renderVEXCreate(&globals{stdout: &out}, create); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), strings.Join(sub, ", ")+" in "+strings.Join(purls, ", "))
 }

@@ -11,7 +11,9 @@ import (
 const tableWidth = 120
 
 // minWrapWidth is the narrowest the last column is wrapped to beside the
-// others; below it, the last column goes on lines of its own under its row.
+// others; below it, or when a word of it (a URL, a package URL) is wider
+// than the room beside the others, the last column goes on lines of its own
+// under its row.
 const minWrapWidth = 32
 
 // table is a text table whose last column is free text (a reason, a
@@ -64,7 +66,7 @@ func (t *table) write(w io.Writer, width int) error {
 			b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 			continue
 		}
-		if width-lead >= minWrapWidth || utf8.RuneCountInString(last) <= width-lead {
+		if (width-lead >= minWrapWidth && longestWord(last) <= width-lead) || utf8.RuneCountInString(last) <= width-lead {
 			for i, l := range wrapWords(last, max(width-lead, minWrapWidth)) {
 				if i == 0 {
 					b.WriteString(line.String() + l + "\n")
@@ -107,6 +109,15 @@ func paragraph(s string, width int) string {
 func writeParagraph(w io.Writer, s string) error {
 	_, err := io.WriteString(w, paragraph(s, tableWidth))
 	return err
+}
+
+// longestWord is the width in runes of the longest word of s.
+func longestWord(s string) int {
+	n := 0
+	for _, w := range strings.Fields(s) {
+		n = max(n, utf8.RuneCountInString(w))
+	}
+	return n
 }
 
 // wrapWords breaks s at spaces into lines of at most width runes; a word

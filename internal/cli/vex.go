@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -154,9 +153,8 @@ func renderVEXCreate(g *globals, r vexdoc.CreateReport) error {
 	if len(r.Subcomponents) > 0 {
 		what = strings.Join(r.Subcomponents, ", ") + " in " + what
 	}
-	_, err := fmt.Fprintf(g.stdout, "%s %s (version %d, %s): statements[%d] %s %s for %s\n",
-		r.Change, r.File, r.Version, r.DocumentID, r.Statement, r.Vulnerability, r.Status, what)
-	return err
+	return writeParagraph(g.stdout, fmt.Sprintf("%s %s (version %d, %s): statements[%d] %s %s for %s",
+		r.Change, r.File, r.Version, r.DocumentID, r.Statement, r.Vulnerability, r.Status, what))
 }
 
 // ---- validate ----
@@ -203,7 +201,7 @@ fleet file, 3 the documents could not be read.`,
 
 func renderVEXValidate(g *globals, r vexdoc.ValidateReport) error {
 	for _, p := range r.Problems {
-		if _, err := fmt.Fprintf(g.stdout, "INVALID %s\n", p.Error()); err != nil {
+		if err := writeParagraph(g.stdout, "INVALID "+p.Error()); err != nil {
 			return err
 		}
 	}
@@ -262,21 +260,22 @@ func renderVEXList(g *globals, r vexdoc.ListReport) error {
 		_, err := fmt.Fprintln(g.stdout, "no statements")
 		return err
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VULNERABILITY\tSTATUS\tJUSTIFICATION\tPRODUCTS\tSUBCOMPONENTS\tFILE\tTIMESTAMP")
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	}
+	// Why, about what, where and when share the last column, wrapped: lists
+	// of package URLs are free text.
+	t := table{header: []string{"VULNERABILITY", "STATUS", "JUSTIFICATION: PRODUCTS (SUBCOMPONENTS); FILE TIMESTAMP"}}
 	for _, s := range r.Statements {
 		ts := "-"
 		if s.Timestamp != nil {
 			ts = s.Timestamp.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Vulnerability, s.Status, dash(s.Justification),
-			strings.Join(s.Products, ","), dash(strings.Join(s.Subcomponents, ",")), s.File, ts)
+		what := strings.Join(s.Products, ", ")
+		if s.Justification != "" {
+			what = s.Justification + ": " + what
+		}
+		if len(s.Subcomponents) > 0 {
+			what += " (" + strings.Join(s.Subcomponents, ", ") + ")"
+		}
+		t.add(s.Vulnerability, s.Status, what+"; "+s.File+" "+ts)
 	}
-	return tw.Flush()
+	return t.write(g.stdout, tableWidth)
 }

@@ -310,6 +310,7 @@ func TestVEXValidateReportsEveryProblem(t *testing.T) {
 	}
 
 	code, out, _ := run(t, "-f", fleetFile, "vex", "validate")
+	out = strings.Join(strings.Fields(out), " ") // a long problem is wrapped
 	if code != ExitFailed || !strings.Contains(out, "INVALID "+filepath.Join(vexDir, "a-malformed.json")+":3: not JSON") ||
 		!strings.Contains(out, "INVALID "+filepath.Join(vexDir, "b-rules.json")+":8: statements[0].justification") {
 		t.Errorf("exit %d:\n%s", code, out)
@@ -358,6 +359,7 @@ func TestVEXValidateRefusesFutureTimestamps(t *testing.T) {
 		t.Errorf("%d problems, want %d: %v", len(rep.Problems), len(want), rep.Problems)
 	}
 	code, out, _ := run(t, "-f", fleetFile, "vex", "validate")
+	out = strings.Join(strings.Fields(out), " ") // a long problem is wrapped
 	for _, w := range want {
 		if !strings.Contains(out, "INVALID "+w) {
 			t.Errorf("no %q in:\n%s", w, out)
