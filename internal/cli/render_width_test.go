@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/clearcutt/clearcutt/internal/gate"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
+	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/sbom"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/stage"
@@ -125,4 +127,27 @@ func TestRenderVEXFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFits(t, out.String(), strings.Join(sub, ", ")+" in "+strings.Join(purls, ", "))
+}
+
+func TestRenderRescanFits(t *testing.T) {
+	scanned := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	previous := scanned.Add(-24 * time.Hour)
+	rep := rescanReport{RescanReport: pipeline.RescanReport{Report: rescan.Report{
+		Catalog: "https://acme.github.io/base-images/catalog.json", Mode: "keyless", Gate: "fail on high and above, only fixable",
+		DB: vulndb.Info{SchemaVersion: "v6.1.10", Built: scanned}, StaleDBAccepted: true,
+		Rescanned: 1, Platforms: 3, Failed: 1, NewFindings: wideCVEs(12),
+		Images: []rescan.Image{
+			{Name: "python:distroless-debug", Platforms: []rescan.Platform{
+				{Platform: "linux/arm64/v8", Digest: wideDigest, Status: rescan.StatusRescanned, Active: 12, Suppressed: 3, Excepted: 1,
+					ScanFinishedOn: &scanned, PreviousScan: &previous, NewFindings: wideCVEs(12), Gate: &gate.Decision{}},
+				{Platform: "linux/amd64", Digest: wideDigest2, Status: rescan.StatusFailed, Reason: wideReason},
+			}},
+		},
+	}}}
+	var out bytes.Buffer
+	if err := renderRescan(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), wideReason, "new: "+strings.Join(wideCVEs(12), ", "),
+		"new active findings: "+strings.Join(wideCVEs(12), ", "))
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -184,46 +183,49 @@ func needSigningKey(cmd *cobra.Command, fl attestFlags) error {
 }
 
 func renderRescan(g *globals, r rescanReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	stale := ""
 	if r.StaleDBAccepted {
 		stale = " (STALE, accepted unsafely)"
 	}
-	fmt.Fprintf(tw, "%s: database %s built %s%s; %s signing; gate: %s\n", r.Catalog, r.DB.SchemaVersion,
-		r.DB.Built.Format(time.RFC3339), stale, r.Mode, r.Gate)
-	fmt.Fprintf(tw, "matched %d distinct packages once for %d packages in %d SBOMs (%d matcher runs, %d answered from earlier runs)\n",
-		r.Work.UniquePackages, r.Work.Packages, r.Work.Scans, r.Work.Lookups, r.Work.Reused)
-	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tDIGEST\tSTATUS\tACTIVE\tSUPPRESSED\tEXCEPTED\tNEW\tDETAIL")
+	t := table{}
+	t.add(fmt.Sprintf("%s: database %s built %s%s; %s signing; gate: %s", r.Catalog, r.DB.SchemaVersion,
+		r.DB.Built.Format(time.RFC3339), stale, r.Mode, r.Gate))
+	t.add(fmt.Sprintf("matched %d distinct packages once for %d packages in %d SBOMs (%d matcher runs, %d answered from earlier runs)",
+		r.Work.UniquePackages, r.Work.Packages, r.Work.Scans, r.Work.Lookups, r.Work.Reused))
+	// An image is named on a line of its own, its platforms under it: the
+	// room left is the detail's, wrapped.
+	t.add("IMAGE", "PLATFORM", "DIGEST", "STATUS", "A/S/E", "DETAIL")
 	for _, im := range r.Images {
+		t.add(im.Name)
 		for _, p := range im.Platforms {
 			status := string(p.Status)
 			if p.Gate != nil && !p.Gate.Pass {
 				status += " (gate failed)"
 			}
-			detail := p.Reason
-			if detail == "" && p.ScanFinishedOn != nil {
-				detail = "scanned " + p.ScanFinishedOn.Format(time.RFC3339)
+			var detail []string
+			if p.Reason != "" {
+				detail = append(detail, p.Reason)
+			} else if p.ScanFinishedOn != nil {
+				d := "scanned " + p.ScanFinishedOn.Format(time.RFC3339)
 				if p.PreviousScan != nil {
-					detail += ", previous scan " + p.PreviousScan.UTC().Format(time.RFC3339)
+					d += ", previous scan " + p.PreviousScan.UTC().Format(time.RFC3339)
 				}
+				detail = append(detail, d)
 			}
-			if len(detail) > 100 {
-				detail = detail[:97] + "..."
+			if len(p.NewFindings) > 0 {
+				detail = append(detail, "new: "+strings.Join(p.NewFindings, ", "))
 			}
-			counts := []string{"-", "-", "-"}
+			counts := "-"
 			if p.Status == rescan.StatusRescanned {
-				counts = []string{strconv.Itoa(p.Active), strconv.Itoa(p.Suppressed), strconv.Itoa(p.Excepted)}
+				counts = fmt.Sprintf("%d/%d/%d", p.Active, p.Suppressed, p.Excepted)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", im.Name, p.Platform, shortDigest(p.Digest), strings.ToUpper(status),
-				counts[0], counts[1], counts[2], orDash(strings.Join(p.NewFindings, ",")), detail)
+			t.add("", p.Platform, shortDigest(p.Digest), strings.ToUpper(status), counts, strings.Join(detail, "; "))
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(g.stdout, "%d of %d images rescanned (%d of %d platforms); new active findings: %s\n",
-		r.Rescanned, len(r.Images), r.Platforms-r.Failed, r.Platforms, orDash(strings.Join(r.NewFindings, ", ")))
-	return err
+	t.add("A/S/E: findings active / suppressed by VEX / excepted (exceptions.yaml)")
+	t.add(fmt.Sprintf("%d of %d images rescanned (%d of %d platforms); new active findings: %s",
+		r.Rescanned, len(r.Images), r.Platforms-r.Failed, r.Platforms, orDash(strings.Join(r.NewFindings, ", "))))
+	return t.write(g.stdout, tableWidth)
 }
 
 func orDash(s string) string {
