@@ -221,6 +221,35 @@ func TestPipelineBuildsGatesAndPublishesReproducibly(t *testing.T) {
 			}
 		}
 	}
+	// With --require-smoke, the release's setting, a smoke run that cannot
+	// run here fails its platform: the host's smoke passes, the other
+	// architecture's is a failure that says why.
+	for _, pi := range first.Images {
+		if pi.Image != "python:distroless" {
+			continue
+		}
+		code, out, errs := run(t, "-f", fleetFile, "test", pi.Reference, "--evidence", t.TempDir(), "--require-smoke", "--json")
+		if code != ExitFailed {
+			t.Fatalf("test --require-smoke with a foreign architecture: exit %d, want %d: %s", code, ExitFailed, errs)
+		}
+		var rep stage.TestReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range rep.Platforms {
+			c, _ := res.Check("smoke")
+			host := strings.HasPrefix(res.Platform, "linux/"+stage.HostArch())
+			switch {
+			case host && c.Status != "passed":
+				t.Errorf("--require-smoke %s: smoke %s: %s", res.Platform, c.Status, c.Detail)
+			case !host && (c.Status != "failed" || !strings.Contains(c.Detail, "required, but could not run: cannot execute")):
+				t.Errorf("--require-smoke %s: smoke %s %q, want failed naming the architecture", res.Platform, c.Status, c.Detail)
+			}
+		}
+		if code, _, errs := run(t, "-f", fleetFile, "test", pi.Reference, "--require-smoke", "--no-smoke"); code != ExitUsage {
+			t.Errorf("--require-smoke with --no-smoke: exit %d, want %d: %s", code, ExitUsage, errs)
+		}
+	}
 	// The overlay image records its base.
 	for _, pi := range first.Images {
 		if pi.Image == "python-debian:distroless" {

@@ -10,14 +10,15 @@ import (
 )
 
 type testFlags struct {
-	evidence string
-	runc     string
-	noSmoke  bool
-	asJSON   bool
+	evidence     string
+	runc         string
+	noSmoke      bool
+	requireSmoke bool
+	asJSON       bool
 }
 
 func (fl testFlags) options(g *globals) stage.TestOptions {
-	return stage.TestOptions{Evidence: fl.evidence, Runc: runcPath(fl.runc, fl.noSmoke), Progress: g}
+	return stage.TestOptions{Evidence: fl.evidence, Runc: runcPath(fl.runc, fl.noSmoke), RequireSmoke: fl.requireSmoke, Progress: g}
 }
 
 // runcPath is the runc binary smoke runs use: flag, else runc on PATH;
@@ -41,7 +42,9 @@ func newTestCmd(g *globals) *cobra.Command {
 reference), finds the runtime and tier from the image labels, checks the tier's
 invariants on each platform image's filesystem, and runs the runtime's smoke
 command under runc (read-only root, non-root user, no network) where the host
-can execute the architecture. For each platform it writes an in-toto
+can execute the architecture. A smoke run that cannot run here is skipped
+(the result is WARNED); with --require-smoke it fails instead, as a release
+on native runners wants. For each platform it writes an in-toto
 test-result/v0.1 statement to EVIDENCE/<digest>/test-result.json.
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad flags, reference or
@@ -63,6 +66,8 @@ image labels, 3 could not run (runc, registry, I/O).`,
 	cmd.Flags().StringVar(&fl.evidence, "evidence", "out/evidence", "directory the test-result statements are written to")
 	cmd.Flags().StringVar(&fl.runc, "runc", "", "runc binary (default: runc on PATH; smoke runs are skipped, never passed, without it)")
 	cmd.Flags().BoolVar(&fl.noSmoke, "no-smoke", false, "do not execute the image (the smoke check is reported as skipped)")
+	cmd.Flags().BoolVar(&fl.requireSmoke, "require-smoke", false, "fail, not skip, a declared smoke run that cannot run here (no runc, another architecture)")
+	cmd.MarkFlagsMutuallyExclusive("no-smoke", "require-smoke")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the results as JSON")
 	return cmd
 }

@@ -26,8 +26,11 @@ type TestOptions struct {
 	Evidence string
 	// Runc runs the smoke command ("": smoke runs are skipped, never
 	// passed).
-	Runc     string
-	Progress Progress
+	Runc string
+	// RequireSmoke fails a declared smoke run that cannot run here (no
+	// runc, a foreign architecture) instead of skipping it.
+	RequireSmoke bool
+	Progress     Progress
 }
 
 // TestReport is the tier tests of every platform of an image index.
@@ -90,18 +93,19 @@ func Test(ctx context.Context, f *fleet.File, refStr string, o TestOptions) (Tes
 		}
 		update, done := prog.Status(fmt.Sprintf("test %s %s", rep.Image, d.Platform.Architecture))
 		res, err := structure.Run(ctx, structure.Options{
-			Image:     p.Image,
-			Platform:  d.Platform.String(),
-			Tier:      tier,
-			Rules:     TierRules(f.Tier(tier)),
-			User:      fmt.Sprintf("%d:%d", f.Build.User.UID, f.Build.User.GID),
-			Smoke:     smokeOf(rt),
-			NoProgram: len(rt.Entrypoint) == 0 && len(rt.Cmd) == 0,
-			Runc:      o.Runc,
-			HostArch:  HostArch(),
-			WorkDir:   work,
-			Subject:   structure.Subject{Name: rep.Image, Digest: d.Digest},
-			Progress:  update,
+			Image:        p.Image,
+			Platform:     d.Platform.String(),
+			Tier:         tier,
+			Rules:        TierRules(f.Tier(tier)),
+			User:         fmt.Sprintf("%d:%d", f.Build.User.UID, f.Build.User.GID),
+			Smoke:        smokeOf(rt),
+			NoProgram:    len(rt.Entrypoint) == 0 && len(rt.Cmd) == 0,
+			Runc:         o.Runc,
+			RequireSmoke: o.RequireSmoke,
+			HostArch:     HostArch(),
+			WorkDir:      work,
+			Subject:      structure.Subject{Name: rep.Image, Digest: d.Digest},
+			Progress:     update,
 		})
 		done()
 		os.RemoveAll(work)

@@ -377,6 +377,44 @@ func TestSmokeSkipped(t *testing.T) {
 	}
 }
 
+// A required smoke run that cannot run fails, naming why; with none
+// declared there is nothing to require, and it stays skipped.
+func TestSmokeRequired(t *testing.T) {
+	img := distroless(t)
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	cases := []struct {
+		name   string
+		opts   Options
+		status Status
+		want   string
+	}{
+		{"no runc", Options{Smoke: &Smoke{Command: []string{"/x"}}, HostArch: runtime.GOARCH}, Failed, "required, but could not run: runc not available"},
+		{"foreign arch", Options{Smoke: &Smoke{Command: []string{"/x"}}, Runc: "/usr/sbin/runc", HostArch: other}, Failed,
+			"required, but could not run: cannot execute " + runtime.GOARCH + " on " + other + " host"},
+		{"none declared", Options{Runc: "/usr/sbin/runc", HostArch: runtime.GOARCH}, Skipped, "skipped: none declared"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Image, tc.opts.Tier, tc.opts.Rules, tc.opts.WorkDir = img, "distroless", distrolessRules, t.TempDir()
+			tc.opts.RequireSmoke = true
+			res, err := Run(context.Background(), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := wantStatus(t, res, IDSmoke, tc.status)
+			if c.Detail != tc.want {
+				t.Errorf("detail %q, want %q", c.Detail, tc.want)
+			}
+			if got := res.Passed(); got != (tc.status != Failed) {
+				t.Errorf("Passed() = %v", got)
+			}
+		})
+	}
+}
+
 func TestInvalidOptions(t *testing.T) {
 	img := distroless(t)
 	cases := map[string]Options{

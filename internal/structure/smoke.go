@@ -30,6 +30,9 @@ const outputTail = 2048
 func runSmoke(ctx context.Context, opts Options, in *inputs, expect *regexp.Regexp, progress func(string)) (Check, error) {
 	const name = "smoke command runs in the image"
 	skip := func(why string) (Check, error) {
+		if opts.RequireSmoke && opts.Smoke != nil {
+			return fail(IDSmoke, name, "required, but could not run: "+why), nil
+		}
 		return Check{ID: IDSmoke, Name: name, Status: Skipped, Detail: "skipped: " + why}, nil
 	}
 	if opts.Smoke == nil && in.noProgram {

@@ -58,6 +58,11 @@ type Options struct {
 	NoProgram bool
 	// Runc is the path of the runc binary; "" = not available.
 	Runc string
+	// RequireSmoke fails a declared smoke command that cannot run here
+	// (no runc, a foreign architecture) instead of skipping it: where
+	// every image is tested on a host that can execute it, as a release
+	// is, a skipped smoke run means a setting is missing.
+	RequireSmoke bool
 	// HostArch is the OCI architecture of this machine (amd64, arm64).
 	// An image for another architecture is not executed.
 	HostArch string
