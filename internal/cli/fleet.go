@@ -167,7 +167,7 @@ Exit status: 0 printed, 2 bad flags, 3 the schema could not be written.`,
 			return err
 		},
 	}
-	cmd.AddCommand(plan, validate, newFleetInitCmd(g), schema)
+	cmd.AddCommand(plan, validate, newFleetInitCmd(g), newFleetCheckEnvironmentCmd(g), schema)
 	return cmd
 }
 
