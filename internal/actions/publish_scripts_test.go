@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/clearcutt/clearcutt/internal/testenv"
+	"go.yaml.in/yaml/v3"
 )
 
 // The scripts of the publish and rescan workflows, run as their run: steps
@@ -431,4 +433,60 @@ func TestNeedToolsNamesTheRunner(t *testing.T) {
 	if _, log, err := publishScript(t, t.TempDir(), "need-tools", map[string]string{"TOOLS": "jq git", "RUNNER_LABEL": "ubuntu-24.04"}); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
+}
+
+// The checklist items the workflows' refusals name exist in
+// docs/forking.md under those names.
+func TestRefusalsNameChecklistItems(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	guide, err := os.ReadFile(filepath.Join(root, "docs", "forking.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := regexp.MustCompile(`\(docs/forking\.md, section 4 "Settings checklist", "([^"]+)"\)`)
+	named := func(t *testing.T, log string) {
+		t.Helper()
+		m := item.FindStringSubmatch(log)
+		if m == nil {
+			t.Fatalf("the refusal names no checklist item:\n%s", log)
+		}
+		if !strings.Contains(string(guide), "- [ ] **"+m[1]) && !strings.Contains(string(guide), "- [ ] **Actions → General → "+m[1]) {
+			t.Errorf("docs/forking.md has no checklist item %q", m[1])
+		}
+	}
+	for _, token := range []string{"false", "true"} {
+		t.Run("pr-token="+token, func(t *testing.T) {
+			_, log, err := publishScript(t, t.TempDir(), "pr-refused", map[string]string{"PR_TOKEN": token, "BRANCH": "clearcutt/remediate-openssl"})
+			if err == nil || !strings.Contains(log, "::error::remediation: the pull request for clearcutt/remediate-openssl was not opened") {
+				t.Fatalf("err %v:\n%s", err, log)
+			}
+			named(t, log)
+			if token == "false" && !strings.Contains(string(guide), "Allow GitHub Actions to create and approve") {
+				t.Error("docs/forking.md does not name the setting the refusal tells to tick")
+			}
+		})
+	}
+	// The step runs exactly when opening the pull request failed.
+	raw, err := os.ReadFile(filepath.Join(root, ".github", "workflows", "rescan.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	steps := lookup(lookup(lookup(doc.Content[0], "jobs"), "remediate"), "steps").Content
+	for i, st := range steps {
+		if r := lookup(st, "run"); r == nil || !strings.Contains(r.Value, "pr-refused.sh") {
+			continue
+		}
+		if id := lookup(steps[i-1], "id"); id == nil || id.Value != "pr" {
+			t.Errorf("pr-refused.sh does not follow the step that opens the pull request")
+		}
+		if cond := lookup(st, "if"); cond == nil || cond.Value != "failure() && steps.pr.outcome == 'failure'" {
+			t.Errorf("pr-refused.sh runs if: %v, want failure() && steps.pr.outcome == 'failure'", cond)
+		}
+		return
+	}
+	t.Error("rescan.yml's remediate job does not explain a refused pull request")
 }
