@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -156,27 +155,20 @@ func printAdmissionYAML(w io.Writer, res admission.Result) error {
 }
 
 func renderAdmission(g *globals, rep admissionReport) error {
-	fmt.Fprintf(g.stdout, "fleet %s: %s policies, profile %s, production namespaces %s\n", rep.Fleet, rep.Mode, rep.Profile, rep.ProductionNamespaces)
+	t := table{}
+	t.add(fmt.Sprintf("fleet %s: %s policies, profile %s, production namespaces %s", rep.Fleet, rep.Mode, rep.Profile, rep.ProductionNamespaces))
 	if rep.Signer != "" {
-		fmt.Fprintf(g.stdout, "signer %s (issuer %s)\n", rep.Signer, rep.Issuer)
+		t.add(fmt.Sprintf("signer %s (issuer %s)", rep.Signer, rep.Issuer))
 	}
 	for _, p := range rep.Written {
-		fmt.Fprintf(g.stdout, "wrote %s\n", p)
+		t.add("wrote " + p)
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENGINE\tPOLICY\tRULE\tENFORCES")
+	t.add("ENGINE", "POLICY", "RULE", "ENFORCES")
 	for _, r := range rep.Rules {
-		rule := r.Rule
-		if rule == "" {
-			rule = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Engine, r.Policy, rule, r.Enforces)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		t.add(string(r.Engine), r.Policy, orDash(r.Rule), r.Enforces)
 	}
 	if len(rep.DeniedTiers) > 0 {
-		fmt.Fprintf(g.stdout, "tiers kept out of production namespaces: %s\n", strings.Join(rep.DeniedTiers, ", "))
+		t.add("tiers kept out of production namespaces: " + strings.Join(rep.DeniedTiers, ", "))
 	}
-	return nil
+	return t.write(g.stdout, tableWidth)
 }

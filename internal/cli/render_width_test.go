@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/clearcutt/clearcutt/internal/admission"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
@@ -150,4 +151,25 @@ func TestRenderRescanFits(t *testing.T) {
 	}
 	checkFits(t, out.String(), wideReason, "new: "+strings.Join(wideCVEs(12), ", "),
 		"new active findings: "+strings.Join(wideCVEs(12), ", "))
+}
+
+func TestRenderAdmissionFits(t *testing.T) {
+	slsa := "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
+	signer := "https://github.com/acme/base-images/.github/workflows/publish.yml@refs/heads/main"
+	enforces := "every ghcr.io/acme/base-images/* image carries at least one vulnerability scan signed by " + signer +
+		" (issuer https://token.actions.githubusercontent.com), and every such scan says gate.pass true and no stale database accepted"
+	rep := admissionReport{Result: admission.Result{Fleet: "clearcutt.yaml", Mode: "keyless", Profile: "enforce",
+		ProductionNamespaces: "environment=production", Signer: signer, Issuer: "https://token.actions.githubusercontent.com",
+		DeniedTiers: []string{"dev", "debug"},
+		Rules: []admission.Rule{
+			{Engine: "kyverno", Policy: "clearcutt-acme-base-images", Rule: "fleet-signature-sbom-tests", Enforces: enforces},
+			{Engine: "kyverno", Policy: "clearcutt-acme-base-images", Rule: "slsa-provenance", Enforces: "every image has SLSA provenance signed by " + slsa},
+			{Engine: "policy-controller", Policy: "clearcutt-acme-base-images-vulnerabilities", Enforces: enforces},
+		}},
+		Written: []string{"/home/runner/work/base-images/base-images/deploy/admission/policy-controller-clusterimagepolicies.yaml"}}
+	var out bytes.Buffer
+	if err := renderAdmission(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), enforces, "signed by "+slsa, "tiers kept out of production namespaces: dev, debug")
 }

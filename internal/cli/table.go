@@ -20,7 +20,9 @@ const minWrapWidth = 32
 // detail, a list): the other columns are aligned as tabwriter would, and
 // the last is wrapped at word boundaries to fit tableWidth, never cut. A
 // row of one cell (a heading, a note) is written as it is when it fits, and
-// wrapped like a paragraph when it does not (see paragraph).
+// wrapped like a paragraph when it does not (see paragraph). A last column
+// laid under its row is indented four spaces, less for a word too wide for
+// that.
 type table struct {
 	header []string
 	rows   [][]string
@@ -78,7 +80,9 @@ func (t *table) write(w io.Writer, width int) error {
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 		for _, l := range wrapWords(last, width-4) {
-			b.WriteString("    " + l + "\n")
+			// A word wider than the indented room (a long URL) is moved
+			// left as far as it needs to fit.
+			b.WriteString(strings.Repeat(" ", min(4, max(0, width-utf8.RuneCountInString(l)))) + l + "\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -96,11 +100,12 @@ func paragraph(s string, width int) string {
 	indent := strings.Repeat(" ", len(s)-len(body))
 	var b strings.Builder
 	for i, l := range wrapWords(body, max(width-len(indent)-2, minWrapWidth)) {
-		if i == 0 {
-			b.WriteString(indent + l + "\n")
-		} else {
-			b.WriteString(indent + "  " + l + "\n")
+		pad := len(indent)
+		if i > 0 {
+			pad += 2
 		}
+		// A word too wide for the indented room is moved left to fit.
+		b.WriteString(strings.Repeat(" ", min(pad, max(0, width-utf8.RuneCountInString(l)))) + l + "\n")
 	}
 	return b.String()
 }
