@@ -250,9 +250,13 @@ func checkPage(t *testing.T, u, rel string, f pageFacts, c *catalog.Catalog) {
 		t.Errorf("%s: h1 %q, title %q: want %s", u, f.H1, f.Title, im.Name)
 	}
 	// The evidence (one table for the index and every architecture, when
-	// a release is served), the history, and per architecture: pruning
-	// candidates, and findings and the scrub report when there are any.
-	tables := 1 + len(im.Platforms)
+	// a release is served), the history, the architectures, and, each
+	// once where the architectures agree, findings, pruning candidates
+	// and the scrub report when there are any.
+	tables := 1
+	if len(im.Platforms) > 0 {
+		tables++
+	}
 	if len(im.Channels) > 0 {
 		tables++
 	}

@@ -102,6 +102,21 @@ func TestBrowserShowsWhatAChooserNeeds(t *testing.T) {
 		if n := strings.Count(f.Text, "the same on every architecture"); n != len(py.Channels) {
 			t.Errorf("%s: %d channels agree over the architectures, want %d", page, n, len(py.Channels))
 		}
+		// What the architectures share is shown once: each finding, one
+		// command per cosign check for every architecture, one pruning
+		// list named for both.
+		for _, fd := range py.Platforms[0].Vulnerabilities.Findings {
+			if n := strings.Count(f.Text, fd.ID); n != 1 {
+				t.Errorf("%s: finding %s shown %d times, want once", page, fd.ID, n)
+			}
+		}
+		for _, w := range []string{"Each architecture's signature, with cosign", "Each architecture's SBOM attestation, with cosign", "amd64, arm64: Paths that ship"} {
+			if n := strings.Count(f.Text, w); n != 1 {
+				t.Errorf("%s: %q shown %d times, want once", page, w, n)
+			}
+		}
+		has(t, page, f, py.Description)
+		has(t, "index.html", idx, py.Description)
 		t.Logf("%s is %.0f px tall", page, f.Height)
 		// nodejs:distroless: the arm64 signature failed, amd64's verified.
 		node := visit(t, srv, "images/nodejs-distroless.html", "")

@@ -141,15 +141,20 @@ func indexCommands(s signer, repo, digest string) []Command {
 	return out
 }
 
-// platformCommands are the commands that verify one architecture's image.
-func platformCommands(s signer, repo, digest string) []Command {
-	if local(repo) {
+// platformCommands are the commands that verify the image of every
+// architecture, one command for all of them: cosign verifies each image it
+// is given, in turn (none for a local layout or without architectures).
+func platformCommands(s signer, repo string, digests []string) []Command {
+	if local(repo) || len(digests) == 0 {
 		return nil
 	}
-	ref := repo + "@" + digest
-	sig := Command{Title: "This architecture's signature, with cosign", Argv: [][]string{{"cosign", "verify"}}}
-	sig.Argv = append(append(sig.Argv, s.cosignIdentity()...), []string{ref})
-	sbom := Command{Title: "This architecture's SBOM attestation, with cosign", Argv: [][]string{{"cosign", "verify-attestation"}, {"--type", "spdxjson"}}}
-	sbom.Argv = append(append(sbom.Argv, s.cosignIdentity()...), []string{ref})
+	var refs [][]string
+	for _, d := range digests {
+		refs = append(refs, []string{repo + "@" + d})
+	}
+	sig := Command{Title: "Each architecture's signature, with cosign", Argv: [][]string{{"cosign", "verify"}}}
+	sig.Argv = append(append(sig.Argv, s.cosignIdentity()...), refs...)
+	sbom := Command{Title: "Each architecture's SBOM attestation, with cosign", Argv: [][]string{{"cosign", "verify-attestation"}, {"--type", "spdxjson"}}}
+	sbom.Argv = append(append(sbom.Argv, s.cosignIdentity()...), refs...)
 	return []Command{sig, sbom}
 }

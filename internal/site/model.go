@@ -3,6 +3,7 @@ package site
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -144,6 +145,19 @@ type imagePage struct {
 	Chart     *chart
 	History   []historyRow
 	Platforms []platformView
+	// ArchCommands verify every architecture's image (none for a local
+	// layout, or without architectures).
+	ArchCommands []Command
+	// Scrubs, Pruning and Scans are each architecture's scrub report,
+	// pruning candidates and scan summary, each shown once for the
+	// architectures it is true of; Findings are every architecture's
+	// findings, each once, with the architectures that reported it.
+	Scrubs   []scrubGroup
+	Pruning  []pruningGroup
+	Scans    []scanGroup
+	Findings []findingRow
+	// Scanned is true when an architecture has a scan to read.
+	Scanned bool
 }
 
 // evidenceRow is one channel of an image page's evidence table: the
@@ -193,7 +207,6 @@ type platformView struct {
 	Anchor   string
 	Ref      string
 	SBOMHref string
-	Commands []Command
 }
 
 // statusRank orders statuses from best to worst, as clearcutt verify
@@ -365,22 +378,26 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 		v.History = append(v.History, historyRow{ScanPoint: h, Label: labels[i], Total: severityTotal(h.Active)})
 	}
 	anchors := map[string]int{}
+	var digests []string
 	for _, p := range im.Platforms {
 		id := "platform-" + anchor(p.Platform)
 		if anchors[id]++; anchors[id] > 1 {
 			id = fmt.Sprintf("%s-%d", id, anchors[id])
 		}
-		pv := platformView{
-			P:        p,
-			Anchor:   id,
-			Ref:      repo + "@" + p.Digest,
-			Commands: platformCommands(s, repo, p.Digest),
-		}
+		pv := platformView{P: p, Anchor: id, Ref: repo + "@" + p.Digest}
 		if p.SBOM != "" {
 			pv.SBOMHref = "../" + sbomName(p.Digest)
 		}
 		v.Platforms = append(v.Platforms, pv)
+		digests = append(digests, p.Digest)
 	}
+	v.ArchCommands = platformCommands(s, repo, digests)
+	refs := archRefs(v.Platforms)
+	v.Scrubs = scrubGroups(refs, im.Platforms)
+	v.Pruning = pruningGroups(refs, im.Platforms)
+	v.Scans = scanGroups(refs, im.Platforms)
+	v.Findings = findingRows(refs, im.Platforms)
+	v.Scanned = slices.ContainsFunc(im.Platforms, func(p catalog.Platform) bool { return p.Vulnerabilities != nil })
 	return v
 }
 

@@ -111,7 +111,7 @@ func TestBuildWritesEveryPage(t *testing.T) {
 		"CVE-2024-5535", "GHSA-4h8f-2wvx-gg5w", "openssl", "3.0.13", "3.0.14", "closure",
 		"VEX: not_affected (vulnerable_code_not_in_execute_path)",
 		"exception owned by platform-team@acme.example, expires 2026-09-30",
-		"suppressed by VEX", "30 MiB", "Layers</dt><dd>12", "C headers",
+		"suppressed by VEX", "30 MiB", `<td class="num">12</td>`, "C headers",
 		"/nix/store/", "https://spdx.dev/Document", "https://in-toto.io/attestation/vulns/v0.2",
 	} {
 		if !strings.Contains(page, html.EscapeString(s)) && !strings.Contains(page, s) {
@@ -564,5 +564,104 @@ func TestUndescribedRuntimeShowsNoDescription(t *testing.T) {
 		if strings.Contains(string(f.Data), `class="desc"`) || strings.Contains(string(f.Data), `class="description"`) {
 			t.Errorf("%s shows a description of an undescribed runtime", f.Path)
 		}
+	}
+}
+
+// TestArchitecturesShownOnceWhereTheyAgree: an image page shows a finding,
+// a scan summary, a scrub report or a pruning list the architectures share
+// once, named for each of them, and what differs for each architecture it
+// is true of.
+func TestArchitecturesShownOnceWhereTheyAgree(t *testing.T) {
+	c := sitetest.Catalog(sitetest.Options{})
+	render := func(im catalog.Image) string {
+		t.Helper()
+		for i := range im.Platforms {
+			im.Platforms[i].SBOM = "" // no SBOM files to copy
+		}
+		files, err := Render(&catalog.Catalog{APIVersion: c.APIVersion, Fleet: c.Fleet, Images: []catalog.Image{im}}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(files[1].Data)
+	}
+	// clone copies an image's platforms, their findings and pruning lists.
+	clone := func(im catalog.Image) catalog.Image {
+		im.Platforms = slices.Clone(im.Platforms)
+		for i := range im.Platforms {
+			p := &im.Platforms[i]
+			p.PruningCandidates = slices.Clone(p.PruningCandidates)
+			if p.Vulnerabilities != nil {
+				v := *p.Vulnerabilities
+				v.Findings = slices.Clone(v.Findings)
+				p.Vulnerabilities = &v
+			}
+		}
+		return im
+	}
+	row := func(page, id string) []string {
+		return regexp.MustCompile(`(?s)<tr class="f-[a-z]+"><th scope="row"><a href="https://nvd.nist.gov/vuln/detail/`+regexp.QuoteMeta(id)+`".*?</tr>`).FindAllString(page, -1)
+	}
+	const both = `<span class="arches"><a href="#platform-linux-amd64">amd64</a>, <a href="#platform-linux-arm64">arm64</a>:</span>`
+	const amd, arm = `<span class="arches"><a href="#platform-linux-amd64">amd64</a>:</span>`, `<span class="arches"><a href="#platform-linux-arm64">arm64</a>:</span>`
+	const armOnly = `<span class="only">only on <a href="#platform-linux-arm64">arm64</a></span>`
+
+	// python:distroless: both architectures agree on everything.
+	same := render(clone(c.Images[2]))
+	for _, f := range c.Images[2].Platforms[0].Vulnerabilities.Findings {
+		if rows := row(same, f.ID); len(rows) != 1 || strings.Contains(rows[0], "only on") {
+			t.Errorf("a finding of both architectures, %s, is shown %d times, or marked as one's: %q", f.ID, len(rows), rows)
+		}
+	}
+	for what, n := range map[string]int{
+		both + " Scanned": 1, both + " The image carries a copy of": 1, "<caption>" + both + " Paths that ship": 1,
+		`<table class="findings">`: 1, `<table class="pruning">`: 1, `<table class="scrub">`: 1,
+	} {
+		if got := strings.Count(same, what); got != n {
+			t.Errorf("agreeing architectures: %q shown %d times, want %d", what, got, n)
+		}
+	}
+
+	// Only arm64 reports the negligible finding, and its pruning list
+	// differs: each is shown for the architecture it is true of.
+	differ := clone(c.Images[2])
+	amdV := differ.Platforms[0].Vulnerabilities
+	amdV.Findings = slices.DeleteFunc(amdV.Findings, func(f catalog.Finding) bool { return f.ID == "CVE-2022-48560" })
+	amdV.Active.Negligible--
+	armP := &differ.Platforms[1]
+	armP.PruningCandidates = append(armP.PruningCandidates, catalog.PruningCandidate{Path: "/nix/store/arm-only-static/lib/libpython3.11.a", Reason: "static library", Size: 9_000_000})
+	page := render(differ)
+	if rows := row(page, "CVE-2022-48560"); len(rows) != 1 || !strings.Contains(rows[0], armOnly) {
+		t.Errorf("the arm64-only finding is not shown once, marked arm64: %q", rows)
+	}
+	if rows := row(page, "CVE-2024-5535"); len(rows) != 1 || strings.Contains(rows[0], "only on") {
+		t.Errorf("the finding of both architectures is not shown once, unmarked: %q", rows)
+	}
+	for what, n := range map[string]int{
+		amd + " Scanned": 1, arm + " Scanned": 1, both + " Scanned": 0,
+		both + " The image carries a copy of":  1,
+		"<caption>" + amd + " Paths that ship": 1, "<caption>" + arm + " Paths that ship": 1,
+		"/nix/store/arm-only-static/lib/libpython3.11.a": 1, "C headers": 2,
+	} {
+		if got := strings.Count(page, what); got != n {
+			t.Errorf("differing architectures: %q shown %d times, want %d", what, got, n)
+		}
+	}
+	if !regexp.MustCompile(amd+` Scanned .*?:\s+1 active`).MatchString(page) || !regexp.MustCompile(arm+` Scanned .*?:\s+2 active`).MatchString(page) {
+		t.Error("each architecture's own scan summary is not shown")
+	}
+
+	// amd64 has no scan to read: it says so, and every finding is arm64's.
+	unscanned := clone(c.Images[2])
+	unscanned.Platforms[0].Vulnerabilities = nil
+	page = render(unscanned)
+	if !strings.Contains(page, amd+" No scan to read") || strings.Count(page, armOnly) != len(c.Images[2].Platforms[1].Vulnerabilities.Findings) {
+		t.Error("an architecture without a scan is not named, or the other's findings are not marked as its")
+	}
+
+	// No architecture has a scan to read: no findings table either.
+	none := clone(c.Images[2])
+	none.Platforms[0].Vulnerabilities, none.Platforms[1].Vulnerabilities = nil, nil
+	if page := render(none); !strings.Contains(page, both+" No scan to read") || strings.Contains(page, "No findings") {
+		t.Error("without any scan the page does not say so once, or claims no findings")
 	}
 }
