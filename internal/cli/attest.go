@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -187,8 +186,11 @@ func attestSigner(cmd *cobra.Command, g *globals, fl attestFlags, expect *attest
 }
 
 func renderAttest(g *globals, r attest.Result) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SUBJECT\tPREDICATE TYPE\tARTIFACT DIGEST\tTRANSPARENCY")
+	// Each subject is named once, whole, on a line of its own; the bundles
+	// stored for it follow.
+	t := table{}
+	t.add("SUBJECT", "PREDICATE TYPE", "ARTIFACT", "TRANSPARENCY")
+	last := ""
 	for _, a := range r.Attached {
 		subj := a.Subject.String() + " (index)"
 		if a.Derived {
@@ -196,6 +198,10 @@ func renderAttest(g *globals, r attest.Result) error {
 		}
 		if a.Platform != "" {
 			subj = a.Subject.String() + " (" + a.Platform + ")"
+		}
+		if subj != last {
+			t.add(subj)
+			last = subj
 		}
 		tl := "none (key)"
 		if len(a.LogIndexes) > 0 {
@@ -207,13 +213,10 @@ func renderAttest(g *globals, r attest.Result) error {
 		} else if r.Mode != attest.ModeKey {
 			tl = "none"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", subj, a.PredicateType, a.Artifact, tl)
+		t.add("", a.PredicateType, shortDigest(a.Artifact.String()), tl)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(g.stdout, "%d bundles stored in %s\n", len(r.Attached), r.Store)
-	return err
+	t.add(fmt.Sprintf("%d bundles stored in %s", len(r.Attached), r.Store))
+	return t.write(g.stdout, tableWidth)
 }
 
 // defaultKeyPath is the local signing key: $XDG_CONFIG_HOME/clearcutt/signing.key.

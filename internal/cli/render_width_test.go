@@ -7,7 +7,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/clearcutt/clearcutt/internal/admission"
+	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
@@ -172,4 +175,26 @@ func TestRenderAdmissionFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFits(t, out.String(), enforces, "signed by "+slsa, "tiers kept out of production namespaces: dev, debug")
+}
+
+func TestRenderAttestFits(t *testing.T) {
+	h := func(d string) v1.Hash {
+		x, err := v1.NewHash(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	store := "ghcr.io/acme/base-images/python-distroless-debug@" + wideDigest
+	rep := attest.Result{Index: h(wideDigest), Store: store, Mode: "keyless", Attached: []attest.Attached{
+		{Subject: h(wideDigest), Derived: true, PredicateType: attest.PredicateTestResult, Artifact: h(wideDigest2), LogIndexes: []int64{1234567890, 1234567891}},
+		{Subject: h(wideDigest2), Platform: "linux/arm64/v8", PredicateType: attest.PredicateSPDX, Artifact: h(wideDigest), LogIndexes: []int64{1234567892}},
+		{Subject: h(wideDigest2), Platform: "linux/arm64/v8", PredicateType: "https://in-toto.io/attestation/vulns/v0.2", Artifact: h(wideDigest)},
+	}}
+	var out bytes.Buffer
+	if err := renderAttest(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), wideDigest+" (index, derived)", wideDigest2+" (linux/arm64/v8)", "rekor 1234567890, rekor 1234567891",
+		"3 bundles stored in "+store)
 }
