@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
 
@@ -206,33 +205,42 @@ func (fl appBuildFlags) build(ctx context.Context, g *globals, f *fleet.File) (p
 }
 
 func renderAppBuild(g *globals, r appBuildReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	// Labelled lines, the table of platforms and the tags are laid out
+	// apart: their columns differ.
+	head := table{}
 	if r.Base.Reference != "" {
-		fmt.Fprintf(tw, "base\t%s\t%s\n", r.Base.Reference, baseLine(r.Base))
+		head.add("base", r.Base.Reference+"  "+baseLine(r.Base))
 	}
 	if r.Refused != "" {
-		fmt.Fprintf(tw, "REFUSED\t%s\n", r.Refused)
+		head.add("REFUSED", r.Refused)
+		if err := head.write(g.stdout, tableWidth); err != nil {
+			return err
+		}
 		if len(r.BaseVerification.Channels) > 0 {
-			if err := tw.Flush(); err != nil {
-				return err
-			}
 			return renderVerify(g, r.BaseVerification)
 		}
-		return tw.Flush()
+		return nil
 	}
-	fmt.Fprintf(tw, "app\t%s\n", r.Reference)
-	fmt.Fprintln(tw, "PLATFORM\tDIGEST\tBASE DIGEST\tBASE LAYERS\tAPP LAYERS")
+	head.add("app", r.Reference)
+	if err := head.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	t := table{header: []string{"PLATFORM", "DIGEST", "BASE DIGEST", "BASE LAYERS", "APP LAYERS"}}
 	for _, p := range r.Platforms {
 		var ls []string
 		for _, l := range p.AppLayers {
 			ls = append(ls, fmt.Sprintf("%s (%s, %s)", shortDigest(l.Digest.String()), l.Describe, humanize.IBytes(uint64(l.Size))))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Platform, p.Digest, shortDigest(p.BaseDigest.String()), p.BaseLayers, strings.Join(ls, ", "))
+		t.add(p.Platform, shortDigest(p.Digest.String()), shortDigest(p.BaseDigest.String()), strconv.Itoa(p.BaseLayers), strings.Join(ls, ", "))
 	}
+	if err := t.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	tags := table{}
 	for _, ref := range r.Refs[1:] {
-		fmt.Fprintf(tw, "tagged\t%s\n", ref)
+		tags.add("tagged", ref)
 	}
-	return tw.Flush()
+	return tags.write(g.stdout, tableWidth)
 }
 
 func baseLine(b appimage.Base) string {

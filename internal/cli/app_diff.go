@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -71,55 +70,68 @@ type appDiffReport struct {
 }
 
 func renderAppDiff(g *globals, r appDiffReport) error {
-	w := g.stdout
-	fmt.Fprintf(w, "app        %s\ncurrent    %s  %s\ncandidate  %s  %s\n", r.App, r.Current.Reference, baseLine(r.Current), r.Candidate.Reference, baseLine(r.Candidate))
+	head := table{}
+	head.add("app", r.App)
+	head.add("current", r.Current.Reference+"  "+baseLine(r.Current))
+	head.add("candidate", r.Candidate.Reference+"  "+baseLine(r.Candidate))
 	switch {
 	case !r.SameLine:
-		fmt.Fprintf(w, "line       NOT the same: %s -> %s\n", r.Current.Line(), r.Candidate.Line())
+		head.add("line", fmt.Sprintf("NOT the same: %s -> %s", r.Current.Line(), r.Candidate.Line()))
 	case r.VersionChanged:
-		fmt.Fprintf(w, "line       same (%s); runtime version %s -> %s\n", r.Current.Line(), orNone(r.Current.Version), orNone(r.Candidate.Version))
+		head.add("line", fmt.Sprintf("same (%s); runtime version %s -> %s", r.Current.Line(), orNone(r.Current.Version), orNone(r.Candidate.Version)))
 	default:
-		fmt.Fprintf(w, "line       same (%s), same runtime version\n", r.Current.Line())
+		head.add("line", fmt.Sprintf("same (%s), same runtime version", r.Current.Line()))
 	}
 	verified := "verified"
 	if !r.CandidateVerified {
 		verified = "NOT verified"
 	}
-	fmt.Fprintf(w, "candidate  %s\n", verified)
+	head.add("candidate", verified)
+	if err := head.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
 	for _, p := range r.Platforms {
-		fmt.Fprintf(w, "\n%s  %s -> %s\n", p.Platform, shortDigest(p.Current.String()), shortDigest(p.Candidate.String()))
 		pk := p.Packages
-		fmt.Fprintf(w, "  packages: %d added, %d removed, %d changed, %d unchanged\n", len(pk.Added), len(pk.Removed), len(pk.Changed), pk.Unchanged)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		// Package changes and vulnerability changes are tables of their
+		// own: their columns differ. The versions and states are last.
+		pt := table{}
+		pt.add("")
+		pt.add(fmt.Sprintf("%s  %s -> %s", p.Platform, shortDigest(p.Current.String()), shortDigest(p.Candidate.String())))
+		pt.add(fmt.Sprintf("  packages: %d added, %d removed, %d changed, %d unchanged", len(pk.Added), len(pk.Removed), len(pk.Changed), pk.Unchanged))
 		for _, c := range pk.Added {
-			fmt.Fprintf(tw, "    +\t%s\t%s\n", c.Name, strings.Join(c.After, ", "))
+			pt.add("  ", "+", c.Name, strings.Join(c.After, ", "))
 		}
 		for _, c := range pk.Removed {
-			fmt.Fprintf(tw, "    -\t%s\t%s\n", c.Name, strings.Join(c.Before, ", "))
+			pt.add("  ", "-", c.Name, strings.Join(c.Before, ", "))
 		}
 		for _, c := range pk.Changed {
-			fmt.Fprintf(tw, "    ~\t%s\t%s -> %s\n", c.Name, strings.Join(c.Before, ", "), strings.Join(c.After, ", "))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+			pt.add("  ", "~", c.Name, strings.Join(c.Before, ", ")+" -> "+strings.Join(c.After, ", "))
 		}
 		vd := p.Vulnerabilities
-		fmt.Fprintf(w, "  vulnerabilities: %d fixed, %d new, %d still present\n", len(vd.Fixed), len(vd.New), len(vd.Still))
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		vt := table{}
+		vt.add(fmt.Sprintf("  vulnerabilities: %d fixed, %d new, %d still present", len(vd.Fixed), len(vd.New), len(vd.Still)))
 		for _, group := range []struct {
 			mark string
 			vs   []appimage.VulnChange
 		}{{"fixed", vd.Fixed}, {"new", vd.New}, {"still", vd.Still}} {
 			for _, c := range group.vs {
-				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", group.mark, c.ID, c.Severity, c.Package, vulnStates(c))
+				vt.add("  ", group.mark, c.ID, c.Severity, c.Package, vulnStates(c))
 			}
 		}
-		if err := tw.Flush(); err != nil {
+		if err := pt.write(g.stdout, tableWidth); err != nil {
+			return err
+		}
+		if err := vt.write(g.stdout, tableWidth); err != nil {
 			return err
 		}
 	}
 	for _, p := range r.Problems {
-		fmt.Fprintf(w, "\nproblem: %s\n", p)
+		if _, err := fmt.Fprintln(g.stdout); err != nil {
+			return err
+		}
+		if err := writeParagraph(g.stdout, "problem: "+p); err != nil {
+			return err
+		}
 	}
 	return nil
 }

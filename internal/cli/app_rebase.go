@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -173,36 +172,44 @@ func (fl appRebaseFlags) rebase(cmd *cobra.Command, g *globals, f *fleet.File, a
 }
 
 func renderAppRebase(g *globals, r appRebaseReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "app\t%s\n", r.App)
+	// Labelled lines and the table of platforms are laid out apart: their
+	// columns differ.
+	head := table{}
+	head.add("app", r.App)
 	if r.OldBase != "" {
-		fmt.Fprintf(tw, "old base\t%s\n", r.OldBase)
+		head.add("old base", r.OldBase)
 	}
 	if r.NewBase.Reference != "" {
-		fmt.Fprintf(tw, "new base\t%s\t%s\n", r.NewBase.Reference, baseLine(r.NewBase))
+		head.add("new base", r.NewBase.Reference+"  "+baseLine(r.NewBase))
 	}
 	if r.Refused != "" {
-		fmt.Fprintf(tw, "REFUSED\t%s\n", r.Refused)
-		return tw.Flush()
+		head.add("REFUSED", r.Refused)
+		return head.write(g.stdout, tableWidth)
 	}
-	fmt.Fprintf(tw, "rebased\t%s\n", r.Reference)
-	fmt.Fprintln(tw, "PLATFORM\tBEFORE\tAFTER\tOLD BASE\tNEW BASE\tAPP LAYERS KEPT")
+	head.add("rebased", r.Reference)
+	if err := head.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	t := table{header: []string{"PLATFORM", "BEFORE", "AFTER", "OLD BASE", "NEW BASE", "APP LAYERS KEPT"}}
 	for _, p := range r.Platforms {
 		var ls []string
 		for _, l := range p.AppLayers {
 			ls = append(ls, shortDigest(l.Digest.String()))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Platform, shortDigest(p.Before.String()), p.After, shortDigest(p.OldBase.String()),
+		t.add(p.Platform, shortDigest(p.Before.String()), shortDigest(p.After.String()), shortDigest(p.OldBase.String()),
 			shortDigest(p.NewBase.String()), strings.Join(ls, ", "))
 	}
-	for _, ref := range r.Refs[1:] {
-		fmt.Fprintf(tw, "tagged\t%s\n", ref)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := t.write(g.stdout, tableWidth); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(g.stdout, "%d bundles stored (signatures and the rebase attestation %s)\n", len(r.Attached), appimage.PredicateRebase)
-	return err
+	tail := table{}
+	for _, ref := range r.Refs[1:] {
+		tail.add("tagged", ref)
+	}
+	if err := tail.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	return writeParagraph(g.stdout, fmt.Sprintf("%d bundles stored (signatures and the rebase attestation %s)", len(r.Attached), appimage.PredicateRebase))
 }
 
 func (r appRebaseReport) stage(key string) (step, bool) {

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/clearcutt/clearcutt/internal/admission"
+	"github.com/clearcutt/clearcutt/internal/appimage"
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
@@ -197,4 +198,58 @@ func TestRenderAttestFits(t *testing.T) {
 	}
 	checkFits(t, out.String(), wideDigest+" (index, derived)", wideDigest2+" (linux/arm64/v8)", "rekor 1234567890, rekor 1234567891",
 		"3 bundles stored in "+store)
+}
+
+func wideHash(t *testing.T, d string) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestRenderAppFits(t *testing.T) {
+	base := appimage.Base{Reference: "ghcr.io/acme/base-images/python@" + wideDigest, Runtime: "python", Tier: "distroless", Version: "3.12.8"}
+	app := "ghcr.io/acme/payments/checkout-service-with-a-long-name:v2026.12.06-build.1234"
+	var layers []appimage.LayerRef
+	for range 3 {
+		layers = append(layers, appimage.LayerRef{Digest: wideHash(t, wideDigest2), Size: 123456789, Describe: "/app/checkout-service and its static assets"})
+	}
+	built := appBuildReport{BuildResult: appimage.BuildResult{Base: base, Platforms: []appimage.Platform{
+		{Platform: "linux/arm64/v8", Digest: wideHash(t, wideDigest), BaseDigest: wideHash(t, wideDigest2), BaseLayers: 42, AppLayers: layers},
+	}}, Reference: app, Refs: []string{app, "ghcr.io/acme/payments/checkout-service-with-a-long-name:latest"}}
+	var out bytes.Buffer
+	if err := renderAppBuild(&globals{stdout: &out}, built); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), base.Reference, "(/app/checkout-service and its static assets, 118 MiB), sha256:d936263c1bd3… (/app/checkout-service")
+
+	out.Reset()
+	if err := renderAppBuild(&globals{stdout: &out}, appBuildReport{BuildResult: appimage.BuildResult{Base: base}, Refused: wideReason}); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "REFUSED "+wideReason)
+
+	out.Reset()
+	rebased := appRebaseReport{RebaseResult: appimage.RebaseResult{App: app, OldBase: "ghcr.io/acme/base-images/python@" + wideDigest2, NewBase: base,
+		Platforms: []appimage.RebasedPlatform{{Platform: "linux/arm64/v8", Before: wideHash(t, wideDigest), After: wideHash(t, wideDigest2),
+			OldBase: wideHash(t, wideDigest), NewBase: wideHash(t, wideDigest2), AppLayers: append(layers, layers...)}}},
+		Reference: app, Refs: []string{app}}
+	if err := renderAppRebase(&globals{stdout: &out}, rebased); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "old base "+rebased.OldBase, strings.TrimSuffix(strings.Repeat("sha256:d936263c1bd3…, ", 6), ", "))
+
+	out.Reset()
+	change := appimage.VulnChange{ID: "GHSA-xxxx-yyyy-zzzz", Package: widePackage, Severity: "Critical",
+		BeforeVersion: "0.48b0", BeforeStatus: "affected", AfterVersion: "0.49b1-unstable-2026-11-30", AfterStatus: "not_affected (vulnerable_code_not_in_execute_path)"}
+	diff := appDiffReport{DiffReport: appimage.DiffReport{App: app, Current: base, Candidate: base, SameLine: true, Problems: []string{wideReason},
+		Platforms: []appimage.PlatformDiff{{Platform: "linux/arm64/v8", Current: wideHash(t, wideDigest), Candidate: wideHash(t, wideDigest2),
+			Packages:        appimage.PackageDelta{Changed: []appimage.PackageChange{{Name: widePackage, Before: []string{"0.48b0", "0.48b0-py3.12"}, After: []string{"0.49b1-unstable-2026-11-30"}}}},
+			Vulnerabilities: appimage.VulnDelta{Fixed: []appimage.VulnChange{change}, New: []appimage.VulnChange{change}}}}}}
+	if err := renderAppDiff(&globals{stdout: &out}, diff); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "problem: "+wideReason, vulnStates(change), "0.48b0, 0.48b0-py3.12 -> 0.49b1-unstable-2026-11-30")
 }
