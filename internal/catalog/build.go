@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -316,7 +317,7 @@ func (b *builder) image(ctx context.Context, obs Observed, sboms map[string][]by
 }
 
 // platform reads one platform image: sizes from its manifest, the closure
-// from its layers' tar headers, channels, package count and
+// from its layers' tar headers, channels, packages and
 // vulnerabilities from the verified evidence. It returns the image's
 // config (labels and run configuration).
 func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms map[string][]byte) (Platform, v1.Config, error) {
@@ -362,11 +363,12 @@ func (b *builder) platform(obs Observed, desc v1.Descriptor, name string, sboms 
 	p.Channels = platformChannels(obs.Report, p.Digest)
 
 	if e, ok := entry(obs.Report, verify.ChannelSBOM, p.Digest); ok && e.Status == verify.StatusVerified && e.Predicate != nil {
-		n, err := packageCount(e.Predicate)
+		pkgs, err := packageList(e.Predicate)
 		if err != nil {
 			return Platform{}, v1.Config{}, err
 		}
-		p.Packages = &n
+		n := len(pkgs)
+		p.Packages, p.PackageList = &n, pkgs
 		p.SBOM = SBOMPath(desc.Digest)
 		sboms[p.SBOM] = append([]byte(nil), e.Predicate...)
 	}
@@ -419,13 +421,24 @@ func entry(rep verify.Report, c verify.Channel, digest string) (verify.Entry, bo
 	return entryFor(rep.Channel(c), digest)
 }
 
-// packageCount is the number of packages an SPDX document lists, without
-// the packages the document DESCRIBES (the image itself).
-func packageCount(doc []byte) (int, error) {
+// packageList is the packages an SPDX document lists, without the
+// packages the document DESCRIBES (the image itself), sorted by name,
+// version, license and purl. A license is the concluded one, else the
+// declared one; NOASSERTION is no license stated.
+func packageList(doc []byte) ([]Package, error) {
 	var d struct {
 		DocumentDescribes []string `json:"documentDescribes"`
 		Packages          []struct {
-			SPDXID string `json:"SPDXID"`
+			SPDXID           string `json:"SPDXID"`
+			Name             string `json:"name"`
+			VersionInfo      string `json:"versionInfo"`
+			LicenseConcluded string `json:"licenseConcluded"`
+			LicenseDeclared  string `json:"licenseDeclared"`
+			ExternalRefs     []struct {
+				Category string `json:"referenceCategory"`
+				Type     string `json:"referenceType"`
+				Locator  string `json:"referenceLocator"`
+			} `json:"externalRefs"`
 		} `json:"packages"`
 		Relationships []struct {
 			Element string `json:"spdxElementId"`
@@ -434,7 +447,7 @@ func packageCount(doc []byte) (int, error) {
 		} `json:"relationships"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return 0, fmt.Errorf("%w: SPDX document: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: SPDX document: %v", ErrInvalid, err)
 	}
 	described := map[string]bool{}
 	for _, id := range d.DocumentDescribes {
@@ -445,11 +458,33 @@ func packageCount(doc []byte) (int, error) {
 			described[r.Related] = true
 		}
 	}
-	n := 0
-	for _, p := range d.Packages {
-		if !described[p.SPDXID] {
-			n++
+	stated := func(s string) string {
+		if s = strings.TrimSpace(s); s == "NOASSERTION" {
+			return ""
 		}
+		return s
 	}
-	return n, nil
+	out := []Package{}
+	for _, sp := range d.Packages {
+		if described[sp.SPDXID] {
+			continue
+		}
+		p := Package{Name: sp.Name, Version: sp.VersionInfo, License: stated(sp.LicenseConcluded)}
+		if p.License == "" {
+			p.License = stated(sp.LicenseDeclared)
+		}
+		for _, r := range sp.ExternalRefs {
+			// SPDX 2.3 spells the category PACKAGE-MANAGER, 2.2 PACKAGE_MANAGER.
+			if r.Type == "purl" && strings.ReplaceAll(r.Category, "_", "-") == "PACKAGE-MANAGER" {
+				p.PURL = r.Locator
+				break
+			}
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Package) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version),
+			strings.Compare(a.License, b.License), strings.Compare(a.PURL, b.PURL))
+	})
+	return out, nil
 }

@@ -155,7 +155,15 @@ func fixtureIndexWith(t *testing.T, labels map[string]string, edit func(v1.Platf
 
 var pythonLabels = map[string]string{LabelRuntime: "python", LabelTier: "distroless", LabelVersion: "3.11"}
 
-const spdxDoc = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x","packages":[{"SPDXID":"SPDXRef-a"},{"SPDXID":"SPDXRef-b"},{"SPDXID":"SPDXRef-c"},{"SPDXID":"SPDXRef-root"}],` +
+// spdxDoc is an SBOM shaped as Syft writes it: the image it describes,
+// then its packages, in no particular order.
+const spdxDoc = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x","packages":[` +
+	`{"SPDXID":"SPDXRef-c","name":"zlib","versionInfo":"1.3.1","licenseConcluded":"NOASSERTION","licenseDeclared":"Zlib",` +
+	`"externalRefs":[{"referenceCategory":"SECURITY","referenceType":"cpe23Type","referenceLocator":"cpe:2.3:a:zlib:zlib:1.3.1:*:*:*:*:*:*:*"},` +
+	`{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:nix/zlib@1.3.1?outputhash=ccc"}]},` +
+	`{"SPDXID":"SPDXRef-b","name":"openssl","versionInfo":"3.0.13","licenseConcluded":"Apache-2.0","licenseDeclared":"NOASSERTION"},` +
+	`{"SPDXID":"SPDXRef-a","name":"openssl","versionInfo":"3.0.12","licenseConcluded":"NOASSERTION","licenseDeclared":"NOASSERTION"},` +
+	`{"SPDXID":"SPDXRef-root","name":"ghcr.io/acme/fleet/python","versionInfo":"sha256:0000"}],` +
 	`"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-root"},{"spdxElementId":"SPDXRef-root","relationshipType":"CONTAINS","relatedSpdxElement":"SPDXRef-a"}]}`
 
 // vulnsDoc is a vulns/v0.2 predicate shaped as internal/scan writes it.
@@ -339,6 +347,19 @@ func TestBuildReadsImagesAndVerifiedEvidence(t *testing.T) {
 	}
 	if arm.Packages != nil || arm.SBOM != "" {
 		t.Errorf("arm64 has a failed SBOM but packages %v sbom %q", *arm.Packages, arm.SBOM)
+	}
+	// The list: sorted by name then version, without the image the SBOM
+	// describes; a license concluded, else declared, NOASSERTION none.
+	wantPackages := []Package{
+		{Name: "openssl", Version: "3.0.12"},
+		{Name: "openssl", Version: "3.0.13", License: "Apache-2.0"},
+		{Name: "zlib", Version: "1.3.1", License: "Zlib", PURL: "pkg:nix/zlib@1.3.1?outputhash=ccc"},
+	}
+	if diff := cmp.Diff(wantPackages, amd.PackageList); diff != "" {
+		t.Errorf("amd64 package list (-want +got):\n%s", diff)
+	}
+	if arm.PackageList != nil {
+		t.Errorf("arm64 has a failed SBOM but lists packages %+v", arm.PackageList)
 	}
 	if len(res.SBOMs) != 1 || string(res.SBOMs[amd.SBOM]) != spdxDoc {
 		t.Errorf("SBOM documents %v", res.SBOMs)

@@ -147,6 +147,7 @@ func TestParseNamesTheFileAndTheField(t *testing.T) {
 		"no platform":     {`"platform": "linux/amd64"`, `"platform": ""`, `images[0].platforms[0].platform "": empty or repeated`, nil},
 		"platform digest": {`"platform": "linux/amd64", "digest": "` + readDigest + `"`, `"platform": "linux/amd64", "digest": "latest"`, `images[0].platforms[0].digest "latest": not a sha256 digest`, nil},
 		"finding status":  {`"status": "active"}`, `"status": "fixed"}`, `images[0].platforms[0].vulnerabilities.findings[0] (CVE-1).status "fixed": want active, suppressed or excepted`, nil},
+		"list, no count":  {`"packages": null`, `"packages": null, "packageList": [{"name": "zlib"}]`, `images[0].platforms[0].packageList: 1 packages, but the package count is not 1`, nil},
 		"sbom outside":    {`"sbom": "sbom/a.spdx.json"`, `"sbom": "../../etc/passwd"`, `images[0].platforms[0].sbom: "../../etc/passwd" is not a path inside the catalog directory`, nil},
 		"verified but failed": {`"channels": [{"channel": "signature", "status": "verified", "required": true, "digest": "` + readDigest + `"}], "sbom"`,
 			`"channels": [{"channel": "signature", "status": "failed", "required": true, "digest": "` + readDigest + `"}], "sbom"`,

@@ -25,7 +25,7 @@ const SchemaID = "https://clearcutt.dev/schemas/catalog.v1alpha1.schema.json"
 var typesSource string
 
 // schemaTypes are the struct types of the catalog format.
-var schemaTypes = []any{Catalog{}, Fleet{}, Identity{}, Image{}, Release{}, Platform{}, PruningCandidate{},
+var schemaTypes = []any{Catalog{}, Fleet{}, Identity{}, Image{}, Release{}, Platform{}, Package{}, PruningCandidate{},
 	ChannelStatus{}, Severities{}, Vulnerabilities{}, Finding{}, ScanPoint{}, closure.ScrubFile{}}
 
 // enums are the closed value sets of string fields, by type and JSON name.

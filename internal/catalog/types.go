@@ -176,6 +176,12 @@ type Platform struct {
 	Config *ImageConfig `json:"config,omitempty"`
 	// Packages is the package count of the verified SBOM (nil: no verified SBOM).
 	Packages *int `json:"packages"`
+	// PackageList is every package the verified SBOM lists but the image
+	// itself, as the SBOM states it, sorted by name then version; Packages
+	// counts them. It is absent without a verified SBOM (a package is never
+	// taken from an SBOM that did not verify), when the SBOM lists none,
+	// and in catalogs that predate the field.
+	PackageList []Package `json:"packageList,omitempty"`
 	// ClosureSize is the uncompressed size of the files under /nix/store.
 	ClosureSize int64 `json:"closureSize"`
 	// PruningCandidates are paths that ship but are rarely needed at run
@@ -195,6 +201,21 @@ type Platform struct {
 	// Vulnerabilities summarise the verified scan (nil: no verified or
 	// pending scan to read).
 	Vulnerabilities *Vulnerabilities `json:"vulnerabilities"`
+}
+
+// Package is one package of a verified SPDX SBOM.
+type Package struct {
+	// Name is the package's name (SPDX name).
+	Name string `json:"name"`
+	// Version is its version (SPDX versionInfo; empty: the SBOM states
+	// none).
+	Version string `json:"version,omitempty"`
+	// License is the license the SBOM concluded for the package, else the
+	// one it declares, as an SPDX license expression (empty: the SBOM
+	// states none, or NOASSERTION).
+	License string `json:"license,omitempty"`
+	// PURL is its package URL, the first the SBOM gives (empty: none).
+	PURL string `json:"purl,omitempty"`
 }
 
 // ImageConfig is the run configuration of an image, as its OCI config

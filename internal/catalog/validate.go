@@ -227,6 +227,9 @@ func checkImage(at string, im Image) error {
 				}
 			}
 		}
+		if p.PackageList != nil && (p.Packages == nil || *p.Packages != len(p.PackageList)) {
+			return fmt.Errorf("%s.packageList: %d packages, but the package count is not %[2]d", pat, len(p.PackageList))
+		}
 		if p.SBOM != "" && !filepath.IsLocal(filepath.FromSlash(p.SBOM)) {
 			return fmt.Errorf("%s.sbom: %q is not a path inside the catalog directory", pat, p.SBOM)
 		}
