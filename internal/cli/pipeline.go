@@ -3,8 +3,8 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
 
@@ -143,8 +143,7 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 }
 
 func renderPipeline(g *globals, r pipeline.Report) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tINDEX DIGEST\tARCH\tLAYERS\tSIZE\tTESTS\tVULNS A/S/E\tPUBLISHED\tVERIFIED")
+	t := table{header: []string{"IMAGE", "INDEX DIGEST", "ARCH", "LAYERS", "SIZE", "TESTS", "VULNS A/S/E", "PUBLISHED", "VERIFIED"}}
 	for _, pi := range r.Images {
 		pub, ver := "no", "-"
 		if pi.Publish != nil {
@@ -157,7 +156,7 @@ func renderPipeline(g *globals, r pipeline.Report) error {
 			}
 		}
 		if pi.Assemble == nil {
-			fmt.Fprintf(tw, "%s\t-\t\t\t\tERROR\t\t%s\t%s\n", pi.Image, pub, ver)
+			t.add(pi.Image, "-", "", "", "", "ERROR", "", pub, ver)
 			continue
 		}
 		for i, p := range pi.Assemble.Platforms {
@@ -176,16 +175,14 @@ func renderPipeline(g *globals, r pipeline.Report) error {
 					vulns += " FAIL"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, d, p.Arch, p.Layers, humanize.IBytes(uint64(p.Size)), tests, vulns, pub, ver)
+			t.add(name, d, p.Arch, strconv.Itoa(p.Layers), humanize.IBytes(uint64(p.Size)), tests, vulns, pub, ver)
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(g.stdout, "VULNS A/S/E: findings active / suppressed by VEX / excepted (exceptions.yaml)")
+	t.add("VULNS A/S/E: findings active / suppressed by VEX / excepted (exceptions.yaml)")
 	for _, pi := range r.Images {
 		if pi.Error != "" {
-			fmt.Fprintf(g.stdout, "\n%s: %s\n", pi.Image, pi.Error)
+			t.add("")
+			t.add(pi.Image + ": " + pi.Error)
 		}
 	}
 	status := "published to " + r.Destination
@@ -203,6 +200,7 @@ func renderPipeline(g *globals, r pipeline.Report) error {
 	default:
 		status += " by digest, VERIFICATION FAILED; tags not moved"
 	}
-	_, err := fmt.Fprintf(g.stdout, "\n%d images, %s, %.1fs\n", len(r.Images), status, r.Seconds)
-	return err
+	t.add("")
+	t.add(fmt.Sprintf("%d images, %s, %.1fs", len(r.Images), status, r.Seconds))
+	return t.write(g.stdout, tableWidth)
 }

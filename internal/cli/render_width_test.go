@@ -18,6 +18,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/sbom"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/stage"
+	"github.com/clearcutt/clearcutt/internal/verify"
 	"github.com/clearcutt/clearcutt/internal/vexdoc"
 	"github.com/clearcutt/clearcutt/internal/vulndb"
 )
@@ -252,4 +253,18 @@ func TestRenderAppFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFits(t, out.String(), "problem: "+wideReason, vulnStates(change), "0.48b0, 0.48b0-py3.12 -> 0.49b1-unstable-2026-11-30")
+}
+
+func TestRenderPipelineFits(t *testing.T) {
+	asm := &stage.AssembleReport{Platforms: []stage.AssemblePlatform{{Arch: "arm64", Layers: 123, Size: 123456789012}, {Arch: "amd64", Layers: 124, Size: 123456789012}}}
+	scanned := &stage.ScanReport{Platforms: []stage.ScanPlatform{{Decision: gate.Decision{Counts: gate.Counts{Active: 123, Suppressed: 45, Excepted: 6}}}}}
+	rep := pipeline.Report{Destination: "ghcr.io/acme/base-images-with-a-long-organisation-name", Published: false, Seconds: 1234.5, Images: []pipeline.Image{
+		{Image: "python:distroless-debug", Digest: wideDigest, Assemble: asm, Scan: scanned, Publish: &stage.PublishReport{}, Verify: &verify.Report{}},
+		{Image: "nodejs:distroless-debug", Error: wideReason},
+	}}
+	var out bytes.Buffer
+	if err := renderPipeline(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "nodejs:distroless-debug: "+wideReason, "123/45/6 FAIL", "NOT published: a gate failed")
 }
