@@ -72,14 +72,14 @@ func renderScan(g *globals, r stage.ScanReport) error {
 		if len(p.Result.Findings) == 0 {
 			t.add("  no vulnerabilities found")
 		} else {
-			t.add("", "ID", "SEVERITY", "PACKAGE", "VERSION", "ORIGIN", "FIXED IN", "STATUS")
+			t.add("", "ID", "SEVERITY", "PACKAGE", "VERSION", "FIXED IN", "ORIGIN", "STATUS")
 		}
 		for _, f := range p.Result.Findings {
 			fixed := strings.Join(f.FixedIn, ",")
 			if fixed == "" {
 				fixed = "(" + f.FixState + ")"
 			}
-			t.add("", f.ID, strings.ToUpper(f.Severity), f.Package.Name, f.Package.Version, string(f.Origin), fixed, statusText(f))
+			t.add("", f.ID, strings.ToUpper(f.Severity), f.Package.Name, f.Package.Version, fixed, string(f.Origin), statusText(f))
 		}
 		for _, e := range p.Result.ExpiredExceptions {
 			t.add(fmt.Sprintf("  EXPIRED EXCEPTION %s in %s (owner %s, expired %s, %s)", e.ID, e.Package, e.Owner, e.Expires, e.Where))

@@ -83,7 +83,9 @@ func TestScanCommand(t *testing.T) {
 		"libexpat1  2.5.0-1  (not-fixed)  base",
 		"gate PASS (fail on high or above)",
 	} {
-		if !strings.Contains(out, want) {
+		// A status wider than its column is wrapped: look for it with the
+		// lines joined as well.
+		if !strings.Contains(out, want) && !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
