@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
 
@@ -112,15 +112,20 @@ not run (I/O, the layer cache).`,
 }
 
 func renderAssemble(g *globals, r stage.AssembleReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%s\n", r.Image, r.Reference)
-	fmt.Fprintln(tw, "ARCH\tDIGEST\tLAYERS\tSIZE\tBASE")
+	head := table{}
+	head.add(r.Image, r.Reference)
+	if err := head.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	// The platform digest, whole, is last; the base it was laid on is
+	// shortened.
+	t := table{header: []string{"ARCH", "LAYERS", "SIZE", "BASE", "DIGEST"}}
 	for _, p := range r.Platforms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.Arch, p.Digest, p.Layers, humanize.IBytes(uint64(p.Size)), p.BaseDigest)
+		t.add(p.Arch, strconv.Itoa(p.Layers), humanize.IBytes(uint64(p.Size)), orDash(shortDigest(p.BaseDigest)), p.Digest)
 	}
-	fmt.Fprintf(tw, "layers from cache: %d, built: %d\n", r.CacheHits, r.Built)
+	t.add(fmt.Sprintf("layers from cache: %d, built: %d", r.CacheHits, r.Built))
 	for _, c := range r.Candidates {
-		fmt.Fprintf(tw, "pruning candidate: %s (%s, %s) required by %s\n", c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize)), strings.Join(c.RequiredBy, ", "))
+		t.add(fmt.Sprintf("pruning candidate: %s (%s, %s) required by %s", c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize)), strings.Join(c.RequiredBy, ", ")))
 	}
-	return tw.Flush()
+	return t.write(g.stdout, tableWidth)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
 
@@ -74,23 +73,29 @@ Exit status: 0 built and written, 2 bad flags or fleet file, 3 could not run
 }
 
 func renderBuild(g *globals, m *closure.Manifest, path string) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s-%s-%s\t%s\n", m.Runtime, m.Tier, m.Arch, path)
-	fmt.Fprintf(tw, "root\t%s\n", m.Root)
-	fmt.Fprintf(tw, "runtime\t%s\n", m.RuntimePath)
-	fmt.Fprintf(tw, "closure\t%d store paths, %s\n", len(m.Paths), humanize.IBytes(uint64(m.ClosureSize)))
+	t := table{}
+	t.add(fmt.Sprintf("%s-%s-%s", m.Runtime, m.Tier, m.Arch), path)
+	t.add("root", m.Root)
+	t.add("runtime", m.RuntimePath)
+	t.add("closure", fmt.Sprintf("%d store paths, %s", len(m.Paths), humanize.IBytes(uint64(m.ClosureSize))))
 	for _, c := range m.PruningCandidates {
-		fmt.Fprintf(tw, "pruning candidate\t%s (%s, %s)\n", c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize)))
+		t.add("pruning candidate", fmt.Sprintf("%s (%s, %s)", c.Pname, c.Feature, humanize.IBytes(uint64(c.NarSize))))
 	}
+	// The files scrubbed are a table of their own: a path is as wide as it
+	// is, and the reason after it wraps.
+	var files table
 	if s := m.Scrub; s != nil {
 		removed := "nothing"
 		if len(s.RemovedFromClosure) > 0 {
 			removed = strings.Join(s.RemovedFromClosure, ", ")
 		}
-		fmt.Fprintf(tw, "removed from the closure\t%s\n", removed)
+		t.add("removed from the closure", removed)
 		for _, f := range s.Files {
-			fmt.Fprintf(tw, "  %s %s\t%s\n", f.Action, f.Path, f.Reason)
+			files.add("", f.Action, f.Path, f.Reason)
 		}
 	}
-	return tw.Flush()
+	if err := t.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	return files.write(g.stdout, tableWidth)
 }

@@ -3,8 +3,8 @@ package cli
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
 
@@ -65,18 +65,22 @@ I/O).`,
 }
 
 func renderPublish(g *globals, reps []stage.PublishReport) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tDIGEST\tUPLOADED\tSKIPPED\tBYTES\tREFS")
+	// The references are the free text, last; the digests, whole, go on
+	// lines of their own under their image.
+	t := table{header: []string{"IMAGE", "UPLOADED", "SKIPPED", "BYTES", "REFS"}}
 	for _, r := range reps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Image, r.Digest, r.BlobsUploaded, r.BlobsSkipped, humanize.IBytes(uint64(r.BytesUploaded)), strings.Join(r.Refs, " "))
+		t.add(r.Image, strconv.Itoa(r.BlobsUploaded), strconv.Itoa(r.BlobsSkipped), humanize.IBytes(uint64(r.BytesUploaded)), orDash(strings.Join(r.Refs, " ")))
 		keys := make([]string, 0, len(r.Platforms))
+		w := len("index")
 		for k := range r.Platforms {
 			keys = append(keys, k)
+			w = max(w, len(k))
 		}
 		sort.Strings(keys)
+		t.add(fmt.Sprintf("  %-*s  %s", w, "index", r.Digest))
 		for _, k := range keys {
-			fmt.Fprintf(tw, "  %s\t%s\t\t\t\t\n", k, r.Platforms[k])
+			t.add(fmt.Sprintf("  %-*s  %s", w, k, r.Platforms[k]))
 		}
 	}
-	return tw.Flush()
+	return t.write(g.stdout, tableWidth)
 }

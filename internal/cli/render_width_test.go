@@ -12,6 +12,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/admission"
 	"github.com/clearcutt/clearcutt/internal/appimage"
 	"github.com/clearcutt/clearcutt/internal/attest"
+	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
@@ -267,4 +268,51 @@ func TestRenderPipelineFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFits(t, out.String(), "nodejs:distroless-debug: "+wideReason, "123/45/6 FAIL", "NOT published: a gate failed")
+}
+
+func TestRenderAssembleBuildPublishFetchFit(t *testing.T) {
+	var requiredBy []string
+	for _, n := range []string{"python3-3.12.8", "python3.12-pillow-11.0.0", "python3.12-matplotlib-3.9.2"} {
+		requiredBy = append(requiredBy, "/nix/store/"+strings.Repeat("q", 32)+"-"+n)
+	}
+	candidate := closure.PruningCandidate{Pname: "fontconfig", Feature: "fonts", NarSize: 1234567, RequiredBy: requiredBy}
+	asm := stage.AssembleReport{Image: "python:distroless-debug", Reference: "oci:out/oci/python-distroless-debug@" + wideDigest,
+		Platforms:  []stage.AssemblePlatform{{Arch: "arm64", Digest: wideDigest, Layers: 123, Size: 123456789, BaseDigest: wideDigest2}},
+		Candidates: []closure.PruningCandidate{candidate}}
+	var out bytes.Buffer
+	if err := renderAssemble(&globals{stdout: &out}, asm); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), asm.Reference, wideDigest, "required by "+strings.Join(requiredBy, ", "))
+
+	out.Reset()
+	m := &closure.Manifest{Runtime: "python", Tier: "distroless-debug", Arch: "aarch64-linux", Root: requiredBy[0], RuntimePath: requiredBy[1],
+		PruningCandidates: []closure.PruningCandidate{candidate},
+		Scrub: &closure.Scrub{RemovedFromClosure: requiredBy, Files: []closure.ScrubFile{
+			{Action: "removed", Path: "lib/python3.12/ensurepip/_bundled/pip-24.2-py3-none-any.whl", Reason: wideReason}}}}
+	if err := renderBuild(&globals{stdout: &out}, m, "out/closures/python-distroless-debug-aarch64-linux.json"); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), strings.Join(requiredBy, ", "), wideReason)
+
+	out.Reset()
+	refs := []string{"ghcr.io/acme/base-images/python:distroless-debug", "ghcr.io/acme/base-images/python:3.12-distroless-debug",
+		"ghcr.io/acme/base-images/python:3.12.8-distroless-debug-20261206"}
+	pub := []stage.PublishReport{{Image: "python:distroless-debug", Digest: wideDigest, Refs: refs, BlobsUploaded: 123, BlobsSkipped: 456, BytesUploaded: 123456789012,
+		Platforms: map[string]string{"linux/arm64/v8": wideDigest2, "linux/amd64": wideDigest}}}
+	if err := renderPublish(&globals{stdout: &out}, pub); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), strings.Join(refs, " "), "index "+wideDigest, "linux/arm64/v8 "+wideDigest2)
+
+	out.Reset()
+	built := time.Now().Add(-30 * time.Hour)
+	fetched := vulndb.FetchResult{DB: vulndb.Info{Path: "/home/runner/.cache/clearcutt/vulndb/6/vulnerability.db", Built: built, SchemaVersion: "v6.1.10",
+		Digest: strings.Repeat("ab", 32)}, Checksum: "sha256:" + strings.Repeat("cd", 32), StaleDBAccepted: true,
+		ArchiveURL: "https://grype.anchore.io/databases/v6/vulnerability-db_v6.1.10_2026-12-05T01:23:45Z_1733361825.tar.zst",
+		ListingURL: "https://grype.anchore.io/databases/v6/latest.json", Status: "active", Replaced: &vulndb.Info{Built: built}}
+	if err := renderVulndbFetch(&globals{stdout: &out}, fetched); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), fetched.Checksum+" (archive, matches the listing)", fetched.ArchiveURL, "(STALE, accepted unsafely)")
 }

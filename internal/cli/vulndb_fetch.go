@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -92,20 +91,20 @@ fails its checksum (DIR is left as it was).`,
 }
 
 func renderVulndbFetch(g *globals, r vulndb.FetchResult) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	t := table{}
 	stale := ""
 	if r.StaleDBAccepted {
 		stale = " (STALE, accepted unsafely)"
 	}
-	fmt.Fprintf(tw, "database\t%s\n", r.DB.Path)
-	fmt.Fprintf(tw, "built\t%s, %s ago%s\n", r.DB.Built.Format(time.RFC3339), time.Since(r.DB.Built).Round(time.Minute), stale)
-	fmt.Fprintf(tw, "schema\t%s\n", r.DB.SchemaVersion)
-	fmt.Fprintf(tw, "checksum\t%s (archive, matches the listing)\n", r.Checksum)
-	fmt.Fprintf(tw, "source\t%s\n", r.ArchiveURL)
-	fmt.Fprintf(tw, "listing\t%s (status %s)\n", r.ListingURL, r.Status)
-	fmt.Fprintf(tw, "sha256\t%s (database file)\n", r.DB.Digest)
+	t.add("database", r.DB.Path)
+	t.add("built", fmt.Sprintf("%s, %s ago%s", r.DB.Built.Format(time.RFC3339), time.Since(r.DB.Built).Round(time.Minute), stale))
+	t.add("schema", r.DB.SchemaVersion)
+	t.add("checksum", fmt.Sprintf("%s (archive, matches the listing)", r.Checksum))
+	t.add("source", r.ArchiveURL)
+	t.add("listing", fmt.Sprintf("%s (status %s)", r.ListingURL, r.Status))
+	t.add("sha256", fmt.Sprintf("%s (database file)", r.DB.Digest))
 	if r.Replaced != nil {
-		fmt.Fprintf(tw, "replaced\tthe database built %s\n", r.Replaced.Built.Format(time.RFC3339))
+		t.add("replaced", fmt.Sprintf("the database built %s", r.Replaced.Built.Format(time.RFC3339)))
 	}
-	return tw.Flush()
+	return t.write(g.stdout, tableWidth)
 }
