@@ -187,3 +187,102 @@ func findingRows(refs []archRef, ps []catalog.Platform) []findingRow {
 	})
 	return rows
 }
+
+// packageGroup is a package count of a verified SBOM (nil: no verified
+// SBOM) and the architectures whose SBOMs it counts. Unlisted is true when
+// the catalog counts packages but does not list them (it predates the
+// list).
+type packageGroup struct {
+	archSet
+	packageCount
+}
+
+type packageCount struct {
+	Packages *int
+	Unlisted bool
+}
+
+// listsPackages reports whether the catalog lists the packages of a
+// platform's verified SBOM.
+func listsPackages(p catalog.Platform) bool {
+	return p.Packages != nil && (*p.Packages == 0 || len(p.PackageList) > 0)
+}
+
+// packageRow is one package, by name, version and license, and the
+// architectures whose verified SBOMs list it. Entries is how many times
+// each of their SBOMs lists it (a Nix package's outputs, such as openssl
+// and its bin, are one package each).
+type packageRow struct {
+	Name, Version, License string
+	Entries                int
+	archSet
+}
+
+func packageGroups(refs []archRef, ps []catalog.Platform) []packageGroup {
+	keys := make([]packageCount, len(ps))
+	for i, p := range ps {
+		keys[i] = packageCount{Packages: p.Packages, Unlisted: p.Packages != nil && !listsPackages(p)}
+	}
+	ks, sets := groupBy(refs, keys)
+	out := make([]packageGroup, len(ks))
+	for i := range ks {
+		out[i] = packageGroup{archSet: sets[i], packageCount: ks[i]}
+	}
+	return out
+}
+
+// packageRows are the packages of every architecture's verified SBOM, each
+// once, with the architectures that list it: All when every architecture
+// whose packages the catalog lists does. A package an architecture lists in another
+// version, under another license or another number of times is a row for
+// each. They are sorted by name, then version.
+func packageRows(refs []archRef, ps []catalog.Platform) []packageRow {
+	type key struct {
+		Name, Version, License string
+		Entries                int
+	}
+	var rows []packageRow
+	index := map[key]int{}
+	listed := 0
+	for i, p := range ps {
+		if !listsPackages(p) {
+			continue
+		}
+		listed++
+		var keys []key
+		n := map[key]int{}
+		for _, pk := range p.PackageList {
+			k := key{Name: pk.Name, Version: pk.Version, License: pk.License}
+			if n[k] == 0 {
+				keys = append(keys, k)
+			}
+			n[k]++
+		}
+		for _, k := range keys {
+			k.Entries = n[k]
+			j, ok := index[k]
+			if !ok {
+				rows = append(rows, packageRow{Name: k.Name, Version: k.Version, License: k.License, Entries: k.Entries})
+				j = len(rows) - 1
+				index[k] = j
+			}
+			rows[j].Arches = append(rows[j].Arches, refs[i])
+		}
+	}
+	for j := range rows {
+		rows[j].All = len(rows[j].Arches) == listed
+	}
+	slices.SortStableFunc(rows, func(a, b packageRow) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Version, b.Version); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.License, b.License); c != 0 {
+			return c
+		}
+		return a.Entries - b.Entries
+	})
+	return rows
+}

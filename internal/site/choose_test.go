@@ -119,8 +119,16 @@ func TestBrowserShowsWhatAChooserNeeds(t *testing.T) {
 		has(t, "index.html", idx, py.Description)
 		t.Logf("%s is %.0f px tall", page, f.Height)
 		// nodejs:distroless: the arm64 signature failed, amd64's verified.
-		node := visit(t, srv, "images/nodejs-distroless.html", "")
+		node := visit(t, srv, "images/nodejs-distroless.html", "nodejs-distroless.png")
 		has(t, "images/nodejs-distroless.html", node, "✓ verified ✗ failed certificate identity")
+		// The packages, each once with its version and license; libuv is
+		// another version on arm64, which alone carries libatomic.
+		has(t, page, f, "Packages", "glibc 2.38 LGPL-2.1-or-later", "openssl (2 entries) 3.0.13 Apache-2.0", "tzdata 2024a unknown")
+		has(t, "images/nodejs-distroless.html", node, "libatomic only on arm64 13.2.0",
+			"libuv only on arm64 1.47.0 MIT", "libuv only on amd64 1.48.0 MIT")
+		if n := strings.Count(f.Text, "glibc"); n != 1 {
+			t.Errorf("%s: glibc shown %d times, want once", page, n)
+		}
 		cfg := py.Config
 		has(t, page, f, "Configuration", "Entrypoint "+execForm(cfg.Entrypoint), "Cmd none", "User "+cfg.User,
 			"Working directory "+cfg.WorkingDir, cfg.Env[0], cfg.Env[1])

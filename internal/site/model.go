@@ -156,6 +156,14 @@ type imagePage struct {
 	Pruning  []pruningGroup
 	Scans    []scanGroup
 	Findings []findingRow
+	// PackageCounts are each architecture's package count, shown once for
+	// the architectures it is true of; Packages are the packages of every
+	// verified SBOM, each once, with the architectures that list it.
+	PackageCounts []packageGroup
+	Packages      []packageRow
+	// PackagesDiffer is true when a package is not on every architecture
+	// whose packages are listed.
+	PackagesDiffer bool
 	// Scanned is true when an architecture has a scan to read.
 	Scanned bool
 }
@@ -397,6 +405,9 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 	v.Pruning = pruningGroups(refs, im.Platforms)
 	v.Scans = scanGroups(refs, im.Platforms)
 	v.Findings = findingRows(refs, im.Platforms)
+	v.PackageCounts = packageGroups(refs, im.Platforms)
+	v.Packages = packageRows(refs, im.Platforms)
+	v.PackagesDiffer = slices.ContainsFunc(v.Packages, func(r packageRow) bool { return !r.All })
 	v.Scanned = slices.ContainsFunc(im.Platforms, func(p catalog.Platform) bool { return p.Vulnerabilities != nil })
 	return v
 }

@@ -5,11 +5,14 @@
 package sitetest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,7 +293,8 @@ func (b builder) image(runtime, version, tier string, overrides map[string]catal
 		}
 		if p.Channels[1].Status == catalog.StatusVerified {
 			p.SBOM = "sbom/" + d[7:] + ".spdx.json"
-			p.Packages = ptr(42 + i + len(findings))
+			p.PackageList = b.packages(runtime, version, tier, arch)
+			p.Packages = ptr(len(p.PackageList))
 		}
 		if vc := p.Channels[4]; vc.Status == catalog.StatusVerified || vc.Status == catalog.StatusPending {
 			p.Vulnerabilities = vulnerabilities(*vc.ScanTime, findings)
@@ -319,6 +323,54 @@ func (b builder) image(runtime, version, tier string, overrides map[string]catal
 	}
 	im.Status = worst(im)
 	return im
+}
+
+// basePackages are in every image's SBOM: name, version, license ("":
+// none stated); openssl twice, its out and bin outputs.
+var basePackages = [][3]string{
+	{"glibc", "2.38", "LGPL-2.1-or-later"}, {"libgcc", "13.2.0", ""}, {"nss-cacert", "3.98", "MPL-2.0"},
+	{"openssl", "3.0.13", "Apache-2.0"}, {"openssl", "3.0.13", "Apache-2.0"}, {"tzdata", "2024a", ""},
+	{"zlib", "1.3.1", "Zlib"},
+}
+
+// runtimePackages are each runtime's packages besides.
+var runtimePackages = map[string][][3]string{
+	"java":   {{"alsa-lib", "1.2.11", "LGPL-2.1-or-later"}, {"freetype", "2.13.2", "FTL OR GPL-2.0-or-later"}, {"openjdk", "17.0.9+9", "GPL-2.0-only WITH Classpath-exception-2.0"}},
+	"nodejs": {{"icu4c", "74.2", "Unicode-DFS-2016"}, {"libuv", "1.48.0", "MIT"}, {"nodejs", "20.11.1", "MIT"}},
+	"python": {{"bzip2", "1.0.8", "bzip2-1.0.6"}, {"expat", "2.6.2", "MIT"}, {"libffi", "3.4.6", "MIT"}, {"ncurses", "6.4", "MIT"},
+		{"python3", "3.11.2", "Python-2.0"}, {"python3.11-certifi", "2024.02.02", ""}, {"sqlite", "3.45.1", "blessing"}, {"xz", "5.4.6", "0BSD"}},
+}
+
+// packages is the package list of an architecture's verified SBOM, sorted
+// as the catalog sorts it. The tools of dev images are listed too;
+// nodejs:distroless differs by architecture: libuv is another version on
+// arm64, which alone carries libatomic.
+func (b builder) packages(runtime, version, tier, arch string) []catalog.Package {
+	var out []catalog.Package
+	add := func(ps [][3]string) {
+		for _, p := range ps {
+			pk := catalog.Package{Name: p[0], Version: p[1], License: p[2], PURL: "pkg:nix/" + p[0] + "@" + p[1]}
+			if runtime == "python" && p[0] == "python3" {
+				pk.Name = b.h(pk.Name)
+			}
+			if runtime == "nodejs" && tier == "distroless" && arch == "arm64" && p[0] == "libuv" {
+				pk.Version, pk.PURL = "1.47.0", "pkg:nix/libuv@1.47.0"
+			}
+			out = append(out, pk)
+		}
+	}
+	add(basePackages)
+	add(runtimePackages[runtime])
+	if tier == "dev" {
+		add([][3]string{{"bash", "5.2p26", "GPL-3.0-or-later"}, {"coreutils", "9.4", "GPL-3.0-or-later"}})
+	}
+	if runtime == "nodejs" && tier == "distroless" && arch == "arm64" {
+		add([][3]string{{"libatomic", "13.2.0", ""}})
+	}
+	slices.SortStableFunc(out, func(a, b catalog.Package) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
+	})
+	return out
 }
 
 func addSeverity(s *catalog.Severities, sev string) {
@@ -396,9 +448,21 @@ func Write(t testing.TB, dir string, c *catalog.Catalog) {
 				"name":              strings.SplitN(im.Reference, "@", 2)[0] + "@" + p.Digest,
 				"documentNamespace": "https://clearcutt.dev/spdx/" + p.Digest[7:],
 				"creationInfo":      map[string]any{"created": "2026-03-14T04:00:00Z", "creators": []string{"Tool: syft-1.57.1"}},
+				"documentDescribes": []string{"SPDXRef-Package-" + im.Runtime},
 				"packages": []map[string]any{{
 					"name": im.Runtime, "SPDXID": "SPDXRef-Package-" + im.Runtime, "versionInfo": im.Version, "downloadLocation": "NOASSERTION",
 				}},
+			}
+			for k, pk := range p.PackageList {
+				license := pk.License
+				if license == "" {
+					license = "NOASSERTION"
+				}
+				doc["packages"] = append(doc["packages"].([]map[string]any), map[string]any{
+					"name": pk.Name, "SPDXID": fmt.Sprintf("SPDXRef-Package-%d", k), "versionInfo": pk.Version, "downloadLocation": "NOASSERTION",
+					"licenseConcluded": license, "licenseDeclared": "NOASSERTION",
+					"externalRefs": []map[string]string{{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": pk.PURL}},
+				})
 			}
 			writeJSON(t, filepath.Join(dir, filepath.FromSlash(p.SBOM)), doc)
 		}
