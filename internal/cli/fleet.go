@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -321,13 +321,13 @@ func validateReportOf(path string, f *fleet.File, err error) validateReport {
 }
 
 func renderPlan(w io.Writer, f *fleet.File) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tTIER\tARCHITECTURES\tTAGS\tDEPLOYABLE\tOVERLAY")
+	// The tags, a list, are last and wrap.
+	t := table{header: []string{"IMAGE", "TIER", "ARCHITECTURES", "DEPLOYABLE", "OVERLAY", "TAGS"}}
 	for _, img := range f.Images() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%t\n", img.Repository, img.Tier,
-			strings.Join(img.Architectures, ","), strings.Join(img.Tags, ","), img.Deployable, img.Overlay)
+		t.add(img.Repository, img.Tier, strings.Join(img.Architectures, ","), strconv.FormatBool(img.Deployable), strconv.FormatBool(img.Overlay),
+			strings.Join(img.Tags, ", "))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.write(w, tableWidth); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%d images, %d builds\n", len(f.Images()), len(f.Cells()))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/appimage"
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
@@ -315,4 +317,17 @@ func TestRenderAssembleBuildPublishFetchFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFits(t, out.String(), fetched.Checksum+" (archive, matches the listing)", fetched.ArchiveURL, "(STALE, accepted unsafely)")
+}
+
+func TestRenderPlanFits(t *testing.T) {
+	f, err := fleet.Load("../../clearcutt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := renderPlan(&out, f); err != nil {
+		t.Fatal(err)
+	}
+	img := f.Images()[0]
+	checkFits(t, out.String(), strings.Join(img.Tags, ", "), fmt.Sprintf("%d images, %d builds", len(f.Images()), len(f.Cells())))
 }
