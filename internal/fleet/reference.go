@@ -193,6 +193,9 @@ default %s applies: the python runtime at version 3.11 in the slim tier is tagge
 Every placeholder names the runtime line, not one build: a tag moves to the new
 digest each time the fleet is published. Pin a deployment by digest
 (`+"`<repository>/<runtime>@sha256:...`"+`) to run exactly the image that was verified.
+There is deliberately no placeholder for one build (a date, a revision): a registry
+such as ghcr.io lets anyone who may push move any tag, so a build tag would look like a
+pin without being one (docs/adr/0018-pin-by-digest-not-by-build-tag.md).
 `, quoteList(DefaultTags), quoteList(expandAll(DefaultTags, "python", "3.11", "slim")))
 	return []byte(b.String()), nil
 }

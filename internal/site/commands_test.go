@@ -193,7 +193,8 @@ func TestCommandsCarryTheExactIdentity(t *testing.T) {
 var pullRE = regexp.MustCompile(`(?s)<figure class="cmd pull">\s*<figcaption>(.*?)</figcaption>\s*<pre><code>(.*?)</code></pre>`)
 
 // TestPullCommands: each image page offers docker pull by digest first,
-// then by each of its tags, every word quoted for the shell.
+// then by its first tag pinned to the digest, then by each of its tags,
+// every word quoted for the shell.
 func TestPullCommands(t *testing.T) {
 	for _, o := range []sitetest.Options{{}, {Hostile: true}} {
 		_, out, c := buildSite(t, o)
@@ -201,6 +202,9 @@ func TestPullCommands(t *testing.T) {
 			page := readPage(t, out, "images/"+im.Runtime+"-"+im.Tier+".html")
 			repo := strings.TrimSuffix(im.Reference, "@"+im.IndexDigest)
 			want := [][]string{{"docker", "pull", im.Reference}}
+			if len(im.Tags) > 0 {
+				want = append(want, []string{"docker", "pull", repo + ":" + im.Tags[0] + "@" + im.IndexDigest})
+			}
 			for _, tag := range im.Tags {
 				want = append(want, []string{"docker", "pull", repo + ":" + tag})
 			}

@@ -534,13 +534,19 @@ func sizeRange(ps []catalog.Platform) (string, string) {
 	return l + " – " + h, detail
 }
 
-// pullCommands pull the image by digest, then by each of its tags (none
-// for a local OCI layout, which docker cannot pull).
+// pullCommands pull the image by digest; by its first tag and the digest,
+// the readable pin to write in a FROM line (the registry serves the
+// digest, the tag only names it); then by each of its tags (none for a
+// local OCI layout, which docker cannot pull).
 func pullCommands(repo, digest string, tags []string) []Command {
 	if local(repo) {
 		return nil
 	}
 	out := []Command{{Title: "By digest: exactly what was verified", Argv: [][]string{{"docker", "pull", repo + "@" + digest}}}}
+	if len(tags) > 0 {
+		out = append(out, Command{Title: "By tag and digest: readable and pinned, for a FROM line (Renovate and Dependabot update the pair)",
+			Argv: [][]string{{"docker", "pull", repo + ":" + tags[0] + "@" + digest}}})
+	}
 	for _, t := range tags {
 		out = append(out, Command{Title: "By tag " + t + " (moves to each new release)", Argv: [][]string{{"docker", "pull", repo + ":" + t}}})
 	}
