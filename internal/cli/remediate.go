@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -401,40 +400,41 @@ func (fl remediateFlags) draft(g *globals, f *fleet.File) (remediate.DraftOption
 }
 
 func renderDraft(g *globals, r draftReport) error {
-	w := g.stdout
+	t := table{}
 	if r.Message != "" {
-		fmt.Fprintf(w, "%s: %s\n", r.Package, r.Message)
+		t.add(fmt.Sprintf("%s: %s", r.Package, r.Message))
 	}
 	if r.Draft != nil {
 		d := r.Draft
-		fmt.Fprintf(w, "remediate %s: %s -> %s (%s), fixes %s\n", d.Package, strings.Join(d.From, ", "), d.To, r.Strategy, strings.Join(d.Fixes, ", "))
-		fmt.Fprintf(w, "change: %s: %s -> %s\n\n", d.Change.File, d.Change.Before, d.Change.After)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "IMAGE\tREBUILT\tGATES\tFIXED\tSTILL ACTIVE\tNEW")
+		t.add(fmt.Sprintf("remediate %s: %s -> %s (%s), fixes %s", d.Package, strings.Join(d.From, ", "), d.To, r.Strategy, strings.Join(d.Fixes, ", ")))
+		t.add(fmt.Sprintf("change: %s: %s -> %s", d.Change.File, d.Change.Before, d.Change.After))
+		t.add("")
+		// The three lists of findings share the last column, wrapped; the
+		// rebuilt index goes on a line of its own under its image.
+		t.add("IMAGE", "GATES", "FIXED; STILL ACTIVE; NEW")
 		for _, im := range d.Images {
 			gates := "pass"
 			if !im.TestsPassed || !im.ScanPassed {
 				gates = "FAIL"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", im.Image, im.Rebuilt, gates, dash(deltaIDs(im.Delta.Fixed)), dash(deltaIDs(im.Delta.StillActive)), dash(deltaIDs(im.Delta.New)))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+			t.add(im.Image, gates, "fixed "+dash(deltaIDs(im.Delta.Fixed))+"; still active "+dash(deltaIDs(im.Delta.StillActive))+"; new "+dash(deltaIDs(im.Delta.New)))
+			t.add("  rebuilt " + im.Rebuilt)
 		}
 		if len(d.NotRebuilt) > 0 {
-			fmt.Fprintf(w, "rebuilt %s only; not rebuilt: %s (the publish workflow rebuilds and gates every architecture)\n", strings.Join(d.Architectures, ", "), strings.Join(d.NotRebuilt, ", "))
+			t.add(fmt.Sprintf("rebuilt %s only; not rebuilt: %s (the publish workflow rebuilds and gates every architecture)", strings.Join(d.Architectures, ", "), strings.Join(d.NotRebuilt, ", ")))
 		}
 	}
 	for _, reason := range r.Refused {
-		fmt.Fprintf(w, "REFUSED: %s\n", reason)
+		t.add("REFUSED: " + reason)
 	}
 	if r.Changed {
-		fmt.Fprintf(w, "\nwrote %s; pull-request body %s\n", r.File, r.Body)
+		t.add("")
+		t.add(fmt.Sprintf("wrote %s; pull-request body %s", r.File, r.Body))
 		if r.Branch != "" {
-			fmt.Fprintf(w, "committed to branch %s (%s); not pushed\n", r.Branch, r.Commit)
+			t.add(fmt.Sprintf("committed to branch %s (%s); not pushed", r.Branch, r.Commit))
 		}
 	}
-	return nil
+	return t.write(g.stdout, tableWidth)
 }
 
 func dash(s string) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/pipeline"
+	"github.com/clearcutt/clearcutt/internal/remediate"
 	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/sbom"
 	"github.com/clearcutt/clearcutt/internal/scan"
@@ -330,4 +331,26 @@ func TestRenderPlanFits(t *testing.T) {
 	}
 	img := f.Images()[0]
 	checkFits(t, out.String(), strings.Join(img.Tags, ", "), fmt.Sprintf("%d images, %d builds", len(f.Images()), len(f.Cells())))
+}
+
+func TestRenderDraftFits(t *testing.T) {
+	var fixed []remediate.DeltaFinding
+	for _, id := range wideCVEs(8) {
+		fixed = append(fixed, remediate.DeltaFinding{ID: id, Package: widePackage})
+	}
+	rebuilt := "oci:out/remediate/stage/oci@" + wideDigest
+	rep := draftReport{Package: widePackage, Strategy: "override", Changed: true, File: "nix/overlays/python3.12-opentelemetry.nix",
+		Body: "out/remediate/pull-request-body.md", Branch: "clearcutt/remediate/" + widePackage, Commit: strings.Repeat("0123456789", 4),
+		Refused: []string{wideReason},
+		Draft: &remediate.Draft{Package: widePackage, From: []string{"0.48b0", "0.48b0-py3.12"}, To: "0.49b1", Fixes: wideCVEs(8),
+			Change: remediate.Change{File: "nix/overlays/python3.12-opentelemetry.nix", Before: `version = "0.48b0";`, After: `version = "0.49b1";`},
+			Images: []remediate.ImageEvidence{{Image: "python:distroless-debug", Rebuilt: rebuilt, TestsPassed: true,
+				Delta: remediate.Delta{Fixed: fixed, StillActive: fixed[:2]}}},
+			Architectures: []string{"amd64"}, NotRebuilt: []string{"arm64"}}}
+	var out bytes.Buffer
+	if err := renderDraft(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), "fixed "+deltaIDs(fixed)+"; still active "+deltaIDs(fixed[:2])+"; new -", "rebuilt "+rebuilt,
+		"REFUSED: "+wideReason, "fixes "+strings.Join(wideCVEs(8), ", "))
 }
