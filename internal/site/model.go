@@ -162,8 +162,9 @@ type imagePage struct {
 	PackageCounts []packageGroup
 	Packages      []packageRow
 	// PackagesDiffer is true when a package is not on every architecture
-	// whose packages are listed.
-	PackagesDiffer bool
+	// whose packages are listed; PackageLicenses when an SBOM states a
+	// package's license (else the table has no license column).
+	PackagesDiffer, PackageLicenses bool
 	// Scanned is true when an architecture has a scan to read.
 	Scanned bool
 }
@@ -408,6 +409,7 @@ func newImagePage(c *catalog.Catalog, im catalog.Image) imagePage {
 	v.PackageCounts = packageGroups(refs, im.Platforms)
 	v.Packages = packageRows(refs, im.Platforms)
 	v.PackagesDiffer = slices.ContainsFunc(v.Packages, func(r packageRow) bool { return !r.All })
+	v.PackageLicenses = slices.ContainsFunc(v.Packages, func(r packageRow) bool { return r.License != "" })
 	v.Scanned = slices.ContainsFunc(im.Platforms, func(p catalog.Platform) bool { return p.Vulnerabilities != nil })
 	return v
 }

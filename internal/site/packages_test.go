@@ -117,6 +117,20 @@ func TestPackagesShownOncePerPackage(t *testing.T) {
 		t.Errorf("without any verified SBOM the page does not say so once, or shows a table:\n%s", page)
 	}
 
+	// No SBOM states a license: no license column, and the page says so.
+	unlicensed := c.Images[2]
+	unlicensed.Platforms = slices.Clone(unlicensed.Platforms)
+	for i := range unlicensed.Platforms {
+		pl := slices.Clone(unlicensed.Platforms[i].PackageList)
+		for j := range pl {
+			pl[j].License = ""
+		}
+		unlicensed.Platforms[i].PackageList = pl
+	}
+	if page := render(unlicensed); strings.Contains(page, "License") || strings.Contains(page, "unknown") || !strings.Contains(page, "no SBOM states a package's license") {
+		t.Errorf("without any license the table has a license column, or does not say why:\n%s", page)
+	}
+
 	// A catalog that counts packages but predates the list says where
 	// they are listed instead.
 	older := c.Images[2]
