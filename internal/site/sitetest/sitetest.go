@@ -1,7 +1,8 @@
 // Package sitetest builds catalog directories for the tests of the static
 // site: a fleet of several runtimes and tiers on two architectures, with
 // every channel status, findings that are active, suppressed by VEX and
-// excepted, and a history of scans.
+// excepted, package lists (one of which differs by architecture), and a
+// history of scans.
 package sitetest
 
 import (
