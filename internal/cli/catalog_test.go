@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -257,6 +258,25 @@ func checkCatalog(t *testing.T, c catalog.Catalog, prep pipeline.Report, work st
 			}
 			if p.Packages == nil || *p.Packages != sb.Packages || sb.Packages == 0 {
 				t.Errorf("%s %s: packages %v, the SBOM has %d", pi.Image, p.Platform, p.Packages, sb.Packages)
+			}
+			// The list is every package the count counts, each named,
+			// sorted by name then version; the runtime's own is there with
+			// its version.
+			if p.Packages != nil && len(p.PackageList) != *p.Packages {
+				t.Errorf("%s %s: %d packages listed, %d counted", pi.Image, p.Platform, len(p.PackageList), *p.Packages)
+			}
+			if !slices.IsSortedFunc(p.PackageList, func(a, b catalog.Package) int {
+				if c := strings.Compare(a.Name, b.Name); c != 0 {
+					return c
+				}
+				return strings.Compare(a.Version, b.Version)
+			}) || slices.ContainsFunc(p.PackageList, func(pk catalog.Package) bool { return pk.Name == "" }) {
+				t.Errorf("%s %s: package list not sorted, or a package without a name: %+v", pi.Image, p.Platform, p.PackageList)
+			}
+			if runtime == "python" && !slices.ContainsFunc(p.PackageList, func(pk catalog.Package) bool {
+				return pk.Name == "python3" && pk.Version != "" && strings.HasPrefix(pk.PURL, "pkg:nix/python3@")
+			}) {
+				t.Errorf("%s %s: python3 is not listed with its version and purl: %+v", pi.Image, p.Platform, p.PackageList)
 			}
 			if p.SBOM != "sbom/"+h.Hex+".spdx.json" {
 				t.Errorf("%s %s: sbom %q", pi.Image, p.Platform, p.SBOM)
@@ -714,7 +734,7 @@ func TestCatalogSBOMRemovedFromRegistry(t *testing.T) {
 	for _, p := range im.Platforms {
 		s := channelIn(t, p.Channels, catalog.ChannelSBOM)
 		if p.Digest == amd.Digest {
-			if s.Status != catalog.StatusMissing || p.Packages != nil || p.SBOM != "" {
+			if s.Status != catalog.StatusMissing || p.Packages != nil || p.PackageList != nil || p.SBOM != "" {
 				t.Errorf("%s: sbom %s, packages %v, file %q", p.Platform, s.Status, p.Packages, p.SBOM)
 			}
 			if _, err := os.Stat(filepath.Join(out, amd.SBOM)); !os.IsNotExist(err) {
