@@ -7,13 +7,62 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/pgzip"
 )
 
-// gzipLevel is fixed: the stdlib compressor is deterministic for a level.
-const gzipLevel = 6
+// Layer compression. A layer is one gzip member (RFC 1952) whose deflate
+// stream is cut into blocks of exactly gzipBlockSize uncompressed bytes
+// (the last one shorter); the blocks are compressed concurrently by
+// github.com/klauspost/pgzip and written in order.
+//
+// The bytes are a function of the uncompressed input, gzipLevel and
+// gzipBlockSize only, never of the number of workers, GOMAXPROCS or timing:
+//   - block boundaries fall at fixed offsets of the input, whatever the
+//     sizes of the writes that fed it;
+//   - each block is compressed by its own deflate encoder (klauspost/compress
+//     flate at gzipLevel, reset before every block) primed with the last
+//     16 KiB of the previous block's input as its dictionary, and ends with a
+//     sync flush (the last one with the final block), so a block's output
+//     depends on its input and that tail alone;
+//   - blocks are written in input order, whichever finishes first;
+//   - the header is fixed: no name, comment or extra field, MTIME 0, OS 255
+//     (unknown), as compress/gzip and `gzip -n` write it.
+//
+// Workers only decide how many blocks are in flight, which bounds memory
+// to about three block-sized buffers per worker. Changing the level, block
+// size or compressor changes every layer digest, so layerFormat names them.
+const (
+	gzipLevel      = 6
+	gzipBlockSize  = 1 << 20
+	maxGzipWorkers = 8
+)
+
+// gzipWorkers is the number of blocks compressed at once: GOMAXPROCS,
+// at most maxGzipWorkers.
+func gzipWorkers() int {
+	return min(max(runtime.GOMAXPROCS(0), 1), maxGzipWorkers)
+}
+
+// newLayerGzip returns the layer compressor writing to w with workers
+// blocks in flight.
+func newLayerGzip(w io.Writer, workers int) (*pgzip.Writer, error) {
+	zw, err := pgzip.NewWriterLevel(w, gzipLevel)
+	if err != nil {
+		return nil, err
+	}
+	if err := zw.SetConcurrency(gzipBlockSize, max(workers, 1)); err != nil {
+		return nil, err
+	}
+	// pgzip writes the Unix time of ModTime as is; the zero time.Time would
+	// not give MTIME 0.
+	zw.ModTime = time.Unix(0, 0)
+	return zw, nil
+}
 
 // FileLayer is a v1.Layer backed by a gzip file whose digest, diff_id and
 // size are known without reading it.
@@ -26,12 +75,17 @@ type FileLayer struct {
 
 var _ v1.Layer = (*FileLayer)(nil)
 
-// WriteLayerFile runs write into a gzip stream compressed at the fixed level
-// of every ClearCutt layer, stored in a new file in dir (named from pattern
-// as os.CreateTemp names it, and synced), and returns the layer backed by
-// that file, its digest, diff_id and size computed while writing. On any
-// error the file is removed.
+// WriteLayerFile runs write into the gzip stream of every ClearCutt layer
+// (level 6, compressed in parallel blocks; see gzipLevel), stored in a new
+// file in dir (named from pattern as os.CreateTemp names it, and synced), and
+// returns the layer backed by that file, its digest, diff_id and size
+// computed while writing. On any error the file is removed. The file's bytes
+// depend only on what write writes.
 func WriteLayerFile(dir, pattern string, write func(io.Writer) error) (*FileLayer, error) {
+	return writeLayerFile(dir, pattern, gzipWorkers(), write)
+}
+
+func writeLayerFile(dir, pattern string, workers int, write func(io.Writer) error) (*FileLayer, error) {
 	tmp, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return nil, err
@@ -42,11 +96,12 @@ func WriteLayerFile(dir, pattern string, write func(io.Writer) error) (*FileLaye
 		return nil, err
 	}
 	compressed, uncompressed, counter := sha256.New(), sha256.New(), &countWriter{}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(tmp, compressed, counter), gzipLevel)
+	zw, err := newLayerGzip(io.MultiWriter(tmp, compressed, counter), workers)
 	if err != nil {
 		return fail(err)
 	}
 	if err := write(io.MultiWriter(zw, uncompressed)); err != nil {
+		zw.Close()
 		return fail(err)
 	}
 	if err := zw.Close(); err != nil {
