@@ -295,13 +295,13 @@ func renderCatalog(g *globals, r catalogReport) error {
 				fmt.Fprintln(g.stdout)
 			}
 			failed++
-			fmt.Fprintf(g.stdout, "release failed: %s: %s\n", im.Name, releaseLine(im))
+			writeParagraph(g.stdout, fmt.Sprintf("release failed: %s: %s", im.Name, releaseLine(im)))
 		}
 	}
 	if len(r.Strays) > 0 {
 		fmt.Fprintln(g.stdout)
 		for _, l := range strayLines(r.Strays) {
-			fmt.Fprintf(g.stdout, "stray, not catalogued: %s\n", l)
+			writeParagraph(g.stdout, "stray, not catalogued: "+l)
 		}
 	}
 	releases := ""
