@@ -2,26 +2,27 @@ package vulndb
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/anchore/clio"
 	v6 "github.com/anchore/grype/grype/db/v6"
-	"github.com/anchore/grype/grype/db/v6/distribution"
-	getter "github.com/hashicorp/go-getter"
 	"github.com/spf13/afero"
-	"github.com/wagoodman/go-progress"
 
 	"github.com/clearcutt/clearcutt/internal/fsutil"
 )
@@ -46,8 +47,33 @@ var (
 )
 
 // DefaultListingURL is the listing grype itself reads to find the current
-// v6 database (grype's default distribution URL, resolved to its latest.json).
-var DefaultListingURL = ListingURL(distribution.DefaultConfig().LatestURL)
+// v6 database: grype's default distribution URL
+// (distribution.DefaultConfig().LatestURL in grype/db/v6/distribution,
+// "https://grype.anchore.io/databases") resolved to its v6 latest.json.
+const DefaultListingURL = "https://grype.anchore.io/databases/v6/latest.json"
+
+// listingFileName is the name of a distribution's listing.
+const listingFileName = "latest.json"
+
+// Listing statuses: the distribution lifecycle of the database the listing
+// names, as grype's distribution client reads them.
+const (
+	statusActive     = "active"
+	statusDeprecated = "deprecated"
+	statusEndOfLife  = "eol"
+)
+
+// Transfer limits. The timeouts are those grype's distribution client
+// applies to the listing and to the archive; the size limits bound what a
+// listing, an archive and the database it holds may make us write to disk
+// (5 GiB is the extraction limit grype applies).
+const (
+	listingTimeout = 30 * time.Second
+	archiveTimeout = 300 * time.Second
+	maxListingSize = 1 << 20
+	maxArchiveSize = 5 << 30
+	maxDBSize      = 5 << 30
+)
 
 // ListingURL resolves a distribution URL as grype does: a URL ending in
 // .json is the listing itself; any other is the distribution root, whose v6
@@ -56,7 +82,7 @@ func ListingURL(u string) string {
 	if strings.HasSuffix(u, ".json") {
 		return u
 	}
-	return fmt.Sprintf("%s/v%d/%s", strings.TrimRight(u, "/"), v6.ModelVersion, distribution.LatestFileName)
+	return fmt.Sprintf("%s/v%d/%s", strings.TrimRight(u, "/"), v6.ModelVersion, listingFileName)
 }
 
 // FetchOptions configure Fetch.
@@ -119,13 +145,13 @@ var dbDirEntries = map[string]bool{
 }
 
 // Fetch installs the current database of a Grype v6 distribution in
-// opts.Dir with grype's distribution client: it reads the listing, refuses
-// a database older than opts.MaxAge (unless AllowStaleUnsafe), downloads the
-// archive the listing names and checks it against the listing's checksum,
-// extracts it, hydrates the database and writes its import metadata as
-// `grype db update` does, checks the result as Describe does, and only then
-// moves it into place. All work happens in a temporary directory next to
-// opts.Dir; on any error opts.Dir is left as it was.
+// opts.Dir as grype's distribution client does: it reads the listing,
+// refuses a database older than opts.MaxAge (unless AllowStaleUnsafe),
+// downloads the archive the listing names and checks it against the
+// listing's checksum, extracts the database, hydrates it and writes its
+// import metadata as `grype db update` does, checks the result as Describe
+// does, and only then moves it into place. All work happens in a temporary
+// directory next to opts.Dir; on any error opts.Dir is left as it was.
 func Fetch(ctx context.Context, opts FetchOptions) (FetchResult, error) {
 	step := opts.Progress
 	if step == nil {
@@ -152,31 +178,25 @@ func Fetch(ctx context.Context, opts FetchOptions) (FetchResult, error) {
 		return res, err
 	}
 
-	client, err := distribution.NewClient(distribution.Config{
-		ID:            clio.Identification{Name: "clearcutt", Version: version()},
-		LatestURL:     listing,
-		CACert:        opts.CACert,
-		CheckTimeout:  distribution.DefaultConfig().CheckTimeout,
-		UpdateTimeout: distribution.DefaultConfig().UpdateTimeout,
-	})
+	client, err := newHTTPClient(opts)
 	if err != nil {
-		return res, fmt.Errorf("vulndb: %w", err)
+		return res, fmt.Errorf("%w: %v", ErrInvalidFetchOptions, err)
 	}
 
 	step("reading the listing " + listing)
-	doc, err := client.Latest()
+	doc, err := readListing(ctx, client, listing)
 	if err != nil {
 		return res, fmt.Errorf("%w: %s: %v", ErrListing, listing, err)
 	}
 	if err := checkListing(listing, doc); err != nil {
 		return res, err
 	}
-	res.Status = string(doc.Status)
+	res.Status = doc.Status
 	res.Checksum = doc.Checksum
 	switch doc.Status {
-	case distribution.StatusDeprecated:
+	case statusDeprecated:
 		step("warning: the listing is deprecated: this grype version will soon stop receiving database updates")
-	case distribution.StatusEndOfLife:
+	case statusEndOfLife:
 		step("warning: the listing is end-of-life: this grype version receives no further database updates")
 	}
 	if stale, err := judgeAge(listing, doc.Built.Time, now, opts); err != nil {
@@ -185,11 +205,15 @@ func Fetch(ctx context.Context, opts FetchOptions) (FetchResult, error) {
 		res.StaleDBAccepted = true
 	}
 
-	archiveURL, err := client.ResolveArchiveURL(doc.Archive)
+	archiveURL, err := resolveArchiveURL(listing, doc)
 	if err != nil {
 		return res, fmt.Errorf("%w: %s: %v", ErrListing, listing, err)
 	}
 	res.ArchiveURL = withoutQuery(archiveURL)
+	format, ok := archiveFormatOf(archiveURL)
+	if !ok {
+		return res, fmt.Errorf("%w: %s: the archive %s is not a supported archive (%s)", ErrListing, listing, res.ArchiveURL, strings.Join(archiveSuffixes(), ", "))
+	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -209,14 +233,14 @@ func Fetch(ctx context.Context, opts FetchOptions) (FetchResult, error) {
 	}()
 
 	step(fmt.Sprintf("downloading %s (%s, built %s)", res.ArchiveURL, doc.SchemaVersion, doc.Built.Format(time.RFC3339)))
-	extracted, err := download(client, archiveURL, tmp, opts.Transfer)
+	archive := filepath.Join(tmp, "archive"+format.suffix)
+	sum, err := download(ctx, client, withoutChecksum(archiveURL), archive, opts.Transfer)
 	if err != nil {
-		var ce *getter.ChecksumError
-		if errors.As(err, &ce) {
-			return res, fmt.Errorf("%w: %s: the listing %s gives %s, the archive downloaded has sha256:%s",
-				ErrChecksumMismatch, res.ArchiveURL, listing, doc.Checksum, hex.EncodeToString(ce.Actual))
-		}
 		return res, fmt.Errorf("vulndb: downloading %s: %w", res.ArchiveURL, err)
+	}
+	if want, _ := strings.CutPrefix(doc.Checksum, "sha256:"); !strings.EqualFold(sum, want) {
+		return res, fmt.Errorf("%w: %s: the listing %s gives %s, the archive downloaded has sha256:%s",
+			ErrChecksumMismatch, res.ArchiveURL, listing, doc.Checksum, sum)
 	}
 	step("archive matches " + doc.Checksum)
 	if err := ctx.Err(); err != nil {
@@ -224,8 +248,11 @@ func Fetch(ctx context.Context, opts FetchOptions) (FetchResult, error) {
 	}
 
 	stage := filepath.Join(tmp, "db")
-	if err := stageDB(extracted, stage, res.ArchiveURL); err != nil {
+	if err := extractDB(archive, format, stage, res.ArchiveURL); err != nil {
 		return res, err
+	}
+	if err := os.Remove(archive); err != nil {
+		return res, fmt.Errorf("vulndb: %w", err)
 	}
 	step("hydrating the database")
 	if err := v6.Hydrater()(stage); err != nil {
@@ -337,9 +364,20 @@ func checkDBDir(dir string) (*Info, error) {
 	return nil, nil
 }
 
+// listingDoc is a v6 listing (latest.json), in the format grype's
+// distribution package writes and reads (distribution.LatestDocument): the
+// lifecycle status, the schema version and build time of the database, and
+// the archive's path relative to the listing and its checksum.
+type listingDoc struct {
+	Status string `json:"status"`
+	v6.Description
+	Path     string `json:"path"`
+	Checksum string `json:"checksum"`
+}
+
 // checkListing refuses a listing that does not name a v6 archive with a
 // sha256 checksum and a build time.
-func checkListing(listing string, doc *distribution.LatestDocument) error {
+func checkListing(listing string, doc *listingDoc) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrListing, listing, fmt.Sprintf(format, a...))
 	}
@@ -360,7 +398,7 @@ func checkListing(listing string, doc *distribution.LatestDocument) error {
 		return bad("checksum %q is not sha256:<64 hex digits>", doc.Checksum)
 	}
 	switch doc.Status {
-	case distribution.StatusActive, distribution.StatusDeprecated, distribution.StatusEndOfLife:
+	case statusActive, statusDeprecated, statusEndOfLife:
 	default:
 		return bad("unknown status %q", doc.Status)
 	}
@@ -381,59 +419,174 @@ func judgeAge(where string, built, now time.Time, o FetchOptions) (bool, error) 
 		ErrStale, where, built.UTC().Format(time.RFC3339), age.Round(time.Minute), o.MaxAge)
 }
 
-// download fetches and extracts the archive with grype's client, reporting
-// the transfer while it runs, and returns the directory it extracted into.
-func download(client distribution.Client, archiveURL, dest string, transfer func(done, total int64)) (string, error) {
-	mon := progress.NewManual(-1)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	if transfer != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(250 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-					transfer(mon.Current(), mon.Size())
-				}
+// newHTTPClient is the client for the listing and the archive: the
+// environment's proxy settings, the certificate authorities of opts.CACert
+// instead of the system roots when it is set, and no redirect from HTTPS to
+// plain HTTP unless plain HTTP is accepted.
+func newHTTPClient(opts FetchOptions) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if opts.CACert != "" {
+		b, err := os.ReadFile(opts.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("CA certificates: %v", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("CA certificates: %s holds no PEM certificate", opts.CACert)
+		}
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
 			}
-		}()
-	}
-	dir, err := client.Download(archiveURL, dest, mon)
-	close(done)
-	wg.Wait()
-	if transfer != nil && err == nil {
-		transfer(mon.Current(), mon.Size())
-	}
-	return dir, err
+			if req.URL.Scheme != "https" && !(req.URL.Scheme == "http" && opts.AllowHTTPUnsafe) {
+				return fmt.Errorf("redirected to %s, which is not https", withoutQuery(req.URL.String()))
+			}
+			return nil
+		},
+	}, nil
 }
 
-// stageDB moves the database extracted in src into a new directory stage,
-// leaving behind anything else the archive held.
-func stageDB(src, stage, archive string) error {
-	db := filepath.Join(src, v6.VulnerabilityDBFileName)
-	st, err := os.Lstat(db)
+// get sends a GET request for u with the product's User-Agent and returns
+// the response of a 200; any other status is an error naming it.
+func get(ctx context.Context, client *http.Client, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return fmt.Errorf("%w: %s holds no %s", ErrArchive, archive, v6.VulnerabilityDBFileName)
+		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s: %s is not a regular file", ErrArchive, archive, v6.VulnerabilityDBFileName)
+	req.Header.Set("User-Agent", "clearcutt "+version())
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.Mkdir(stage, 0o755); err != nil {
-		return fmt.Errorf("vulndb: %w", err)
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("bad response code: %s", resp.Status)
 	}
-	to := filepath.Join(stage, v6.VulnerabilityDBFileName)
-	if err := os.Rename(db, to); err != nil {
-		return fmt.Errorf("vulndb: %w", err)
+	return resp, nil
+}
+
+// readListing downloads and decodes the listing at u. An empty listing
+// ({}) is nil, as grype reads it.
+func readListing(ctx context.Context, client *http.Client, u string) (*listingDoc, error) {
+	ctx, cancel := context.WithTimeout(ctx, listingTimeout)
+	defer cancel()
+	resp, err := get(ctx, client, u)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.Chmod(to, 0o644); err != nil {
-		return fmt.Errorf("vulndb: %w", err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxListingSize+1))
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if len(b) > maxListingSize {
+		return nil, fmt.Errorf("the listing is larger than %d bytes", maxListingSize)
+	}
+	var doc listingDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("unable to parse DB latest.json: %w", err)
+	}
+	if doc == (listingDoc{}) {
+		return nil, nil
+	}
+	return &doc, nil
+}
+
+// resolveArchiveURL resolves the archive path of a listing as grype does:
+// relative to the listing's directory on the same host, with the listing's
+// checksum as the checksum query parameter (the form grype records in the
+// database's import metadata; the parameter is not sent to the server).
+func resolveArchiveURL(listing string, doc *listingDoc) (string, error) {
+	u, err := url.Parse(listing)
+	if err != nil {
+		return "", fmt.Errorf("unable to parse db URL %q: %w", listing, err)
+	}
+	u.Path = path.Join(path.Dir(u.Path), path.Clean(doc.Path))
+	u.RawPath = ""
+	q := u.Query()
+	q.Add("checksum", doc.Checksum)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// withoutChecksum drops the checksum query parameter from u.
+func withoutChecksum(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	q := p.Query()
+	q.Del("checksum")
+	p.RawQuery = q.Encode()
+	return p.String()
+}
+
+// download writes the archive at u to the file dest and returns its sha256
+// digest in hex, reporting the transfer while it runs. It refuses an archive
+// larger than maxArchiveSize.
+func download(ctx context.Context, client *http.Client, u, dest string, transfer func(done, total int64)) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, archiveTimeout)
+	defer cancel()
+	resp, err := get(ctx, client, u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > maxArchiveSize {
+		return "", fmt.Errorf("the archive is %d bytes, more than the limit of %d", resp.ContentLength, int64(maxArchiveSize))
+	}
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	r := &transferReader{r: io.LimitReader(resp.Body, maxArchiveSize+1), total: resp.ContentLength, report: transfer}
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err != nil {
+		return "", err
+	}
+	if n > maxArchiveSize {
+		return "", fmt.Errorf("the archive is larger than the limit of %d bytes", int64(maxArchiveSize))
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return "", fmt.Errorf("the archive ended after %d of %d bytes", n, resp.ContentLength)
+	}
+	r.flush()
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// transferReader counts the bytes read through it and reports them at most
+// every 250ms, and once more when flushed.
+type transferReader struct {
+	r      io.Reader
+	done   int64
+	total  int64
+	report func(done, total int64)
+	last   time.Time
+}
+
+func (t *transferReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.done += int64(n)
+	if t.report != nil && time.Since(t.last) >= 250*time.Millisecond {
+		t.last = time.Now()
+		t.report(t.done, t.total)
+	}
+	return n, err
+}
+
+func (t *transferReader) flush() {
+	if t.report != nil {
+		t.report(t.done, t.total)
+	}
 }
 
 // install moves stage to dir. An existing dir is first moved to previous

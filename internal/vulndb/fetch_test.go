@@ -1,8 +1,14 @@
 package vulndb_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -375,10 +381,160 @@ func TestDefaultListingURL(t *testing.T) {
 	if vulndb.DefaultListingURL != "https://grype.anchore.io/databases/v6/latest.json" {
 		t.Fatalf("DefaultListingURL = %s", vulndb.DefaultListingURL)
 	}
+	// The listing grype reads by default: the LatestURL of grype's
+	// distribution.DefaultConfig (grype/db/v6/distribution), resolved to
+	// its v6 latest.json.
+	if grype := vulndb.ListingURL(distribution.DefaultConfig().LatestURL); vulndb.DefaultListingURL != grype {
+		t.Fatalf("DefaultListingURL = %s, grype's default listing is %s", vulndb.DefaultListingURL, grype)
+	}
 	if got := vulndb.ListingURL("https://mirror.example/dbs/"); got != "https://mirror.example/dbs/v6/latest.json" {
 		t.Fatalf("ListingURL(root) = %s", got)
 	}
 	if got := vulndb.ListingURL("https://mirror.example/x.json"); got != "https://mirror.example/x.json" {
 		t.Fatalf("ListingURL(json) = %s", got)
+	}
+}
+
+// tarArchive is a tar archive of the given entries, compressed by wrap.
+func tarArchive(t *testing.T, wrap func(io.Writer) io.WriteCloser, entries ...*tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := wrap(&buf)
+	tw := tar.NewWriter(zw)
+	for _, h := range entries {
+		body := []byte(h.Linkname)
+		if h.Typeflag == tar.TypeReg {
+			body = contents[h.Name]
+			h.Size = int64(len(body))
+		} else {
+			body = nil
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// contents holds the bodies of the regular entries tarArchive writes.
+var contents = map[string][]byte{}
+
+// republish serves archive under name in place of pub's archive, with a
+// listing naming it by its own checksum.
+func republish(t *testing.T, pub vulndbtest.Published, name string, archive []byte) *vulndbtest.Server {
+	t.Helper()
+	root := t.TempDir()
+	v6dir := filepath.Join(root, "v6")
+	if err := os.MkdirAll(v6dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(v6dir, name), archive, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := pub.Doc
+	doc.Path = name
+	sum := sha256.Sum256(archive)
+	doc.Checksum = "sha256:" + hex.EncodeToString(sum[:])
+	f, err := os.Create(filepath.Join(v6dir, distribution.LatestFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return vulndbtest.Serve(t, root)
+}
+
+func gzipWriter(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }
+
+func TestFetchReadsTheArchiveFormatsGrypeReads(t *testing.T) {
+	built := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	dbDir := buildDB(t, built)
+	db, err := os.ReadFile(filepath.Join(dbDir, "vulnerability.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := vulndbtest.Publish(t, dbDir, nil)
+	contents["./vulnerability.db"] = db
+	contents["README"] = []byte("other files are left behind")
+
+	// A .tar.gz archive whose entries carry a ./ prefix, with another file.
+	tgz := tarArchive(t, gzipWriter,
+		&tar.Header{Name: "README", Typeflag: tar.TypeReg, Mode: 0o644},
+		&tar.Header{Name: "./vulnerability.db", Typeflag: tar.TypeReg, Mode: 0o600})
+	var steps []string
+	srv := republish(t, pub, "vulnerability-db_v6.tar.gz", tgz)
+	out := filepath.Join(t.TempDir(), "db")
+	res, err := vulndb.Fetch(context.Background(), fetchOpts(srv, out, &steps))
+	if err != nil || !res.DB.Built.Equal(built) || !strings.HasSuffix(res.ArchiveURL, ".tar.gz") {
+		t.Fatalf("tar.gz: %+v %v", res, err)
+	}
+	if got := entries(t, out); !slices.Equal(got, []string{"import.json", "vulnerability.db"}) {
+		t.Fatalf("%s holds %v", out, got)
+	}
+	if st, err := os.Stat(filepath.Join(out, "vulnerability.db")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("installed database: %v %v", st, err)
+	}
+
+	// Archives that do not hold a usable database are refused, and leave
+	// nothing behind.
+	for name, c := range map[string]struct {
+		archive []byte
+		want    string
+	}{
+		"no database": {tarArchive(t, gzipWriter, &tar.Header{Name: "README", Typeflag: tar.TypeReg}), "holds no vulnerability.db"},
+		"symlink": {tarArchive(t, gzipWriter, &tar.Header{Name: "vulnerability.db", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}),
+			"vulnerability.db is not a regular file"},
+		"parent": {tarArchive(t, gzipWriter, &tar.Header{Name: "../README", Typeflag: tar.TypeReg}), "leaves the archive's directory"},
+		"corrupt": {[]byte("not gzip"), "invalid vulnerability database archive"},
+	} {
+		contents["../README"] = []byte("outside")
+		srv := republish(t, pub, "vulnerability-db_v6.tar.gz", c.archive)
+		parent := t.TempDir()
+		_, err := vulndb.Fetch(context.Background(), fetchOpts(srv, filepath.Join(parent, "db"), &steps))
+		if !errors.Is(err, vulndb.ErrArchive) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want ErrArchive with %q", name, err, c.want)
+		}
+		if got := entries(t, parent); len(got) != 0 {
+			t.Errorf("%s: the failed fetch left %v", name, got)
+		}
+	}
+
+	// An archive in a format grype does not extract is refused before
+	// it is downloaded.
+	srv = republish(t, pub, "vulnerability-db_v6.rar", []byte("rar"))
+	_, err = vulndb.Fetch(context.Background(), fetchOpts(srv, filepath.Join(t.TempDir(), "db"), &steps))
+	if !errors.Is(err, vulndb.ErrListing) || !strings.Contains(err.Error(), "not a supported archive") {
+		t.Fatalf("rar: %v", err)
+	}
+	if slices.ContainsFunc(srv.Requests(), func(r string) bool { return strings.HasSuffix(r, ".rar") }) {
+		t.Fatalf("an unsupported archive was downloaded: %q", srv.Requests())
+	}
+}
+
+func TestFetchRefusesARedirectToPlainHTTP(t *testing.T) {
+	pub := vulndbtest.Publish(t, buildDB(t, time.Now().Add(-time.Hour)), nil)
+	root := t.TempDir()
+	vulndbtest.Mirror(t, root, pub)
+	plain := httptest.NewServer(http.StripPrefix("/databases/", http.FileServer(http.Dir(root))))
+	t.Cleanup(plain.Close)
+	srv := vulndbtest.Serve(t, root)
+	srv.Config.Handler = http.RedirectHandler(plain.URL+"/databases/v6/latest.json", http.StatusFound)
+	var steps []string
+	_, err := vulndb.Fetch(context.Background(), fetchOpts(srv, filepath.Join(t.TempDir(), "db"), &steps))
+	if !errors.Is(err, vulndb.ErrListing) || !strings.Contains(err.Error(), "not https") {
+		t.Fatalf("redirect to http: %v", err)
 	}
 }
