@@ -62,6 +62,17 @@ type scanSummary struct {
 type findingRow struct {
 	catalog.Finding
 	archSet
+	// PURLs are the package URLs of the architectures when they differ
+	// (a Nix package's purl carries its store path's hash, which differs
+	// per architecture); Finding.PURL is then empty. One purl shared by
+	// every reporting architecture stays in Finding.PURL.
+	PURLs []archPURL
+}
+
+// archPURL is the purl one architecture reported a finding's package as.
+type archPURL struct {
+	Arch archRef
+	PURL string
 }
 
 // archLabel is how a platform is named beside what is true of it.
@@ -150,9 +161,10 @@ func utcPtr(t *time.Time) *time.Time {
 
 // findingRows are the findings of every architecture's scan, each once,
 // with the architectures that reported it: two findings are one when
-// every field agrees, so a finding an architecture reports differently
-// (another version, status or fix) is shown for each. They are sorted by
-// severity, then id.
+// every field but the purl agrees, so a finding an architecture reports
+// differently (another version, status or fix) is shown for each, and
+// purls that differ per architecture are listed by architecture. They are
+// sorted by severity, then id.
 func findingRows(refs []archRef, ps []catalog.Platform) []findingRow {
 	var rows []findingRow
 	for i, p := range ps {
@@ -160,18 +172,27 @@ func findingRows(refs []archRef, ps []catalog.Platform) []findingRow {
 			continue
 		}
 		for _, f := range p.Vulnerabilities.Findings {
-			j := slices.IndexFunc(rows, func(r findingRow) bool { return reflect.DeepEqual(r.Finding, f) })
+			key := f
+			key.PURL = ""
+			j := slices.IndexFunc(rows, func(r findingRow) bool { return reflect.DeepEqual(r.Finding, key) })
 			if j < 0 {
-				rows = append(rows, findingRow{Finding: f})
+				rows = append(rows, findingRow{Finding: key})
 				j = len(rows) - 1
 			}
 			if a := rows[j].Arches; len(a) == 0 || a[len(a)-1] != refs[i] {
 				rows[j].Arches = append(rows[j].Arches, refs[i])
 			}
+			if f.PURL != "" && !slices.Contains(rows[j].PURLs, archPURL{refs[i], f.PURL}) {
+				rows[j].PURLs = append(rows[j].PURLs, archPURL{refs[i], f.PURL})
+			}
 		}
 	}
 	for j := range rows {
-		rows[j].All = len(rows[j].Arches) == len(refs)
+		r := &rows[j]
+		r.All = len(r.Arches) == len(refs)
+		if len(r.PURLs) > 0 && len(r.PURLs) == len(r.Arches) && !slices.ContainsFunc(r.PURLs, func(p archPURL) bool { return p.PURL != r.PURLs[0].PURL }) {
+			r.PURL, r.PURLs = r.PURLs[0].PURL, nil
+		}
 	}
 	rank := func(sev string) int {
 		if i := slices.Index(severities, strings.ToLower(sev)); i >= 0 {

@@ -650,6 +650,44 @@ func TestArchitecturesShownOnceWhereTheyAgree(t *testing.T) {
 		t.Error("each architecture's own scan summary is not shown")
 	}
 
+	// Each architecture's scan names the package by its own purl (a Nix
+	// package's purl carries its store path's hash): the finding is still
+	// one row, with each architecture's purl labelled; a purl they share
+	// is shown once, unlabelled.
+	purls := clone(c.Images[2])
+	for i, arch := range []string{"amd64", "arm64"} {
+		fs := purls.Platforms[i].Vulnerabilities.Findings
+		for j := range fs {
+			fs[j].PURL = "pkg:nix/" + fs[j].Package + "@" + fs[j].Version + "?output=out&outputhash=" + arch
+		}
+	}
+	shared := c.Images[2].Platforms[0].Vulnerabilities.Findings[0].ID
+	for _, p := range purls.Platforms {
+		for j := range p.Vulnerabilities.Findings {
+			if p.Vulnerabilities.Findings[j].ID == shared {
+				p.Vulnerabilities.Findings[j].PURL = "pkg:nix/shared@1"
+			}
+		}
+	}
+	page = render(purls)
+	for k, f := range c.Images[2].Platforms[0].Vulnerabilities.Findings {
+		rows := row(page, f.ID)
+		if len(rows) != 1 || strings.Contains(rows[0], "only on") {
+			t.Fatalf("%s reported under two purls is not one row for both architectures: %q", f.ID, rows)
+		}
+		if k == 0 {
+			if !strings.Contains(rows[0], `<code class="purl">pkg:nix/shared@1</code>`) || strings.Contains(rows[0], `class="arch"`) {
+				t.Errorf("%s: a shared purl is not shown once: %q", f.ID, rows[0])
+			}
+			continue
+		}
+		for _, arch := range []string{"amd64", "arm64"} {
+			if want := `<span class="arch">` + arch + `:</span> pkg:nix/` + f.Package + "@" + f.Version + "?output=out&amp;outputhash=" + arch; !strings.Contains(rows[0], want) {
+				t.Errorf("%s: %s's purl is not labelled: want %q in %q", f.ID, arch, want, rows[0])
+			}
+		}
+	}
+
 	// amd64 has no scan to read: it says so, and every finding is arm64's.
 	unscanned := clone(c.Images[2])
 	unscanned.Platforms[0].Vulnerabilities = nil
