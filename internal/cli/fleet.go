@@ -237,31 +237,38 @@ be written (what was written is undone).`,
 }
 
 func renderForkInit(w io.Writer, rep pipeline.ForkReport) error {
+	// A line is a sentence naming files: it wraps within the table width.
+	var lines []string
 	if !rep.Changed() {
-		fmt.Fprintf(w, "%s: nothing to change: the fleet is the fork's already, without exceptions or documents in vex/\n", rep.Fleet)
+		lines = append(lines, rep.Fleet+": nothing to change: the fleet is the fork's already, without exceptions or documents in vex/")
 	}
 	for _, c := range rep.Fields {
 		from := c.From
 		if from == "" {
 			from = "(absent)"
 		}
-		fmt.Fprintf(w, "%s: %s: %s → %s\n", rep.Fleet, c.Field, from, c.To)
+		lines = append(lines, fmt.Sprintf("%s: %s: %s → %s", rep.Fleet, c.Field, from, c.To))
 	}
 	if rep.ExceptionsWritten {
-		fmt.Fprintf(w, "%s: no exceptions\n", rep.Exceptions)
+		lines = append(lines, rep.Exceptions+": no exceptions")
 	}
 	for i, e := range rep.Removed {
-		fmt.Fprintf(w, "  removed exceptions[%d]: %s in %s, owner %s, expires %s\n", i, e.ID, e.Package, e.Owner, e.Expires)
+		lines = append(lines, fmt.Sprintf("  removed exceptions[%d]: %s in %s, owner %s, expires %s", i, e.ID, e.Package, e.Owner, e.Expires))
 	}
 	for _, m := range rep.VEX {
-		fmt.Fprintf(w, "%s → %s (scan no longer applies it)\n", m.From, m.To)
+		lines = append(lines, fmt.Sprintf("%s → %s (scan no longer applies it)", m.From, m.To))
 	}
-	fmt.Fprintln(w, "\nNext steps:")
+	lines = append(lines, "", "Next steps:")
 	for i, s := range rep.NextSteps {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+		lines = append(lines, fmt.Sprintf("  %d. %s", i+1, s))
 	}
-	_, err := fmt.Fprintf(w, "\nSettings checklist: %s\n", rep.Checklist)
-	return err
+	lines = append(lines, "", "Settings checklist: "+rep.Checklist)
+	for _, l := range lines {
+		if err := writeParagraph(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkPackageSet is fleet validate --packages: every package-set
