@@ -16,8 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"time"
 
 	"github.com/clearcutt/clearcutt/internal/attest"
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -75,41 +73,6 @@ type Image struct {
 	Error     string                `json:"error,omitempty"`
 }
 
-// Steps numbers the steps of a long run and says how long each took.
-type Steps struct {
-	w        io.Writer
-	n, total int
-	name     string
-	start    time.Time
-	now      func() time.Time
-}
-
-// NewSteps writes "[n/total] step" lines to w (nil: nowhere).
-func NewSteps(w io.Writer, total int) *Steps {
-	if w == nil {
-		w = io.Discard
-	}
-	return &Steps{w: w, total: total, now: time.Now}
-}
-
-// Begin ends the running step and starts the next one.
-func (s *Steps) Begin(format string, args ...any) {
-	s.End()
-	s.n++
-	s.name = fmt.Sprintf(format, args...)
-	s.start = s.now()
-	fmt.Fprintf(s.w, "[%d/%d] %s\n", s.n, s.total, s.name)
-}
-
-// End ends the running step, if any, with its duration.
-func (s *Steps) End() {
-	if s.name == "" {
-		return
-	}
-	fmt.Fprintf(s.w, "[%d/%d] %s: %.1fs\n", s.n, s.total, s.name, s.now().Sub(s.start).Seconds())
-	s.name = ""
-}
-
 // GateSteps is the number of steps GateImage takes for an image of n
 // architectures.
 func GateSteps(n int) int { return n + 4 }
@@ -122,18 +85,18 @@ func GateImage(ctx context.Context, b Builder, c Checker, img fleet.Image, archs
 	res := Image{Image: img.RefName}
 	defer steps.End()
 	for _, arch := range archs {
-		steps.Begin("build %s %s", img.RefName, arch)
+		steps.Begin("build", img.RefName+" "+arch)
 		if err := b.Build(ctx, img, arch); err != nil {
 			return res, err
 		}
 	}
-	steps.Begin("assemble %s", img.RefName)
+	steps.Begin("assemble", img.RefName)
 	ar, err := b.Assemble(ctx, img, archs)
 	if err != nil {
 		return res, err
 	}
 	res.Assemble, res.Reference, res.Digest = &ar, ar.Reference, ar.Digest
-	steps.Begin("test %s", img.RefName)
+	steps.Begin("test", img.RefName)
 	tr, err := c.Test(ctx, ar.Reference)
 	if err != nil {
 		return res, err
@@ -142,13 +105,13 @@ func GateImage(ctx context.Context, b Builder, c Checker, img fleet.Image, archs
 	if !tr.Passed {
 		return res, fmt.Errorf("%w: %s", outcome.ErrGateFailed, tr.FailedChecks())
 	}
-	steps.Begin("sbom %s", img.RefName)
+	steps.Begin("sbom", img.RefName)
 	sr, err := c.SBOM(ctx, ar.Reference)
 	if err != nil {
 		return res, err
 	}
 	res.SBOM = &sr
-	steps.Begin("scan %s", img.RefName)
+	steps.Begin("scan", img.RefName)
 	vr, err := c.Scan(ctx, ar.Reference)
 	if err != nil {
 		return res, err

@@ -31,7 +31,7 @@ func (r Rebuilder) Rebuild(ctx context.Context, f *fleet.File, nixpkgs string, i
 	for _, im := range images {
 		total += GateSteps(len(im.Archs))
 	}
-	steps := NewSteps(r.Log, total)
+	steps := NewSteps(r.Log, total, nil)
 	var out []remediate.Rebuilt
 	for _, im := range images {
 		res, err := GateImage(ctx, st, st, im.Image, im.Archs, steps)

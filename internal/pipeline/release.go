@@ -34,8 +34,12 @@ type Options struct {
 	Signer   Signer
 	Verifier Verifier
 
-	// Log receives the numbered steps (nil: none).
+	// Log receives the numbered steps, each ended with its duration
+	// (nil: none).
 	Log io.Writer
+	// Now is the clock the steps and the run are timed with (nil:
+	// time.Now, whose readings are monotonic).
+	Now func() time.Time
 }
 
 // Report is a release's outcome. Its JSON is the pipeline's report format.
@@ -54,6 +58,9 @@ type Report struct {
 	Tagged   bool    `json:"tagged"`
 	Verified bool    `json:"verified"`
 	Seconds  float64 `json:"seconds"`
+	// Timings say where the time went: per stage, its steps, their time
+	// together and the longest of them.
+	Timings Timings `json:"timings"`
 }
 
 // Signed reports whether the release signs and verifies its images.
@@ -70,20 +77,23 @@ func (o Options) signed() bool { return o.Signer != nil }
 // is published; the error then wraps outcome.ErrGateFailed. A usage error
 // or a cancelled context stops the run at once.
 func Release(ctx context.Context, o Options) (Report, error) {
-	start := time.Now()
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	steps := NewSteps(o.Log, releaseSteps(o), now)
 	rep := Report{Fleet: o.Fleet, Destination: o.Destination, Passed: true, Signed: o.signed()}
 	done := func(err error) (Report, error) {
-		rep.Seconds = time.Since(start).Seconds()
+		steps.End()
+		rep.Timings = steps.Timings()
+		rep.Seconds = now().Sub(start).Seconds()
+		rep.Timings.Seconds = rep.Seconds
 		return rep, err
 	}
 	if o.Signer != nil && o.Verifier == nil {
 		return done(outcome.UsageError{Err: fmt.Errorf("a signed release needs a verifier")})
 	}
-	total := 0
-	for _, img := range o.Images {
-		total += GateSteps(len(img.Architectures))
-	}
-	steps := NewSteps(o.Log, total)
 	for _, img := range o.Images {
 		res, err := GateImage(ctx, o.Builder, o.Checker, img, img.Architectures, steps)
 		if err != nil {
@@ -100,14 +110,9 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	if !rep.Passed {
 		return done(fmt.Errorf("%w: nothing was published", outcome.ErrGateFailed))
 	}
-	logf := func(format string, args ...any) {
-		if o.Log != nil {
-			fmt.Fprintf(o.Log, format+"\n", args...)
-		}
-	}
 	for i := range rep.Images {
 		im := &rep.Images[i]
-		logf("publish %s -> %s", im.Image, o.Destination)
+		steps.Begin("publish", im.Image)
 		pr, err := o.Publisher.Publish(ctx, im.Reference, o.signed())
 		if err != nil {
 			im.Error = err.Error()
@@ -124,14 +129,14 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	rep.Verified = true
 	for i := range rep.Images {
 		im := &rep.Images[i]
-		logf("attest %s", im.Published)
+		steps.Begin("attest", im.Image)
 		ares, err := o.Signer.Sign(ctx, im.Published)
 		if err != nil {
 			im.Error = err.Error()
 			return done(err)
 		}
 		im.Attest = &ares
-		logf("verify %s", im.Published)
+		steps.Begin("verify", im.Image)
 		vrep, err := o.Verifier.Verify(ctx, im.Published)
 		if err != nil {
 			im.Error = err.Error()
@@ -149,7 +154,7 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	// Every image verified: move the tags, to the same digests.
 	for i := range rep.Images {
 		im := &rep.Images[i]
-		logf("tag %s", im.Published)
+		steps.Begin("tag", im.Image)
 		pr, err := o.Publisher.Publish(ctx, im.Reference, false)
 		if err == nil && pr.Digest != im.Publish.Digest {
 			err = fmt.Errorf("%w: %s: tagging published %s, not the verified %s", ErrDigestChanged, im.Image, pr.Digest, im.Publish.Digest)
@@ -162,6 +167,20 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	}
 	rep.Tagged = true
 	return done(nil)
+}
+
+// releaseSteps is the number of steps a release of every image through
+// every stage takes: the gates, publish, and for a signed release attest,
+// verify and tag.
+func releaseSteps(o Options) int {
+	n := 0
+	for _, img := range o.Images {
+		n += GateSteps(len(img.Architectures)) + 1
+		if o.signed() {
+			n += 3
+		}
+	}
+	return n
 }
 
 // Select returns the images of f that only names (runtime or

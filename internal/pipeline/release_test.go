@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -29,13 +31,24 @@ type stages struct {
 	failGate map[string]bool
 	// retag publishes another digest when the tags move.
 	retag bool
+	// clock is the release's time: each call takes a second, or what took
+	// says.
+	clock time.Time
+	took  map[string]time.Duration
 }
 
 func (s *stages) call(format string, args ...any) error {
 	c := fmt.Sprintf(format, args...)
 	s.calls = append(s.calls, c)
+	d, ok := s.took[c]
+	if !ok {
+		d = time.Second
+	}
+	s.clock = s.clock.Add(d)
 	return s.fail[c]
 }
+
+func (s *stages) now() time.Time { return s.clock }
 
 func image(ref string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(ref, "oci:stage@sha256:"), "-index")
@@ -104,7 +117,7 @@ var fleetImages = []fleet.Image{
 func release(t *testing.T, s *stages, signed bool) (pipeline.Report, error, string) {
 	t.Helper()
 	var log bytes.Buffer
-	o := pipeline.Options{Fleet: "clearcutt.yaml", Images: fleetImages, Destination: "registry", Builder: s, Checker: s, Publisher: s, Log: &log}
+	o := pipeline.Options{Fleet: "clearcutt.yaml", Images: fleetImages, Destination: "registry", Builder: s, Checker: s, Publisher: s, Log: &log, Now: s.now}
 	if signed {
 		o.Signer, o.Verifier = s, s
 	}
@@ -147,8 +160,9 @@ func TestReleasePublishesVerifiesThenTags(t *testing.T) {
 	if got := rep.Images[1].Published; got != "registry/node:slim@sha256:node:slim" {
 		t.Errorf("published reference %q, want the by-digest reference of the publisher", got)
 	}
-	// 2 images: 2+4 and 1+4 steps, each begun and ended with its time.
-	for _, l := range []string{"[1/11] build python:distroless amd64\n", "[11/11] scan node:slim\n", "[11/11] scan node:slim: "} {
+	// 2 images: 2+4 and 1+4 gate steps, then publish, attest, verify and
+	// tag each; every step begun and ended with its time.
+	for _, l := range []string{"[1/19] build python:distroless amd64\n", "[11/19] scan node:slim\n", "[11/19] scan node:slim  1.0s\n", "[19/19] tag node:slim  1.0s\n"} {
 		if !strings.Contains(log, l) {
 			t.Errorf("log lacks %q:\n%s", l, log)
 		}
@@ -271,4 +285,144 @@ func contains(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// stageOf is the stage of a recorded call: its first word (the fake
+// records the publish that moves the tags as "tag"), "attest" for a
+// signature.
+func stageOf(call string) string {
+	if w := strings.Fields(call)[0]; w != "sign" {
+		return w
+	}
+	return "attest"
+}
+
+// timed is what the timings say of each stage: steps, reused, seconds.
+func timed(t pipeline.Timings) map[string][3]float64 {
+	out := map[string][3]float64{}
+	for _, st := range t.Stages {
+		out[st.Stage] = [3]float64{float64(st.Steps), float64(st.Reused), st.Seconds}
+	}
+	return out
+}
+
+func TestReleaseTimesEveryStage(t *testing.T) {
+	s := &stages{took: map[string]time.Duration{"build python:distroless arm64": 5 * time.Second, "sbom node:slim": 3 * time.Second}}
+	rep, err, _ := release(t, s, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, st := range rep.Timings.Stages {
+		order = append(order, st.Stage)
+	}
+	if d := cmp.Diff([]string{"build", "assemble", "test", "sbom", "scan", "publish", "attest", "verify", "tag"}, order); d != "" {
+		t.Errorf("stages (-want +got):\n%s", d)
+	}
+	// The steps of each stage are the calls made to it, and each took
+	// what the fake clock says.
+	want := map[string][3]float64{}
+	for _, c := range s.calls {
+		w := want[stageOf(c)]
+		d, ok := s.took[c]
+		if !ok {
+			d = time.Second
+		}
+		want[stageOf(c)] = [3]float64{w[0] + 1, 0, w[2] + d.Seconds()}
+	}
+	if d := cmp.Diff(want, timed(rep.Timings)); d != "" {
+		t.Errorf("timings (-want +got):\n%s", d)
+	}
+	longest := map[string]pipeline.StepTiming{}
+	sum := 0.0
+	for _, st := range rep.Timings.Stages {
+		longest[st.Stage] = st.Longest
+		sum += st.Seconds
+	}
+	if l := longest["build"]; l != (pipeline.StepTiming{Subject: "python:distroless arm64", Seconds: 5}) {
+		t.Errorf("longest build %+v, want python:distroless arm64 (5s)", l)
+	}
+	if l := longest["sbom"]; l.Subject != "node:slim" {
+		t.Errorf("longest sbom %+v, want node:slim", l)
+	}
+	if l := longest["tag"]; l.Subject != "python:distroless" {
+		t.Errorf("longest tag %+v, want the first of equal steps, python:distroless", l)
+	}
+	// Nothing but the steps advanced the clock: the run's wall time is
+	// their sum, and the report's time is the timings'.
+	if rep.Timings.Seconds != sum || rep.Seconds != rep.Timings.Seconds {
+		t.Errorf("run %.1fs, timings %.1fs, stages' sum %.1fs: want all equal", rep.Seconds, rep.Timings.Seconds, sum)
+	}
+}
+
+func TestReleaseTimesOnlyTheStepsRun(t *testing.T) {
+	s := &stages{failGate: map[string]bool{"test python:distroless": true}}
+	rep, _, log := release(t, s, true)
+	n := map[string]int{}
+	for _, c := range s.calls {
+		n[stageOf(c)]++
+	}
+	got := map[string]int{}
+	for _, st := range rep.Timings.Stages {
+		got[st.Stage] = st.Steps
+	}
+	if d := cmp.Diff(n, got); d != "" {
+		t.Errorf("steps per stage (-calls +timings):\n%s", d)
+	}
+	if _, ok := got["publish"]; ok {
+		t.Error("publish timed although nothing was published")
+	}
+	// The failed test step is ended with its time too.
+	if !strings.Contains(log, "[4/19] test python:distroless  1.0s\n") {
+		t.Errorf("log lacks the failed step's time:\n%s", log)
+	}
+}
+
+func TestReleaseStepLinesEndWithTheirDuration(t *testing.T) {
+	s := &stages{}
+	_, err, log := release(t, s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(log, "\n"), "\n")
+	if len(lines) != 2*len(s.calls) {
+		t.Fatalf("%d log lines for %d steps, want a begin and an end line each:\n%s", len(lines), len(s.calls), log)
+	}
+	// Unsigned: 11 gate steps and 2 publishes (with the tags).
+	end := regexp.MustCompile(`^\[(\d+)/13\] (\S+ \S+(?: \S+)?)  [0-9]+\.[0-9]s$`)
+	for i := 0; i < len(lines); i += 2 {
+		begin := fmt.Sprintf("[%d/13] ", i/2+1)
+		if !strings.HasPrefix(lines[i], begin) || end.MatchString(lines[i]) {
+			t.Errorf("line %d %q, want the start of step %d without a duration", i, lines[i], i/2+1)
+		}
+		if m := end.FindStringSubmatch(lines[i+1]); m == nil || lines[i+1][:len(lines[i])] != lines[i] {
+			t.Errorf("line %d %q, want %q ended with its duration", i+1, lines[i+1], lines[i])
+		}
+	}
+}
+
+func TestStepsCountReusedSteps(t *testing.T) {
+	var log bytes.Buffer
+	clock := time.Unix(0, 0)
+	steps := pipeline.NewSteps(&log, 2, func() time.Time { clock = clock.Add(time.Second); return clock })
+	steps.Begin("assemble", "python:slim")
+	steps.Reuse()
+	steps.Begin("assemble", "node:slim")
+	steps.End()
+	tm := steps.Timings()
+	if len(tm.Stages) != 1 || tm.Stages[0].Steps != 2 || tm.Stages[0].Reused != 1 {
+		t.Errorf("timings %+v, want 2 assemble steps, 1 reused", tm)
+	}
+	if !strings.Contains(log.String(), "[1/2] assemble python:slim  1.0s, reused\n") || strings.Contains(log.String(), "node:slim  1.0s, reused") {
+		t.Errorf("log marks the wrong step reused:\n%s", log.String())
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0.0s", 2345 * time.Millisecond: "2.3s", 59 * time.Second: "59.0s",
+		245*time.Second + 400*time.Millisecond: "4m5s", 2*time.Hour + 3*time.Second: "2h0m3s"} {
+		if got := pipeline.FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
 }

@@ -1,0 +1,157 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Timings say where a run's time went: per stage, how many steps it took,
+// their time together and the longest of them.
+type Timings struct {
+	// Seconds is the wall time of the whole run, from its start to its
+	// report: the stages' time and the time between their steps.
+	Seconds float64 `json:"seconds"`
+	// Stages are the stages that ran at least one step, in the order they
+	// first ran (build, assemble, test, sbom, scan, publish, attest,
+	// verify, tag for a signed release).
+	Stages []StageTiming `json:"stages"`
+}
+
+// StageTiming is the time a run spent in one stage.
+type StageTiming struct {
+	// Stage names the stage: build, assemble, test, sbom, scan, publish,
+	// attest, verify or tag.
+	Stage string `json:"stage"`
+	// Steps is the number of steps run: one per image, and for build one
+	// per image and architecture. A failed step counts; a step never
+	// reached does not.
+	Steps int `json:"steps"`
+	// Reused is the number of those steps that reused an earlier result
+	// (a cache hit) rather than doing the work.
+	Reused int `json:"reused"`
+	// Seconds is the wall time of the stage's steps together.
+	Seconds float64 `json:"seconds"`
+	// Longest is the stage's longest step.
+	Longest StepTiming `json:"longest"`
+}
+
+// StepTiming is the time of one step.
+type StepTiming struct {
+	// Subject is what the step ran on: an image ("python:slim"), and for a
+	// build its architecture too ("python:slim arm64").
+	Subject string  `json:"subject"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Steps numbers the steps of a long run, says how long each took and
+// keeps the time of each stage for the run's Timings. Every step is timed
+// with the clock it is given (time.Now: the monotonic clock).
+type Steps struct {
+	w               io.Writer
+	n, total        int
+	stage, subject  string
+	running, reused bool
+	start           time.Time
+	now             func() time.Time
+	stages          []stageClock
+}
+
+// stageClock adds up the steps of one stage.
+type stageClock struct {
+	stage          string
+	steps, reused  int
+	total, longest time.Duration
+	longestSubject string
+}
+
+// NewSteps writes "[n/total] stage subject" lines to w (nil: nowhere),
+// timed with now (nil: time.Now).
+func NewSteps(w io.Writer, total int, now func() time.Time) *Steps {
+	if w == nil {
+		w = io.Discard
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Steps{w: w, total: total, now: now}
+}
+
+// Begin ends the running step and starts the next one: stage (build,
+// sbom, ...) run on subject (an image, for a build with its
+// architecture).
+func (s *Steps) Begin(stage, subject string) {
+	s.End()
+	s.n++
+	s.stage, s.subject, s.running, s.reused = stage, subject, true, false
+	fmt.Fprintf(s.w, "[%d/%d] %s %s\n", s.n, s.total, stage, subject)
+	s.start = s.now()
+}
+
+// Reuse marks the running step as one that reused an earlier result (a
+// cache hit); its stage counts it in Reused.
+func (s *Steps) Reuse() {
+	if s.running {
+		s.reused = true
+	}
+}
+
+// End ends the running step, if any: its line is repeated with its
+// duration ("[17/66] sbom python:dev  2.3s") and its time added to its
+// stage's.
+func (s *Steps) End() {
+	if !s.running {
+		return
+	}
+	d := s.now().Sub(s.start)
+	s.running = false
+	note := ""
+	if s.reused {
+		note = ", reused"
+	}
+	fmt.Fprintf(s.w, "[%d/%d] %s %s  %s%s\n", s.n, s.total, s.stage, s.subject, FormatDuration(d), note)
+	c := s.clock(s.stage)
+	c.steps++
+	c.total += d
+	if s.reused {
+		c.reused++
+	}
+	if c.steps == 1 || d > c.longest {
+		c.longest, c.longestSubject = d, s.subject
+	}
+}
+
+func (s *Steps) clock(stage string) *stageClock {
+	for i := range s.stages {
+		if s.stages[i].stage == stage {
+			return &s.stages[i]
+		}
+	}
+	s.stages = append(s.stages, stageClock{stage: stage})
+	return &s.stages[len(s.stages)-1]
+}
+
+// Timings are the stages' times of the steps ended so far; Seconds, the
+// run's wall time, is left to the run.
+func (s *Steps) Timings() Timings {
+	t := Timings{Stages: make([]StageTiming, 0, len(s.stages))}
+	for _, c := range s.stages {
+		t.Stages = append(t.Stages, StageTiming{Stage: c.stage, Steps: c.steps, Reused: c.reused, Seconds: c.total.Seconds(),
+			Longest: StepTiming{Subject: c.longestSubject, Seconds: c.longest.Seconds()}})
+	}
+	return t
+}
+
+// FormatDuration is d as a step line and the time table print it: tenths
+// of a second under a minute ("2.3s"), whole seconds above ("4m5s").
+func FormatDuration(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// FormatSeconds is FormatDuration of a number of seconds.
+func FormatSeconds(s float64) string {
+	return FormatDuration(time.Duration(s * float64(time.Second)))
+}
