@@ -374,6 +374,7 @@ func pipelineStage(r pipeline.Report) step {
 		}
 	}
 	md.WriteString(gha.List(problems, 0))
+	md.WriteString(timingsMarkdown(r.Timings))
 	return step{outputs: map[string]string{
 		"passed": strconv.FormatBool(r.Passed), "published": strconv.FormatBool(r.Published), "verified": strconv.FormatBool(r.Verified),
 	}, summary: md.String()}

@@ -42,6 +42,11 @@ channel of every published image (verify); only when every image verified do
 its tags (layout names) move. It signs with the local key (default) or keyless in GitHub
 Actions. Work files go under --work (closures/, stage/, evidence/).
 
+Each step's progress line is repeated when it ends, with its duration:
+"[17/66] sbom python:dev  2.3s". The report ends with where the time went: per
+stage, its steps, how many reused an earlier result, their time together and
+the longest step, then the run's wall time (--json: "timings").
+
 Exit status: 0 every image built, gated, published and verified, 1 a gate or
 a verification failed (the report names it; tags did not move), 2 bad flags
 or fleet file, 3 could not run (nix, registry, signing, I/O).`,
@@ -201,6 +206,9 @@ func renderPipeline(g *globals, r pipeline.Report) error {
 		status += " by digest, VERIFICATION FAILED; tags not moved"
 	}
 	t.add("")
-	t.add(fmt.Sprintf("%d images, %s, %.1fs", len(r.Images), status, r.Seconds))
-	return t.write(g.stdout, tableWidth)
+	t.add(fmt.Sprintf("%d images, %s, %s", len(r.Images), status, pipeline.FormatSeconds(r.Seconds)))
+	if err := t.write(g.stdout, tableWidth); err != nil {
+		return err
+	}
+	return writeTimings(g.stdout, r.Timings)
 }
