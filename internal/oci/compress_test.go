@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/klauspost/compress/flate"
 )
 
 // layerInput is size bytes of deterministic, partly compressible data: words
@@ -193,5 +196,63 @@ func TestAssembleIndependentOfWorkers(t *testing.T) {
 		if got := hex.EncodeToString(h.Sum(nil)); got != lm[i].DiffID.Hex {
 			t.Errorf("layer %s decompresses to sha256:%s, its diff_id is %s", lm[i].Describe, got, lm[i].DiffID)
 		}
+	}
+}
+
+// referenceGzip is the layer format written out sequentially with a new
+// deflate encoder per block: the header, then for each gzipBlockSize block
+// (and one more, empty, when the input ends on a boundary) the block
+// deflated with the previous block's last 16 KiB as dictionary and a sync
+// flush, the last block closing the stream, then CRC-32 and size.
+func referenceGzip(t *testing.T, in []byte) []byte {
+	t.Helper()
+	out := bytes.NewBuffer([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
+	var dict []byte
+	for off := 0; ; off += gzipBlockSize {
+		block := in[off:min(off+gzipBlockSize, len(in))]
+		last := off+gzipBlockSize > len(in)
+		fw, err := flate.NewWriterDict(out, gzipLevel, dict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fw.Write(block); err != nil {
+			t.Fatal(err)
+		}
+		must(t, fw.Flush())
+		if last {
+			must(t, fw.Close())
+			break
+		}
+		dict = nil
+		if len(block) > 16<<10 {
+			dict = block[len(block)-16<<10:]
+		}
+	}
+	binary.Write(out, binary.LittleEndian, crc32.ChecksumIEEE(in))
+	binary.Write(out, binary.LittleEndian, uint32(len(in)))
+	return out.Bytes()
+}
+
+// TestLayerGzipMatchesReference: the parallel compressor writes exactly
+// what the sequential definition of the format gives.
+func TestLayerGzipMatchesReference(t *testing.T) {
+	for _, size := range []int{0, 1, 16 << 10, gzipBlockSize, gzipBlockSize + 100, 3*gzipBlockSize + 12345} {
+		in := layerInput(size, uint64(size)+11)
+		_, got := compressLayer(t, in, 4, 4, 5000)
+		if want := referenceGzip(t, in); !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: the layer (%d bytes) differs from the reference (%d bytes)", size, len(got), len(want))
+		}
+	}
+}
+
+// TestLayerGzipGolden pins the compressed bytes of a fixed input. They
+// change only with the level, the block size or the deflate implementation
+// (a klauspost/compress or pgzip upgrade may change them): any of these is
+// a new layer format, so layerFormat must change with this digest.
+func TestLayerGzipGolden(t *testing.T) {
+	const want = "sha256:981be822fb55f19dbf0aa54f6a451b8ea7e31708b931c86c0169a6218d76db71"
+	l, _ := compressLayer(t, layerInput(3*gzipBlockSize+12345, 3), 2, 2, 0)
+	if l.digest.String() != want {
+		t.Fatalf("digest %s (%d bytes), pinned %s: the compressed bytes changed; change layerFormat and this digest together", l.digest, l.size, want)
 	}
 }

@@ -17,8 +17,9 @@ import (
 
 // Layer compression. A layer is one gzip member (RFC 1952) whose deflate
 // stream is cut into blocks of exactly gzipBlockSize uncompressed bytes
-// (the last one shorter); the blocks are compressed concurrently by
-// github.com/klauspost/pgzip and written in order.
+// (the last one shorter, empty when the input ends on a boundary); the
+// blocks are compressed concurrently by github.com/klauspost/pgzip and
+// written in order.
 //
 // The bytes are a function of the uncompressed input, gzipLevel and
 // gzipBlockSize only, never of the number of workers, GOMAXPROCS or timing:
@@ -34,8 +35,12 @@ import (
 //     (unknown), as compress/gzip and `gzip -n` write it.
 //
 // Workers only decide how many blocks are in flight, which bounds memory
-// to about three block-sized buffers per worker. Changing the level, block
-// size or compressor changes every layer digest, so layerFormat names them.
+// to about three block-sized buffers per worker. TestLayerGzipMatchesReference
+// checks the output against the format written out sequentially with a new
+// encoder per block. Changing the level, the block size or the deflate
+// implementation (an upgrade of klauspost/compress or pgzip may) changes
+// every layer digest: layerFormat names them, and TestLayerGzipGolden pins
+// one digest so such a change cannot go unnoticed.
 const (
 	gzipLevel      = 6
 	gzipBlockSize  = 1 << 20
