@@ -194,7 +194,8 @@ func renderPlanActions(g *globals, p remediate.Plan) error {
 	if len(p.Actions) == 0 {
 		fmt.Fprintln(w, "no active finding with a known fix")
 	} else {
-		t := table{header: []string{"RANK", "PACKAGE", "ATTRIBUTE", "VERSION", "LOCKED", "NEWER", "FIX", "SEVERITY", "KEV", "FIXES", "IMAGES"}}
+		// What the action fixes and where is free text: the last column.
+		t := table{header: []string{"RANK", "PACKAGE", "ATTRIBUTE", "VERSION", "LOCKED", "NEWER", "FIX", "SEVERITY", "KEV", "FIXES (IMAGES)"}}
 		for _, a := range p.Actions {
 			attr := a.Attribute
 			if attr == "" {
@@ -204,21 +205,22 @@ func renderPlanActions(g *globals, p remediate.Plan) error {
 			if a.KEV {
 				kev = "yes"
 			}
-			fixes := strings.Join(a.Fixes, ",")
+			fixes := strings.Join(a.Fixes, ", ")
 			if fixes == "" {
 				fixes = "-"
 			}
 			t.add(strconv.Itoa(a.Rank), a.Package, attr, strings.Join(a.Versions, ","),
-				versionsText(a.Pinned), versionsText(a.Newer), string(a.Fix), a.Severity, kev, fixes, strings.Join(a.Images, ", "))
+				versionsText(a.Pinned), versionsText(a.Newer), string(a.Fix), a.Severity, kev, fixes+" ("+strings.Join(a.Images, ", ")+")")
 		}
 		if err := t.write(w, tableWidth); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
 		for _, a := range p.Actions {
-			fmt.Fprintf(w, "%d. %s: %s\n   next: %s\n", a.Rank, a.Package, a.Why, a.Next)
+			writeParagraph(w, fmt.Sprintf("%d. %s: %s", a.Rank, a.Package, a.Why))
+			writeParagraph(w, "   next: "+a.Next)
 			if len(a.Remaining) > 0 {
-				fmt.Fprintf(w, "   left active: %s\n", strings.Join(a.Remaining, ", "))
+				writeParagraph(w, "   left active: "+strings.Join(a.Remaining, ", "))
 			}
 		}
 	}
@@ -228,13 +230,14 @@ func renderPlanActions(g *globals, p remediate.Plan) error {
 		}
 		fmt.Fprintf(w, "\n%s:\n", title)
 		for _, l := range ls {
-			fmt.Fprintf(w, "  %s (%s) in %s %s, %s: %s\n", l.ID, l.Severity, l.Package, l.Version, occurrenceImages(l.Occurrences), l.Reason)
+			writeParagraph(w, fmt.Sprintf("  %s (%s) in %s %s, %s: %s", l.ID, l.Severity, l.Package, l.Version, occurrenceImages(l.Occurrences), l.Reason))
 		}
 	}
 	listed("Active, no fix known", p.NoFix)
 	listed("No action needed", p.NotNeeded)
 	if len(p.Unscanned) > 0 {
-		fmt.Fprintf(w, "\nNot planned (no verified scan in the catalog): %s\n", strings.Join(p.Unscanned, ", "))
+		fmt.Fprintln(w)
+		writeParagraph(w, "Not planned (no verified scan in the catalog): "+strings.Join(p.Unscanned, ", "))
 	}
 	return nil
 }

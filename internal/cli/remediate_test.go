@@ -291,7 +291,7 @@ func TestRemediatePlanAndDraft(t *testing.T) {
 				row = strings.Join(strings.Fields(l), " ")
 			}
 		}
-		if code != 0 || row != "1 libwebp libwebp 1.3.0 1.3.0 1.3.2 newer high - CVE-2023-4863 webp:distroless, webp:slim" || !strings.Contains(out, "No action needed:") ||
+		if code != 0 || row != "1 libwebp libwebp 1.3.0 1.3.0 1.3.2 newer high - CVE-2023-4863 (webp:distroless, webp:slim)" || !strings.Contains(out, "No action needed:") ||
 			!strings.Contains(out, "CVE-2023-1999 (high) in libwebp 1.3.0, webp:distroless, webp:slim: VEX not_affected") {
 			t.Errorf("plan table: exit %d\n%s%s", code, out, errs)
 		}

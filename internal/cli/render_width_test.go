@@ -354,3 +354,22 @@ func TestRenderDraftFits(t *testing.T) {
 	checkFits(t, out.String(), "fixed "+deltaIDs(fixed)+"; still active "+deltaIDs(fixed[:2])+"; new -", "rebuilt "+rebuilt,
 		"REFUSED: "+wideReason, "fixes "+strings.Join(wideCVEs(8), ", "))
 }
+
+func TestRenderPlanActionsFits(t *testing.T) {
+	images := []string{"python:distroless", "python:distroless-debug", "python:slim", "python:dev", "python-debian:distroless"}
+	why := "fixes " + strings.Join(wideCVEs(6), ", ") + " (known exploited: CVE-2026-11111) in " + strings.Join(images, ", ") + "; " + wideReason
+	rep := remediate.Plan{Catalog: "https://acme.github.io/base-images/catalog.json", Pinned: "github:NixOS/nixpkgs/" + strings.Repeat("0123456789", 4),
+		Actions: []remediate.Action{{Rank: 1, Package: "libwebp", Attribute: "libwebp", Versions: []string{"1.3.0"}, Pinned: map[string]string{"": "1.3.0"},
+			Newer: map[string]string{"": "1.3.2"}, Fix: "newer", Severity: "critical", KEV: true, Fixes: wideCVEs(6), Images: images,
+			Why: why, Next: "clearcutt remediate draft libwebp --strategy lock --newer github:NixOS/nixpkgs/nixos-unstable; " + wideReason,
+			Remaining: wideCVEs(9)}},
+		NotNeeded: []remediate.Listed{{ID: "CVE-2023-1999", Severity: "high", Package: widePackage, Version: "0.48b0", Reason: "VEX not_affected: " + wideReason,
+			Occurrences: []remediate.Occurrence{{Image: images[0]}, {Image: images[1]}}}},
+		Unscanned: images}
+	var out bytes.Buffer
+	if err := renderPlanActions(&globals{stdout: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, out.String(), strings.Join(wideCVEs(6), ", ")+" ("+strings.Join(images, ", ")+")", "1. libwebp: "+why, "left active: "+strings.Join(wideCVEs(9), ", "),
+		"VEX not_affected: "+wideReason, "Not planned (no verified scan in the catalog): "+strings.Join(images, ", "))
+}
