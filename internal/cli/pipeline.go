@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,7 @@ type pipelineFlags struct {
 	scan     scanFlags
 	attest   attestFlags
 	noAttest bool
+	noReuse  bool
 }
 
 func newPipelineCmd(g *globals) *cobra.Command {
@@ -40,7 +42,15 @@ does it publish them to --to, by digest only — a failed gate publishes
 nothing — then sign them and attach their evidence (attest) and verify every
 channel of every published image (verify); only when every image verified do
 its tags (layout names) move. It signs with the local key (default) or keyless in GitHub
-Actions. Work files go under --work (closures/, stage/, evidence/).
+Actions. Work files go under --work (closures/, stage/, evidence/, reuse/).
+
+A build, assembly, test or SBOM whose inputs did not change since an earlier
+run is reused from --work's reuse/ instead of redone: each is keyed by the
+digests of what it consumed (the image digest, the fleet file, the flake's
+files, the package set, the image clock, this clearcutt binary) and taken
+only while what it names is still there (the closure in the Nix store, the
+index in the staging layout). Scans, signatures and verification are done
+afresh on every run. --no-reuse redoes everything.
 
 Each step's progress line is repeated when it ends, with its duration:
 "[17/66] sbom python:dev  2.3s". The report ends with where the time went: per
@@ -86,6 +96,7 @@ or fleet file, 3 could not run (nix, registry, signing, I/O).`,
 	cmd.Flags().StringSliceVar(&fl.only, "only", nil, "build only these images: runtime or runtime:tier (repeatable)")
 	cmd.Flags().StringVar(&fl.cache, "cache", "", "compressed-layer cache (default: the user cache directory)")
 	cmd.Flags().BoolVar(&fl.noSmoke, "no-smoke", false, "do not execute images (smoke checks are reported as skipped)")
+	cmd.Flags().BoolVar(&fl.noReuse, "no-reuse", false, "redo every build, assembly, test and SBOM instead of reusing unchanged results")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
 	fs := cmd.Flags()
 	fl.scan.addFlags(fs, dbUsage)
@@ -114,6 +125,9 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 	st := pipeline.Stages{
 		Fleet: f, Work: fl.work, Nixpkgs: fl.nixpkgs, Env: os.Environ(), Cache: cache, SourceDateEpoch: epoch,
 		Runc: runcPath("", fl.noSmoke), Scanning: fl.scan.options(g), To: fl.to, Progress: g,
+	}
+	if !fl.noReuse {
+		st.Reuse = &pipeline.Reuse{Dir: filepath.Join(fl.work, "reuse")}
 	}
 	o := pipeline.Options{Fleet: f.Path, Images: images, Destination: fl.to, Builder: st, Checker: st, Publisher: st, Log: g.stderr}
 	if fl.noAttest {

@@ -559,4 +559,43 @@ func TestPipelineTagsOnlyVerifiedImages(t *testing.T) {
 	if got := refNames(t, signed)["static:distroless"]; got != rep.Images[0].Digest {
 		t.Errorf("layout name static:distroless -> %q, want the verified %s", got, rep.Images[0].Digest)
 	}
+
+	// The same run again: every build, assembly, test and SBOM is reused,
+	// the scan, signing and verification are done afresh, and the release
+	// is the same image.
+	reusedBy := func(r pipeline.Report) map[string][2]int {
+		out := map[string][2]int{}
+		for _, st := range r.Timings.Stages {
+			out[st.Stage] = [2]int{st.Steps, st.Reused}
+		}
+		return out
+	}
+	again := pipelineJSON(t, ExitOK, append(common, "--to", "oci:"+signed)...)
+	if !again.Verified || !again.Tagged || again.Images[0].Digest != rep.Images[0].Digest {
+		t.Fatalf("unchanged re-run: verified=%v tagged=%v digest %s, want %s", again.Verified, again.Tagged, again.Images[0].Digest, rep.Images[0].Digest)
+	}
+	got := reusedBy(again)
+	for _, st := range []string{"build", "assemble", "test", "sbom"} {
+		if n := got[st]; n[0] == 0 || n[1] != n[0] {
+			t.Errorf("unchanged re-run: %s reused %d of %d steps, want all", st, n[1], n[0])
+		}
+	}
+	for _, st := range []string{"scan", "attest", "verify"} {
+		if n := got[st]; n[0] == 0 || n[1] != 0 {
+			t.Errorf("unchanged re-run: %s reused %d of %d steps, want none", st, n[1], n[0])
+		}
+	}
+	if ev := again.Images[0].Test; ev == nil || len(ev.Statements) == 0 {
+		t.Errorf("a reused test result names no statement: %+v", ev)
+	}
+	// --no-reuse redoes everything, to the same digest.
+	fresh := pipelineJSON(t, ExitOK, append(common, "--to", "oci:"+signed, "--no-reuse")...)
+	for st, n := range reusedBy(fresh) {
+		if n[1] != 0 {
+			t.Errorf("--no-reuse: %s reused %d steps", st, n[1])
+		}
+	}
+	if fresh.Images[0].Digest != rep.Images[0].Digest {
+		t.Errorf("--no-reuse: digest %s, want %s", fresh.Images[0].Digest, rep.Images[0].Digest)
+	}
 }

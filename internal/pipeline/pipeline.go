@@ -82,6 +82,7 @@ func GateSteps(n int) int { return n + 4 }
 // error wrapping outcome.ErrGateFailed that names the failed checks; the
 // result holds every report made until then.
 func GateImage(ctx context.Context, b Builder, c Checker, img fleet.Image, archs []string, steps *Steps) (Image, error) {
+	ctx = withSteps(ctx, steps)
 	res := Image{Image: img.RefName}
 	defer steps.End()
 	for _, arch := range archs {

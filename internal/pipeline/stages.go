@@ -2,10 +2,18 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
+	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/stage"
 )
 
@@ -28,7 +36,10 @@ type Stages struct {
 	// Scanning says how images are scanned and gated; its Evidence is Work's.
 	Scanning stage.ScanOptions
 	// To is the destination of Publish.
-	To       string
+	To string
+	// Reuse, when set, keeps the build, assemble, test and SBOM results
+	// and takes them again when nothing they consumed changed.
+	Reuse    *Reuse
 	Progress stage.Progress
 }
 
@@ -41,26 +52,215 @@ func (s Stages) Stage() string { return filepath.Join(s.Work, "stage") }
 // Evidence is the evidence directory.
 func (s Stages) Evidence() string { return filepath.Join(s.Work, "evidence") }
 
-// Build implements Builder.
+// Build implements Builder. A reused build is one whose flake files,
+// fleet, package set and Nix settings are unchanged and whose closure is
+// still in the store, held by its garbage-collector root.
 func (s Stages) Build(ctx context.Context, img fleet.Image, arch string) error {
-	_, _, err := stage.Build(ctx, s.Fleet, stage.BuildOptions{Runtime: img.Runtime, Tier: img.Tier, Arch: arch, Out: s.Closures(), Nixpkgs: s.Nixpkgs, Env: s.Env, Log: io.Discard})
-	return err
+	cell := fmt.Sprintf("%s-%s-%s", img.Runtime, img.Tier, arch)
+	manifest := filepath.Join(s.Closures(), cell+".json")
+	key, inputs, err := s.buildKey(img, arch)
+	if err != nil {
+		return err
+	}
+	var m closure.Manifest
+	hit, err := s.Reuse.load("build", key, &m, s.Closures(), func() bool { return closureInStore(&m, filepath.Join(s.Closures(), cell+".gcroot")) })
+	if err != nil || hit {
+		if hit {
+			reused(ctx)
+		}
+		return err
+	}
+	built, path, err := stage.Build(ctx, s.Fleet, stage.BuildOptions{Runtime: img.Runtime, Tier: img.Tier, Arch: arch, Out: s.Closures(), Nixpkgs: s.Nixpkgs, Env: s.Env, Log: io.Discard})
+	if err != nil || path != manifest {
+		return err
+	}
+	return s.Reuse.save("build", key, inputs, built, s.Closures(), []string{manifest})
 }
 
-// Assemble implements Builder.
+// buildKey is what a build consumes: the cell, the fleet as Nix reads it,
+// the flake's files, the package set that replaces nixpkgs (a quick stamp
+// of its files: it is large and replaced, not edited in place) and Nix's
+// settings.
+func (s Stages) buildKey(img fleet.Image, arch string) (string, json.RawMessage, error) {
+	if s.Reuse == nil {
+		return "", nil, nil
+	}
+	flake, err := treeDigest(stage.FlakeDir(s.Fleet), func(rel string, _ fs.DirEntry) bool {
+		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		return top == "fixtures" || top == "fleet.json" || strings.HasPrefix(top, "result")
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("reuse: %w", err)
+	}
+	override, stamp := s.Nixpkgs, ""
+	if override != "" {
+		dir := strings.TrimPrefix(override, "path:")
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			if override, err = filepath.Abs(dir); err != nil {
+				return "", nil, err
+			}
+			if stamp, err = treeStamp(dir); err != nil {
+				return "", nil, fmt.Errorf("reuse: %w", err)
+			}
+		}
+	}
+	var nixEnv []string
+	for _, e := range s.Env {
+		if strings.HasPrefix(e, "NIX_") || strings.HasPrefix(e, "PATH=") {
+			nixEnv = append(nixEnv, e)
+		}
+	}
+	slices.Sort(nixEnv)
+	return s.Reuse.key("build", map[string]any{
+		"runtime": img.Runtime, "tier": img.Tier, "arch": arch,
+		"fleet": stage.NixFleet(s.Fleet), "flake": flake,
+		"nixpkgs": override, "nixpkgsStamp": stamp, "env": nixEnv,
+	})
+}
+
+// closureInStore reports whether every store path of m, and the
+// garbage-collector root that keeps them, still exists.
+func closureInStore(m *closure.Manifest, gcroot string) bool {
+	if _, err := os.Stat(gcroot); err != nil || len(m.Paths) == 0 {
+		return false
+	}
+	for _, p := range m.Paths {
+		if _, err := os.Lstat(p.Path); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Assemble implements Builder. A reused assembly is one whose closure
+// manifests, fleet and image clock are unchanged and whose index is still
+// in the staging layout under the image's name.
 func (s Stages) Assemble(ctx context.Context, img fleet.Image, archs []string) (stage.AssembleReport, error) {
-	return stage.Assemble(ctx, s.Fleet, stage.AssembleOptions{Runtime: img.Runtime, Tier: img.Tier, Archs: archs, Closures: s.Closures(), Stage: s.Stage(),
+	var key string
+	var inputs json.RawMessage
+	if s.Reuse != nil {
+		manifests := map[string]string{}
+		for _, a := range archs {
+			p := filepath.Join(s.Closures(), fmt.Sprintf("%s-%s-%s.json", img.Runtime, img.Tier, a))
+			d, err := fileDigest(p)
+			if err != nil {
+				return stage.AssembleReport{}, err
+			}
+			manifests[a] = d
+		}
+		var err error
+		if key, inputs, err = s.Reuse.key("assemble", map[string]any{
+			"image": img.RefName, "archs": archs, "manifests": manifests, "fleet": s.Fleet,
+			"sourceDateEpoch": s.SourceDateEpoch, "stage": s.Stage(), "cache": s.Cache,
+		}); err != nil {
+			return stage.AssembleReport{}, err
+		}
+		var rep stage.AssembleReport
+		hit, err := s.Reuse.load("assemble", key, &rep, s.Stage(), func() bool { return inLayout(s.Stage(), img.RefName, rep.Digest) })
+		if err != nil || hit {
+			if hit {
+				reused(ctx)
+			}
+			return rep, err
+		}
+	}
+	rep, err := stage.Assemble(ctx, s.Fleet, stage.AssembleOptions{Runtime: img.Runtime, Tier: img.Tier, Archs: archs, Closures: s.Closures(), Stage: s.Stage(),
 		Cache: s.Cache, SourceDateEpoch: s.SourceDateEpoch, Progress: s.Progress})
+	if err != nil {
+		return rep, err
+	}
+	return rep, s.Reuse.save("assemble", key, inputs, rep, s.Stage(), nil)
 }
 
-// Test implements Checker.
+// inLayout reports whether the OCI layout dir names digest refName and
+// holds the index's blob.
+func inLayout(dir, refName, digest string) bool {
+	hex, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", hex)); err != nil {
+		return false
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		return false
+	}
+	var idx struct {
+		Manifests []struct {
+			Digest      string            `json:"digest"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"manifests"`
+	}
+	if json.Unmarshal(raw, &idx) != nil {
+		return false
+	}
+	return slices.ContainsFunc(idx.Manifests, func(m struct {
+		Digest      string            `json:"digest"`
+		Annotations map[string]string `json:"annotations"`
+	}) bool {
+		return m.Digest == digest && m.Annotations[oci.AnnotationRefName] == refName
+	})
+}
+
+// Test implements Checker. A reused test result is one of the same index,
+// under unchanged fleet settings, on a host that runs smoke commands as
+// this one does.
 func (s Stages) Test(ctx context.Context, ref string) (stage.TestReport, error) {
-	return stage.Test(ctx, s.Fleet, ref, stage.TestOptions{Evidence: s.Evidence(), Runc: s.Runc, Progress: s.Progress})
+	key, inputs, err := s.Reuse.keyOf("test", map[string]any{
+		"image": ref, "fleet": s.Fleet, "runc": s.Runc != "", "host": stage.HostArch(),
+	})
+	if err != nil {
+		return stage.TestReport{}, err
+	}
+	var rep stage.TestReport
+	if hit, err := s.Reuse.load("test", key, &rep, s.Evidence(), nil); err != nil || hit {
+		if hit {
+			reused(ctx)
+		}
+		return rep, err
+	}
+	rep, err = stage.Test(ctx, s.Fleet, ref, stage.TestOptions{Evidence: s.Evidence(), Runc: s.Runc, Progress: s.Progress})
+	if err != nil || !rep.Passed {
+		return rep, err
+	}
+	return rep, s.Reuse.save("test", key, inputs, rep, s.Evidence(), mapValues(rep.Statements))
 }
 
-// SBOM implements Checker.
+// SBOM implements Checker. A reused SBOM is one of the same index (whose
+// store paths name the closure it describes) under the same image clock.
 func (s Stages) SBOM(ctx context.Context, ref string) (stage.SBOMReport, error) {
-	return stage.SBOM(ctx, s.Fleet, ref, stage.SBOMOptions{Closures: s.Closures(), Evidence: s.Evidence(), SourceDateEpoch: s.SourceDateEpoch, Progress: s.Progress})
+	key, inputs, err := s.Reuse.keyOf("sbom", map[string]any{
+		"image": ref, "fleet": s.Fleet, "sourceDateEpoch": s.SourceDateEpoch,
+	})
+	if err != nil {
+		return stage.SBOMReport{}, err
+	}
+	var rep stage.SBOMReport
+	if hit, err := s.Reuse.load("sbom", key, &rep, s.Evidence(), nil); err != nil || hit {
+		if hit {
+			reused(ctx)
+		}
+		return rep, err
+	}
+	rep, err = stage.SBOM(ctx, s.Fleet, ref, stage.SBOMOptions{Closures: s.Closures(), Evidence: s.Evidence(), SourceDateEpoch: s.SourceDateEpoch, Progress: s.Progress})
+	if err != nil {
+		return rep, err
+	}
+	var files []string
+	for _, p := range rep.Platforms {
+		files = append(files, p.File)
+	}
+	return rep, s.Reuse.save("sbom", key, inputs, rep, s.Evidence(), files)
+}
+
+func mapValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Scan implements Checker.
