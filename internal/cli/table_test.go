@@ -80,3 +80,28 @@ func TestWrapWords(t *testing.T) {
 		}
 	}
 }
+
+func TestTableWordTooWideForItsColumnGoesUnderTheRow(t *testing.T) {
+	url := "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
+	tb := table{}
+	tb.add("policy-controller", "clearcutt-example-provenance", "signed by "+url)
+	var b strings.Builder
+	if err := tb.write(&b, tableWidth); err != nil {
+		t.Fatal(err)
+	}
+	// The URL is 120 columns: under the row, moved left as far as it needs.
+	want := "policy-controller  clearcutt-example-provenance\n    signed by\n" + url + "\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParagraph(t *testing.T) {
+	if got := paragraph("  fits as it is", 20); got != "  fits as it is\n" {
+		t.Errorf("paragraph = %q", got)
+	}
+	want := "  alpha bravo charlie delta echo\n    foxtrot golf hotel\n"
+	if got := paragraph("  alpha bravo charlie delta echo foxtrot golf hotel", 40); got != want {
+		t.Errorf("paragraph = %q, want %q", got, want)
+	}
+}
