@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/klauspost/compress/flate"
 )
 
@@ -172,6 +173,11 @@ func TestAssembleIndependentOfWorkers(t *testing.T) {
 		t.Fatalf("no layer of its own for %s", big.Path)
 	}
 
+	// go-containerregistry reads every layer back and checks its digest,
+	// diff_id and size against the manifest and config.
+	if err := validate.Index(many.Index); err != nil {
+		t.Fatal(err)
+	}
 	// Each layer decompresses to the tar whose sha256 is its diff_id,
 	// computed from the bytes written into the compressor.
 	layers, err := many.Images[0].Image.Layers()
