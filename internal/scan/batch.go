@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/anchore/grype/grype"
@@ -71,8 +72,15 @@ type BatchStats struct {
 // applied as Run applies them, and every Result equals the one Run gives
 // for the same SBOM, apart from the scan times.
 //
-// A Batch is not safe for concurrent use.
+// A Batch is safe for concurrent use: SBOMs are read (grype's SPDX
+// decoder, the larger part of a scan once the fleet's packages were
+// matched) concurrently, while matching and the assembly of each result
+// take turns, so that what the matchers see, and each result, does not
+// depend on how many scans run at once.
 type Batch struct {
+	// mu serialises matching: the memo's packages of the SBOM being
+	// matched, grype's matchers and the counters.
+	mu        sync.Mutex
 	opts      BatchOptions
 	now       time.Time
 	clock     func() time.Time
@@ -147,6 +155,8 @@ func OpenBatch(opts BatchOptions) (*Batch, error) {
 
 // Close releases the database.
 func (b *Batch) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.provider == nil {
 		return nil
 	}
@@ -164,16 +174,20 @@ func (b *Batch) StaleDBAccepted() bool { return b.stale }
 
 // Stats counts the work done so far.
 func (b *Batch) Stats() BatchStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.memo.mu.Lock()
+	defer b.memo.mu.Unlock()
 	return BatchStats{Scans: b.scans, Packages: b.packages, UniquePackages: len(b.uniqueSet),
 		Lookups: b.memo.lookups, Reused: b.memo.reused}
 }
 
 // Scan matches one SBOM. Its findings, VEX and exceptions are those Run
 // gives for the same SBOM and options.
+//
+// Scans may run concurrently; each reads its SBOM on its own and waits
+// for its turn to match.
 func (b *Batch) Scan(ctx context.Context, it Item) (Result, error) {
-	if b.provider == nil {
-		return Result{}, fmt.Errorf("%w: the batch is closed", ErrInvalidOptions)
-	}
 	probe := Options{SBOM: it.SBOM, SBOMPath: it.SBOMPath, Subject: it.Subject, DBDir: b.opts.DBDir}
 	if err := probe.validate(); err != nil {
 		return Result{}, err
@@ -184,7 +198,15 @@ func (b *Batch) Scan(ctx context.Context, it Item) (Result, error) {
 		return res, fmt.Errorf("%w: %s: %v", ErrInvalidSBOM, it.SBOMPath, err)
 	}
 	res.Packages = len(pkgs)
-	keys := b.memo.begin(pkgs)
+	idx := indexSPDX(it.SBOM)
+	keys := keysOf(pkgs)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.provider == nil {
+		return Result{}, fmt.Errorf("%w: the batch is closed", ErrInvalidOptions)
+	}
+	b.memo.begin(pkgs, keys)
 	defer b.memo.end()
 	for _, k := range keys {
 		b.uniqueSet[k] = struct{}{}
@@ -224,7 +246,6 @@ func (b *Batch) Scan(ctx context.Context, it Item) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("matching %s: %w", it.SBOMPath, err)
 	}
-	idx := indexSPDX(it.SBOM)
 	for _, m := range remaining.Sorted() {
 		f, err := normalise(m, b.provider, idx, it.Overlay)
 		if err != nil {

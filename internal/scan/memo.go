@@ -209,18 +209,25 @@ func (m *matchMemo) relevant(k packageKey) bool {
 	return m.answered[k]
 }
 
-// begin computes the keys of the packages of one SBOM.
-func (m *matchMemo) begin(pkgs []pkg.Package) []packageKey {
+// keysOf computes the keys of the packages of one SBOM; it reads nothing
+// of the memo, so scans compute their keys concurrently.
+func keysOf(pkgs []pkg.Package) []packageKey {
+	keys := make([]packageKey, 0, len(pkgs))
+	for _, p := range pkgs {
+		keys = append(keys, keyOf(p))
+	}
+	return keys
+}
+
+// begin makes pkgs, whose keys are keys, the packages of the SBOM being
+// matched.
+func (m *matchMemo) begin(pkgs []pkg.Package, keys []packageKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.current = make(map[pkg.ID]packageKey, len(pkgs))
-	keys := make([]packageKey, 0, len(pkgs))
-	for _, p := range pkgs {
-		k := keyOf(p)
-		m.current[p.ID] = k
-		keys = append(keys, k)
+	for i, p := range pkgs {
+		m.current[p.ID] = keys[i]
 	}
-	return keys
 }
 
 func (m *matchMemo) end() {
