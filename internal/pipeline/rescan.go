@@ -48,6 +48,9 @@ type RescanOptions struct {
 	// Log receives the numbered steps and warnings (nil: none).
 	Log      io.Writer
 	Progress stage.Progress
+	// Workers is how many images are rescanned at once (zero: one per
+	// core); see rescan.Options.Workers.
+	Workers int
 }
 
 // RescanReport is what Rescan did.
@@ -132,8 +135,9 @@ func Rescan(ctx context.Context, o RescanOptions) (RescanReport, error) {
 		},
 		Scan: scan.BatchOptions{DBDir: o.Scan.DB, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: o.Scan.AllowStaleDBUnsafe,
 			Now: now, VEX: vexPaths, Exceptions: exc},
-		Gate:   gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now},
-		Signer: signer,
+		Gate:    gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now},
+		Signer:  signer,
+		Workers: o.Workers,
 		Progress: func(e rescan.Event) {
 			if e.Step == rescan.StepOpen {
 				done()

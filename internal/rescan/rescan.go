@@ -15,8 +15,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,8 +66,17 @@ type Options struct {
 	Gate gate.Policy
 	// Signer signs the new statements (key or keyless).
 	Signer attest.Signer
-	// Progress, if set, is called at each step.
+	// Progress, if set, is called at each step, never by two images at
+	// once; with more than one worker the steps of different images
+	// interleave.
 	Progress func(Event)
+	// Workers is how many images are rescanned at once (opened, verified,
+	// matched, signed and attached): the waits of one image on the
+	// registry, the certificate authority, the transparency log and the
+	// timestamp authority overlap with the work of others. Zero means one
+	// per core (GOMAXPROCS). The report, its order and every statement
+	// are the same for any number of workers.
+	Workers int
 }
 
 // Steps of a rescan, as Event reports them.
@@ -120,22 +132,76 @@ func Run(ctx context.Context, o Options) (Report, error) {
 
 	rep := Report{DB: b.DB(), StaleDBAccepted: b.StaleDBAccepted(), Mode: o.Signer.Mode(), Gate: o.Gate.String(),
 		StartedOn: o.Scan.Clock().UTC(), NewFindings: []string{}}
-	r := runner{o: o, batch: b, progress: progress}
-	for i, im := range o.Images {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		r.at = Event{N: i + 1, Total: len(o.Images), Image: im.Name}
-		out, err := r.image(ctx, im)
-		if err != nil {
-			return rep, err
-		}
-		rep.Images = append(rep.Images, out)
+	images, err := runImages(ctx, o, b, progress)
+	rep.Images = images
+	if err != nil {
+		return rep, err
 	}
 	rep.Work = b.Stats()
 	rep.FinishedOn = o.Scan.Clock().UTC()
 	rep.summarise()
 	return rep, nil
+}
+
+// runImages rescans the images with at most o.Workers at once, each
+// image's outcome at its place in o.Images. Images are started in order;
+// after a fatal error (a FatalError, a cancelled context) no other image
+// is started, those already started finish, and the images before the
+// first image that failed fatally are returned with its error.
+func runImages(ctx context.Context, o Options, b *scan.Batch, progress func(Event)) ([]Image, error) {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(o.Images))
+	var mu sync.Mutex // serialises progress
+	report := func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(e)
+	}
+	out := make([]Image, len(o.Images))
+	errs := make([]error, len(o.Images))
+	var stop atomic.Bool
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					stop.Store(true)
+					continue
+				}
+				im := o.Images[i]
+				r := runner{o: o, batch: b, progress: report, at: Event{N: i + 1, Total: len(o.Images), Image: im.Name}}
+				out[i], errs[i] = r.image(ctx, im)
+				if errs[i] != nil {
+					stop.Store(true)
+				}
+			}
+		}()
+	}
+	for i := range o.Images {
+		if stop.Load() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return out[:i], err
+		}
+	}
+	return out, nil
 }
 
 func (rep *Report) summarise() {

@@ -1,15 +1,19 @@
 package rescan_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -603,4 +607,104 @@ func TestRescanRefusals(t *testing.T) {
 			t.Fatalf("%d scan bundles, want the build scan and the rescan", n)
 		}
 	})
+}
+
+// recordingStore lists the fleet's bundles but keeps what is attached to
+// itself: each attachment is named by the digest of its statement, and
+// the statements are recorded in the order the rescan attached them per
+// subject.
+type recordingStore struct {
+	attest.Store
+	mu       sync.Mutex
+	attached map[string][]string // subject digest → predicate type and statement
+}
+
+func (s *recordingStore) Attach(_ context.Context, subject v1.Descriptor, bundleJSON []byte, predicateType string) (v1.Hash, error) {
+	st, err := bundleStatement(bundleJSON)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attached[subject.Digest.String()] = append(s.attached[subject.Digest.String()], predicateType+"\n"+string(st))
+	h, _, err := v1.SHA256(bytes.NewReader(st))
+	return h, err
+}
+
+// bundleStatement is the in-toto statement a Sigstore bundle signs.
+func bundleStatement(bundleJSON []byte) ([]byte, error) {
+	var b struct {
+		DSSEEnvelope struct {
+			Payload []byte `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(bundleJSON, &b); err != nil {
+		return nil, err
+	}
+	if len(b.DSSEEnvelope.Payload) == 0 {
+		return nil, errors.New("the bundle has no DSSE payload")
+	}
+	return b.DSSEEnvelope.Payload, nil
+}
+
+// TestRescanSameForAnyWorkers rescans one fleet with one worker and with
+// several: the reports, in their order, and every statement attached are
+// the same.
+func TestRescanSameForAnyWorkers(t *testing.T) {
+	closure := map[string]string{"amd64": "python-closure.spdx.json", "arm64": "python-closure.spdx.json"}
+	f := newFleet(t,
+		spec{name: "python:distroless", sboms: closure},
+		spec{name: "python:slim", sboms: closure},
+		spec{name: "python-debian:distroless", overlay: true, sboms: map[string]string{"amd64": "python-overlay.spdx.json", "arm64": "python-overlay.spdx.json"}},
+		spec{name: "python:dev", sboms: map[string]string{"amd64": "python-closure.spdx.json"}},
+		spec{name: "python:unsigned", sboms: map[string]string{"amd64": ""}},
+	)
+	now := time.Now().UTC().Truncate(time.Second)
+	run := func(workers int) (string, map[string][]string) {
+		t.Helper()
+		o := f.options()
+		o.Workers = workers
+		o.Scan.Now, o.Scan.Clock = now, func() time.Time { return now }
+		stores := map[string]*recordingStore{}
+		for name, tg := range f.targets {
+			stores[name] = &recordingStore{Store: tg.Store, attached: map[string][]string{}}
+		}
+		o.Open = func(_ context.Context, im catalog.Image) (rescan.Target, error) {
+			tg := f.targets[im.Name]
+			return rescan.Target{Index: tg.Index, Store: stores[im.Name]}, nil
+		}
+		var events []string
+		o.Progress = func(e rescan.Event) { events = append(events, fmt.Sprint(e)) }
+		rep, err := rescan.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) == 0 {
+			t.Error("no progress events")
+		}
+		js, err := json.MarshalIndent(rep, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		attached := map[string][]string{}
+		for _, s := range stores {
+			for d, sts := range s.attached {
+				attached[d] = sts
+			}
+		}
+		return string(js), attached
+	}
+	one, oneAttached := run(1)
+	for _, workers := range []int{3, 8} {
+		got, gotAttached := run(workers)
+		if got != one {
+			t.Errorf("%d workers: the report differs from one worker's:\n%s\none worker:\n%s", workers, got, one)
+		}
+		if !reflect.DeepEqual(gotAttached, oneAttached) {
+			t.Errorf("%d workers: the statements attached differ from one worker's", workers)
+		}
+	}
+	if len(oneAttached) != 7+4 {
+		t.Errorf("statements attached to %d digests, want 7 platforms and 4 indexes", len(oneAttached))
+	}
 }
