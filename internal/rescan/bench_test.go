@@ -3,9 +3,12 @@ package rescan_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +39,11 @@ func nixPackage(name, version, vendor string) benchPackage {
 
 // benchSBOM is the SPDX 2.3 document of image i of the synthetic fleet.
 func benchSBOM(i int) []byte {
+	return benchSBOMNamed(i, fmt.Sprintf("bench%02d:distroless@sha256:%064x", i, i))
+}
+
+// benchSBOMNamed is benchSBOM(i) with the document name name (image@digest).
+func benchSBOMNamed(i int, name string) []byte {
 	pkgs := []benchPackage{
 		nixPackage("python3", "3.11.2", "python"),
 		nixPackage("glibc", "2.36", "gnu"),
@@ -50,7 +58,6 @@ func benchSBOM(i int) []byte {
 	for k := 0; k < benchPerImage; k++ {
 		pkgs = append(pkgs, nixPackage(fmt.Sprintf("app%02d-part%d", i, k), "0.1.0", fmt.Sprintf("app%02d", i)))
 	}
-	name := fmt.Sprintf("bench%02d:distroless@sha256:%064x", i, i)
 	doc := map[string]any{
 		"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": name,
 		"documentNamespace": fmt.Sprintf("https://clearcutt.dev/spdx/bench/%d", i),
@@ -104,17 +111,9 @@ func benchDB(b *testing.B) string {
 	return dir
 }
 
-// BenchmarkRescan measures the part of a rescan that grows with the fleet:
-// matching every platform's SBOM against the database with real grype and
-// attributing the matches to each SBOM (findings, origin, VEX and
-// exceptions), as rescan.Run does between verification and signing.
-// images=1 and images=50 use scan.Batch (one database session, grype's
-// matchers run once per distinct package); images=50/per-image scans the
-// same 50 SBOMs with scan.Run one by one, the way a per-image rescan
-// would. Each iteration starts from nothing: a new batch, no remembered
-// matches.
-func BenchmarkRescan(b *testing.B) {
-	db := benchDB(b)
+// benchPolicy is the repository's VEX documents and exceptions.
+func benchPolicy(b *testing.B) ([]string, *scan.Exceptions) {
+	b.Helper()
 	vex, err := filepath.Glob(filepath.Join(testenv.RepoRoot(b), "vex", "*.json"))
 	if err != nil || len(vex) == 0 {
 		b.Fatalf("vex/: %v", err)
@@ -123,6 +122,50 @@ func BenchmarkRescan(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return vex, exc
+}
+
+// scanAll scans items with one worker per core, as rescan.Run scans the
+// platforms of its images, and returns the results in the items' order.
+func scanAll(b *testing.B, bt *scan.Batch, items []benchItem) []scan.Result {
+	out := make([]scan.Result, len(items))
+	errs := make([]error, len(items))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				it := items[i]
+				out[i], errs[i] = bt.Scan(context.Background(), scan.Item{SBOM: it.sbom, SBOMPath: it.subject.Name, Subject: it.subject})
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkRescan measures the part of a rescan that grows with the fleet:
+// matching every platform's SBOM against the database with real grype and
+// attributing the matches to each SBOM (findings, origin, VEX and
+// exceptions), as rescan.Run does between verification and signing.
+// images=1 and images=50 use scan.Batch (one database session, grype's
+// matchers run once per distinct package, the SBOMs read by one worker
+// per core as rescan.Run reads them); images=50/per-image scans the
+// same 50 SBOMs with scan.Run one by one, the way a per-image rescan
+// would. Each iteration starts from nothing: a new batch, no remembered
+// matches.
+func BenchmarkRescan(b *testing.B) {
+	db := benchDB(b)
+	vex, exc := benchPolicy(b)
 	fleet := benchFleet(50)
 	ctx := context.Background()
 	batch := func(b *testing.B, items []benchItem) {
@@ -134,11 +177,7 @@ func BenchmarkRescan(b *testing.B) {
 				b.Fatal(err)
 			}
 			findings = 0
-			for _, it := range items {
-				res, err := bt.Scan(ctx, scan.Item{SBOM: it.sbom, SBOMPath: it.subject.Name, Subject: it.subject})
-				if err != nil {
-					b.Fatal(err)
-				}
+			for _, res := range scanAll(b, bt, items) {
 				findings += len(res.Findings)
 			}
 			st = bt.Stats()
