@@ -2,6 +2,7 @@ package vulndb_test
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -21,6 +22,7 @@ import (
 	"github.com/anchore/grype/grype/db/v6/distribution"
 	"github.com/anchore/grype/grype/db/v6/installation"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/ulikunitz/xz"
 
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/testenv"
@@ -395,24 +397,26 @@ func TestDefaultListingURL(t *testing.T) {
 	}
 }
 
+// entry is a tar archive entry; a regular file's size is its body's.
+type entry struct {
+	tar.Header
+	body string
+}
+
 // tarArchive is a tar archive of the given entries, compressed by wrap.
-func tarArchive(t *testing.T, wrap func(io.Writer) io.WriteCloser, entries ...*tar.Header) []byte {
+func tarArchive(t *testing.T, wrap func(io.Writer) io.WriteCloser, entries ...entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := wrap(&buf)
 	tw := tar.NewWriter(zw)
-	for _, h := range entries {
-		body := []byte(h.Linkname)
-		if h.Typeflag == tar.TypeReg {
-			body = contents[h.Name]
-			h.Size = int64(len(body))
-		} else {
-			body = nil
+	for _, e := range entries {
+		if e.Typeflag == tar.TypeReg {
+			e.Size = int64(len(e.body))
 		}
-		if err := tw.WriteHeader(h); err != nil {
+		if err := tw.WriteHeader(&e.Header); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write(body); err != nil {
+		if _, err := io.WriteString(tw, e.body); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -424,9 +428,6 @@ func tarArchive(t *testing.T, wrap func(io.Writer) io.WriteCloser, entries ...*t
 	}
 	return buf.Bytes()
 }
-
-// contents holds the bodies of the regular entries tarArchive writes.
-var contents = map[string][]byte{}
 
 // republish serves archive under name in place of pub's archive, with a
 // listing naming it by its own checksum.
@@ -459,6 +460,14 @@ func republish(t *testing.T, pub vulndbtest.Published, name string, archive []by
 
 func gzipWriter(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }
 
+func xzWriter(w io.Writer) io.WriteCloser {
+	xw, err := xz.NewWriter(w)
+	if err != nil {
+		panic(err)
+	}
+	return xw
+}
+
 func TestFetchReadsTheArchiveFormatsGrypeReads(t *testing.T) {
 	built := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	dbDir := buildDB(t, built)
@@ -467,25 +476,35 @@ func TestFetchReadsTheArchiveFormatsGrypeReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := vulndbtest.Publish(t, dbDir, nil)
-	contents["./vulnerability.db"] = db
-	contents["README"] = []byte("other files are left behind")
 
 	// A .tar.gz archive whose entries carry a ./ prefix, with another file.
 	tgz := tarArchive(t, gzipWriter,
-		&tar.Header{Name: "README", Typeflag: tar.TypeReg, Mode: 0o644},
-		&tar.Header{Name: "./vulnerability.db", Typeflag: tar.TypeReg, Mode: 0o600})
+		entry{tar.Header{Name: "README", Typeflag: tar.TypeReg, Mode: 0o644}, "other files are left behind"},
+		entry{tar.Header{Name: "./vulnerability.db", Typeflag: tar.TypeReg, Mode: 0o600}, string(db)})
+	var zipped bytes.Buffer
+	zw := zip.NewWriter(&zipped)
+	if w, err := zw.Create("vulnerability.db"); err != nil {
+		t.Fatal(err)
+	} else if _, err := w.Write(db); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var steps []string
-	srv := republish(t, pub, "vulnerability-db_v6.tar.gz", tgz)
-	out := filepath.Join(t.TempDir(), "db")
-	res, err := vulndb.Fetch(context.Background(), fetchOpts(srv, out, &steps))
-	if err != nil || !res.DB.Built.Equal(built) || !strings.HasSuffix(res.ArchiveURL, ".tar.gz") {
-		t.Fatalf("tar.gz: %+v %v", res, err)
-	}
-	if got := entries(t, out); !slices.Equal(got, []string{"import.json", "vulnerability.db"}) {
-		t.Fatalf("%s holds %v", out, got)
-	}
-	if st, err := os.Stat(filepath.Join(out, "vulnerability.db")); err != nil || st.Mode().Perm() != 0o644 {
-		t.Fatalf("installed database: %v %v", st, err)
+	for name, archive := range map[string][]byte{"vulnerability-db_v6.tar.gz": tgz, "vulnerability-db_v6.zip": zipped.Bytes()} {
+		srv := republish(t, pub, name, archive)
+		out := filepath.Join(t.TempDir(), "db")
+		res, err := vulndb.Fetch(context.Background(), fetchOpts(srv, out, &steps))
+		if err != nil || !res.DB.Built.Equal(built) || !strings.HasSuffix(res.ArchiveURL, name) {
+			t.Fatalf("%s: %+v %v", name, res, err)
+		}
+		if got := entries(t, out); !slices.Equal(got, []string{"import.json", "vulnerability.db"}) {
+			t.Fatalf("%s: %s holds %v", name, out, got)
+		}
+		if st, err := os.Stat(filepath.Join(out, "vulnerability.db")); err != nil || st.Mode().Perm() != 0o644 {
+			t.Fatalf("%s: installed database: %v %v", name, st, err)
+		}
 	}
 
 	// Archives that do not hold a usable database are refused, and leave
@@ -494,14 +513,20 @@ func TestFetchReadsTheArchiveFormatsGrypeReads(t *testing.T) {
 		archive []byte
 		want    string
 	}{
-		"no database": {tarArchive(t, gzipWriter, &tar.Header{Name: "README", Typeflag: tar.TypeReg}), "holds no vulnerability.db"},
-		"symlink": {tarArchive(t, gzipWriter, &tar.Header{Name: "vulnerability.db", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}),
+		// An xz archive is read (and found to lack the database).
+		"xz":          {tarArchive(t, xzWriter, entry{tar.Header{Name: "README", Typeflag: tar.TypeReg}, "readme"}), "holds no vulnerability.db"},
+		"no database": {tarArchive(t, gzipWriter, entry{tar.Header{Name: "README", Typeflag: tar.TypeReg}, "readme"}), "holds no vulnerability.db"},
+		"symlink": {tarArchive(t, gzipWriter, entry{tar.Header{Name: "vulnerability.db", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}, ""}),
 			"vulnerability.db is not a regular file"},
-		"parent": {tarArchive(t, gzipWriter, &tar.Header{Name: "../README", Typeflag: tar.TypeReg}), "leaves the archive's directory"},
-		"corrupt": {[]byte("not gzip"), "invalid vulnerability database archive"},
+		"parent":    {tarArchive(t, gzipWriter, entry{tar.Header{Name: "../README", Typeflag: tar.TypeReg}, "outside"}), "leaves the archive's directory"},
+		"truncated": {tgz[:len(tgz)/2], "invalid vulnerability database archive"},
+		"corrupt":   {[]byte("not gzip"), "invalid vulnerability database archive"},
 	} {
-		contents["../README"] = []byte("outside")
-		srv := republish(t, pub, "vulnerability-db_v6.tar.gz", c.archive)
+		file := "vulnerability-db_v6.tar.gz"
+		if name == "xz" {
+			file = "vulnerability-db_v6.tar.xz"
+		}
+		srv := republish(t, pub, file, c.archive)
 		parent := t.TempDir()
 		_, err := vulndb.Fetch(context.Background(), fetchOpts(srv, filepath.Join(parent, "db"), &steps))
 		if !errors.Is(err, vulndb.ErrArchive) || !strings.Contains(err.Error(), c.want) {
@@ -514,7 +539,7 @@ func TestFetchReadsTheArchiveFormatsGrypeReads(t *testing.T) {
 
 	// An archive in a format grype does not extract is refused before
 	// it is downloaded.
-	srv = republish(t, pub, "vulnerability-db_v6.rar", []byte("rar"))
+	srv := republish(t, pub, "vulnerability-db_v6.rar", []byte("rar"))
 	_, err = vulndb.Fetch(context.Background(), fetchOpts(srv, filepath.Join(t.TempDir(), "db"), &steps))
 	if !errors.Is(err, vulndb.ErrListing) || !strings.Contains(err.Error(), "not a supported archive") {
 		t.Fatalf("rar: %v", err)
