@@ -3,12 +3,9 @@ package rescan_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,41 +122,12 @@ func benchPolicy(b *testing.B) ([]string, *scan.Exceptions) {
 	return vex, exc
 }
 
-// scanAll scans items with one worker per core, as rescan.Run scans the
-// platforms of its images, and returns the results in the items' order.
-func scanAll(b *testing.B, bt *scan.Batch, items []benchItem) []scan.Result {
-	out := make([]scan.Result, len(items))
-	errs := make([]error, len(items))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(items)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				it := items[i]
-				out[i], errs[i] = bt.Scan(context.Background(), scan.Item{SBOM: it.sbom, SBOMPath: it.subject.Name, Subject: it.subject})
-			}
-		}()
-	}
-	for i := range items {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		b.Fatal(err)
-	}
-	return out
-}
-
 // BenchmarkRescan measures the part of a rescan that grows with the fleet:
 // matching every platform's SBOM against the database with real grype and
 // attributing the matches to each SBOM (findings, origin, VEX and
 // exceptions), as rescan.Run does between verification and signing.
 // images=1 and images=50 use scan.Batch (one database session, grype's
-// matchers run once per distinct package, the SBOMs read by one worker
-// per core as rescan.Run reads them); images=50/per-image scans the
+// matchers run once per distinct package); images=50/per-image scans the
 // same 50 SBOMs with scan.Run one by one, the way a per-image rescan
 // would. Each iteration starts from nothing: a new batch, no remembered
 // matches.
@@ -177,7 +145,11 @@ func BenchmarkRescan(b *testing.B) {
 				b.Fatal(err)
 			}
 			findings = 0
-			for _, res := range scanAll(b, bt, items) {
+			for _, it := range items {
+				res, err := bt.Scan(ctx, scan.Item{SBOM: it.sbom, SBOMPath: it.subject.Name, Subject: it.subject})
+				if err != nil {
+					b.Fatal(err)
+				}
 				findings += len(res.Findings)
 			}
 			st = bt.Stats()
