@@ -133,9 +133,12 @@ func closureInStore(m *closure.Manifest, gcroot string) bool {
 }
 
 // Assemble implements Builder. A reused assembly is one whose closure
-// manifests, fleet and image clock are unchanged and whose index is still
-// in the staging layout under the image's name.
+// manifests, fleet, image clock and revision label are unchanged and whose
+// index is still in the staging layout under the image's name.
 func (s Stages) Assemble(ctx context.Context, img fleet.Image, archs []string) (stage.AssembleReport, error) {
+	// The revision label is read once, so that the key and the image name
+	// the same commit.
+	revision := stage.GitRevision(s.Fleet.Dir)
 	var key string
 	var inputs json.RawMessage
 	if s.Reuse != nil {
@@ -151,7 +154,7 @@ func (s Stages) Assemble(ctx context.Context, img fleet.Image, archs []string) (
 		var err error
 		if key, inputs, err = s.Reuse.key("assemble", map[string]any{
 			"image": img.RefName, "archs": archs, "manifests": manifests, "fleet": s.Fleet,
-			"sourceDateEpoch": s.SourceDateEpoch, "stage": s.Stage(), "cache": s.Cache,
+			"sourceDateEpoch": s.SourceDateEpoch, "revision": revision, "stage": s.Stage(), "cache": s.Cache,
 		}); err != nil {
 			return stage.AssembleReport{}, err
 		}
@@ -165,7 +168,7 @@ func (s Stages) Assemble(ctx context.Context, img fleet.Image, archs []string) (
 		}
 	}
 	rep, err := stage.Assemble(ctx, s.Fleet, stage.AssembleOptions{Runtime: img.Runtime, Tier: img.Tier, Archs: archs, Closures: s.Closures(), Stage: s.Stage(),
-		Cache: s.Cache, SourceDateEpoch: s.SourceDateEpoch, Progress: s.Progress})
+		Cache: s.Cache, SourceDateEpoch: s.SourceDateEpoch, Revision: revision, Progress: s.Progress})
 	if err != nil {
 		return rep, err
 	}

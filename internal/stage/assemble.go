@@ -89,7 +89,7 @@ func Assemble(ctx context.Context, f *fleet.File, o AssembleOptions) (AssembleRe
 	}
 	rev := o.Revision
 	if rev == "" {
-		rev = gitRevision(f.Dir)
+		rev = GitRevision(f.Dir)
 	}
 	update, done := ProgressOf(o.Progress).Status("assemble " + img.RefName)
 	defer done()
@@ -224,8 +224,9 @@ func ImageConfig(f *fleet.File, rt fleet.Runtime, img fleet.Image, revision stri
 	}
 }
 
-// gitRevision returns the commit of the repository holding dir, or "".
-func gitRevision(dir string) string {
+// GitRevision returns the commit of the repository holding dir, or "":
+// the revision label of an image assembled without an explicit one.
+func GitRevision(dir string) string {
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
 		return ""
