@@ -3,6 +3,7 @@ package benchreport
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // The benchmarks the page is computed from, as go test names them.
@@ -17,6 +18,7 @@ const (
 	Rescan1            = "BenchmarkRescan/images=1"
 	Rescan50           = "BenchmarkRescan/images=50"
 	Rescan50PerImage   = "BenchmarkRescan/images=50/per-image"
+	RescanFleet500     = "BenchmarkRescanFleet500"
 	CellDistrolessCold = "BenchmarkPythonCell/distroless/cold"
 	CellDevCold        = "BenchmarkPythonCell/dev/cold"
 	CellDistrolessWarm = "BenchmarkPythonCell/distroless/warm"
@@ -27,7 +29,7 @@ const (
 var Benchmarks = []string{
 	AssembleCold, AssembleWarm, TarGzipBaseline, PublishCold, PublishUnchanged,
 	VerifyAllChannels, CosignEquivalent,
-	Rescan1, Rescan50, Rescan50PerImage,
+	Rescan1, Rescan50, Rescan50PerImage, RescanFleet500,
 	CellDistrolessCold, CellDevCold, CellDistrolessWarm,
 }
 
@@ -51,6 +53,11 @@ type Figures struct {
 	Rescan1Ns, Rescan1Packages, Rescan1Unique, Rescan1Runs     float64
 	Rescan50Ns, Rescan50Packages, Rescan50Unique, Rescan50Runs float64
 	PerImage50Ns                                               float64
+
+	// The end-to-end rescan of BenchmarkRescanFleet500: its time, the
+	// platforms rescanned, the signatures made, signatures per second and
+	// the peak heap in use (MiB).
+	Fleet500Ns, Fleet500Platforms, Fleet500Signatures, Fleet500SigsPerSec, Fleet500PeakMiB float64
 
 	CellDistrolessColdNs, CellDevColdNs, CellDistrolessWarmNs float64
 
@@ -110,6 +117,11 @@ func Compute(r *Results, count int) (*Figures, error) {
 		{Rescan50, "unique-packages/op", &f.Rescan50Unique},
 		{Rescan50, "matcher-runs/op", &f.Rescan50Runs},
 		{Rescan50PerImage, "ns/op", &f.PerImage50Ns},
+		{RescanFleet500, "ns/op", &f.Fleet500Ns},
+		{RescanFleet500, "platforms/op", &f.Fleet500Platforms},
+		{RescanFleet500, "signatures/op", &f.Fleet500Signatures},
+		{RescanFleet500, "sigs/s", &f.Fleet500SigsPerSec},
+		{RescanFleet500, "peak-heap-MiB", &f.Fleet500PeakMiB},
 		{CellDistrolessCold, "ns/op", &f.CellDistrolessColdNs},
 		{CellDevCold, "ns/op", &f.CellDevColdNs},
 		{CellDistrolessWarm, "ns/op", &f.CellDistrolessWarmNs},
@@ -144,4 +156,41 @@ func (f *Figures) fleetShape() error {
 	}
 	f.FleetPackages, f.FleetShared, f.FleetOwn = int(one), int(shared), int(own)
 	return nil
+}
+
+// Assumptions of Nightly, the estimate of a nightly rescan on a GitHub
+// runner.
+const (
+	// RunnerVCPUs is the vCPU count of GitHub's standard ubuntu-24.04
+	// runner of a public repository.
+	RunnerVCPUs = 4
+	// SigstoreRoundTrip is the assumed wait per keyless signature on the
+	// public Sigstore over the internet: the Rekor entry and the RFC 3161
+	// timestamp, one request each (Fulcio is asked once per key pair).
+	SigstoreRoundTrip = 0.5 // seconds
+)
+
+// Nightly estimates a rescan of the BenchmarkRescanFleet500 fleet on a
+// GitHub-hosted runner of RunnerVCPUs vCPUs from the run measured on
+// nproc cores: the measured time scaled by nproc/RunnerVCPUs (the work is
+// CPU-bound here, and the default worker count follows the cores), plus
+// each signature's round trips to the public Sigstore, SigstoreRoundTrip
+// per signature, overlapped by the RunnerVCPUs workers. Minutes are
+// rounded up, as Actions bills them.
+type Nightly struct {
+	CPUSeconds, NetworkSeconds, Seconds float64
+	Minutes                             int
+}
+
+// Nightly returns the estimate; nproc is the number of cores the
+// benchmarks ran on.
+func (f *Figures) Nightly(nproc int) Nightly {
+	if nproc < 1 {
+		nproc = 1
+	}
+	n := Nightly{CPUSeconds: f.Fleet500Ns / 1e9 * float64(nproc) / RunnerVCPUs,
+		NetworkSeconds: f.Fleet500Signatures * SigstoreRoundTrip / RunnerVCPUs}
+	n.Seconds = n.CPUSeconds + n.NetworkSeconds
+	n.Minutes = int(math.Ceil(n.Seconds / 60))
+	return n
 }

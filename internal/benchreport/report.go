@@ -96,17 +96,21 @@ func (rep *Report) Markdown() ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	err = page.Execute(&buf, map[string]any{
-		"Written":     rep.Written.UTC().Format("2006-01-02T15:04Z"),
-		"Machine":     m,
-		"Memory":      fmt.Sprintf("%.1f GiB", float64(m.MemTotal)/(1<<30)),
-		"Closure":     rep.Closure,
-		"ClosureSize": fmt.Sprintf("%.1f MB", float64(rep.Closure.NarSize)/1e6),
-		"Benchtime":   rep.Benchtime,
-		"Count":       rep.Count,
-		"Rows":        rows,
-		"Figures":     f,
-		"Raw":         rep.Results.Raw(),
-		"Fresh":       strings.TrimRight(rep.Fresh, " \t\n"),
+		"Written":      rep.Written.UTC().Format("2006-01-02T15:04Z"),
+		"Machine":      m,
+		"Memory":       fmt.Sprintf("%.1f GiB", float64(m.MemTotal)/(1<<30)),
+		"Closure":      rep.Closure,
+		"ClosureSize":  fmt.Sprintf("%.1f MB", float64(rep.Closure.NarSize)/1e6),
+		"Benchtime":    rep.Benchtime,
+		"Count":        rep.Count,
+		"Rows":         rows,
+		"Figures":      f,
+		"Nightly":      f.Nightly(m.NProc),
+		"RunnerVCPUs":  RunnerVCPUs,
+		"RoundTrip":    SigstoreRoundTrip,
+		"FleetSeconds": f.Fleet500Ns / 1e9,
+		"Raw":          rep.Results.Raw(),
+		"Fresh":        strings.TrimRight(rep.Fresh, " \t\n"),
 	})
 	if err != nil {
 		return nil, err
@@ -160,6 +164,10 @@ func (f *Figures) Rows(cosignVersion string) ([]Row, error) {
 		"rescan matching of the 50 images: per-image scans ÷ one deduplicated batch",
 		bold(ratio(f.PerImage50Ns, f.Rescan50Ns, "per-image ÷ batch rescan")),
 		ms(f.PerImage50Ns) + " vs " + ms(f.Rescan50Ns),
+	}, {
+		fmt.Sprintf("rescan end to end of %s platform images (verify, match, sign keyless, attach): signatures per second", count(f.Fleet500Platforms)),
+		bold(fmt.Sprintf("%.1f/s", f.Fleet500SigsPerSec)),
+		fmt.Sprintf("%s signatures in %s; peak heap in use %.0f MiB", count(f.Fleet500Signatures), sec(f.Fleet500Ns), f.Fleet500PeakMiB),
 	}, {
 		"python distroless cell, cold: with the scrub ÷ the unscrubbed dev cell",
 		bold(ratio(f.CellDistrolessColdNs, f.CellDevColdNs, "distroless ÷ dev cell")),
