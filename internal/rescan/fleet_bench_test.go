@@ -295,7 +295,8 @@ func peakHeap() (stop func() uint64) {
 // Custom metrics: sigs/s (signatures over the run's wall time),
 // signatures/op, platforms/op and peak-heap-MiB, the largest
 // runtime.MemStats.HeapInuse sampled every 10 ms during the run (the heap
-// the rescan holds, after a GC before it starts; not the process's RSS).
+// the rescan holds, after a GC before it starts, with the in-process
+// registry's images and bundles; not the process's RSS).
 func BenchmarkRescanFleet500(b *testing.B) {
 	ss, err := sigtest.New()
 	if err != nil {
