@@ -21,7 +21,8 @@
 #                         not) vs the dev cell, which is not scrubbed, and warm
 #
 # The section "On a fresh machine" of docs/benchmarks.md is kept as it is:
-# its figures come from ../shared/tools/fresh-debian runs, not from here.
+# its figures come from ../shared/tools/fresh-debian runs, and those of its
+# subsection "Cold build of the CLI" from cold `go build` runs, not from here.
 #
 # Usage: scripts/bench.sh
 #   CLEARCUTT_BENCH_CLOSURE=out/closures/X.json   benchmark another closure
