@@ -114,13 +114,13 @@ func TestCheckEnvironment(t *testing.T) {
 			problems: []string{"environment clearcutt-signing also admits branch v1", "environment clearcutt-signing does not admit tag v1, so no release can sign"}},
 		{name: "protected branches: main alone", ref: "refs/heads/main", env: environment(protected),
 			protected: `[{"name":"main","commit":{"sha":"c5b97d5ae6c19d5c5df71a34c7fbeeda2479ccbc","url":"https://api.github.com/repos/acme/base-images/commits/c5b97d5"},"protected":true}]`,
-			rule: "protected-branches", admits: []string{"branch main"}},
+			rule:      "protected-branches", admits: []string{"branch main"}},
 		{name: "protected branches: main and develop", ref: "refs/heads/main", env: environment(protected),
 			protected: `[{"name":"develop","commit":{"sha":"c5b97d5ae6c19d5c5df71a34c7fbeeda2479ccbc"},"protected":true},{"name":"main","commit":{"sha":"c5b97d5ae6c19d5c5df71a34c7fbeeda2479ccbc"},"protected":true}]`,
-			rule: "protected-branches", admits: []string{"branch develop", "branch main"},
+			rule:      "protected-branches", admits: []string{"branch develop", "branch main"},
 			problems: []string{"environment clearcutt-signing admits every protected branch, and so branch develop"}},
 		{name: "protected branches: main unprotected", ref: "refs/heads/main", env: environment(protected), protected: `[]`,
-			rule: "protected-branches",
+			rule:     "protected-branches",
 			problems: []string{"environment clearcutt-signing admits protected branches only, and branch main is not protected"}},
 	}
 	for _, tc := range cases {

@@ -39,7 +39,7 @@ func TestPackagesShownOncePerPackage(t *testing.T) {
 		return section
 	}
 	rows := func(section, name string) []string {
-		return regexp.MustCompile(`<tr><th scope="row">` + regexp.QuoteMeta(html.EscapeString(name)) + `[ <].*?</tr>`).FindAllString(section, -1)
+		return regexp.MustCompile(`<tr><th scope="row">`+regexp.QuoteMeta(html.EscapeString(name))+`[ <].*?</tr>`).FindAllString(section, -1)
 	}
 	const both = `<span class="arches"><a href="#platform-linux-amd64">amd64</a>, <a href="#platform-linux-arm64">arm64</a>:</span>`
 	const amd, arm = `<span class="arches"><a href="#platform-linux-amd64">amd64</a>:</span>`, `<span class="arches"><a href="#platform-linux-arm64">arm64</a>:</span>`
