@@ -45,7 +45,7 @@ var (
 	// Test support: imported by tests (and by each other) only.
 	testSupportPackages = []string{
 		".", "interop", "testenv", "sigtest", "oci/ocitest",
-		"catalog/catalogtest", "site/sitetest", "vulndb/vulndbtest",
+		"catalog/catalogtest", "site/sitetest", "vulndb/vulndbtest", "rescan/rescantest",
 	}
 )
 

@@ -81,9 +81,9 @@ echo "==> go test -bench (count $count, benchtime $benchtime) ./internal/rescan"
 go test -run '^$' -bench '^BenchmarkRescan$' -benchtime="$benchtime" -count="$count" ./internal/rescan | tee -a "$raw"
 [ "$(grep -c '^ok' "$raw")" -ge 3 ] || { echo "bench: go test ./internal/rescan failed" >&2; exit 1; }
 # One iteration rescans the whole 500-platform fleet end to end.
-echo "==> go test -bench (count $count, benchtime 1x) ./internal/rescan: 500 platforms end to end"
-go test -run '^$' -bench '^BenchmarkRescanFleet500$' -benchtime=1x -count="$count" -timeout 60m ./internal/rescan | tee -a "$raw"
-[ "$(grep -c '^ok' "$raw")" -ge 4 ] || { echo "bench: go test ./internal/rescan (fleet) failed" >&2; exit 1; }
+echo "==> go test -bench (count $count, benchtime 1x) ./internal/pipeline: a rescan of 500 platforms end to end"
+go test -run '^$' -bench '^BenchmarkRescanFleet500$' -benchtime=1x -count="$count" -timeout 60m ./internal/pipeline | tee -a "$raw"
+[ "$(grep -c '^ok' "$raw")" -ge 4 ] || { echo "bench: go test ./internal/pipeline (rescan fleet) failed" >&2; exit 1; }
 echo "==> go test -bench (count $count, benchtime $benchtime) ./internal/closure (nix builds)"
 CLEARCUTT_REQUIRE_TOOLS=1 go test -run '^$' -bench 'PythonCell' -benchtime="$benchtime" -count="$count" -timeout 30m ./internal/closure | tee -a "$raw"
 [ "$(grep -c '^ok' "$raw")" -ge 5 ] || { echo "bench: go test ./internal/closure failed" >&2; exit 1; }

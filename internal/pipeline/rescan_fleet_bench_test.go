@@ -1,4 +1,4 @@
-package rescan_test
+package pipeline_test
 
 import (
 	"bytes"
@@ -30,6 +30,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/rescan"
+	"github.com/clearcutt/clearcutt/internal/rescan/rescantest"
 	"github.com/clearcutt/clearcutt/internal/scan"
 	"github.com/clearcutt/clearcutt/internal/sigtest"
 	"github.com/clearcutt/clearcutt/internal/stage"
@@ -228,7 +229,7 @@ func publishBenchImage(ctx context.Context, host string, ss *sigtest.Sigstore, i
 	}
 	for k, desc := range m.Manifests {
 		im.Platforms = append(im.Platforms, catalog.Platform{Platform: "linux/" + desc.Platform.Architecture, Digest: desc.Digest.String()})
-		doc := benchSBOMNamed(2*i+k, name+"@"+desc.Digest.String())
+		doc := rescantest.SBOMNamed(2*i+k, name+"@"+desc.Digest.String())
 		st, err := attest.WrapPredicate(name, desc.Digest, attest.PredicateSPDX, doc)
 		if err != nil {
 			return catalog.Image{}, err
@@ -321,8 +322,8 @@ func BenchmarkRescanFleet500(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := benchDB(b)
-	vex, exc := benchPolicy(b)
+	db := rescantest.DB(b)
+	vex, exc := rescantest.Policy(b)
 	ctx := context.Background()
 
 	var rep rescan.Report
