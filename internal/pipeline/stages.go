@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fleet"
+	"github.com/clearcutt/clearcutt/internal/nixcmd"
 	"github.com/clearcutt/clearcutt/internal/oci"
 	"github.com/clearcutt/clearcutt/internal/stage"
 )
@@ -70,7 +72,11 @@ func (s Stages) Build(ctx context.Context, img fleet.Image, arch string) error {
 		}
 		return err
 	}
-	built, path, err := stage.Build(ctx, s.Fleet, stage.BuildOptions{Runtime: img.Runtime, Tier: img.Tier, Arch: arch, Out: s.Closures(), Nixpkgs: s.Nixpkgs, Env: s.Env, Log: io.Discard})
+	nixpkgs, err := storedNixpkgs(ctx, s.Nixpkgs, s.Env)
+	if err != nil {
+		return err
+	}
+	built, path, err := stage.Build(ctx, s.Fleet, stage.BuildOptions{Runtime: img.Runtime, Tier: img.Tier, Arch: arch, Out: s.Closures(), Nixpkgs: nixpkgs, Env: s.Env, Log: io.Discard})
 	if err != nil || path != manifest {
 		return err
 	}
@@ -116,6 +122,44 @@ func (s Stages) buildKey(img fleet.Image, arch string) (string, json.RawMessage,
 		"fleet": stage.NixFleet(s.Fleet), "flake": flake,
 		"nixpkgs": override, "nixpkgsStamp": stamp, "env": nixEnv,
 	})
+}
+
+// stored are the package sets added to the Nix store, by directory and
+// stamp.
+var stored sync.Map
+
+// storedNixpkgs is the package set that replaces nixpkgs, a directory,
+// added to the Nix store once per content stamp (closure.AddSource): every
+// build of the run then reads the store path, and Nix does not hash the
+// directory again for each cell. Anything but a directory is returned as
+// it is.
+func storedNixpkgs(ctx context.Context, dir string, env []string) (string, error) {
+	if dir == "" || strings.HasPrefix(dir, "/nix/store/") {
+		return dir, nil
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return dir, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	stamp, err := treeStamp(abs)
+	if err != nil {
+		return "", err
+	}
+	if p, ok := stored.Load(abs + "\x00" + stamp); ok {
+		return p.(string), nil
+	}
+	if _, err := stage.NixOverride(abs); err != nil {
+		return "", err
+	}
+	p, err := closure.AddSource(ctx, nixcmd.Nix{Env: env}, abs)
+	if err != nil {
+		return "", err
+	}
+	stored.Store(abs+"\x00"+stamp, p)
+	return p, nil
 }
 
 // closureInStore reports whether every store path of m, and the
