@@ -10,7 +10,8 @@
 # the local key, verifies every channel of every published image, and writes
 # the catalog (out/catalog) and its static site (out/site).
 #
-# Usage: scripts/demo.sh            (re-runs reuse the Nix store and layer cache)
+# Usage: scripts/demo.sh   (a re-run reuses the builds, assemblies, tests and
+#                          SBOMs whose inputs did not change: out/reuse)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
