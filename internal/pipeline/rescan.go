@@ -115,24 +115,8 @@ func Rescan(ctx context.Context, o RescanOptions) (RescanReport, error) {
 	}
 	rep, err := rescan.Run(ctx, rescan.Options{
 		Images: served,
-		Open: func(ctx context.Context, im catalog.Image) (rescan.Target, error) {
-			ref, idx, err := stage.OpenIndex(ctx, im.Reference, "")
-			if err != nil {
-				return rescan.Target{}, err
-			}
-			store, err := attest.Open(ref, attest.StoreOptions{Keychain: c.keychain(), Created: now.Truncate(time.Second)})
-			if err != nil {
-				return rescan.Target{}, err
-			}
-			return rescan.Target{Index: idx, Store: store}, nil
-		},
-		Verify: func(ctx context.Context, im catalog.Image, t rescan.Target) (verify.Report, error) {
-			ref, err := oci.RequireDigest(im.Reference)
-			if err != nil {
-				return verify.Report{}, err
-			}
-			return v.VerifyIndex(ctx, ref, t.Index)
-		},
+		Open:   RescanOpen(c.keychain(), now),
+		Verify: RescanVerify(v),
 		Scan: scan.BatchOptions{DBDir: o.Scan.DB, MaxDBAge: maxDBAge, AllowStaleDBUnsafe: o.Scan.AllowStaleDBUnsafe,
 			Now: now, VEX: vexPaths, Exceptions: exc},
 		Gate:    gate.Policy{FailOn: failOn, OnlyFixable: onlyFixable, Now: now},
@@ -225,4 +209,33 @@ func SignerMatchesPolicy(s attest.Signer, p verify.Policy) error {
 		return outcome.Usage(fmt.Errorf("%s: %w: the new scans would not verify (they are verified with --key-pub when it is given, else keyless: sign with the private key of --key-pub, or keyless without it)", signing, err))
 	}
 	return nil
+}
+
+// RescanOpen opens a catalogued image for a rescan: its index by digest,
+// and the evidence store its fresh statements are attached to, created at
+// now (to the second).
+func RescanOpen(kc authn.Keychain, now time.Time) func(context.Context, catalog.Image) (rescan.Target, error) {
+	return func(ctx context.Context, im catalog.Image) (rescan.Target, error) {
+		ref, idx, err := stage.OpenIndex(ctx, im.Reference, "")
+		if err != nil {
+			return rescan.Target{}, err
+		}
+		store, err := attest.Open(ref, attest.StoreOptions{Keychain: kc, Created: now.Truncate(time.Second)})
+		if err != nil {
+			return rescan.Target{}, err
+		}
+		return rescan.Target{Index: idx, Store: store}, nil
+	}
+}
+
+// RescanVerify verifies an opened image, by digest, before its SBOMs are
+// rescanned.
+func RescanVerify(v stage.Verifier) func(context.Context, catalog.Image, rescan.Target) (verify.Report, error) {
+	return func(ctx context.Context, im catalog.Image, t rescan.Target) (verify.Report, error) {
+		ref, err := oci.RequireDigest(im.Reference)
+		if err != nil {
+			return verify.Report{}, err
+		}
+		return v.VerifyIndex(ctx, ref, t.Index)
+	}
 }

@@ -29,6 +29,7 @@ import (
 	fleetfile "github.com/clearcutt/clearcutt/internal/fleet"
 	"github.com/clearcutt/clearcutt/internal/gate"
 	"github.com/clearcutt/clearcutt/internal/oci"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 	"github.com/clearcutt/clearcutt/internal/rescan"
 	"github.com/clearcutt/clearcutt/internal/rescan/rescantest"
 	"github.com/clearcutt/clearcutt/internal/scan"
@@ -338,24 +339,8 @@ func BenchmarkRescanFleet500(b *testing.B) {
 		start := time.Now()
 		rep, err = rescan.Run(ctx, rescan.Options{
 			Images: images,
-			Open: func(ctx context.Context, im catalog.Image) (rescan.Target, error) {
-				ref, idx, err := stage.OpenIndex(ctx, im.Reference, "")
-				if err != nil {
-					return rescan.Target{}, err
-				}
-				store, err := attest.Open(ref, attest.StoreOptions{Created: now.Truncate(time.Second)})
-				if err != nil {
-					return rescan.Target{}, err
-				}
-				return rescan.Target{Index: idx, Store: store}, nil
-			},
-			Verify: func(ctx context.Context, im catalog.Image, t rescan.Target) (verify.Report, error) {
-				ref, err := oci.RequireDigest(im.Reference)
-				if err != nil {
-					return verify.Report{}, err
-				}
-				return verifier.VerifyIndex(ctx, ref, t.Index)
-			},
+			Open:   pipeline.RescanOpen(nil, now),
+			Verify: pipeline.RescanVerify(verifier),
 			Scan:   scan.BatchOptions{DBDir: db, Now: now, VEX: vex, Exceptions: exc},
 			Gate:   gate.Policy{FailOn: gate.High, Now: now},
 			Signer: signer,
