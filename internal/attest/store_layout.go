@@ -21,8 +21,8 @@ import (
 // layoutStore keeps referrers in an OCI layout: the artifact blobs go into
 // blobs/, and the referrers of digest D are the OCI index named
 // "sha256-<hex of D>" (org.opencontainers.image.ref.name) in index.json,
-// the same index the tag fallback keeps in a registry. One writer at a
-// time: index.json is read, updated and replaced (temporary file + rename).
+// the same index the tag fallback keeps in a registry. index.json is read,
+// updated and replaced under the layout's lock (oci.EditLayoutIndex).
 type layoutStore struct {
 	dir string
 	o   StoreOptions
@@ -108,78 +108,64 @@ func (s *layoutStore) Attach(ctx context.Context, subject v1.Descriptor, bundle 
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	root, err := s.rootIndex()
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	pos, refs, err := s.referrers(root, subject.Digest)
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	for _, d := range refs.Manifests {
-		if d.Digest == a.digest {
-			return d.Digest, nil
-		}
-		raw, err := s.readBlob(d)
+	// The root index is read, the referrers index extended and index.json
+	// replaced under the layout's lock: concurrent attaches (the workers of
+	// a rescan) each keep the others' artifacts.
+	got := a.digest
+	err = oci.EditLayoutIndex(s.dir, func(root *v1.IndexManifest) (bool, error) {
+		pos, refs, err := s.referrers(root, subject.Digest)
 		if err != nil {
-			return v1.Hash{}, err
+			return false, err
 		}
-		if r, ok := parseArtifact(raw, subject.Digest); ok && r.layer.Digest == a.layer.Digest {
-			return d.Digest, nil
+		for _, d := range refs.Manifests {
+			if d.Digest == a.digest {
+				return false, nil
+			}
+			raw, err := s.readBlob(d)
+			if err != nil {
+				return false, err
+			}
+			if r, ok := parseArtifact(raw, subject.Digest); ok && r.layer.Digest == a.layer.Digest {
+				got = d.Digest
+				return false, nil
+			}
 		}
-	}
-	// Blobs first, index.json last: an interrupted attach leaves only
-	// unreferenced blobs behind.
-	for _, b := range []struct {
-		d    v1.Hash
-		data []byte
-	}{{a.config.Digest, emptyJSON}, {a.layer.Digest, bundle}, {a.digest, a.manifest}} {
-		if err := s.writeBlob(b.d, b.data); err != nil {
-			return v1.Hash{}, err
+		// Blobs first, index.json last: an interrupted attach leaves only
+		// unreferenced blobs behind.
+		for _, b := range []struct {
+			d    v1.Hash
+			data []byte
+		}{{a.config.Digest, emptyJSON}, {a.layer.Digest, bundle}, {a.digest, a.manifest}} {
+			if err := s.writeBlob(b.d, b.data); err != nil {
+				return false, err
+			}
 		}
-	}
-	refs.Manifests = append(refs.Manifests, a.desc)
-	sort.Slice(refs.Manifests, func(i, j int) bool { return refs.Manifests[i].Digest.String() < refs.Manifests[j].Digest.String() })
-	raw, err := json.Marshal(refs)
+		refs.Manifests = append(refs.Manifests, a.desc)
+		sort.Slice(refs.Manifests, func(i, j int) bool { return refs.Manifests[i].Digest.String() < refs.Manifests[j].Digest.String() })
+		raw, err := json.Marshal(refs)
+		if err != nil {
+			return false, err
+		}
+		h, n, err := v1.SHA256(bytes.NewReader(raw))
+		if err != nil {
+			return false, err
+		}
+		if err := s.writeBlob(h, raw); err != nil {
+			return false, err
+		}
+		entry := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: n,
+			Annotations: map[string]string{oci.AnnotationRefName: FallbackTag(subject.Digest)}}
+		if pos >= 0 {
+			root.Manifests[pos] = entry
+		} else {
+			root.Manifests = append(root.Manifests, entry)
+		}
+		return true, nil
+	})
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	h, n, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	if err := s.writeBlob(h, raw); err != nil {
-		return v1.Hash{}, err
-	}
-	entry := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: h, Size: n,
-		Annotations: map[string]string{oci.AnnotationRefName: FallbackTag(subject.Digest)}}
-	if pos >= 0 {
-		root.Manifests[pos] = entry
-	} else {
-		root.Manifests = append(root.Manifests, entry)
-	}
-	if root.SchemaVersion == 0 {
-		root.SchemaVersion = 2
-	}
-	if root.MediaType == "" {
-		root.MediaType = types.OCIImageIndex
-	}
-	out, err := json.Marshal(root)
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return v1.Hash{}, err
-	}
-	if _, err := os.Stat(filepath.Join(s.dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
-		if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
-			return v1.Hash{}, err
-		}
-	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(s.dir, "index.json"), out, 0o644); err != nil {
-		return v1.Hash{}, err
-	}
-	return a.digest, nil
+	return got, nil
 }
 
 func (s *layoutStore) List(ctx context.Context, subject v1.Hash) ([]Stored, error) {

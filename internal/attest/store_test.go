@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,5 +292,54 @@ func TestFallbackTagOnlyWithoutReferrersAPI(t *testing.T) {
 		if has != c.wantTag {
 			t.Errorf("%s: tags %v, want fallback tag: %v", c.host, tags, c.wantTag)
 		}
+	}
+}
+
+// The workers of a rescan attach to one layout at once: every attach,
+// and an image written into the layout meanwhile, is kept.
+func TestLayoutConcurrentAttachLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	signer := testKey(t)
+	dir := t.TempDir()
+	var subjects []v1.Descriptor
+	for i := range 4 {
+		idx := testIndex(t)
+		_, err := oci.WriteLayout(ctx, dir, idx, fmt.Sprintf("image-%d", i))
+		must(t, err)
+		subjects = append(subjects, descOf(t, idx))
+		subjects = append(subjects, platforms(t, idx)...)
+	}
+	bundles := make([][]byte, len(subjects))
+	for i, s := range subjects {
+		bundles[i] = signAbout(t, signer, s.Digest)
+	}
+	store, err := Open(oci.Ref{Layout: dir}, StoreOptions{Created: time.Unix(1700000000, 0)})
+	must(t, err)
+	late := testIndex(t)
+	var wg sync.WaitGroup
+	errs := make([]error, len(subjects)+1)
+	for i, s := range subjects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = store.Attach(ctx, s, bundles[i], PredicateSignature)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, errs[len(subjects)] = oci.WriteLayout(ctx, dir, late, "late")
+	}()
+	wg.Wait()
+	must(t, errors.Join(errs...))
+	for i, s := range subjects {
+		got, err := store.List(ctx, s.Digest)
+		must(t, err)
+		if len(got) != 1 || string(got[0].Bundle) != string(bundles[i]) {
+			t.Errorf("%s: %d bundles after concurrent attaches, want its one", s.Digest, len(got))
+		}
+	}
+	if _, err := oci.ReadLayoutIndex(dir, descOf(t, late).Digest); err != nil {
+		t.Errorf("the image written during the attaches is gone: %v", err)
 	}
 }

@@ -59,6 +59,40 @@ func WriteLayout(ctx context.Context, dir string, idx v1.ImageIndex, refName str
 }
 
 func updateIndexJSON(dir string, desc v1.Descriptor) error {
+	return EditLayoutIndex(dir, func(im *v1.IndexManifest) (bool, error) {
+		name := desc.Annotations[AnnotationRefName]
+		kept := []v1.Descriptor{}
+		for _, d := range im.Manifests {
+			other := d.Annotations[AnnotationRefName]
+			if name != "" && other == name {
+				continue
+			}
+			if name == "" && other == "" && d.Digest == desc.Digest {
+				continue
+			}
+			kept = append(kept, d)
+		}
+		im.Manifests = append(kept, desc)
+		return true, nil
+	})
+}
+
+// EditLayoutIndex is the one read-modify-write of the index.json of the
+// layout at dir (created if missing, with its oci-layout file): it holds
+// an exclusive lock on dir (fsutil.LockDir) while it reads index.json (a
+// missing one is an empty index), calls edit, and, when edit reports a
+// change, replaces index.json atomically. Concurrent editors, in this
+// process or another, each see the others' changes; none is lost. Blobs
+// the new entries name must be written before or inside edit.
+func EditLayoutIndex(dir string, edit func(*v1.IndexManifest) (changed bool, err error)) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := fsutil.LockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	file := filepath.Join(dir, "index.json")
 	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	raw, err := os.ReadFile(file)
@@ -71,25 +105,24 @@ func updateIndexJSON(dir string, desc v1.Descriptor) error {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 	}
-	name := desc.Annotations[AnnotationRefName]
-	kept := []v1.Descriptor{}
-	for _, d := range im.Manifests {
-		other := d.Annotations[AnnotationRefName]
-		if name != "" && other == name {
-			continue
-		}
-		if name == "" && other == "" && d.Digest == desc.Digest {
-			continue
-		}
-		kept = append(kept, d)
+	changed, err := edit(&im)
+	if err != nil || !changed {
+		return err
 	}
-	im.Manifests = append(kept, desc)
+	if im.SchemaVersion == 0 {
+		im.SchemaVersion = 2
+	}
 	if im.MediaType == "" {
 		im.MediaType = types.OCIImageIndex
 	}
 	out, err := json.Marshal(im)
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, os.ErrNotExist) {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile), 0o644); err != nil {
+			return err
+		}
 	}
 	return fsutil.WriteFileAtomic(file, out, 0o644)
 }
