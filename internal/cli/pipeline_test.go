@@ -588,6 +588,26 @@ func TestPipelineTagsOnlyVerifiedImages(t *testing.T) {
 	if ev := again.Images[0].Test; ev == nil || len(ev.Statements) == 0 {
 		t.Errorf("a reused test result names no statement: %+v", ev)
 	}
+	// A package set in which only Node.js changed: Nix evaluates the
+	// static cells again, to the closures they had, so the builds count
+	// as reused and nothing after them is redone.
+	nodeDocs := filepath.Join(dir, "nixpkgs-node-docs")
+	if out, err := exec.Command(filepath.Join(repo, "nix/fixtures/revisions/stage.sh"), "node-docs", nodeDocs).CombinedOutput(); err != nil {
+		t.Fatalf("stage.sh node-docs: %v\n%s", err, out)
+	}
+	other := slices.Clone(common)
+	other[slices.Index(other, "--nixpkgs")+1] = nodeDocs
+	elsewhere := pipelineJSON(t, ExitOK, append(other, "--to", "oci:"+signed)...)
+	got = reusedBy(elsewhere)
+	for _, st := range []string{"build", "assemble", "test", "sbom"} {
+		if n := got[st]; n[0] == 0 || n[1] != n[0] {
+			t.Errorf("node's package changed: static's %s reused %d of %d steps, want all", st, n[1], n[0])
+		}
+	}
+	if elsewhere.Images[0].Digest != rep.Images[0].Digest {
+		t.Errorf("node's package changed: static:distroless is %s, was %s", elsewhere.Images[0].Digest, rep.Images[0].Digest)
+	}
+
 	// --no-reuse redoes everything, to the same digest.
 	fresh := pipelineJSON(t, ExitOK, append(common, "--to", "oci:"+signed, "--no-reuse")...)
 	for st, n := range reusedBy(fresh) {

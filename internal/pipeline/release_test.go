@@ -404,16 +404,25 @@ func TestReleaseStepLinesEndWithTheirDuration(t *testing.T) {
 func TestStepsCountReusedSteps(t *testing.T) {
 	var log bytes.Buffer
 	clock := time.Unix(0, 0)
-	steps := pipeline.NewSteps(&log, 2, func() time.Time { clock = clock.Add(time.Second); return clock })
+	steps := pipeline.NewSteps(&log, 4, func() time.Time { clock = clock.Add(time.Second); return clock })
 	steps.Begin("assemble", "python:slim")
 	steps.Reuse()
 	steps.Begin("assemble", "node:slim")
+	steps.Begin("scan", "python:slim")
+	steps.Begin("scan", "node:slim")
 	steps.End()
 	tm := steps.Timings()
-	if len(tm.Stages) != 1 || tm.Stages[0].Steps != 2 || tm.Stages[0].Reused != 1 {
+	if len(tm.Stages) != 2 || tm.Stages[0].Steps != 2 || tm.Stages[0].Reused != 1 {
 		t.Errorf("timings %+v, want 2 assemble steps, 1 reused", tm)
 	}
-	if !strings.Contains(log.String(), "[1/2] assemble python:slim  1.0s, reused\n") || strings.Contains(log.String(), "node:slim  1.0s, reused") {
+	// Redone names what a stage did again, only where it reused something.
+	if got := tm.Stages[0].Redone; len(got) != 1 || got[0] != "node:slim" {
+		t.Errorf("assemble redone %q, want [node:slim]", got)
+	}
+	if got := tm.Stages[1].Redone; got != nil {
+		t.Errorf("scan, which reused nothing, lists redone %q", got)
+	}
+	if !strings.Contains(log.String(), "[1/4] assemble python:slim  1.0s, reused\n") || strings.Contains(log.String(), "node:slim  1.0s, reused") {
 		t.Errorf("log marks the wrong step reused:\n%s", log.String())
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,7 +57,9 @@ func (s Stages) Evidence() string { return filepath.Join(s.Work, "evidence") }
 
 // Build implements Builder. A reused build is one whose flake files,
 // fleet, package set and Nix settings are unchanged and whose closure is
-// still in the store, held by its garbage-collector root.
+// still in the store, held by its garbage-collector root; or one that Nix
+// evaluated, with something it reads changed, to the closure the cell
+// already had (the evaluation ran, nothing was built).
 func (s Stages) Build(ctx context.Context, img fleet.Image, arch string) error {
 	cell := fmt.Sprintf("%s-%s-%s", img.Runtime, img.Tier, arch)
 	manifest := filepath.Join(s.Closures(), cell+".json")
@@ -72,6 +75,17 @@ func (s Stages) Build(ctx context.Context, img fleet.Image, arch string) error {
 		}
 		return err
 	}
+	// What this cell built last, while its closure is still held: when
+	// Nix evaluates the cell to the same closure, it built nothing and
+	// the step reused it (a package set that changed elsewhere).
+	var before []byte
+	if s.Reuse != nil {
+		var prev closure.Manifest
+		if raw, err := os.ReadFile(manifest); err == nil && json.Unmarshal(raw, &prev) == nil &&
+			closureInStore(&prev, filepath.Join(s.Closures(), cell+".gcroot")) {
+			before = raw
+		}
+	}
 	nixpkgs, err := storedNixpkgs(ctx, s.Nixpkgs, s.Env)
 	if err != nil {
 		return err
@@ -79,6 +93,11 @@ func (s Stages) Build(ctx context.Context, img fleet.Image, arch string) error {
 	built, path, err := stage.Build(ctx, s.Fleet, stage.BuildOptions{Runtime: img.Runtime, Tier: img.Tier, Arch: arch, Out: s.Closures(), Nixpkgs: nixpkgs, Env: s.Env, Log: io.Discard})
 	if err != nil || path != manifest {
 		return err
+	}
+	if before != nil {
+		if after, err := os.ReadFile(manifest); err == nil && bytes.Equal(after, before) {
+			reused(ctx)
+		}
 	}
 	return s.Reuse.save("build", key, inputs, built, s.Closures(), []string{manifest})
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -34,6 +35,10 @@ type StageTiming struct {
 	Seconds float64 `json:"seconds"`
 	// Longest is the stage's longest step.
 	Longest StepTiming `json:"longest"`
+	// Redone, when some of the stage's steps were reused, names the
+	// subjects of the others, in the order they ran: what a re-run did
+	// again because something it consumed changed.
+	Redone []string `json:"redone,omitempty"`
 }
 
 // StepTiming is the time of one step.
@@ -63,6 +68,7 @@ type stageClock struct {
 	steps, reused  int
 	total, longest time.Duration
 	longestSubject string
+	redone         []string
 }
 
 // NewSteps writes "[n/total] stage subject" lines to w (nil: nowhere),
@@ -115,6 +121,8 @@ func (s *Steps) End() {
 	c.total += d
 	if s.reused {
 		c.reused++
+	} else {
+		c.redone = append(c.redone, s.subject)
 	}
 	if c.steps == 1 || d > c.longest {
 		c.longest, c.longestSubject = d, s.subject
@@ -136,8 +144,12 @@ func (s *Steps) clock(stage string) *stageClock {
 func (s *Steps) Timings() Timings {
 	t := Timings{Stages: make([]StageTiming, 0, len(s.stages))}
 	for _, c := range s.stages {
-		t.Stages = append(t.Stages, StageTiming{Stage: c.stage, Steps: c.steps, Reused: c.reused, Seconds: c.total.Seconds(),
-			Longest: StepTiming{Subject: c.longestSubject, Seconds: c.longest.Seconds()}})
+		st := StageTiming{Stage: c.stage, Steps: c.steps, Reused: c.reused, Seconds: c.total.Seconds(),
+			Longest: StepTiming{Subject: c.longestSubject, Seconds: c.longest.Seconds()}}
+		if c.reused > 0 {
+			st.Redone = slices.Clone(c.redone)
+		}
+		t.Stages = append(t.Stages, st)
 	}
 	return t
 }
