@@ -19,6 +19,10 @@
 #   distroless scrub      the python distroless cell built cold (runtime in
 #                         the store, the cell's scrubbed copy, root and graph
 #                         not) vs the dev cell, which is not scrubbed, and warm
+#   pipeline              `clearcutt pipeline` on the example fleet: first run
+#                         (empty work directory), unchanged re-run, and a run
+#                         with one package of the set changed (revision
+#                         node-docs): wall times and what was done again
 #
 # The section "On a fresh machine" of docs/benchmarks.md is kept as it is:
 # its figures come from ../shared/tools/fresh-debian runs, and those of its
@@ -88,6 +92,30 @@ echo "==> go test -bench (count $count, benchtime $benchtime) ./internal/closure
 CLEARCUTT_REQUIRE_TOOLS=1 go test -run '^$' -bench 'PythonCell' -benchtime="$benchtime" -count="$count" -timeout 30m ./internal/closure | tee -a "$raw"
 [ "$(grep -c '^ok' "$raw")" -ge 5 ] || { echo "bench: go test ./internal/closure failed" >&2; exit 1; }
 
+# The example fleet's pipeline three times in one work directory, cache
+# and layout: into empty ones, again unchanged, and against a copy of the
+# package set at the revision node-docs, which changes nodejs-slim only.
+echo "==> clearcutt pipeline on the example fleet: first run, unchanged, one package changed"
+go build -trimpath -o out/bin/clearcutt .
+pw=$repo/out/bench-pipeline
+rm -rf "$pw"
+mkdir -p "$pw"
+out/bin/clearcutt vulndb build --advisories testdata/vulndb/advisories.yaml --out "$pw/vulndb" >/dev/null
+bench_pipeline() {
+  echo "--> $1"
+  out/bin/clearcutt pipeline --json --nixpkgs "$2" --work "$pw/work" --cache "$pw/cache" --db "$pw/vulndb" \
+    --to "oci:$pw/oci" >"$pw/$1.json"
+}
+bench_pipeline first nix/fixtures
+bench_pipeline unchanged nix/fixtures
+nix/fixtures/revisions/stage.sh node-docs "$pw/nixpkgs-node-docs" >/dev/null
+bench_pipeline changed "$pw/nixpkgs-node-docs"
+
 echo "==> writing docs/benchmarks.md (internal/benchreport/cmd/benchreport)"
+# shellcheck disable=SC2016 # Markdown backquotes, not a command
+change='`nodejs-slim_24` (revision `node-docs`: its documentation leaves the runtime output)'
 go run ./internal/benchreport/cmd/benchreport -in "$raw" -out docs/benchmarks.md \
-  -closure "$closure" -cosign "$tools/cosign" -benchtime "$benchtime" -count "$count"
+  -closure "$closure" -cosign "$tools/cosign" -benchtime "$benchtime" -count "$count" \
+  -pipeline-first "$pw/first.json" -pipeline-unchanged "$pw/unchanged.json" -pipeline-changed "$pw/changed.json" \
+  -pipeline-change "$change"
+rm -rf "$pw"

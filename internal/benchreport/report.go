@@ -60,6 +60,8 @@ type Report struct {
 	// BenchmarkCosignEquivalent ran ("v3.1.3").
 	CosignVersion string
 	Results       *Results
+	// Pipeline are the three runs of the example fleet's pipeline.
+	Pipeline *PipelineRuns
 	// Fresh is the section "On a fresh machine", heading included, as
 	// FreshSection returns it from the page being replaced; "" for none.
 	// The page ends with it.
@@ -90,6 +92,14 @@ func (rep *Report) Markdown() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rep.Pipeline == nil {
+		return nil, fmt.Errorf("the pipeline runs are %w", ErrMissing)
+	}
+	prows, err := rep.Pipeline.rows()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(prows, rows...)
 	m := rep.Machine
 	if m.CPU == "" {
 		m.CPU = "unknown"
@@ -110,6 +120,7 @@ func (rep *Report) Markdown() ([]byte, error) {
 		"RoundTrip":    SigstoreRoundTrip,
 		"FleetSeconds": f.Fleet500Ns / 1e9,
 		"Raw":          rep.Results.Raw(),
+		"Pipeline":     rep.Pipeline,
 		"Fresh":        strings.TrimRight(rep.Fresh, " \t\n"),
 	})
 	if err != nil {

@@ -5,9 +5,12 @@
 //
 //	go run ./internal/benchreport/cmd/benchreport -in raw.txt -out docs/benchmarks.md \
 //	    -closure out/closures/python-distroless-amd64.json -cosign "$(go env GOPATH)/bin/cosign" \
-//	    -benchtime 3x -count 3
+//	    -benchtime 3x -count 3 -pipeline-first first.json -pipeline-unchanged unchanged.json \
+//	    -pipeline-changed changed.json -pipeline-change '`nodejs-slim_24` (revision `node-docs`)'
 //
 // -in may be given more than once; the outputs are read in order. The
+// -pipeline-* files are `clearcutt pipeline --json` reports of three runs
+// of the example fleet (benchreport.PipelineRuns). The
 // machine is described from /proc and the Go version this command was built
 // with (go run builds it with the toolchain that ran the benchmarks); the
 // closure from its manifest; the cosign version from the build information
@@ -20,6 +23,7 @@ import (
 	"bufio"
 	"bytes"
 	"debug/buildinfo"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +38,7 @@ import (
 	"github.com/clearcutt/clearcutt/internal/benchreport"
 	"github.com/clearcutt/clearcutt/internal/closure"
 	"github.com/clearcutt/clearcutt/internal/fsutil"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 )
 
 func main() {
@@ -55,11 +60,27 @@ func run(args []string) error {
 	cosign := fl.String("cosign", "", "cosign binary the internal/verify benchmarks ran")
 	benchtime := fl.String("benchtime", "", "go test -benchtime of the run")
 	count := fl.Int("count", 0, "go test -count of the run")
+	var runs [3]string
+	fl.StringVar(&runs[0], "pipeline-first", "", "`file` of the first `clearcutt pipeline --json` report (empty work directory)")
+	fl.StringVar(&runs[1], "pipeline-unchanged", "", "`file` of the second, with nothing changed")
+	fl.StringVar(&runs[2], "pipeline-changed", "", "`file` of the third, with one package of the set changed")
+	change := fl.String("pipeline-change", "", "what the third run changed, in Markdown")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if len(in) == 0 || *out == "" || *manifest == "" || *cosign == "" || *benchtime == "" || *count < 1 {
-		return errors.New("-in, -out, -closure, -cosign, -benchtime and -count are required")
+	if len(in) == 0 || *out == "" || *manifest == "" || *cosign == "" || *benchtime == "" || *count < 1 ||
+		runs[0] == "" || runs[1] == "" || runs[2] == "" || *change == "" {
+		return errors.New("-in, -out, -closure, -cosign, -benchtime, -count and the -pipeline-* flags are required")
+	}
+	var reports [3]pipeline.Report
+	for i, name := range runs {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(data, &reports[i]); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
 
 	results := benchreport.NewResults()
@@ -96,6 +117,7 @@ func run(args []string) error {
 		Count:         *count,
 		CosignVersion: bi.Main.Version,
 		Results:       results,
+		Pipeline:      &benchreport.PipelineRuns{Cold: reports[0], Unchanged: reports[1], Changed: reports[2], Change: *change},
 	}
 	switch old, err := os.ReadFile(*out); {
 	case err == nil:

@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/clearcutt/clearcutt/internal/benchreport"
 	"github.com/clearcutt/clearcutt/internal/closure"
+	"github.com/clearcutt/clearcutt/internal/pipeline"
 )
 
 const oldPage = "# Benchmarks\n\nold figures\n\n## Raw output\n\n```\n```\n\n" +
@@ -54,7 +57,31 @@ func setup(t *testing.T, input []byte) (args []string, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []string{"-in", raw, "-out", out, "-closure", manifest, "-cosign", exe, "-benchtime", "3x", "-count", "3"}, out
+	args = []string{"-in", raw, "-out", out, "-closure", manifest, "-cosign", exe, "-benchtime", "3x", "-count", "3",
+		"-pipeline-change", "`nodejs-slim_24` (revision `node-docs`)"}
+	// Three pipeline reports of one image, as `clearcutt pipeline --json`
+	// writes them.
+	for i, run := range []struct {
+		name    string
+		seconds float64
+		reused  int
+	}{{"first", 200, 0}, {"unchanged", 4, 1}, {"changed", 20, 0}} {
+		rep := pipeline.Report{Images: []pipeline.Image{{Image: "node:slim", Digest: fmt.Sprintf("sha256:%d", i/2)}}, Verified: true, Tagged: true,
+			Timings: pipeline.Timings{Seconds: run.seconds}}
+		for _, st := range []string{"build", "assemble", "test", "sbom", "scan"} {
+			rep.Timings.Stages = append(rep.Timings.Stages, pipeline.StageTiming{Stage: st, Steps: 1, Reused: run.reused})
+		}
+		data, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, run.name+".json")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-pipeline-"+run.name, file)
+	}
+	return args, out
 }
 
 func readBench(t *testing.T) []byte {
@@ -78,6 +105,8 @@ func TestRun(t *testing.T) {
 	s := string(page)
 	for _, want := range []string{
 		"(36.1 MB NAR size, 2 store paths) |\n",
+		"| example fleet pipeline, unchanged re-run ÷ first run | **0.020×** | 4.0 s vs 200.0 s; 4 of 4 build,",
+		"| **1 of 1** | build 1 of 1 (all); assemble 1 of 1 (all); test 1 of 1 (all); sbom 1 of 1 (all); digests changed: node:slim; 20.0 s (0.10× the first run) |\n",
 		"| **58.55×** | 1376.9 ms for 11 cosign (devel) invocations vs 23.5 ms in one process |\n",
 		"```\n\n## On a fresh machine\n\n| commit | date |\n|---|---|\n| 6c31dd6 | 2026-12-06 |\n",
 	} {
