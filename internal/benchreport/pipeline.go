@@ -23,7 +23,7 @@ type PipelineRuns struct {
 // what they consumed is unchanged (ADR 0020); the others always run.
 var reusingStages = []string{"build", "assemble", "test", "sbom"}
 
-// stage returns the timing of stage name in r (zero when it did not run).
+// stageOf returns the timing of stage name in r (zero when it did not run).
 func stageOf(r pipeline.Report, name string) pipeline.StageTiming {
 	for _, s := range r.Timings.Stages {
 		if s.Stage == name {

@@ -2,6 +2,7 @@ package benchreport
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func testPipeline() *PipelineRuns {
 		r := pipeline.Report{Images: images(nodeDigest), Verified: true, Tagged: true, Timings: pipeline.Timings{Seconds: seconds}}
 		for _, st := range []string{"build", "assemble", "test", "sbom", "scan", "publish", "attest", "verify", "tag"} {
 			s := pipeline.StageTiming{Stage: st, Steps: 3}
-			if slices := reusingStages; st == slices[0] || st == slices[1] || st == slices[2] || st == slices[3] {
+			if slices.Contains(reusingStages, st) {
 				s.Reused = reused
 				if reused > 0 {
 					s.Redone = redone
