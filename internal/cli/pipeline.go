@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,7 @@ type pipelineFlags struct {
 	attest   attestFlags
 	noAttest bool
 	noReuse  bool
+	jobs     int
 }
 
 func newPipelineCmd(g *globals) *cobra.Command {
@@ -52,10 +54,15 @@ only while what it names is still there (the closure in the Nix store, the
 index in the staging layout). Scans, signatures and verification are done
 afresh on every run. --no-reuse redoes everything.
 
+Up to --jobs images (default: the number of CPUs) are built and gated at the
+same time, each through its stages in order; publishing, signing,
+verification and tagging then follow one image at a time, in fleet order.
+
 Each step's progress line is repeated when it ends, with its duration:
 "[17/66] sbom python:dev  2.3s". The report ends with where the time went: per
-stage, its steps, how many reused an earlier result, their time together and
-the longest step, then the run's wall time (--json: "timings").
+stage, its steps, how many reused an earlier result, their time added up (steps
+of images gated at once overlap) and the longest step, then the run's wall
+time (--json: "timings").
 
 Exit status: 0 every image built, gated, published and verified, 1 a gate or
 a verification failed (the report names it; tags did not move), 2 bad flags
@@ -97,6 +104,7 @@ or fleet file, 3 could not run (nix, registry, signing, I/O).`,
 	cmd.Flags().StringVar(&fl.cache, "cache", "", "compressed-layer cache (default: the user cache directory)")
 	cmd.Flags().BoolVar(&fl.noSmoke, "no-smoke", false, "do not execute images (smoke checks are reported as skipped)")
 	cmd.Flags().BoolVar(&fl.noReuse, "no-reuse", false, "redo every build, assembly, test and SBOM instead of reusing unchanged results")
+	cmd.Flags().IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "images built and gated at the same time")
 	cmd.Flags().BoolVar(&fl.asJSON, "json", false, "print the report as JSON")
 	fs := cmd.Flags()
 	fl.scan.addFlags(fs, dbUsage)
@@ -114,6 +122,9 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 	if err != nil {
 		return pipeline.Options{}, err
 	}
+	if fl.jobs < 1 {
+		return pipeline.Options{}, usageErr(fmt.Errorf("--jobs %d: at least one image must be gated at a time", fl.jobs))
+	}
 	epoch, err := sourceDateEpoch(-1, f)
 	if err != nil {
 		return pipeline.Options{}, err
@@ -129,7 +140,7 @@ func (fl pipelineFlags) release(cmd *cobra.Command, g *globals, f *fleet.File) (
 	if !fl.noReuse {
 		st.Reuse = &pipeline.Reuse{Dir: filepath.Join(fl.work, "reuse")}
 	}
-	o := pipeline.Options{Fleet: f.Path, Images: images, Destination: fl.to, Builder: st, Checker: st, Publisher: st, Log: g.stderr}
+	o := pipeline.Options{Fleet: f.Path, Images: images, Destination: fl.to, Builder: st, Checker: st, Publisher: st, Log: g.stderr, Jobs: fl.jobs}
 	if fl.noAttest {
 		return o, nil
 	}

@@ -11,9 +11,9 @@ import (
 )
 
 // timingRows are a run's time table: per stage its steps, how many reused
-// an earlier result, their time together and the longest step with what
-// it ran on; then the totals, whose time is the run's wall time (the
-// stages' and the time between their steps).
+// an earlier result, their time added up and the longest step with what it
+// ran on; then the totals, whose time is the run's wall time (less than
+// the stages' added up where images were gated at the same time).
 func timingRows(tm pipeline.Timings) [][]string {
 	var rows [][]string
 	steps, reused := 0, 0

@@ -37,8 +37,8 @@ func WriteLayout(ctx context.Context, dir string, idx v1.ImageIndex, refName str
 	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile), 0o644); err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := layout.Path(dir).WriteIndex(idx); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("layout %s: %w", dir, err)
+	if err := writeBlobs(dir, idx); err != nil {
+		return v1.Descriptor{}, err
 	}
 	d, err := idx.Digest()
 	if err != nil {
@@ -56,6 +56,23 @@ func WriteLayout(ctx context.Context, dir string, idx v1.ImageIndex, refName str
 		return v1.Descriptor{}, err
 	}
 	return desc, nil
+}
+
+// writeBlobs writes the blobs of idx into the layout at dir under a lock
+// on its blobs directory. go-containerregistry writes a blob of known
+// digest in place, so two writers of one layer (images that share it,
+// assembled at the same time) would otherwise truncate each other's file
+// while the first already reads it as present.
+func writeBlobs(dir string, idx v1.ImageIndex) error {
+	unlock, err := fsutil.LockDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := layout.Path(dir).WriteIndex(idx); err != nil {
+		return fmt.Errorf("layout %s: %w", dir, err)
+	}
+	return nil
 }
 
 func updateIndexJSON(dir string, desc v1.Descriptor) error {

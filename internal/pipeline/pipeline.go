@@ -80,24 +80,27 @@ func GateSteps(n int) int { return n + 4 }
 // GateImage builds img for archs, assembles it and runs its gates in
 // order: tier tests, SBOM, scan. It stops at the first failed gate with an
 // error wrapping outcome.ErrGateFailed that names the failed checks; the
-// result holds every report made until then.
+// result holds every report made until then. Its steps run on a lane of
+// their own of steps, so several images can be gated at once when b and c
+// allow it.
 func GateImage(ctx context.Context, b Builder, c Checker, img fleet.Image, archs []string, steps *Steps) (Image, error) {
-	ctx = withSteps(ctx, steps)
+	lane := steps.Lane()
+	ctx = withSteps(ctx, lane)
 	res := Image{Image: img.RefName}
-	defer steps.End()
+	defer lane.End()
 	for _, arch := range archs {
-		steps.Begin("build", img.RefName+" "+arch)
+		lane.Begin("build", img.RefName+" "+arch)
 		if err := b.Build(ctx, img, arch); err != nil {
 			return res, err
 		}
 	}
-	steps.Begin("assemble", img.RefName)
+	lane.Begin("assemble", img.RefName)
 	ar, err := b.Assemble(ctx, img, archs)
 	if err != nil {
 		return res, err
 	}
 	res.Assemble, res.Reference, res.Digest = &ar, ar.Reference, ar.Digest
-	steps.Begin("test", img.RefName)
+	lane.Begin("test", img.RefName)
 	tr, err := c.Test(ctx, ar.Reference)
 	if err != nil {
 		return res, err
@@ -106,13 +109,13 @@ func GateImage(ctx context.Context, b Builder, c Checker, img fleet.Image, archs
 	if !tr.Passed {
 		return res, fmt.Errorf("%w: %s", outcome.ErrGateFailed, tr.FailedChecks())
 	}
-	steps.Begin("sbom", img.RefName)
+	lane.Begin("sbom", img.RefName)
 	sr, err := c.SBOM(ctx, ar.Reference)
 	if err != nil {
 		return res, err
 	}
 	res.SBOM = &sr
-	steps.Begin("scan", img.RefName)
+	lane.Begin("scan", img.RefName)
 	vr, err := c.Scan(ctx, ar.Reference)
 	if err != nil {
 		return res, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clearcutt/clearcutt/internal/fleet"
@@ -29,6 +30,11 @@ type Options struct {
 	Builder   Builder
 	Checker   Checker
 	Publisher Publisher
+	// Jobs is the number of images gated at the same time (0 or 1: one
+	// after another); Builder and Checker must then be safe for concurrent
+	// use. Publishing, signing, verification and tagging stay in fleet
+	// order, one image at a time.
+	Jobs int
 	// Signer and Verifier are nil for an unsigned release: the images are
 	// then published with their tags and nothing is verified.
 	Signer   Signer
@@ -94,18 +100,15 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	if o.Signer != nil && o.Verifier == nil {
 		return done(outcome.UsageError{Err: fmt.Errorf("a signed release needs a verifier")})
 	}
-	for _, img := range o.Images {
-		res, err := GateImage(ctx, o.Builder, o.Checker, img, img.Architectures, steps)
-		if err != nil {
-			res.Error = err.Error()
+	gated, err := gateAll(ctx, o, steps)
+	for _, res := range gated {
+		if res.Error != "" {
 			rep.Passed = false
-			rep.Images = append(rep.Images, res)
-			if !imageProblem(ctx, err) {
-				return done(err)
-			}
-			continue
 		}
 		rep.Images = append(rep.Images, res)
+	}
+	if err != nil {
+		return done(err)
 	}
 	if !rep.Passed {
 		return done(fmt.Errorf("%w: nothing was published", outcome.ErrGateFailed))
@@ -167,6 +170,63 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	}
 	rep.Tagged = true
 	return done(nil)
+}
+
+// gateAll gates the images of o, up to o.Jobs at once, and returns their
+// results in fleet order, each failed one with its Error set. An image
+// whose build or gate failed does not stop the others; anything else (a
+// usage error, a cancelled context) cancels the images still running,
+// starts no other, and is returned, after the results of the images that
+// started.
+func gateAll(ctx context.Context, o Options, steps *Steps) ([]Image, error) {
+	jobs := max(o.Jobs, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]Image, len(o.Images))
+	started := make([]bool, len(o.Images))
+	var (
+		mu   sync.Mutex
+		stop error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, jobs)
+	for i, img := range o.Images {
+		slots <- struct{}{}
+		if ctx.Err() != nil {
+			break
+		}
+		started[i] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			res, err := GateImage(ctx, o.Builder, o.Checker, img, img.Architectures, steps)
+			if err != nil {
+				res.Error = err.Error()
+				if !imageProblem(ctx, err) {
+					mu.Lock()
+					if stop == nil {
+						stop = err
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	var out []Image
+	for i := range results {
+		if started[i] {
+			out = append(out, results[i])
+		}
+	}
+	if stop == nil && ctx.Err() != nil {
+		// The caller's context ended while no image was running.
+		stop = ctx.Err()
+	}
+	return out, stop
 }
 
 // releaseSteps is the number of steps a release of every image through

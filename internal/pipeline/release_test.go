@@ -35,11 +35,16 @@ type stages struct {
 	// says.
 	clock time.Time
 	took  map[string]time.Duration
+	// hook, when set, is called with every call as it is made.
+	hook func(call string)
 }
 
 func (s *stages) call(format string, args ...any) error {
 	c := fmt.Sprintf(format, args...)
 	s.calls = append(s.calls, c)
+	if s.hook != nil {
+		s.hook(c)
+	}
 	d, ok := s.took[c]
 	if !ok {
 		d = time.Second
@@ -221,11 +226,21 @@ func TestReleaseStopsAtAUsageError(t *testing.T) {
 func TestReleaseStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stages{}
+	s.hook = func(c string) {
+		if c == "build python:distroless amd64" {
+			cancel()
+		}
+	}
 	s.fail = map[string]error{"build python:distroless amd64": context.Canceled}
-	cancel()
 	_, err := pipeline.Release(ctx, pipeline.Options{Images: fleetImages, Builder: s, Checker: s, Publisher: s, Signer: s, Verifier: s})
 	if !errors.Is(err, context.Canceled) || len(s.calls) != 1 {
 		t.Fatalf("error %v after calls %v, want context.Canceled after the first", err, s.calls)
+	}
+	// A context that ended before the run starts no image.
+	s = &stages{}
+	_, err = pipeline.Release(ctx, pipeline.Options{Images: fleetImages, Builder: s, Checker: s, Publisher: s, Signer: s, Verifier: s})
+	if !errors.Is(err, context.Canceled) || len(s.calls) != 0 {
+		t.Fatalf("error %v after calls %v, want context.Canceled and no call", err, s.calls)
 	}
 }
 

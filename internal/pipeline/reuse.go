@@ -261,18 +261,18 @@ func treeStamp(dir string) (string, error) {
 // reuseSignal carries the running step's Reuse mark to the stages.
 type reuseSignal struct{}
 
-// withSteps lets the stages of ctx mark the running step of steps as
+// withSteps lets the stages of ctx mark the running step of lane as
 // reused.
-func withSteps(ctx context.Context, steps *Steps) context.Context {
-	if steps == nil {
+func withSteps(ctx context.Context, lane *Lane) context.Context {
+	if lane == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, reuseSignal{}, steps)
+	return context.WithValue(ctx, reuseSignal{}, lane)
 }
 
 // reused marks the running step of ctx as reused.
 func reused(ctx context.Context) {
-	if s, ok := ctx.Value(reuseSignal{}).(*Steps); ok {
-		s.Reuse()
+	if l, ok := ctx.Value(reuseSignal{}).(*Lane); ok {
+		l.Reuse()
 	}
 }
