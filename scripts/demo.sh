@@ -16,14 +16,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
 clearcutt_need_root
+clearcutt_need_go
+
+# The CLI builds while the Debian packages install and the fixtures are
+# staged: a first build fetches and compiles every module, the longest
+# step of a first run. Static (CGO_ENABLED=0): the same binary whether or
+# not the machine has a C compiler.
+mkdir -p out/bin
+clearcutt_start cli-build "building the clearcutt CLI (go build)" \
+  env CGO_ENABLED=0 go build -trimpath -o out/bin/clearcutt .
+
 clearcutt_install_prereqs
 clearcutt_nix_env
-
 clearcutt_step "staging the offline Nix fixtures" scripts/nix-fixtures.sh
 
-mkdir -p out/bin
-clearcutt_step "building the clearcutt CLI (go build; a first build fetches and compiles every module)" \
-  go build -trimpath -o out/bin/clearcutt .
+clearcutt_finish cli-build
 cc=out/bin/clearcutt
 
 $cc fleet validate

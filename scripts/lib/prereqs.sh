@@ -29,6 +29,12 @@ clearcutt_install_packages() {
 clearcutt_install_prereqs() {
   clearcutt_install_packages nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git curl \
     binutils binutils-aarch64-linux-gnu
+  clearcutt_need_go
+}
+
+# clearcutt_need_go puts Go on PATH (a go.dev install in /usr/local/go) or
+# says where to get it.
+clearcutt_need_go() {
   if ! command -v go >/dev/null 2>&1; then
     if [ -x /usr/local/go/bin/go ]; then
       export PATH="/usr/local/go/bin:$PATH"
@@ -75,6 +81,48 @@ clearcutt_step() {
     echo "    $what: done in $((SECONDS - start)) s"
   else
     echo "    $what: failed after $((SECONDS - start)) s (exit $rc)" >&2
+  fi
+  return "$rc"
+}
+
+# clearcutt_start NAME WHAT COMMAND... starts COMMAND in the background, its
+# output going to out/logs/NAME.log, so that the set-up after it runs
+# meanwhile; clearcutt_finish NAME waits for it. A script that exits before
+# then stops it.
+clearcutt_start() {
+  local name=$1 what=$2 v=${1//[^A-Za-z0-9_]/_}
+  shift 2
+  mkdir -p out/logs
+  echo "==> $what (in the background: out/logs/$name.log)"
+  "$@" >"out/logs/$name.log" 2>&1 &
+  eval "clearcutt_bg_pid_$v=\$! clearcutt_bg_start_$v=\$SECONDS"
+  eval "clearcutt_bg_what_$v=\$what"
+  # shellcheck disable=SC2064 # the pid is meant to be expanded now
+  trap "kill $! 2>/dev/null || true" EXIT
+}
+
+# clearcutt_finish NAME waits for the command clearcutt_start NAME started,
+# says every 30 s that it is still running, and ends with how long it took
+# since it started; on failure it shows the end of its log. It returns the
+# command's exit status.
+clearcutt_finish() {
+  local name=$1 v=${1//[^A-Za-z0-9_]/_} pid start what rc=0 n=0
+  eval "pid=\$clearcutt_bg_pid_$v start=\$clearcutt_bg_start_$v what=\$clearcutt_bg_what_$v"
+  echo "==> $what: waiting for it"
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    n=$((n + 1))
+    if [ $((n % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
+      echo "    ... $what: still running after $((SECONDS - start)) s"
+    fi
+  done
+  wait "$pid" || rc=$?
+  trap - EXIT
+  if [ "$rc" -eq 0 ]; then
+    echo "    $what: done in $((SECONDS - start)) s"
+  else
+    echo "    $what: failed after $((SECONDS - start)) s (exit $rc); the end of out/logs/$name.log:" >&2
+    tail -n 40 "out/logs/$name.log" >&2
   fi
   return "$rc"
 }
