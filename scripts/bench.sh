@@ -22,7 +22,8 @@
 #   pipeline              `clearcutt pipeline` on the example fleet: first run
 #                         (empty work directory), unchanged re-run, and a run
 #                         with one package of the set changed (revision
-#                         node-docs): wall times and what was done again
+#                         node-docs): wall times and what was done again;
+#                         and the first run one image at a time (--jobs 1)
 #
 # The section "On a fresh machine" of docs/benchmarks.md is kept as it is:
 # its figures come from ../shared/tools/fresh-debian runs, and those of its
@@ -93,23 +94,28 @@ CLEARCUTT_REQUIRE_TOOLS=1 go test -run '^$' -bench 'PythonCell' -benchtime="$ben
 [ "$(grep -c '^ok' "$raw")" -ge 5 ] || { echo "bench: go test ./internal/closure failed" >&2; exit 1; }
 
 # The example fleet's pipeline three times in one work directory, cache
-# and layout: into empty ones, again unchanged, and against a copy of the
-# package set at the revision node-docs, which changes nodejs-slim only.
-echo "==> clearcutt pipeline on the example fleet: first run, unchanged, one package changed"
+# and layout: into empty ones (as many images at once as there are CPUs,
+# at least 2), again unchanged, and against a copy of the package set at
+# the revision node-docs, which changes nodejs-slim only. Then the first
+# run again one image at a time (--jobs 1), into empty ones of its own.
+echo "==> clearcutt pipeline on the example fleet: first run, unchanged, one package changed, one image at a time"
 go build -trimpath -o out/bin/clearcutt .
 pw=$repo/out/bench-pipeline
 rm -rf "$pw"
 mkdir -p "$pw"
 out/bin/clearcutt vulndb build --advisories testdata/vulndb/advisories.yaml --out "$pw/vulndb" >/dev/null
-bench_pipeline() {
+jobs=$(nproc)
+[ "$jobs" -ge 2 ] || jobs=2
+bench_pipeline() { # bench_pipeline RUN NIXPKGS DIR JOBS
   echo "--> $1"
-  out/bin/clearcutt pipeline --json --nixpkgs "$2" --work "$pw/work" --cache "$pw/cache" --db "$pw/vulndb" \
-    --to "oci:$pw/oci" >"$pw/$1.json"
+  out/bin/clearcutt pipeline --json --nixpkgs "$2" --work "$pw/$3" --cache "$pw/$3/cache" --db "$pw/vulndb" \
+    --to "oci:$pw/$3/oci" --jobs "$4" >"$pw/$1.json"
 }
-bench_pipeline first nix/fixtures
-bench_pipeline unchanged nix/fixtures
+bench_pipeline first nix/fixtures work "$jobs"
+bench_pipeline unchanged nix/fixtures work "$jobs"
 nix/fixtures/revisions/stage.sh node-docs "$pw/nixpkgs-node-docs" >/dev/null
-bench_pipeline changed "$pw/nixpkgs-node-docs"
+bench_pipeline changed "$pw/nixpkgs-node-docs" work "$jobs"
+bench_pipeline serial nix/fixtures serial 1
 
 echo "==> writing docs/benchmarks.md (internal/benchreport/cmd/benchreport)"
 # shellcheck disable=SC2016 # Markdown backquotes, not a command
@@ -117,5 +123,5 @@ change='`nodejs-slim_24` (revision `node-docs`: its documentation leaves the run
 go run ./internal/benchreport/cmd/benchreport -in "$raw" -out docs/benchmarks.md \
   -closure "$closure" -cosign "$tools/cosign" -benchtime "$benchtime" -count "$count" \
   -pipeline-first "$pw/first.json" -pipeline-unchanged "$pw/unchanged.json" -pipeline-changed "$pw/changed.json" \
-  -pipeline-change "$change"
+  -pipeline-serial "$pw/serial.json" -pipeline-change "$change"
 rm -rf "$pw"

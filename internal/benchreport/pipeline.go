@@ -8,12 +8,16 @@ import (
 	"github.com/clearcutt/clearcutt/internal/pipeline"
 )
 
-// PipelineRuns are three `clearcutt pipeline --json` reports of one fleet,
+// PipelineRuns are `clearcutt pipeline --json` reports of one fleet: three
 // run one after another with the same work directory, layer cache and
-// destination: the first into empty ones, the second with nothing
-// changed, the third with one package of the package set changed.
+// destination (the first into empty ones, the second with nothing
+// changed, the third with one package of the package set changed), and a
+// first run again with one image gated at a time (--jobs 1), into empty
+// ones of its own.
 type PipelineRuns struct {
 	Cold, Unchanged, Changed pipeline.Report
+	// Serial is the first run again, one image at a time.
+	Serial pipeline.Report
 	// Change says what the third run changed, in Markdown
 	// ("`nodejs-slim_24` (revision `node-docs`)").
 	Change string
@@ -49,7 +53,7 @@ func (p *PipelineRuns) check() error {
 	for _, r := range []struct {
 		name string
 		rep  pipeline.Report
-	}{{"first", p.Cold}, {"unchanged", p.Unchanged}, {"changed", p.Changed}} {
+	}{{"first", p.Cold}, {"unchanged", p.Unchanged}, {"changed", p.Changed}, {"one-at-a-time", p.Serial}} {
 		switch {
 		case len(r.rep.Images) == 0:
 			return fmt.Errorf("the %s pipeline run released no image: %w", r.name, ErrMalformed)
@@ -61,10 +65,18 @@ func (p *PipelineRuns) check() error {
 			return fmt.Errorf("the %s pipeline run has no wall time: %w", r.name, ErrMalformed)
 		}
 	}
-	for _, s := range p.Cold.Timings.Stages {
-		if s.Reused > 0 {
-			return fmt.Errorf("the first pipeline run reused %d %s steps: it was not cold: %w", s.Reused, s.Stage, ErrMalformed)
+	for _, r := range []struct {
+		name string
+		rep  pipeline.Report
+	}{{"first", p.Cold}, {"one-at-a-time", p.Serial}} {
+		for _, s := range r.rep.Timings.Stages {
+			if s.Reused > 0 {
+				return fmt.Errorf("the %s pipeline run reused %d %s steps: it was not cold: %w", r.name, s.Reused, s.Stage, ErrMalformed)
+			}
 		}
+	}
+	if p.Serial.Jobs != 1 || p.Cold.Jobs < 2 {
+		return fmt.Errorf("the first pipeline run gated %d images at once, the one-at-a-time run %d: want several and 1: %w", p.Cold.Jobs, p.Serial.Jobs, ErrMalformed)
 	}
 	for _, st := range reusingStages {
 		if stageOf(p.Unchanged, st).Steps == 0 {
@@ -121,11 +133,15 @@ func (p *PipelineRuns) rows() ([]Row, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	cold, unchanged, changed := p.Cold.Timings.Seconds, p.Unchanged.Timings.Seconds, p.Changed.Timings.Seconds
+	cold, unchanged, changed, serial := p.Cold.Timings.Seconds, p.Unchanged.Timings.Seconds, p.Changed.Timings.Seconds, p.Serial.Timings.Seconds
 	n, reused := steps(p.Unchanged)
 	assemble := stageOf(p.Changed, "assemble")
 	changedImages := p.changedImages()
 	return []Row{{
+		fmt.Sprintf("example fleet pipeline, first run: %d images at once ÷ one at a time", p.Cold.Jobs),
+		fmt.Sprintf("**%.2f×**", cold/serial),
+		fmt.Sprintf("%.1f s with --jobs %d vs %.1f s with --jobs 1, each into empty work directories (the one-at-a-time run second, with the Nix store holding the closures)", cold, p.Cold.Jobs, serial),
+	}, {
 		"example fleet pipeline, unchanged re-run ÷ first run",
 		fmt.Sprintf("**%.3f×**", unchanged/cold),
 		fmt.Sprintf("%.1f s vs %.1f s; %d of %d build, assemble, test and SBOM steps reused; scan, publish, attest and verify done afresh", unchanged, cold, reused, n),

@@ -60,7 +60,7 @@ type Report struct {
 	// BenchmarkCosignEquivalent ran ("v3.1.3").
 	CosignVersion string
 	Results       *Results
-	// Pipeline are the three runs of the example fleet's pipeline.
+	// Pipeline are the four runs of the example fleet's pipeline.
 	Pipeline *PipelineRuns
 	// Fresh is the section "On a fresh machine", heading included, as
 	// FreshSection returns it from the page being replaced; "" for none.

@@ -61,9 +61,12 @@ type Report struct {
 	Signed bool `json:"signed"`
 	// Tagged is true once the tags (layout names) moved: after every
 	// published image verified.
-	Tagged   bool    `json:"tagged"`
-	Verified bool    `json:"verified"`
-	Seconds  float64 `json:"seconds"`
+	Tagged   bool `json:"tagged"`
+	Verified bool `json:"verified"`
+	// Jobs is the number of images that were gated at the same time at
+	// most (Options.Jobs).
+	Jobs    int     `json:"jobs"`
+	Seconds float64 `json:"seconds"`
 	// Timings say where the time went: per stage, its steps, their time
 	// together and the longest of them.
 	Timings Timings `json:"timings"`
@@ -89,7 +92,7 @@ func Release(ctx context.Context, o Options) (Report, error) {
 	}
 	start := now()
 	steps := NewSteps(o.Log, releaseSteps(o), now)
-	rep := Report{Fleet: o.Fleet, Destination: o.Destination, Passed: true, Signed: o.signed()}
+	rep := Report{Fleet: o.Fleet, Destination: o.Destination, Passed: true, Signed: o.signed(), Jobs: max(o.Jobs, 1)}
 	done := func(err error) (Report, error) {
 		steps.End()
 		rep.Timings = steps.Timings()

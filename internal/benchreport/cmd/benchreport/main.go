@@ -6,10 +6,11 @@
 //	go run ./internal/benchreport/cmd/benchreport -in raw.txt -out docs/benchmarks.md \
 //	    -closure out/closures/python-distroless-amd64.json -cosign "$(go env GOPATH)/bin/cosign" \
 //	    -benchtime 3x -count 3 -pipeline-first first.json -pipeline-unchanged unchanged.json \
-//	    -pipeline-changed changed.json -pipeline-change '`nodejs-slim_24` (revision `node-docs`)'
+//	    -pipeline-changed changed.json -pipeline-serial serial.json \
+//	    -pipeline-change '`nodejs-slim_24` (revision `node-docs`)'
 //
 // -in may be given more than once; the outputs are read in order. The
-// -pipeline-* files are `clearcutt pipeline --json` reports of three runs
+// -pipeline-* files are `clearcutt pipeline --json` reports of four runs
 // of the example fleet (benchreport.PipelineRuns). The
 // machine is described from /proc and the Go version this command was built
 // with (go run builds it with the toolchain that ran the benchmarks); the
@@ -31,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,19 +62,20 @@ func run(args []string) error {
 	cosign := fl.String("cosign", "", "cosign binary the internal/verify benchmarks ran")
 	benchtime := fl.String("benchtime", "", "go test -benchtime of the run")
 	count := fl.Int("count", 0, "go test -count of the run")
-	var runs [3]string
+	var runs [4]string
 	fl.StringVar(&runs[0], "pipeline-first", "", "`file` of the first `clearcutt pipeline --json` report (empty work directory)")
 	fl.StringVar(&runs[1], "pipeline-unchanged", "", "`file` of the second, with nothing changed")
 	fl.StringVar(&runs[2], "pipeline-changed", "", "`file` of the third, with one package of the set changed")
+	fl.StringVar(&runs[3], "pipeline-serial", "", "`file` of the first run again with --jobs 1 (empty work directory of its own)")
 	change := fl.String("pipeline-change", "", "what the third run changed, in Markdown")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if len(in) == 0 || *out == "" || *manifest == "" || *cosign == "" || *benchtime == "" || *count < 1 ||
-		runs[0] == "" || runs[1] == "" || runs[2] == "" || *change == "" {
+		slices.Contains(runs[:], "") || *change == "" {
 		return errors.New("-in, -out, -closure, -cosign, -benchtime, -count and the -pipeline-* flags are required")
 	}
-	var reports [3]pipeline.Report
+	var reports [4]pipeline.Report
 	for i, name := range runs {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -117,7 +120,7 @@ func run(args []string) error {
 		Count:         *count,
 		CosignVersion: bi.Main.Version,
 		Results:       results,
-		Pipeline:      &benchreport.PipelineRuns{Cold: reports[0], Unchanged: reports[1], Changed: reports[2], Change: *change},
+		Pipeline:      &benchreport.PipelineRuns{Cold: reports[0], Unchanged: reports[1], Changed: reports[2], Serial: reports[3], Change: *change},
 	}
 	switch old, err := os.ReadFile(*out); {
 	case err == nil:

@@ -59,15 +59,16 @@ func setup(t *testing.T, input []byte) (args []string, out string) {
 	}
 	args = []string{"-in", raw, "-out", out, "-closure", manifest, "-cosign", exe, "-benchtime", "3x", "-count", "3",
 		"-pipeline-change", "`nodejs-slim_24` (revision `node-docs`)"}
-	// Three pipeline reports of one image, as `clearcutt pipeline --json`
+	// Four pipeline reports of one image, as `clearcutt pipeline --json`
 	// writes them.
 	for i, run := range []struct {
 		name    string
 		seconds float64
 		reused  int
-	}{{"first", 200, 0}, {"unchanged", 4, 1}, {"changed", 20, 0}} {
-		rep := pipeline.Report{Images: []pipeline.Image{{Image: "node:slim", Digest: fmt.Sprintf("sha256:%d", i/2)}}, Verified: true, Tagged: true,
-			Timings: pipeline.Timings{Seconds: run.seconds}}
+		jobs    int
+	}{{"first", 200, 0, 2}, {"unchanged", 4, 1, 2}, {"changed", 20, 0, 2}, {"serial", 250, 0, 1}} {
+		rep := pipeline.Report{Images: []pipeline.Image{{Image: "node:slim", Digest: fmt.Sprintf("sha256:%d", min(i, 2)/2)}}, Verified: true, Tagged: true,
+			Jobs: run.jobs, Timings: pipeline.Timings{Seconds: run.seconds}}
 		for _, st := range []string{"build", "assemble", "test", "sbom", "scan"} {
 			rep.Timings.Stages = append(rep.Timings.Stages, pipeline.StageTiming{Stage: st, Steps: 1, Reused: run.reused})
 		}
@@ -105,6 +106,7 @@ func TestRun(t *testing.T) {
 	s := string(page)
 	for _, want := range []string{
 		"(36.1 MB NAR size, 2 store paths) |\n",
+		"| example fleet pipeline, first run: 2 images at once ÷ one at a time | **0.80×** | 200.0 s with --jobs 2 vs 250.0 s with --jobs 1,",
 		"| example fleet pipeline, unchanged re-run ÷ first run | **0.020×** | 4.0 s vs 200.0 s; 4 of 4 build,",
 		"| **1 of 1** | build 1 of 1 (all); assemble 1 of 1 (all); test 1 of 1 (all); sbom 1 of 1 (all); digests changed: node:slim; 20.0 s (0.10× the first run) |\n",
 		"| **58.55×** | 1376.9 ms for 11 cosign (devel) invocations vs 23.5 ms in one process |\n",
