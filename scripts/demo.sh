@@ -20,16 +20,11 @@ clearcutt_need_go
 
 # The CLI builds while the Debian packages install and the fixtures are
 # staged: a first build fetches and compiles every module, the longest
-# step of a first run. It is built as release binaries are: static
-# (CGO_ENABLED=0: the same binary whether or not the machine has a C
-# compiler) and linked without DWARF or the symbol table (-s -w: a
-# smaller binary and a shorter link; stack traces keep their function
-# names and lines). The compiler collects its garbage less often
-# (GOGC=400, bounded by GOMEMLIMIT). docs/benchmarks.md ("Cold build of
-# the CLI") measures what each saves.
+# step of a first run. Static (CGO_ENABLED=0): the same binary whether or
+# not the machine has a C compiler.
 mkdir -p out/bin
 clearcutt_start cli-build "building the clearcutt CLI (go build)" \
-  env CGO_ENABLED=0 GOGC=400 GOMEMLIMIT=3GiB go build -trimpath -ldflags="-s -w" -o out/bin/clearcutt .
+  env CGO_ENABLED=0 go build -trimpath -o out/bin/clearcutt .
 
 clearcutt_install_prereqs
 clearcutt_nix_env
