@@ -144,8 +144,12 @@ func (s Stages) buildKey(img fleet.Image, arch string) (string, json.RawMessage,
 }
 
 // stored are the package sets added to the Nix store, by directory and
-// stamp.
-var stored sync.Map
+// stamp; storing serialises the adding, so that images built at once add a
+// package set once.
+var (
+	stored  sync.Map
+	storing sync.Mutex
+)
 
 // storedNixpkgs is the package set that replaces nixpkgs, a directory,
 // added to the Nix store once per content stamp (closure.AddSource): every
@@ -167,6 +171,11 @@ func storedNixpkgs(ctx context.Context, dir string, env []string) (string, error
 	if err != nil {
 		return "", err
 	}
+	if p, ok := stored.Load(abs + "\x00" + stamp); ok {
+		return p.(string), nil
+	}
+	storing.Lock()
+	defer storing.Unlock()
 	if p, ok := stored.Load(abs + "\x00" + stamp); ok {
 		return p.(string), nil
 	}
