@@ -2,10 +2,13 @@ package structure
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -36,27 +39,49 @@ type layerScan struct {
 // scanLayers reads the tar stream of every layer of img, to its end (a
 // layer's digest is verified when its stream is read through). A layer
 // that cannot be read is an error.
-func scanLayers(img v1.Image) (*layerScan, error) {
+//
+// Each uncompressed stream is kept in a file under dir as it is read: the
+// returned image has the same layers, read back from those files, so the
+// passes that follow (the flattened index, the smoke run's root
+// filesystem) read plain tar, and exactly the bytes this pass checked,
+// instead of decompressing every layer again.
+func scanLayers(img v1.Image, dir string) (*layerScan, v1.Image, error) {
 	layers, err := img.Layers()
 	if err != nil {
-		return nil, fmt.Errorf("%w: layers: %v", ErrImage, err)
+		return nil, nil, fmt.Errorf("%w: layers: %v", ErrImage, err)
 	}
 	s := &layerScan{layers: len(layers)}
+	spooled := &spooledImage{Image: img, layers: make([]v1.Layer, len(layers))}
 	for i, l := range layers {
-		if err := s.scanLayer(l); err != nil {
-			return nil, fmt.Errorf("%w: layer %d of %d: %v", ErrImage, i+1, len(layers), err)
+		f := filepath.Join(dir, fmt.Sprintf("layer-%d.tar", i))
+		if err := s.scanLayer(l, f); err != nil {
+			return nil, nil, fmt.Errorf("%w: layer %d of %d: %v", ErrImage, i+1, len(layers), err)
 		}
+		spooled.layers[i] = &spooledLayer{Layer: l, path: f}
 	}
-	return s, nil
+	return s, spooled, nil
 }
 
-func (s *layerScan) scanLayer(l v1.Layer) error {
+// scanLayer inspects every entry of one layer and writes its uncompressed
+// stream to the file spool.
+func (s *layerScan) scanLayer(l v1.Layer, spool string) (err error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
+	f, err := os.OpenFile(spool, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	r := io.TeeReader(rc, w)
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -70,9 +95,28 @@ func (s *layerScan) scanLayer(l v1.Layer) error {
 		}
 		s.inspect(hdr)
 	}
-	_, err = io.Copy(io.Discard, rc)
-	return err
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	return w.Flush()
 }
+
+// spooledImage is an image whose layers are read from the files
+// scanLayers wrote.
+type spooledImage struct {
+	v1.Image
+	layers []v1.Layer
+}
+
+func (s *spooledImage) Layers() ([]v1.Layer, error) { return s.layers, nil }
+
+// spooledLayer is a layer whose uncompressed stream is the file path.
+type spooledLayer struct {
+	v1.Layer
+	path string
+}
+
+func (l *spooledLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }
 
 // inspect records what is wrong with one layer entry, if anything.
 //

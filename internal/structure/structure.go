@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -66,7 +67,10 @@ type Options struct {
 	// HostArch is the OCI architecture of this machine (amd64, arm64).
 	// An image for another architecture is not executed.
 	HostArch string
-	// WorkDir is a scratch directory for the smoke bundle; it must exist.
+	// WorkDir is a scratch directory, which must exist, for the run's
+	// temporary files: the layers' uncompressed streams and the smoke
+	// bundle. A smoke run requires it; without one the layers are kept
+	// under the system's temporary directory.
 	WorkDir string
 	// Subject names the image in the statement. An empty Digest is
 	// taken from Image.
@@ -195,10 +199,17 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 
 	progress("reading the image layers")
-	layers, err := scanLayers(opts.Image)
+	spool, err := os.MkdirTemp(opts.WorkDir, "layers-")
 	if err != nil {
 		return Result{}, err
 	}
+	defer os.RemoveAll(spool)
+	layers, spooled, err := scanLayers(opts.Image, spool)
+	if err != nil {
+		return Result{}, err
+	}
+	// Every later pass reads the layers this one checked.
+	opts.Image = spooled
 	in := &inputs{layers: layers, cfg: cf, rules: rules, want: want, platform: opts.Platform, noProgram: opts.NoProgram}
 	res := Result{Subject: opts.Subject, Platform: opts.Platform, Tier: opts.Tier, Rules: rules}
 	add := func(c Check) {
