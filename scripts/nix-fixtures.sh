@@ -311,9 +311,11 @@ for arch in amd64 arm64; do
 	done
 	echo "$jv" >"$s/openjdk.version"
 
-	# The gate fixture program, with and without its symbols.
+	# The gate fixture program, with and without its symbols; both
+	# -trimpath, as the CLI is built, so that the standard library is
+	# compiled once per architecture.
 	(cd "$fixtures/src/gatefixture" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOWORK=off \
-		go build -ldflags "-buildid=" -o "$s/bin/unstripped" . &&
+		go build -trimpath -ldflags "-buildid=" -o "$s/bin/unstripped" . &&
 		CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOWORK=off \
 			go build -trimpath -ldflags "-s -w -buildid=" -o "$s/bin/stripped" .)
 done
