@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 . scripts/lib/prereqs.sh
 clearcutt_need_root
-clearcutt_install_prereqs
+clearcutt_install_test_prereqs
 clearcutt_nix_env
 
 count=${BENCH_COUNT:-3}

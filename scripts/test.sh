@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/prereqs.sh
 clearcutt_need_root
-clearcutt_install_prereqs
+clearcutt_install_test_prereqs
 # The site tests drive a real headless browser; the stripped-names test
 # compiles C.
 clearcutt_install_packages chromium gcc libc6-dev

@@ -23,13 +23,20 @@ clearcutt_install_packages() {
   fi
 }
 
-# clearcutt_install_prereqs installs missing Debian packages (nix-bin,
-# busybox-static, runc, docker-registry, patchelf, shellcheck, jq, git, curl,
-# and binutils for both architectures, which stage the fixtures) and checks Go.
+# clearcutt_install_prereqs installs the missing Debian packages the main
+# job drives (nix-bin, runc, patchelf, git, curl, and binutils for both
+# architectures, which stage the fixtures) and checks Go.
 clearcutt_install_prereqs() {
-  clearcutt_install_packages nix-bin busybox-static runc docker-registry patchelf shellcheck xz-utils ca-certificates jq git curl \
+  clearcutt_install_packages nix-bin runc patchelf xz-utils ca-certificates git curl \
     binutils binutils-aarch64-linux-gnu
   clearcutt_need_go
+}
+
+# clearcutt_install_test_prereqs adds what the tests run besides: Debian's
+# docker-registry, static busybox, shellcheck and jq.
+clearcutt_install_test_prereqs() {
+  clearcutt_install_prereqs
+  clearcutt_install_packages docker-registry busybox-static shellcheck jq
 }
 
 # clearcutt_need_go puts Go on PATH (a go.dev install in /usr/local/go) or
@@ -57,17 +64,12 @@ clearcutt_nix_env() {
   export NIX_REMOTE="${NIX_REMOTE:-local}"
 }
 
-# clearcutt_step WHAT COMMAND... runs COMMAND under the heading "==> WHAT",
-# says every 30 s that it is still running when it is silent for that long
-# (a cold Go build prints nothing for minutes), and ends with how long it
-# took. It returns COMMAND's exit status; an interrupt stops COMMAND too.
-clearcutt_step() {
-  local what=$1 start=$SECONDS pid rc=0 n=0
-  shift
-  echo "==> $what"
-  "$@" &
-  pid=$!
-  trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
+# clearcutt_wait PID WHAT START waits for the background job PID, says
+# every 30 s that WHAT is still running (a cold Go build prints nothing for
+# minutes), counting from START ($SECONDS when it began), and returns the
+# job's exit status.
+clearcutt_wait() {
+  local pid=$1 what=$2 start=$3 rc=0 n=0
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     n=$((n + 1))
@@ -76,6 +78,20 @@ clearcutt_step() {
     fi
   done
   wait "$pid" || rc=$?
+  return "$rc"
+}
+
+# clearcutt_step WHAT COMMAND... runs COMMAND under the heading "==> WHAT"
+# and ends with how long it took. It returns COMMAND's exit status; an
+# interrupt stops COMMAND too.
+clearcutt_step() {
+  local what=$1 start=$SECONDS pid rc=0
+  shift
+  echo "==> $what"
+  "$@" &
+  pid=$!
+  trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
+  clearcutt_wait "$pid" "$what" "$start" || rc=$?
   trap - INT TERM
   if [ "$rc" -eq 0 ]; then
     echo "    $what: done in $((SECONDS - start)) s"
@@ -88,7 +104,8 @@ clearcutt_step() {
 # clearcutt_start NAME WHAT COMMAND... starts COMMAND in the background, its
 # output going to out/logs/NAME.log, so that the set-up after it runs
 # meanwhile; clearcutt_finish NAME waits for it. A script that exits before
-# then stops it.
+# then stops it: through an EXIT trap, which holds one job, so one such
+# command runs at a time.
 clearcutt_start() {
   local name=$1 what=$2 v=${1//[^A-Za-z0-9_]/_}
   shift 2
@@ -101,22 +118,14 @@ clearcutt_start() {
   trap "kill $! 2>/dev/null || true" EXIT
 }
 
-# clearcutt_finish NAME waits for the command clearcutt_start NAME started,
-# says every 30 s that it is still running, and ends with how long it took
-# since it started; on failure it shows the end of its log. It returns the
-# command's exit status.
+# clearcutt_finish NAME waits for the command clearcutt_start NAME started
+# and ends with how long it took since it started; on failure it shows the
+# end of its log. It returns the command's exit status.
 clearcutt_finish() {
-  local name=$1 v=${1//[^A-Za-z0-9_]/_} pid start what rc=0 n=0
+  local name=$1 v=${1//[^A-Za-z0-9_]/_} pid start what rc=0
   eval "pid=\$clearcutt_bg_pid_$v start=\$clearcutt_bg_start_$v what=\$clearcutt_bg_what_$v"
   echo "==> $what: waiting for it"
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    n=$((n + 1))
-    if [ $((n % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
-      echo "    ... $what: still running after $((SECONDS - start)) s"
-    fi
-  done
-  wait "$pid" || rc=$?
+  clearcutt_wait "$pid" "$what" "$start" || rc=$?
   trap - EXIT
   if [ "$rc" -eq 0 ]; then
     echo "    $what: done in $((SECONDS - start)) s"
