@@ -380,3 +380,19 @@ func TestImportRules(t *testing.T) {
 		}
 	})
 }
+
+// The CLI links no cloud storage client: go.work replaces go-getter with
+// third_party/go-getter, which has no S3 or GCS getter (ADR 0022). A grype
+// or syft release that moves to another go-getter version, or reaches a
+// cloud SDK another way, fails here.
+func TestNoCloudStorageClients(t *testing.T) {
+	chains := load(t).reach(module)
+	for _, prefix := range []string{"github.com/aws/aws-sdk-go-v2/", "cloud.google.com/go/storage"} {
+		for _, dep := range slices.Sorted(maps.Keys(chains)) {
+			if strings.HasPrefix(dep, prefix) {
+				t.Errorf("the CLI links %s: %s", dep, render(chains[dep]))
+				break
+			}
+		}
+	}
+}
