@@ -55,6 +55,11 @@ func scanLayers(img v1.Image, dir string) (*layerScan, v1.Image, error) {
 	for i, l := range layers {
 		f := filepath.Join(dir, fmt.Sprintf("layer-%d.tar", i))
 		if err := s.scanLayer(l, f); err != nil {
+			var se *spoolError
+			if errors.As(err, &se) {
+				// The machine's failure (a full disk), not the image's.
+				return nil, nil, fmt.Errorf("layer %d of %d: keeping its stream in %s: %w", i+1, len(layers), f, se.err)
+			}
 			return nil, nil, fmt.Errorf("%w: layer %d of %d: %v", ErrImage, i+1, len(layers), err)
 		}
 		spooled.layers[i] = &spooledLayer{Layer: l, path: f}
@@ -62,8 +67,28 @@ func scanLayers(img v1.Image, dir string) (*layerScan, v1.Image, error) {
 	return s, spooled, nil
 }
 
+// spoolError is a failure to write a layer's stream to its file.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return e.err.Error() }
+
+// spoolWriter writes to w and keeps the first error, which the tar reader
+// would otherwise report as its own.
+type spoolWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *spoolWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.err == nil {
+		s.err = &spoolError{err}
+	}
+	return n, err
+}
+
 // scanLayer inspects every entry of one layer and writes its uncompressed
-// stream to the file spool.
+// stream to the file spool. A failure to write it is a *spoolError.
 func (s *layerScan) scanLayer(l v1.Layer, spool string) (err error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -72,14 +97,20 @@ func (s *layerScan) scanLayer(l v1.Layer, spool string) (err error) {
 	defer rc.Close()
 	f, err := os.OpenFile(spool, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return &spoolError{err}
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
+			err = &spoolError{cerr}
 		}
 	}()
-	w := bufio.NewWriterSize(f, 1<<20)
+	buf := bufio.NewWriterSize(f, 1<<20)
+	w := &spoolWriter{w: buf}
+	defer func() {
+		if w.err != nil {
+			err = w.err
+		}
+	}()
 	r := io.TeeReader(rc, w)
 	tr := tar.NewReader(r)
 	for {
@@ -98,7 +129,10 @@ func (s *layerScan) scanLayer(l v1.Layer, spool string) (err error) {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return err
 	}
-	return w.Flush()
+	if err := buf.Flush(); err != nil {
+		return &spoolError{err}
+	}
+	return nil
 }
 
 // spooledImage is an image whose layers are read from the files

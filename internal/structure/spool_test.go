@@ -1,8 +1,11 @@
 package structure
 
 import (
+	"errors"
 	"io"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,4 +43,21 @@ func TestLayersAreReadOnce(t *testing.T) {
 		t.Errorf("the top layer was decompressed %d times, want 1", top.calls)
 	}
 	wantStatus(t, res, IDNoShell, Passed)
+}
+
+// A layer stream that cannot be kept is the machine's failure, not the
+// image's: it is no ErrImage, and the error names the file.
+func TestSpoolFailureIsNotAnImageError(t *testing.T) {
+	img := image(t, runtime.GOARCH, distrolessConfig(), layer(t, distrolessFS(t)...))
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, _, err := scanLayers(img, dir)
+	if err == nil {
+		t.Fatal("no error for a spool directory that does not exist")
+	}
+	if errors.Is(err, ErrImage) {
+		t.Errorf("reported as an image error: %v", err)
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "layer-0.tar")) {
+		t.Errorf("error does not name the file: %v", err)
+	}
 }
