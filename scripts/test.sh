@@ -18,8 +18,7 @@ clearcutt_nix_env
 clearcutt_step "staging the offline Nix fixtures (scripts/nix-fixtures.sh)" scripts/nix-fixtures.sh
 
 echo "==> gofmt, go vet"
-# third_party/ holds upstream's files byte for byte (third_party/*/README.md).
-unformatted=$(find . -name '*.go' -not -path './out/*' -not -path './nix/fixtures/vendor/*' -not -path './third_party/*' -print0 | xargs -0 gofmt -l)
+unformatted=$(find . -name '*.go' -not -path './out/*' -not -path './nix/fixtures/vendor/*' -print0 | xargs -0 gofmt -l)
 if [ -n "$unformatted" ]; then
   printf 'gofmt would change:\n%s\n' "$unformatted" >&2
   exit 1
